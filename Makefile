@@ -1,0 +1,35 @@
+# One virtualenv, installed from the pinned lock, reused by every target.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+HOST   ?= 127.0.0.1
+PORT   ?= 8080
+ARGS   ?=
+
+.PHONY: run test lint format bench clean
+
+$(BIN)/.installed: requirements.lock pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.lock
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
+	touch $@
+
+run: $(BIN)/.installed ## start the mock with demo data on $(HOST):$(PORT)
+	$(BIN)/python -m mock_server --host $(HOST) --port $(PORT) $(ARGS)
+
+test: $(BIN)/.installed ## the whole test suite
+	$(BIN)/python -m pytest $(ARGS)
+
+lint: $(BIN)/.installed
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(BIN)/.installed
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+bench: $(BIN)/.installed
+	@echo "no benchmarks yet (tracked in issue 7)"
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info

@@ -1,0 +1,1 @@
+"""The mock's own control API under /__mock__ (not part of any vendor contract)."""

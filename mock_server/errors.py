@@ -1,0 +1,127 @@
+"""The one place where errors become vendor error bodies.
+
+Domain rules raise ``DomainError(kind, message)``; Connexion and Starlette raise their own
+exceptions for validation, auth, routing and media-type failures. Both end here and are answered
+in the error shape of the API whose path was asked for, never as ``application/problem+json``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from typing import Protocol
+
+from connexion.exceptions import ProblemException
+from connexion.lifecycle import ConnexionRequest, ConnexionResponse
+from starlette.exceptions import HTTPException
+
+from mock_server.domain import DomainError
+
+logger = logging.getLogger("mock_server")
+
+# Error kinds for failures the framework detects, by HTTP status.
+FRAMEWORK_KINDS = {
+    400: "invalid_request",
+    401: "unauthorized",
+    403: "unauthorized",
+    404: "route_not_found",
+    405: "method_not_allowed",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+}
+
+
+class ErrorFormat(Protocol):
+    def status(self, kind: str) -> int: ...
+
+    def body(self, kind: str, message: str) -> dict[str, object]: ...
+
+
+@dataclass(frozen=True)
+class CodedErrorFormat:
+    """``{"error_code": "400001", "error_message": ...}``, codes from the contract's error table.
+
+    The first three digits of a code are its HTTP status.
+    """
+
+    codes: dict[str, str]
+
+    def status(self, kind: str) -> int:
+        return int(self._code(kind)[:3])
+
+    def body(self, kind: str, message: str) -> dict[str, object]:
+        return {"error_code": self._code(kind), "error_message": message}
+
+    def _code(self, kind: str) -> str:
+        return self.codes.get(kind) or self.codes["internal_error"]
+
+
+class ErrorRouter:
+    """Picks the error format by the longest matching path prefix."""
+
+    def __init__(self) -> None:
+        self._formats: list[tuple[str, ErrorFormat]] = []
+
+    def register(self, prefix: str, error_format: ErrorFormat) -> None:
+        self._formats.append((prefix.rstrip("/"), error_format))
+        self._formats.sort(key=lambda entry: len(entry[0]), reverse=True)
+
+    def format_for(self, path: str) -> ErrorFormat:
+        for prefix, error_format in self._formats:
+            if path == prefix or path.startswith(prefix + "/"):
+                return error_format
+        return self._formats[-1][1]
+
+    def respond(
+        self, path: str, kind: str, message: str, headers: dict[str, str] | None = None
+    ) -> ConnexionResponse:
+        error_format = self.format_for(path)
+        return ConnexionResponse(
+            status_code=error_format.status(kind),
+            mimetype="application/json",
+            content_type="application/json",
+            body=json.dumps(error_format.body(kind, message)),
+            headers=headers or {},
+        )
+
+    # Connexion error handlers -------------------------------------------------------------
+
+    def on_domain_error(self, request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
+        assert isinstance(exc, DomainError)
+        return self.respond(request.url.path, exc.kind, exc.message)
+
+    def on_problem(self, request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
+        assert isinstance(exc, ProblemException)
+        message = str(exc.detail or exc.title or "Request failed")
+        return self._framework_error(request, exc.status, message, exc.headers)
+
+    def on_http_exception(self, request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
+        assert isinstance(exc, HTTPException)
+        return self._framework_error(request, exc.status_code, str(exc.detail), exc.headers)
+
+    def on_unexpected(self, request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
+        logger.exception("unexpected error on %s %s", request.method, request.url.path)
+        return self.respond(request.url.path, "internal_error", "Internal server error")
+
+    def _framework_error(
+        self,
+        request: ConnexionRequest,
+        status: int | None,
+        message: str,
+        headers: dict[str, str] | None,
+    ) -> ConnexionResponse:
+        kind = FRAMEWORK_KINDS.get(status or 500, "internal_error")
+        headers = dict(headers or {})
+        if kind == "unauthorized":
+            headers.setdefault("WWW-Authenticate", 'Basic realm="refund-contract-kit mock"')
+        return self.respond(request.url.path, kind, _readable(kind, message), headers)
+
+
+def _readable(kind: str, message: str) -> str:
+    """Connexion's messages, reworded where they would confuse a client developer."""
+    if kind == "unauthorized":
+        return f"Invalid or missing credentials: {message}"
+    if kind == "unsupported_media_type":
+        return f"Request body must be application/json ({message})"
+    return message

@@ -1,0 +1,75 @@
+"""Fixtures files (``--seed FILE`` and the built-in demo data): read, validate, apply."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from mock_server.marqeta.service import MarqetaService, NewAccount, NewPaymentSource
+from mock_server.money import decimal_from_json
+from mock_server.spec import Contract, load_contract, schema
+from mock_server.validation import DecimalRequestValidator
+
+DEMO_FIXTURES = Path(__file__).with_name("demo.yaml")
+CONTROL_CONTRACT = "mock-control.yaml"
+
+
+class FixturesError(ValueError):
+    """A fixtures file that cannot be read or does not match the FixturesFile schema."""
+
+
+def read_fixtures(path: Path) -> dict[str, Any]:
+    """Parse a YAML or JSON fixtures file and check it against the control contract."""
+    try:
+        text = path.read_text(encoding="utf-8")
+        data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+    except (OSError, ValueError, yaml.YAMLError) as exc:
+        raise FixturesError(f"{path}: cannot read fixtures: {exc}") from exc
+    data = data or {}
+    contract = load_contract(CONTROL_CONTRACT)
+    validator = DecimalRequestValidator(_with_components(contract, "FixturesFile"))
+    error = next(iter(sorted(validator.iter_errors(data), key=lambda e: e.path)), None)
+    if error is not None:
+        where = "/".join(str(part) for part in error.absolute_path) or "(top level)"
+        raise FixturesError(f"{path}: {where}: {error.message}")
+    return data
+
+
+def apply_fixtures(marqeta: MarqetaService, fixtures: dict[str, Any]) -> None:
+    for account in fixtures.get("marqeta", {}).get("accounts", []):
+        marqeta.open_account(new_account(account))
+
+
+def new_account(seed: dict[str, Any]) -> NewAccount:
+    """A NewAccount from a ``MarqetaAccountSeed`` (control API body or fixtures entry)."""
+    contract = load_contract(CONTROL_CONTRACT)
+    account_defaults = _defaults(contract, "MarqetaAccountSeed")
+    source_defaults = _defaults(contract, "MarqetaPaymentSourceSeed")
+    return NewAccount(
+        token=seed.get("token") or None,
+        current_balance=decimal_from_json(seed["current_balance"]),
+        credit_limit=decimal_from_json(seed.get("credit_limit", account_defaults["credit_limit"])),
+        currency_code=seed.get("currency_code"),
+        payment_sources=tuple(
+            NewPaymentSource(
+                token=source.get("token") or None,
+                type=source.get("type", source_defaults["type"]),
+                account_suffix=source["account_suffix"],
+                name=source.get("name"),
+            )
+            for source in seed.get("payment_sources", [])
+        ),
+    )
+
+
+def _defaults(contract: Contract, schema_name: str) -> dict[str, Any]:
+    properties = schema(contract, schema_name)["properties"]
+    return {name: prop["default"] for name, prop in properties.items() if "default" in prop}
+
+
+def _with_components(contract: Contract, schema_name: str) -> dict[str, Any]:
+    """A standalone JSON schema for one component, its local references still resolvable."""
+    return {**schema(contract, schema_name), "components": contract["components"]}

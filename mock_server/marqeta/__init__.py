@@ -1,0 +1,1 @@
+"""Marqeta Credit refunds: contract-driven rules, service and HTTP handlers."""

@@ -1,0 +1,103 @@
+"""Marqeta Credit refund rules. Pure: plain data in, plain data out, DomainError on a breach."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any, Generic, TypeVar
+
+from mock_server.domain import DomainError
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Lifecycle:
+    """A status machine, read from the contract's ``x-mock-lifecycle``."""
+
+    initial: str
+    transitions: Mapping[str, tuple[str, ...]]
+    returns_amount: frozenset[str]
+
+    @classmethod
+    def from_contract(cls, extension: Mapping[str, Any]) -> Lifecycle:
+        return cls(
+            initial=extension["initial"],
+            transitions={s: tuple(t) for s, t in extension["transitions"].items()},
+            returns_amount=frozenset(extension["returns_amount"]),
+        )
+
+
+def refund_within_credit_balance(balance: Decimal, amount: Decimal | None) -> Decimal:
+    """The amount to refund: at most the credit balance (-balance); all of it when not given."""
+    if balance >= 0:
+        raise DomainError(
+            "balance_not_negative",
+            f"Account balance is {balance:.2f}: a refund needs a negative (credit) balance",
+        )
+    credit_balance = -balance
+    if amount is None:
+        return credit_balance
+    if amount > credit_balance:
+        raise DomainError(
+            "amount_exceeds_credit_balance",
+            f"Refund amount {amount:.2f} exceeds the credit balance of {credit_balance:.2f}",
+        )
+    return amount
+
+
+def allowed_transition(lifecycle: Lifecycle, current: str, target: str) -> None:
+    """Refuse any move the lifecycle does not list, naming the moves it does."""
+    allowed = lifecycle.transitions.get(current, ())
+    if target in allowed:
+        return
+    if allowed:
+        options = "allowed: " + ", ".join(allowed)
+    else:
+        options = f"{current} is final, no transition is allowed"
+    raise DomainError(
+        "transition_not_allowed", f"Cannot transition refund from {current} to {target} ({options})"
+    )
+
+
+def date_range(start: date | None, end: date | None) -> None:
+    if start is not None and end is not None and start > end:
+        raise DomainError(
+            "invalid_request", f"start_date {start.isoformat()} is after end_date {end.isoformat()}"
+        )
+
+
+def created_within(created_at: datetime, start: date | None, end: date | None) -> bool:
+    """Whether the UTC date of ``created_at`` lies in [start, end] (either end may be open)."""
+    day = created_at.date()
+    return (start is None or day >= start) and (end is None or day <= end)
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    items: list[T]
+    start_index: int
+    is_more: bool
+
+    @property
+    def end_index(self) -> int:
+        # An empty page ends where it starts (contract x-mock-assumption on listRefunds).
+        return self.start_index + max(len(self.items) - 1, 0)
+
+
+def page_of(
+    items: Sequence[T],
+    sort_key: Callable[[T], Any],
+    sort_by: str,
+    start_index: int,
+    count: int,
+) -> Page[T]:
+    """One page of ``items``, sorted by ``sort_key`` ascending, or descending for ``-field``.
+
+    The sort is stable, so equal keys keep the order the items were given in (oldest first).
+    """
+    ordered = sorted(items, key=sort_key, reverse=sort_by.startswith("-"))
+    chosen = ordered[start_index : start_index + count]
+    return Page(items=chosen, start_index=start_index, is_more=start_index + count < len(ordered))

@@ -1,0 +1,362 @@
+"""Marqeta Credit use cases: each reads, checks the rules and writes in one store transaction."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, replace
+from datetime import date
+from decimal import Decimal
+from typing import TypeVar
+
+from mock_server.clock import Clock
+from mock_server.domain import DomainError
+from mock_server.marqeta import rules
+from mock_server.marqeta.models import (
+    Account,
+    BalanceRefund,
+    JournalEntry,
+    PaymentSource,
+    Refund,
+    Transition,
+)
+from mock_server.marqeta.rules import Lifecycle, Page
+from mock_server.records import from_record, to_record
+from mock_server.spec import Contract, schema
+from mock_server.store import KeyExistsError, Store, Transaction
+
+T = TypeVar("T")
+
+ACCOUNT = "marqeta.account"
+PAYMENT_SOURCE = "marqeta.payment_source"
+BALANCE_REFUND = "marqeta.balance_refund"
+REFUND = "marqeta.refund"
+TRANSITION = "marqeta.transition"
+JOURNAL_ENTRY = "marqeta.journal_entry"
+
+# Journal entries the mock writes (contract: x-mock-assumption on JournalEntry).
+BALANCE_REFUND_ENTRY = ("BALANCE_REFUND", "account.balancerefund")
+REFUND_ENTRY = ("REFUND", "account.refund")
+REFUND_REVERSAL_ENTRY = ("REFUND", "account.refund.reversal")
+
+
+@dataclass(frozen=True)
+class Policy:
+    """What the contract decides about refunds, read once at start-up."""
+
+    refund_lifecycle: Lifecycle
+    balance_refund_lifecycle: Lifecycle
+    default_currency: str
+
+    @classmethod
+    def from_contract(cls, contract: Contract) -> Policy:
+        return cls(
+            refund_lifecycle=Lifecycle.from_contract(
+                schema(contract, "RefundStatus")["x-mock-lifecycle"]
+            ),
+            balance_refund_lifecycle=Lifecycle.from_contract(
+                schema(contract, "BalanceRefundStatus")["x-mock-lifecycle"]
+            ),
+            default_currency=schema(contract, "CurrencyCode")["enum"][0],
+        )
+
+
+@dataclass(frozen=True)
+class ListQuery:
+    count: int
+    start_index: int
+    sort_by: str
+    statuses: frozenset[str] = frozenset()
+    start_date: date | None = None
+    end_date: date | None = None
+
+
+@dataclass(frozen=True)
+class NewPaymentSource:
+    type: str
+    account_suffix: str
+    name: str | None = None
+    token: str | None = None
+
+
+@dataclass(frozen=True)
+class NewAccount:
+    current_balance: Decimal
+    credit_limit: Decimal
+    token: str | None = None
+    currency_code: str | None = None
+    payment_sources: tuple[NewPaymentSource, ...] = ()
+
+
+@dataclass(frozen=True)
+class NewRefund:
+    method: str
+    type: str
+    token: str | None = None
+    payment_source_token: str | None = None
+    amount: Decimal | None = None
+    currency_code: str | None = None
+    description: str | None = None
+
+
+@dataclass(frozen=True)
+class NewBalanceRefund:
+    method: str
+    amount: Decimal
+    description: str
+    currency_code: str
+    token: str | None = None
+
+
+def _new_token(requested: str | None) -> str:
+    return requested or str(uuid.uuid4())
+
+
+class MarqetaService:
+    def __init__(self, store: Store, clock: Clock, policy: Policy) -> None:
+        self.store = store
+        self.clock = clock
+        self.policy = policy
+
+    # Accounts and payment sources ----------------------------------------------------------
+
+    def open_account(self, new: NewAccount) -> tuple[Account, list[PaymentSource]]:
+        """Open an account with its payment sources, all or nothing."""
+        now = self.clock.now()
+        account = Account(
+            token=_new_token(new.token),
+            status="ACTIVE",
+            currency_code=new.currency_code or self.policy.default_currency,
+            credit_limit=new.credit_limit,
+            current_balance=new.current_balance,
+            created_at=now,
+            updated_at=now,
+        )
+        sources = [
+            PaymentSource(
+                token=_new_token(source.token),
+                account_token=account.token,
+                type=source.type,
+                name=source.name,
+                account_suffix=source.account_suffix,
+                status="ACTIVE",
+                created_at=now,
+                updated_at=now,
+            )
+            for source in new.payment_sources
+        ]
+        with self.store.transaction() as tx:
+            _add(tx, ACCOUNT, account.token, account)
+            for source in sources:
+                _add(tx, PAYMENT_SOURCE, source.token, source, owner=account.token)
+        return account, sources
+
+    def account(self, account_token: str) -> Account:
+        with self.store.transaction() as tx:
+            return _account(tx, account_token)
+
+    def accounts(self, query: ListQuery) -> Page[Account]:
+        with self.store.transaction() as tx:
+            items = [from_record(Account, r) for r in tx.owned(ACCOUNT)]
+        return rules.page_of(
+            items, lambda a: a.updated_at, query.sort_by, query.start_index, query.count
+        )
+
+    def account_count(self) -> int:
+        with self.store.transaction() as tx:
+            return sum(1 for _ in tx.owned(ACCOUNT))
+
+    def payment_source(self, account_token: str, token: str) -> PaymentSource:
+        with self.store.transaction() as tx:
+            _account(tx, account_token)
+            return _owned_by(
+                tx, PAYMENT_SOURCE, PaymentSource, token, account_token, "payment_source_not_found"
+            )
+
+    def payment_sources(self, account_token: str, query: ListQuery) -> Page[PaymentSource]:
+        with self.store.transaction() as tx:
+            _account(tx, account_token)
+            items = [from_record(PaymentSource, r) for r in tx.owned(PAYMENT_SOURCE, account_token)]
+        return rules.page_of(
+            items, lambda s: s.updated_at, query.sort_by, query.start_index, query.count
+        )
+
+    def journal_entries(self, account_token: str, query: ListQuery) -> Page[JournalEntry]:
+        with self.store.transaction() as tx:
+            _account(tx, account_token)
+            items = [from_record(JournalEntry, r) for r in tx.owned(JOURNAL_ENTRY, account_token)]
+        return rules.page_of(
+            items, lambda e: e.created_at, query.sort_by, query.start_index, query.count
+        )
+
+    # Balance refunds ---------------------------------------------------------------------
+
+    def create_balance_refund(self, account_token: str, new: NewBalanceRefund) -> BalanceRefund:
+        now = self.clock.now()
+        with self.store.transaction() as tx:
+            account = _account(tx, account_token)
+            _token_unused(tx, BALANCE_REFUND, new.token)
+            amount = rules.refund_within_credit_balance(account.current_balance, new.amount)
+            refund = BalanceRefund(
+                token=_new_token(new.token),
+                account_token=account_token,
+                status=self.policy.balance_refund_lifecycle.initial,
+                method=new.method,
+                amount=amount,
+                description=new.description,
+                created_at=now,
+                updated_at=now,
+            )
+            _add(tx, BALANCE_REFUND, refund.token, refund, owner=account_token)
+            self._move_balance(tx, account, amount, refund.token, BALANCE_REFUND_ENTRY)
+        return refund
+
+    # Refunds -----------------------------------------------------------------------------
+
+    def create_refund(self, account_token: str, new: NewRefund) -> Refund:
+        now = self.clock.now()
+        with self.store.transaction() as tx:
+            account = _account(tx, account_token)
+            _token_unused(tx, REFUND, new.token)
+            if new.payment_source_token is not None:
+                _payment_source_of(tx, account_token, new.payment_source_token)
+            amount = rules.refund_within_credit_balance(account.current_balance, new.amount)
+            refund = Refund(
+                token=_new_token(new.token),
+                account_token=account_token,
+                status=self.policy.refund_lifecycle.initial,
+                method=new.method,
+                type=new.type,
+                payment_source_token=new.payment_source_token,
+                amount=amount,
+                currency_code=new.currency_code or account.currency_code,
+                description=new.description,
+                created_at=now,
+                updated_at=now,
+            )
+            _add(tx, REFUND, refund.token, refund, owner=account_token)
+            self._move_balance(tx, account, amount, refund.token, REFUND_ENTRY)
+        return refund
+
+    def refund(self, account_token: str, refund_token: str) -> Refund:
+        with self.store.transaction() as tx:
+            _account(tx, account_token)
+            return _owned_by(tx, REFUND, Refund, refund_token, account_token, "refund_not_found")
+
+    def refunds(self, account_token: str, query: ListQuery) -> Page[Refund]:
+        rules.date_range(query.start_date, query.end_date)
+        with self.store.transaction() as tx:
+            _account(tx, account_token)
+            items = [
+                refund
+                for refund in (from_record(Refund, r) for r in tx.owned(REFUND, account_token))
+                if (not query.statuses or refund.status in query.statuses)
+                and rules.created_within(refund.created_at, query.start_date, query.end_date)
+            ]
+        return rules.page_of(
+            items, lambda r: r.updated_at, query.sort_by, query.start_index, query.count
+        )
+
+    def transition_refund(
+        self, account_token: str, refund_token: str, status: str, token: str | None = None
+    ) -> Refund:
+        now = self.clock.now()
+        lifecycle = self.policy.refund_lifecycle
+        with self.store.transaction() as tx:
+            account = _account(tx, account_token)
+            refund = _owned_by(tx, REFUND, Refund, refund_token, account_token, "refund_not_found")
+            _token_unused(tx, TRANSITION, token)
+            rules.allowed_transition(lifecycle, refund.status, status)
+            moved = replace(refund, status=status, updated_at=now)
+            tx.replace(REFUND, refund.token, to_record(moved))
+            transition = Transition(
+                token=_new_token(token),
+                account_token=account_token,
+                refund_token=refund.token,
+                status=status,
+                created_at=now,
+            )
+            _add(tx, TRANSITION, transition.token, transition, owner=refund.token)
+            if status in lifecycle.returns_amount:
+                self._move_balance(tx, account, -refund.amount, refund.token, REFUND_REVERSAL_ENTRY)
+        return moved
+
+    def transitions(
+        self, account_token: str, refund_token: str, query: ListQuery
+    ) -> Page[Transition]:
+        with self.store.transaction() as tx:
+            _account(tx, account_token)
+            _owned_by(tx, REFUND, Refund, refund_token, account_token, "refund_not_found")
+            items = [from_record(Transition, r) for r in tx.owned(TRANSITION, refund_token)]
+        return rules.page_of(
+            items, lambda t: t.created_at, query.sort_by, query.start_index, query.count
+        )
+
+    # -------------------------------------------------------------------------------------
+
+    def _move_balance(
+        self,
+        tx: Transaction,
+        account: Account,
+        change: Decimal,
+        detail_token: str,
+        entry_kind: tuple[str, str],
+    ) -> None:
+        """Apply ``change`` to the balance and write the journal entry that records it."""
+        now = self.clock.now()
+        moved = replace(account, current_balance=account.current_balance + change, updated_at=now)
+        tx.replace(ACCOUNT, account.token, to_record(moved))
+        group, entry_type = entry_kind
+        entry = JournalEntry(
+            token=str(uuid.uuid4()),
+            account_token=account.token,
+            amount=change,
+            currency_code=account.currency_code,
+            group=group,
+            type=entry_type,
+            status="POSTED",
+            detail_token=detail_token,
+            impact_at=now,
+            created_at=now,
+        )
+        _add(tx, JOURNAL_ENTRY, entry.token, entry, owner=account.token)
+
+
+def _add(tx: Transaction, kind: str, key: str, obj: object, owner: str = "") -> None:
+    try:
+        tx.add(kind, key, to_record(obj), owner=owner)
+    except KeyExistsError as exc:
+        raise DomainError("duplicate_token", f"Token already in use: {key}") from exc
+
+
+def _token_unused(tx: Transaction, kind: str, token: str | None) -> None:
+    """Refuse a client token early, before any rule that would otherwise answer first."""
+    if token and tx.get(kind, token) is not None:
+        raise DomainError("duplicate_token", f"Token already in use: {token}")
+
+
+def _account(tx: Transaction, token: str) -> Account:
+    record = tx.get(ACCOUNT, token)
+    if record is None:
+        raise DomainError("account_not_found", f"Account not found: {token}")
+    return from_record(Account, record)
+
+
+def _owned_by(
+    tx: Transaction, kind: str, model: type[T], token: str, account_token: str, missing: str
+) -> T:
+    """The record ``token`` of ``kind`` if it belongs to the account; ``missing`` (a 404) if not."""
+    record = tx.get(kind, token)
+    if record is None or record["account_token"] != account_token:
+        label = missing.removesuffix("_not_found").replace("_", " ").capitalize()
+        raise DomainError(missing, f"{label} not found for account {account_token}: {token}")
+    return from_record(model, record)
+
+
+def _payment_source_of(tx: Transaction, account_token: str, token: str) -> PaymentSource:
+    record = tx.get(PAYMENT_SOURCE, token)
+    if record is None or record["account_token"] != account_token:
+        raise DomainError(
+            "unknown_payment_source",
+            f"payment_source_token {token} is not a payment source of account {account_token}",
+        )
+    return from_record(PaymentSource, record)

@@ -1,0 +1,50 @@
+"""Dataclasses <-> JSON-able store records, so every store keeps money exact and time in UTC."""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import typing
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, TypeVar
+
+from mock_server.store import Record
+
+T = TypeVar("T")
+
+
+def to_record(obj: Any) -> Record:
+    """A record of a dataclass: Decimal as its exact string, datetime as ISO 8601 with offset."""
+    record: Record = {}
+    for field in dataclasses.fields(obj):
+        value = getattr(obj, field.name)
+        if isinstance(value, Decimal):
+            value = str(value)
+        elif isinstance(value, datetime):
+            value = value.isoformat()
+        record[field.name] = value
+    return record
+
+
+def from_record(cls: type[T], record: Record) -> T:
+    """The dataclass a record was made from."""
+    values: dict[str, Any] = {}
+    for name, hint in _field_types(cls).items():
+        value = record[name]
+        if value is not None and _is(hint, Decimal):
+            value = Decimal(value)
+        elif value is not None and _is(hint, datetime):
+            value = datetime.fromisoformat(value)
+        values[name] = value
+    return cls(**values)
+
+
+@functools.cache
+def _field_types(cls: type) -> dict[str, Any]:
+    hints = typing.get_type_hints(cls)
+    return {field.name: hints[field.name] for field in dataclasses.fields(cls)}
+
+
+def _is(hint: Any, target: type) -> bool:
+    return hint is target or target in typing.get_args(hint)

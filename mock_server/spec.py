@@ -1,0 +1,60 @@
+"""Loading the contracts. Code that needs an enum, limit or rule reads it from here."""
+
+from __future__ import annotations
+
+import copy
+import functools
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+OPENAPI_DIR = Path(__file__).resolve().parent.parent / "openapi"
+
+Contract = dict[str, Any]
+
+
+@functools.cache
+def _read(filename: str) -> Contract:
+    with (OPENAPI_DIR / filename).open(encoding="utf-8") as handle:
+        return yaml.safe_load(handle)
+
+
+def load_contract(filename: str) -> Contract:
+    """The contract ``openapi/<filename>``, with references into other contract files inlined.
+
+    Local references (``#/components/...``) stay as they are. References such as
+    ``marqeta-credit.yaml#/components/schemas/Token`` are replaced by what they point to, so the
+    control API reuses the vendor's enums and limits instead of retyping them, and Connexion (which
+    cannot follow file references when it checks defaults) gets a self-contained document.
+    """
+    return _inline_file_refs(copy.deepcopy(_read(filename)))
+
+
+def _inline_file_refs(node: Any, current: str | None = None) -> Any:
+    if isinstance(node, dict):
+        ref = node.get("$ref")
+        if isinstance(ref, str) and (not ref.startswith("#") or current is not None):
+            filename, _, pointer = ref.partition("#")
+            filename = filename or current or ""
+            target = _pointer(_read(filename), pointer)
+            return _inline_file_refs(copy.deepcopy(target), filename)
+        return {key: _inline_file_refs(value, current) for key, value in node.items()}
+    if isinstance(node, list):
+        return [_inline_file_refs(item, current) for item in node]
+    return node
+
+
+def _pointer(document: Any, pointer: str) -> Any:
+    for part in pointer.strip("/").split("/"):
+        document = document[part.replace("~1", "/").replace("~0", "~")]
+    return document
+
+
+def schema(contract: Contract, name: str) -> dict[str, Any]:
+    return contract["components"]["schemas"][name]
+
+
+def error_codes(contract: Contract) -> dict[str, str]:
+    """The contract's ``x-mock-error-codes``: error kind -> vendor error code."""
+    return dict(contract["x-mock-error-codes"])

@@ -1,0 +1,54 @@
+"""The one small interface every store implements.
+
+State is a set of JSON-able records, each filed under a kind ("refund", "account", ...), a key
+unique within that kind, and an owner key (the account a refund belongs to, or "" for top-level
+records) so that an owner's records can be listed in the order they were added.
+
+All reads and writes happen inside ``store.transaction()``: the block sees a consistent state,
+no other transaction interleaves with it, and its writes land together or not at all (an
+exception inside the block discards them). Rules such as "never refund past zero" are therefore
+one atomic check-and-write, whatever the store.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import AbstractContextManager
+from typing import Any, Protocol
+
+Record = dict[str, Any]
+
+
+class KeyExistsError(Exception):
+    """A record of this kind already has this key."""
+
+
+class Transaction(Protocol):
+    def get(self, kind: str, key: str) -> Record | None: ...
+
+    def add(self, kind: str, key: str, record: Record, owner: str = "") -> None:
+        """Add a new record; raises KeyExistsError if the key is taken."""
+
+    def replace(self, kind: str, key: str, record: Record) -> None:
+        """Overwrite an existing record (its owner and position stay)."""
+
+    def owned(self, kind: str, owner: str = "") -> Iterator[Record]:
+        """The owner's records of this kind, oldest first."""
+
+
+class Store(Protocol):
+    def transaction(self) -> AbstractContextManager[Transaction]: ...
+
+    def clear(self) -> None:
+        """Forget every record."""
+
+    def close(self) -> None: ...
+
+
+def open_store(url: str) -> Store:
+    """Open a store from its command-line spelling (``memory``)."""
+    if url == "memory":
+        from mock_server.store.memory import MemoryStore
+
+        return MemoryStore()
+    raise ValueError(f"unknown store {url!r}: expected 'memory'")
