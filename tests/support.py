@@ -1,0 +1,106 @@
+"""Helpers shared by the tests: a live mock on a free port, a settable clock, a checking client."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+import schemathesis
+import uvicorn
+
+from mock_server.app import MockConfig, build_app
+from mock_server.auth import DEMO_PASSWORD, DEMO_USER
+from mock_server.spec import OPENAPI_DIR
+
+DEMO_AUTH = (DEMO_USER, DEMO_PASSWORD)
+TIMESTAMP_PATTERN = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$"
+
+
+class SettableClock:
+    """The system clock, unless a test has pinned it to a moment."""
+
+    def __init__(self) -> None:
+        self.pinned: datetime | None = None
+
+    def now(self) -> datetime:
+        return self.pinned or datetime.now(UTC)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class LiveMock:
+    root: str  # http://127.0.0.1:PORT
+    app: Any
+
+
+@contextmanager
+def serve(config: MockConfig, start_timeout: float = 15.0) -> Iterator[LiveMock]:
+    """Run the mock under uvicorn in a thread on a free port; stop it on exit."""
+    app = build_app(config)
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + start_timeout
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("mock server did not start")
+        time.sleep(0.02)
+    try:
+        yield LiveMock(root=f"http://127.0.0.1:{port}", app=app)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+class ContractClient:
+    """An HTTP client for one vendor API that checks every response against its contract.
+
+    The check is Schemathesis' own response validation (status code documented, body matches
+    the schema, content type), so a response the contract does not allow fails the test that
+    made it.
+    """
+
+    def __init__(self, base_url: str, contract_file: str, auth: Any = DEMO_AUTH) -> None:
+        self.base_url = base_url
+        self.http = httpx.Client(base_url=base_url, auth=auth, timeout=10)
+        self.schema = _contract(contract_file)
+
+    def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        response = self.http.request(method, path, **kwargs)
+        operation = self.schema.find_operation_by_path(method, path.split("?")[0])
+        assert operation is not None, f"{method} {path} is not an operation of the contract"
+        operation.validate_response(response)
+        return response
+
+    def get(self, path: str, **kwargs: Any) -> httpx.Response:
+        return self.request("GET", path, **kwargs)
+
+    def post(self, path: str, **kwargs: Any) -> httpx.Response:
+        return self.request("POST", path, **kwargs)
+
+    def close(self) -> None:
+        self.http.close()
+
+
+_CONTRACTS: dict[str, Any] = {}
+
+
+def _contract(filename: str) -> Any:
+    if filename not in _CONTRACTS:
+        _CONTRACTS[filename] = schemathesis.openapi.from_path(OPENAPI_DIR / filename)
+    return _CONTRACTS[filename]

@@ -1,0 +1,111 @@
+"""``python -m mock_server`` as a user runs it: options, start-up log, credentials, Ctrl-C."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.support import DEMO_AUTH, free_port
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "mock_server", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+@pytest.fixture
+def start_mock():
+    """Start the CLI in a subprocess; wait for it to answer; stop it at the end."""
+    started: list[subprocess.Popen[str]] = []
+
+    def start(*args: str) -> tuple[subprocess.Popen[str], str]:
+        port = free_port()
+        process = subprocess.Popen(
+            [sys.executable, "-m", "mock_server", "--port", str(port), *args],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+        started.append(process)
+        root = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                httpx.get(f"{root}/v3/accounts", timeout=1)
+                return process, root
+            except httpx.TransportError:
+                assert process.poll() is None, process.stdout.read() if process.stdout else ""
+                time.sleep(0.1)
+        raise AssertionError("mock did not start within 30 s")
+
+    yield start
+    for process in started:
+        if process.poll() is None:
+            process.kill()
+        process.wait(timeout=10)
+
+
+def test_help_explains_every_option():
+    result = run_cli("--help")
+    assert result.returncode == 0
+    for option in ("--host", "--port", "--no-demo", "--seed", "--auth", "--no-control"):
+        assert option in result.stdout
+
+
+def test_start_up_log_prints_urls_credentials_and_accounts_and_ctrl_c_stops(start_mock):
+    process, root = start_mock()
+    process.send_signal(signal.SIGINT)
+    output, _ = process.communicate(timeout=15)
+    assert process.returncode == 0
+    assert f"{root}/v3" in output and f"{root}/v3/credit" in output
+    assert f"{root}/v3/ui/" in output and f"{root}/__mock__/health" in output
+    assert "demo_app_token / demo_access_token" in output
+    for token in ("demo_account_credit_balance", "demo_account_zero_balance"):
+        assert token in output
+    assert "Traceback" not in output
+
+
+def test_seed_file_and_custom_credentials(start_mock, tmp_path):
+    seed = tmp_path / "fixtures.yaml"
+    seed.write_text(
+        "marqeta:\n  accounts:\n    - token: seeded_account\n      current_balance: -75.25\n"
+    )
+    process, root = start_mock("--no-demo", "--seed", str(seed), "--auth", "team:s3cr:et")
+    account = httpx.get(f"{root}/v3/accounts/seeded_account", auth=("team", "s3cr:et"))
+    assert account.json()["current_balance"] == -75.25
+    assert httpx.get(f"{root}/v3/accounts", auth=DEMO_AUTH).status_code == 401
+    listed = httpx.get(f"{root}/v3/accounts", auth=("team", "s3cr:et")).json()
+    assert [a["token"] for a in listed["data"]] == ["seeded_account"]
+    process.send_signal(signal.SIGINT)
+    output, _ = process.communicate(timeout=15)
+    assert "s3cr:et" not in output  # a configured password is never logged
+
+
+def test_invalid_seed_file_stops_start_up_with_a_clear_message(tmp_path):
+    seed = tmp_path / "bad.yaml"
+    seed.write_text("marqeta:\n  accounts:\n    - current_balance: lots\n")
+    result = run_cli("--seed", str(seed))
+    assert result.returncode == 2
+    assert "bad.yaml" in result.stderr and "current_balance" in result.stderr
+
+
+def test_malformed_auth_option_is_refused():
+    result = run_cli("--auth", "no-colon")
+    assert result.returncode == 2
+    assert "USER:PASS" in result.stderr

@@ -1,0 +1,130 @@
+"""The contracts themselves: valid, complete, vendor-named, and the source the mock reads."""
+
+from __future__ import annotations
+
+import copy
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from openapi_spec_validator import validate
+from openapi_spec_validator.readers import read_from_filename
+
+from mock_server.domain import DomainError
+from mock_server.marqeta.rules import allowed_transition
+from mock_server.marqeta.service import Policy
+from mock_server.spec import OPENAPI_DIR, load_contract
+
+HTTP_METHODS = {"get", "post", "put", "patch", "delete"}
+
+
+@pytest.mark.parametrize("filename", ["marqeta-credit.yaml", "mock-control.yaml"])
+def test_contract_is_a_valid_openapi_document(filename):
+    document, base_uri = read_from_filename(str(OPENAPI_DIR / filename))
+    assert document["openapi"] == "3.0.3"
+    validate(document, base_uri=base_uri)
+
+
+def operations(contract):
+    for path, item in contract["paths"].items():
+        for method, operation in item.items():
+            if method in HTTP_METHODS:
+                yield path, method, operation
+
+
+def test_every_marqeta_error_response_is_the_marqeta_error_schema():
+    contract = load_contract("marqeta-credit.yaml")
+    responses = contract["components"]["responses"]
+    for path, method, operation in operations(contract):
+        codes = operation["responses"]
+        assert "default" in codes, f"{method} {path} has no default response"
+        assert "401" in codes, f"{method} {path} does not document 401"
+        for code, response in codes.items():
+            if code == "default" or code.startswith(("4", "5")):
+                name = response["$ref"].rsplit("/", 1)[-1]
+                schema = responses[name]["content"]["application/json"]["schema"]
+                assert schema == {"$ref": "#/components/schemas/ErrorResponse"}, (path, code)
+
+
+def test_marqeta_operation_ids_are_the_vendors():
+    contract = load_contract("marqeta-credit.yaml")
+    ids = {operation["operationId"] for _, _, operation in operations(contract)}
+    assert {
+        "createBalanceRefund",
+        "createRefund",
+        "listRefunds",
+        "retrieveRefund",
+        "transitionRefund",
+        "retrieveRefundTransitions",
+    } <= ids
+    assert all("." not in operation_id for operation_id in ids)  # no Python paths in the contract
+
+
+def test_every_error_code_starts_with_its_http_status():
+    for filename in ("marqeta-credit.yaml", "mock-control.yaml"):
+        for kind, code in load_contract(filename)["x-mock-error-codes"].items():
+            assert len(code) == 6 and code.isdigit(), kind
+            assert 100 <= int(code[:3]) <= 599, kind
+
+
+def test_both_path_spellings_are_servers_of_one_contract():
+    servers = [s["url"] for s in load_contract("marqeta-credit.yaml")["servers"]]
+    assert servers == ["/v3", "/v3/credit"]
+
+
+def test_lifecycle_rules_are_read_from_the_contract():
+    contract = copy.deepcopy(load_contract("marqeta-credit.yaml"))
+    policy = Policy.from_contract(contract)
+    allowed_transition(policy.refund_lifecycle, "INITIATED", "PENDING")
+    lifecycle = contract["components"]["schemas"]["RefundStatus"]["x-mock-lifecycle"]
+    lifecycle["transitions"]["INITIATED"] = ["COMPLETED"]
+    changed = Policy.from_contract(contract)
+    allowed_transition(changed.refund_lifecycle, "INITIATED", "COMPLETED")
+    with pytest.raises(DomainError):
+        allowed_transition(changed.refund_lifecycle, "INITIATED", "PENDING")
+
+
+def test_lifecycle_names_only_statuses_of_the_enum():
+    contract = load_contract("marqeta-credit.yaml")
+    schemas = contract["components"]["schemas"]
+    for name in ("RefundStatus", "BalanceRefundStatus"):
+        enum = set(schemas[name]["enum"])
+        lifecycle = schemas[name]["x-mock-lifecycle"]
+        assert lifecycle["initial"] in enum
+        for source, targets in lifecycle["transitions"].items():
+            assert source in enum and set(targets) <= enum
+        assert set(lifecycle["returns_amount"]) <= enum
+
+
+def test_typescript_axios_client_has_the_vendor_names(tmp_path: Path):
+    """Generate the client with OpenAPI Generator (needs Java); look for seed 000's names."""
+    if shutil.which("java") is None:
+        pytest.skip("Java is not installed: OpenAPI Generator cannot run here")
+    generator = Path(sys.executable).with_name("openapi-generator-cli")
+    result = subprocess.run(
+        [
+            str(generator),
+            "generate",
+            "-g",
+            "typescript-axios",
+            "-i",
+            str(OPENAPI_DIR / "marqeta-credit.yaml"),
+            "-o",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    api = (tmp_path / "api.ts").read_text()
+    assert "export class BalanceRefundsApi extends BaseAPI" in api
+    assert (
+        "public createBalanceRefund(accountToken: string, "
+        "accountCreditBalanceRefundReq: AccountCreditBalanceRefundReq" in api
+    )
+    assert "AxiosPromise<AccountCreditBalanceRefundResponse>" in api
+    assert "export interface AccountCreditBalanceRefundResponse" in api
+    assert "export class AccountRefundsApi extends BaseAPI" in api

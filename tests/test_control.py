@@ -1,0 +1,100 @@
+"""The control API under /__mock__: health, reset, accounts for tests; off with --no-control."""
+
+from __future__ import annotations
+
+import httpx
+
+from mock_server.app import MockConfig
+from tests.support import DEMO_AUTH, serve
+
+
+def test_health_names_each_api_and_its_base_paths(control):
+    body = control.get("/health").json()
+    assert body["status"] == "ok"
+    assert body["control"] == "/__mock__"
+    assert body["apis"]["marqeta"]["base_paths"] == ["/v3", "/v3/credit"]
+
+
+def test_health_contract_link_serves_the_contract(control, live_mock):
+    link = control.get("/health").json()["apis"]["marqeta"]["contract"]
+    served = httpx.get(f"{live_mock.root}{link}").json()
+    assert (
+        served["paths"]["/accounts/{account_token}/creditbalancerefunds"]["post"]["operationId"]
+        == "createBalanceRefund"
+    )
+
+
+def test_created_account_is_served_by_the_vendor_api(control, v3):
+    created = control.post(
+        "/accounts",
+        json={
+            "token": "acct-from-control",
+            "current_balance": -42.5,
+            "credit_limit": 1000,
+            "payment_sources": [{"token": "ps-ctl", "account_suffix": "4321", "name": "Mine"}],
+        },
+    )
+    assert created.status_code == 201
+    assert created.json()["payment_sources"][0]["token"] == "ps-ctl"
+    account = v3.get("/accounts/acct-from-control").json()
+    assert account["current_balance"] == -42.5
+    assert account["credit_limit"] == 1000
+    source = v3.get("/accounts/acct-from-control/paymentsources/ps-ctl").json()
+    assert (source["account_suffix"], source["type"], source["name"]) == (
+        "4321",
+        "CHECKING",
+        "Mine",
+    )
+
+
+def test_account_creation_is_all_or_nothing(control, v3):
+    control.post(
+        "/accounts",
+        json={
+            "current_balance": -1,
+            "payment_sources": [{"token": "taken", "account_suffix": "0000"}],
+        },
+    )
+    response = control.post(
+        "/accounts",
+        json={
+            "token": "half-made",
+            "current_balance": -1,
+            "payment_sources": [{"token": "taken", "account_suffix": "1111"}],
+        },
+    )
+    assert response.status_code == 409
+    assert set(response.json()) == {"error_code", "error_message"}
+    assert v3.get("/accounts/half-made").status_code == 404
+
+
+def test_duplicate_or_invalid_account_is_refused(control):
+    assert control.post("/accounts", json={"token": "dup", "current_balance": 0}).status_code == 201
+    assert control.post("/accounts", json={"token": "dup", "current_balance": 0}).status_code == 409
+    for body in (
+        {},
+        {"current_balance": -1.005},
+        {"current_balance": -1, "currency_code": "EUR"},
+        {"current_balance": -1, "payment_sources": [{"account_suffix": "12"}]},
+        {"current_balance": -1, "colour": "blue"},
+    ):
+        response = control.post("/accounts", json=body)
+        assert response.status_code == 400, body
+        assert response.json()["error_code"] == "400001"
+
+
+def test_reset_restores_the_demo_data_or_empties(control, v3, open_account):
+    open_account(-5, token="temporary")
+    assert control.post("/reset").json() == {"marqeta_accounts": 3}
+    assert v3.get("/accounts/temporary").status_code == 404
+    assert v3.get("/accounts/demo_account_credit_balance").json()["current_balance"] == -1250
+    assert control.post("/reset?fixtures=false").json() == {"marqeta_accounts": 0}
+    assert v3.get("/accounts").json()["count"] == 0
+
+
+def test_no_control_turns_the_control_api_off():
+    with serve(MockConfig(control=False)) as mock:
+        for method, path in [("GET", "/health"), ("POST", "/reset"), ("POST", "/accounts")]:
+            response = httpx.request(method, f"{mock.root}/__mock__{path}", json={})
+            assert response.status_code == 404
+        assert httpx.get(f"{mock.root}/v3/accounts", auth=DEMO_AUTH).status_code == 200

@@ -1,0 +1,59 @@
+"""What a frontend developer gets from `make run`: demo data, CORS, Swagger UI."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import httpx
+
+
+def test_demo_accounts_have_negative_zero_and_positive_balances(v3):
+    accounts = {a["token"]: a for a in v3.get("/accounts?count=100").json()["data"]}
+    assert accounts["demo_account_credit_balance"]["current_balance"] < 0
+    assert accounts["demo_account_zero_balance"]["current_balance"] == 0
+    assert accounts["demo_account_owes_balance"]["current_balance"] > 0
+    sources = v3.get("/accounts/demo_account_credit_balance/paymentsources").json()["data"]
+    assert [s["token"] for s in sources] == ["demo_payment_source_checking"]
+
+
+def test_demo_account_can_be_refunded_listed_transitioned_and_watched(marqeta):
+    account = "/accounts/demo_account_credit_balance"
+    refund = marqeta.post(
+        f"{account}/refunds",
+        json={
+            "method": "ACH",
+            "type": "CREDIT_BALANCE_REFUND",
+            "amount": 250,
+            "payment_source_token": "demo_payment_source_checking",
+        },
+    ).json()
+    assert Decimal(str(marqeta.get(account).json()["current_balance"])) == Decimal("-1000")
+    assert marqeta.get(f"{account}/refunds").json()["data"][0]["token"] == refund["token"]
+    marqeta.post(f"{account}/refunds/{refund['token']}/transitions", json={"status": "CANCELLED"})
+    assert Decimal(str(marqeta.get(account).json()["current_balance"])) == Decimal("-1250")
+
+
+def test_cors_preflight_and_error_responses_allow_a_browser_app(live_mock, control):
+    url = f"{live_mock.root}/v3/accounts/demo_account_credit_balance/refunds"
+    origin = {"Origin": "http://localhost:5173"}
+    preflight = httpx.options(
+        url,
+        headers={
+            **origin,
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "authorization,content-type",
+        },
+    )
+    assert preflight.status_code == 200
+    assert preflight.headers["access-control-allow-origin"] == "*"
+    assert "authorization" in preflight.headers["access-control-allow-headers"].lower()
+    unauthorized = httpx.get(url, headers=origin)
+    assert unauthorized.status_code == 401
+    assert unauthorized.headers["access-control-allow-origin"] == "*"
+
+
+def test_swagger_ui_is_served_for_each_path_spelling(live_mock, control):
+    for base in ("/v3", "/v3/credit"):
+        page = httpx.get(f"{live_mock.root}{base}/ui/", follow_redirects=True)
+        assert page.status_code == 200
+        assert "swagger" in page.text.lower()

@@ -1,0 +1,122 @@
+"""Every failure answers in the Marqeta error shape: never problem+json, never a 500."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import httpx
+import pytest
+
+URL = "/accounts/demo_account_credit_balance/refunds"
+REFUND = '{"method": "ACH", "type": "CREDIT_BALANCE_REFUND", "amount": %s}'
+
+
+def assert_marqeta_error(response: httpx.Response, status: int, code: str) -> None:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "application/json"
+    body = response.json()
+    assert set(body) == {"error_code", "error_message"}
+    assert body["error_code"] == code
+    assert body["error_message"]
+
+
+def demo_balance(v3) -> Decimal:
+    body = v3.get("/accounts/demo_account_credit_balance").json()
+    return Decimal(str(body["current_balance"]))
+
+
+@pytest.mark.parametrize(
+    "auth",
+    [None, ("demo_app_token", "wrong"), ("someone", "demo_access_token"), ("", "")],
+    ids=["none", "wrong-password", "wrong-user", "empty"],
+)
+def test_missing_or_wrong_credentials_are_unauthorized(marqeta, auth):
+    response = marqeta.request("GET", "/accounts", auth=auth)  # auth=None sends no credentials
+    assert_marqeta_error(response, 401, "401001")
+    assert response.headers["www-authenticate"].startswith("Basic")
+
+
+def test_unauthorized_write_changes_nothing(v3):
+    before = demo_balance(v3)
+    response = httpx.post(
+        f"{v3.base_url}{URL}",
+        content=REFUND % 1,
+        headers={"content-type": "application/json"},
+        auth=("demo_app_token", "nope"),
+    )
+    assert_marqeta_error(response, 401, "401001")
+    assert demo_balance(v3) == before
+
+
+@pytest.mark.parametrize("header", ["Basic !!!notbase64", "Bearer abc", "Basic"])
+def test_malformed_authorization_header_is_unauthorized(v3, header):
+    response = httpx.get(f"{v3.base_url}/accounts", headers={"Authorization": header})
+    assert_marqeta_error(response, 401, "401001")
+
+
+@pytest.mark.parametrize(
+    ("body", "why"),
+    [
+        ("{", "truncated"),
+        (REFUND % "NaN", "NaN"),
+        (REFUND % "Infinity", "Infinity"),
+        (REFUND % "1e999", "overflow"),
+        (REFUND % "0.1000000000000000055511151231257827", "more precision than a float"),
+        ("[]", "not an object"),
+        ('"text"', "a string"),
+    ],
+)
+def test_malformed_json_is_a_bad_request_that_changes_nothing(v3, body, why):
+    before = demo_balance(v3)
+    response = v3.post(URL, content=body, headers={"content-type": "application/json"})
+    assert_marqeta_error(response, 400, "400001")
+    assert demo_balance(v3) == before, why
+
+
+def test_body_that_is_not_utf8_is_a_bad_request(v3):
+    body = b'{"method": "ACH", "type": "CREDIT_BALANCE_REFUND", "description": "\xff\xfe"}'
+    response = v3.post(URL, content=body, headers={"content-type": "application/json"})
+    assert_marqeta_error(response, 400, "400001")
+    assert "UTF-8" in response.json()["error_message"]
+
+
+def test_missing_body_is_a_bad_request(v3):
+    response = v3.post(URL, headers={"content-type": "application/json"})
+    assert_marqeta_error(response, 400, "400001")
+
+
+@pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded"])
+def test_non_json_body_is_unsupported_media_type(v3, content_type):
+    before = demo_balance(v3)
+    response = v3.post(URL, content=REFUND % 1, headers={"content-type": content_type})
+    assert_marqeta_error(response, 415, "415001")
+    assert demo_balance(v3) == before
+
+
+def test_unknown_query_parameter_is_a_bad_request(v3):
+    response = v3.get(f"{URL}?colour=blue")
+    assert_marqeta_error(response, 400, "400001")
+    assert "colour" in response.json()["error_message"]
+
+
+def test_unknown_route_is_not_found_in_vendor_shape(live_mock, control):
+    auth = ("demo_app_token", "demo_access_token")
+    for path in ("/v3/nothing/here", "/v3/credit/accounts/x/unknown"):
+        response = httpx.get(f"{live_mock.root}{path}", auth=auth)
+        assert_marqeta_error(response, 404, "404000")
+
+
+def test_wrong_method_is_method_not_allowed_with_allow_header(v3):
+    response = v3.http.delete(URL)
+    assert_marqeta_error(response, 405, "405001")
+    assert "POST" in response.headers["allow"]
+
+
+def test_no_problem_json_on_any_error(v3):
+    responses = [
+        v3.http.get("/accounts?count=0"),
+        v3.http.post(URL, content="{", headers={"content-type": "application/json"}),
+        v3.http.get("/missing"),
+        httpx.get(f"{v3.base_url}/accounts"),
+    ]
+    assert all("problem" not in r.headers["content-type"] for r in responses)

@@ -1,0 +1,129 @@
+"""Pure pieces: refund rules, paging, money at the JSON boundary, records, the memory store."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from decimal import Decimal
+
+import pytest
+
+from mock_server.domain import DomainError
+from mock_server.marqeta.models import Refund
+from mock_server.marqeta.rules import (
+    Lifecycle,
+    allowed_transition,
+    created_within,
+    page_of,
+    refund_within_credit_balance,
+)
+from mock_server.money import decimal_from_json, fraction_digits, json_number
+from mock_server.records import from_record, to_record
+from mock_server.store import KeyExistsError
+from mock_server.store.memory import MemoryStore
+from mock_server.validation import parse_json_strictly
+
+
+def test_refund_within_credit_balance_allows_up_to_zero():
+    assert refund_within_credit_balance(Decimal("-4000"), Decimal("4000")) == Decimal("4000")
+    assert refund_within_credit_balance(Decimal("-4000"), None) == Decimal("4000")
+    with pytest.raises(DomainError) as refused:
+        refund_within_credit_balance(Decimal("-4000"), Decimal("4000.01"))
+    assert refused.value.kind == "amount_exceeds_credit_balance"
+
+
+@pytest.mark.parametrize("balance", ["0", "0.01", "830.45"])
+def test_refund_within_credit_balance_needs_a_negative_balance(balance):
+    with pytest.raises(DomainError) as refused:
+        refund_within_credit_balance(Decimal(balance), Decimal("1"))
+    assert refused.value.kind == "balance_not_negative"
+
+
+def test_allowed_transition_names_targets_or_finality():
+    lifecycle = Lifecycle("A", {"A": ("B", "C"), "B": ()}, frozenset())
+    allowed_transition(lifecycle, "A", "C")
+    with pytest.raises(DomainError, match="allowed: B, C"):
+        allowed_transition(lifecycle, "A", "A")
+    with pytest.raises(DomainError, match="B is final"):
+        allowed_transition(lifecycle, "B", "A")
+
+
+def test_page_of_sorts_slices_and_reports_more():
+    items = [3, 1, 2, 5, 4]
+    first = page_of(items, lambda x: x, "-value", start_index=0, count=2)
+    assert (first.items, first.end_index, first.is_more) == ([5, 4], 1, True)
+    last = page_of(items, lambda x: x, "value", start_index=3, count=2)
+    assert (last.items, last.end_index, last.is_more) == ([4, 5], 4, False)
+    empty = page_of(items, lambda x: x, "value", start_index=9, count=2)
+    assert (empty.items, empty.end_index, empty.is_more) == ([], 9, False)
+
+
+def test_created_within_compares_utc_dates_inclusively():
+    moment = datetime(2026, 3, 2, 23, 59, 59, tzinfo=UTC)
+    assert created_within(moment, date(2026, 3, 2), date(2026, 3, 2))
+    assert not created_within(moment, date(2026, 3, 3), None)
+    assert not created_within(moment, None, date(2026, 3, 1))
+
+
+@pytest.mark.parametrize(
+    ("text", "exact"),
+    [("0.07", "0.07"), ("12.34", "12.34"), ("500", "500"), ("1e2", "100"), ("4000.01", "4000.01")],
+)
+def test_json_numbers_become_the_decimal_written(text, exact):
+    assert decimal_from_json(parse_json_strictly(text.encode())) == Decimal(exact)
+
+
+@pytest.mark.parametrize(
+    "text", ["NaN", "-Infinity", "1e400", "0.1000000000000000055511151231257827"]
+)
+def test_strict_parser_refuses_numbers_that_are_not_exact(text):
+    with pytest.raises(ValueError):
+        parse_json_strictly(text.encode())
+
+
+def test_json_number_writes_integral_amounts_as_integers():
+    assert json_number(Decimal("500.00")) == 500 and isinstance(json_number(Decimal("500")), int)
+    assert json_number(Decimal("0.07")) == 0.07
+    assert fraction_digits(Decimal("0.01")) == 2
+
+
+def test_records_round_trip_money_and_time_exactly():
+    refund = Refund(
+        token="t",
+        account_token="a",
+        status="INITIATED",
+        method="ACH",
+        type="PAYMENT_REFUND",
+        payment_source_token=None,
+        amount=Decimal("0.10"),
+        currency_code="USD",
+        description=None,
+        created_at=datetime(2026, 1, 1, tzinfo=UTC),
+        updated_at=datetime(2026, 1, 1, 0, 0, 1, 5, tzinfo=UTC),
+    )
+    assert from_record(Refund, to_record(refund)) == refund
+    assert to_record(refund)["amount"] == "0.10"
+
+
+def test_memory_store_commits_together_or_not_at_all():
+    store = MemoryStore()
+    with store.transaction() as tx:
+        tx.add("k", "1", {"v": 1}, owner="o")
+    with pytest.raises(RuntimeError), store.transaction() as tx:
+        tx.replace("k", "1", {"v": 2})
+        tx.add("k", "2", {"v": 3}, owner="o")
+        raise RuntimeError("rule broken half-way")
+    with store.transaction() as tx:
+        assert tx.get("k", "1") == {"v": 1}
+        assert tx.get("k", "2") is None
+        assert list(tx.owned("k", "o")) == [{"v": 1}]
+
+
+def test_memory_store_refuses_duplicate_keys_and_isolates_reads():
+    store = MemoryStore()
+    with store.transaction() as tx:
+        tx.add("k", "1", {"v": [1]})
+        with pytest.raises(KeyExistsError):
+            tx.add("k", "1", {"v": [2]})
+    with store.transaction() as tx:
+        tx.get("k", "1")["v"].append(99)  # mutating a read copy must not change the store
+        assert tx.get("k", "1") == {"v": [1]}
