@@ -71,9 +71,10 @@ def base_paths(contract: Contract) -> list[str]:
     return [server["url"] for server in contract["servers"]]
 
 
-def build_app(config: MockConfig | None = None) -> AsyncApp:
+def build_app(config: MockConfig | None = None, store: Store | None = None) -> AsyncApp:
+    """The mock as an ASGI app; ``store`` overrides ``config.store`` (tests wrap stores)."""
     config = config or MockConfig()
-    store = open_store(config.store)
+    store = store or open_store(config.store)
     state = MockState(config, store)
     state.load_start_fixtures()
 

@@ -18,6 +18,7 @@ import uvicorn
 from mock_server.app import MockConfig, build_app
 from mock_server.auth import DEMO_PASSWORD, DEMO_USER
 from mock_server.spec import OPENAPI_DIR
+from mock_server.store import Record, Store, Transaction
 
 DEMO_AUTH = (DEMO_USER, DEMO_PASSWORD)
 TIMESTAMP_PATTERN = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$"
@@ -46,9 +47,11 @@ class LiveMock:
 
 
 @contextmanager
-def serve(config: MockConfig, start_timeout: float = 15.0) -> Iterator[LiveMock]:
+def serve(
+    config: MockConfig, store: Store | None = None, start_timeout: float = 15.0
+) -> Iterator[LiveMock]:
     """Run the mock under uvicorn in a thread on a free port; stop it on exit."""
-    app = build_app(config)
+    app = build_app(config, store)
     port = free_port()
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
@@ -65,6 +68,48 @@ def serve(config: MockConfig, start_timeout: float = 15.0) -> Iterator[LiveMock]
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+class SlowReadStore:
+    """Wraps a store so that every read takes ``delay`` seconds, as a database round trip would.
+
+    Concurrent transactions that are not serialised then overlap for certain, so a test of
+    atomicity fails reliably when the serialisation is missing.
+    """
+
+    def __init__(self, inner: Store, delay: float = 0.001) -> None:
+        self.inner = inner
+        self.delay = delay
+
+    @contextmanager
+    def transaction(self) -> Iterator[Transaction]:
+        with self.inner.transaction() as tx:
+            yield _SlowReads(tx, self.delay)
+
+    def clear(self) -> None:
+        self.inner.clear()
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+class _SlowReads:
+    def __init__(self, tx: Transaction, delay: float) -> None:
+        self.tx = tx
+        self.delay = delay
+
+    def get(self, kind: str, key: str) -> Record | None:
+        time.sleep(self.delay)
+        return self.tx.get(kind, key)
+
+    def add(self, kind: str, key: str, record: Record, owner: str = "") -> None:
+        self.tx.add(kind, key, record, owner)
+
+    def replace(self, kind: str, key: str, record: Record) -> None:
+        self.tx.replace(kind, key, record)
+
+    def owned(self, kind: str, owner: str = "") -> Iterator[Record]:
+        return self.tx.owned(kind, owner)
 
 
 class ContractClient:
