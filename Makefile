@@ -6,7 +6,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 8080
 ARGS   ?=
 
-.PHONY: run test lint format bench clean
+.PHONY: run test lint format docs bench clean
 
 $(BIN)/.installed: requirements.lock pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -27,6 +27,9 @@ lint: $(BIN)/.installed
 format: $(BIN)/.installed
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
+
+docs: $(BIN)/.installed ## refresh the README blocks generated from the contracts
+	$(BIN)/python -m mock_server.contract_doc --write README.md
 
 bench: $(BIN)/.installed
 	@echo "no benchmarks yet (tracked in issue 7)"

@@ -12,6 +12,7 @@ import pytest
 from openapi_spec_validator import validate
 from openapi_spec_validator.readers import read_from_filename
 
+from mock_server.contract_doc import replace_block
 from mock_server.domain import DomainError
 from mock_server.marqeta.rules import allowed_transition
 from mock_server.marqeta.service import Policy
@@ -128,3 +129,8 @@ def test_typescript_axios_client_has_the_vendor_names(tmp_path: Path):
     assert "AxiosPromise<AccountCreditBalanceRefundResponse>" in api
     assert "export interface AccountCreditBalanceRefundResponse" in api
     assert "export class AccountRefundsApi extends BaseAPI" in api
+
+
+def test_readme_lists_every_endpoint_error_code_and_assumption_of_the_contract():
+    readme = (OPENAPI_DIR.parent / "README.md").read_text(encoding="utf-8")
+    assert replace_block(readme, "marqeta-credit.yaml") == readme, "run `make docs`"
