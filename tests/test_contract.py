@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from jsonschema import Draft4Validator, FormatChecker
 from openapi_spec_validator import validate
 from openapi_spec_validator.readers import read_from_filename
 
@@ -134,3 +135,27 @@ def test_typescript_axios_client_has_the_vendor_names(tmp_path: Path):
 def test_readme_lists_every_endpoint_error_code_and_assumption_of_the_contract():
     readme = (OPENAPI_DIR.parent / "README.md").read_text(encoding="utf-8")
     assert replace_block(readme, "marqeta-credit.yaml") == readme, "run `make docs`"
+
+
+def test_every_example_matches_its_schema():
+    contract = load_contract("marqeta-credit.yaml")
+    components = contract["components"]
+    checked = 0
+    for name, schema in components["schemas"].items():
+        if "example" in schema:
+            _validate({**schema, "components": components}, schema["example"], name)
+            checked += 1
+    for path, _method, operation in operations(contract):
+        bodies = [operation.get("requestBody", {}).get("content", {})]
+        bodies += [r.get("content", {}) for r in operation["responses"].values()]
+        for content in bodies:
+            media = content.get("application/json", {})
+            if "example" in media:
+                _validate({**media["schema"], "components": components}, media["example"], path)
+                checked += 1
+    assert checked >= 10
+
+
+def _validate(schema, instance, where):
+    errors = list(Draft4Validator(schema, format_checker=FormatChecker()).iter_errors(instance))
+    assert not errors, f"{where}: {errors[0].message}"
