@@ -5,11 +5,13 @@ from __future__ import annotations
 import dataclasses
 import functools
 import typing
+from collections.abc import Iterable
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, TypeVar
 
-from mock_server.store import Record
+from mock_server.domain import DomainError
+from mock_server.store import KeyExistsError, Record, Transaction
 
 T = TypeVar("T")
 
@@ -48,3 +50,21 @@ def _field_types(cls: type) -> dict[str, Any]:
 
 def _is(hint: Any, target: type) -> bool:
     return hint is target or target in typing.get_args(hint)
+
+
+def add_new(tx: Transaction, kind: str, key: str, obj: Any, owners: Iterable[str] = ("",)) -> None:
+    """Store a new dataclass; a key already in use is the ``duplicate_token`` error."""
+    try:
+        tx.add(kind, key, to_record(obj), owners=owners)
+    except KeyExistsError as exc:
+        raise DomainError("duplicate_token", f"Token already in use: {key}") from exc
+
+
+def load(tx: Transaction, kind: str, key: str, cls: type[T]) -> T | None:
+    """The stored dataclass, or None."""
+    record = tx.get(kind, key)
+    return from_record(cls, record) if record is not None else None
+
+
+def load_owned(tx: Transaction, kind: str, owner: str, cls: type[T]) -> list[T]:
+    return [from_record(cls, record) for record in tx.owned(kind, owner)]

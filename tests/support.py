@@ -5,7 +5,7 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -102,8 +102,8 @@ class _SlowReads:
         time.sleep(self.delay)
         return self.tx.get(kind, key)
 
-    def add(self, kind: str, key: str, record: Record, owner: str = "") -> None:
-        self.tx.add(kind, key, record, owner)
+    def add(self, kind: str, key: str, record: Record, owners: Iterable[str] = ("",)) -> None:
+        self.tx.add(kind, key, record, owners)
 
     def replace(self, kind: str, key: str, record: Record) -> None:
         self.tx.replace(kind, key, record)

@@ -13,10 +13,10 @@ from mock_server.marqeta.rules import (
     Lifecycle,
     allowed_transition,
     created_within,
-    page_of,
     refund_within_credit_balance,
 )
 from mock_server.money import decimal_from_json, fraction_digits, json_number
+from mock_server.paging import page_of
 from mock_server.records import from_record, to_record
 from mock_server.store import KeyExistsError
 from mock_server.store.memory import MemoryStore
@@ -49,11 +49,11 @@ def test_allowed_transition_names_targets_or_finality():
 
 def test_page_of_sorts_slices_and_reports_more():
     items = [3, 1, 2, 5, 4]
-    first = page_of(items, lambda x: x, "-value", start_index=0, count=2)
-    assert (first.items, first.end_index, first.is_more) == ([5, 4], 1, True)
-    last = page_of(items, lambda x: x, "value", start_index=3, count=2)
+    first = page_of(items, lambda x: x, descending=True, offset=0, limit=2)
+    assert (first.items, first.end_index, first.is_more, first.total) == ([5, 4], 1, True, 5)
+    last = page_of(items, lambda x: x, descending=False, offset=3, limit=2)
     assert (last.items, last.end_index, last.is_more) == ([4, 5], 4, False)
-    empty = page_of(items, lambda x: x, "value", start_index=9, count=2)
+    empty = page_of(items, lambda x: x, descending=False, offset=9, limit=2)
     assert (empty.items, empty.end_index, empty.is_more) == ([], 9, False)
 
 
@@ -107,10 +107,10 @@ def test_records_round_trip_money_and_time_exactly():
 def test_memory_store_commits_together_or_not_at_all():
     store = MemoryStore()
     with store.transaction() as tx:
-        tx.add("k", "1", {"v": 1}, owner="o")
+        tx.add("k", "1", {"v": 1}, owners=("o",))
     with pytest.raises(RuntimeError), store.transaction() as tx:
         tx.replace("k", "1", {"v": 2})
-        tx.add("k", "2", {"v": 3}, owner="o")
+        tx.add("k", "2", {"v": 3}, owners=("o",))
         raise RuntimeError("rule broken half-way")
     with store.transaction() as tx:
         assert tx.get("k", "1") == {"v": 1}

@@ -17,9 +17,9 @@ from mock_server.marqeta.models import (
     Refund,
     Transition,
 )
-from mock_server.marqeta.rules import Page
 from mock_server.marqeta.service import ListQuery, MarqetaService, NewBalanceRefund, NewRefund
 from mock_server.money import decimal_from_json, json_number
+from mock_server.paging import Page
 
 Json = dict[str, Any]
 
@@ -124,7 +124,7 @@ class MarqetaHandlers:
 def page_json(page: Page[Any], item_json: Any) -> Json:
     return {
         "count": len(page.items),
-        "start_index": page.start_index,
+        "start_index": page.offset,
         "end_index": page.end_index,
         "is_more": page.is_more,
         "data": [item_json(item) for item in page.items],

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any, Generic, TypeVar
+from typing import Any
 
 from mock_server.domain import DomainError
-
-T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -73,31 +71,3 @@ def created_within(created_at: datetime, start: date | None, end: date | None) -
     """Whether the UTC date of ``created_at`` lies in [start, end] (either end may be open)."""
     day = created_at.date()
     return (start is None or day >= start) and (end is None or day <= end)
-
-
-@dataclass(frozen=True)
-class Page(Generic[T]):
-    items: list[T]
-    start_index: int
-    is_more: bool
-
-    @property
-    def end_index(self) -> int:
-        # An empty page ends where it starts (contract x-mock-assumption on listRefunds).
-        return self.start_index + max(len(self.items) - 1, 0)
-
-
-def page_of(
-    items: Sequence[T],
-    sort_key: Callable[[T], Any],
-    sort_by: str,
-    start_index: int,
-    count: int,
-) -> Page[T]:
-    """One page of ``items``, sorted by ``sort_key`` ascending, or descending for ``-field``.
-
-    The sort is stable, so equal keys keep the order the items were given in (oldest first).
-    """
-    ordered = sorted(items, key=sort_key, reverse=sort_by.startswith("-"))
-    chosen = ordered[start_index : start_index + count]
-    return Page(items=chosen, start_index=start_index, is_more=start_index + count < len(ordered))

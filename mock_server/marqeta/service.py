@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-import uuid
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date
 from decimal import Decimal
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from mock_server.clock import Clock
 from mock_server.domain import DomainError
+from mock_server.ids import uuid_token
 from mock_server.marqeta import rules
 from mock_server.marqeta.models import (
     Account,
@@ -19,10 +20,11 @@ from mock_server.marqeta.models import (
     Refund,
     Transition,
 )
-from mock_server.marqeta.rules import Lifecycle, Page
-from mock_server.records import from_record, to_record
+from mock_server.marqeta.rules import Lifecycle
+from mock_server.paging import Page, page_of
+from mock_server.records import add_new, from_record, load, load_owned, to_record
 from mock_server.spec import Contract, schema
-from mock_server.store import KeyExistsError, Store, Transaction
+from mock_server.store import Store, Transaction
 
 T = TypeVar("T")
 
@@ -108,7 +110,7 @@ class NewBalanceRefund:
 
 
 def _new_token(requested: str | None) -> str:
-    return requested or str(uuid.uuid4())
+    return requested or uuid_token()
 
 
 class MarqetaService:
@@ -145,9 +147,9 @@ class MarqetaService:
             for source in new.payment_sources
         ]
         with self.store.transaction() as tx:
-            _add(tx, ACCOUNT, account.token, account)
+            add_new(tx, ACCOUNT, account.token, account)
             for source in sources:
-                _add(tx, PAYMENT_SOURCE, source.token, source, owner=account.token)
+                add_new(tx, PAYMENT_SOURCE, source.token, source, owners=(account.token,))
         return account, sources
 
     def account(self, account_token: str) -> Account:
@@ -156,10 +158,8 @@ class MarqetaService:
 
     def accounts(self, query: ListQuery) -> Page[Account]:
         with self.store.transaction() as tx:
-            items = [from_record(Account, r) for r in tx.owned(ACCOUNT)]
-        return rules.page_of(
-            items, lambda a: a.updated_at, query.sort_by, query.start_index, query.count
-        )
+            items = load_owned(tx, ACCOUNT, "", Account)
+        return _page(items, lambda a: a.updated_at, query)
 
     def account_count(self) -> int:
         with self.store.transaction() as tx:
@@ -175,18 +175,14 @@ class MarqetaService:
     def payment_sources(self, account_token: str, query: ListQuery) -> Page[PaymentSource]:
         with self.store.transaction() as tx:
             _account(tx, account_token)
-            items = [from_record(PaymentSource, r) for r in tx.owned(PAYMENT_SOURCE, account_token)]
-        return rules.page_of(
-            items, lambda s: s.updated_at, query.sort_by, query.start_index, query.count
-        )
+            items = load_owned(tx, PAYMENT_SOURCE, account_token, PaymentSource)
+        return _page(items, lambda s: s.updated_at, query)
 
     def journal_entries(self, account_token: str, query: ListQuery) -> Page[JournalEntry]:
         with self.store.transaction() as tx:
             _account(tx, account_token)
-            items = [from_record(JournalEntry, r) for r in tx.owned(JOURNAL_ENTRY, account_token)]
-        return rules.page_of(
-            items, lambda e: e.created_at, query.sort_by, query.start_index, query.count
-        )
+            items = load_owned(tx, JOURNAL_ENTRY, account_token, JournalEntry)
+        return _page(items, lambda e: e.created_at, query)
 
     # Balance refunds ---------------------------------------------------------------------
 
@@ -206,7 +202,7 @@ class MarqetaService:
                 created_at=now,
                 updated_at=now,
             )
-            _add(tx, BALANCE_REFUND, refund.token, refund, owner=account_token)
+            add_new(tx, BALANCE_REFUND, refund.token, refund, owners=(account_token,))
             self._move_balance(tx, account, amount, refund.token, BALANCE_REFUND_ENTRY)
         return refund
 
@@ -233,7 +229,7 @@ class MarqetaService:
                 created_at=now,
                 updated_at=now,
             )
-            _add(tx, REFUND, refund.token, refund, owner=account_token)
+            add_new(tx, REFUND, refund.token, refund, owners=(account_token,))
             self._move_balance(tx, account, amount, refund.token, REFUND_ENTRY)
         return refund
 
@@ -248,13 +244,11 @@ class MarqetaService:
             _account(tx, account_token)
             items = [
                 refund
-                for refund in (from_record(Refund, r) for r in tx.owned(REFUND, account_token))
+                for refund in load_owned(tx, REFUND, account_token, Refund)
                 if (not query.statuses or refund.status in query.statuses)
                 and rules.created_within(refund.created_at, query.start_date, query.end_date)
             ]
-        return rules.page_of(
-            items, lambda r: r.updated_at, query.sort_by, query.start_index, query.count
-        )
+        return _page(items, lambda r: r.updated_at, query)
 
     def transition_refund(
         self, account_token: str, refund_token: str, status: str, token: str | None = None
@@ -275,7 +269,7 @@ class MarqetaService:
                 status=status,
                 created_at=now,
             )
-            _add(tx, TRANSITION, transition.token, transition, owner=refund.token)
+            add_new(tx, TRANSITION, transition.token, transition, owners=(refund.token,))
             if status in lifecycle.returns_amount:
                 self._move_balance(tx, account, -refund.amount, refund.token, REFUND_REVERSAL_ENTRY)
         return moved
@@ -286,10 +280,8 @@ class MarqetaService:
         with self.store.transaction() as tx:
             _account(tx, account_token)
             _owned_by(tx, REFUND, Refund, refund_token, account_token, "refund_not_found")
-            items = [from_record(Transition, r) for r in tx.owned(TRANSITION, refund_token)]
-        return rules.page_of(
-            items, lambda t: t.created_at, query.sort_by, query.start_index, query.count
-        )
+            items = load_owned(tx, TRANSITION, refund_token, Transition)
+        return _page(items, lambda t: t.created_at, query)
 
     # -------------------------------------------------------------------------------------
 
@@ -307,7 +299,7 @@ class MarqetaService:
         tx.replace(ACCOUNT, account.token, to_record(moved))
         group, entry_type = entry_kind
         entry = JournalEntry(
-            token=str(uuid.uuid4()),
+            token=uuid_token(),
             account_token=account.token,
             amount=change,
             currency_code=account.currency_code,
@@ -318,14 +310,12 @@ class MarqetaService:
             impact_at=now,
             created_at=now,
         )
-        _add(tx, JOURNAL_ENTRY, entry.token, entry, owner=account.token)
+        add_new(tx, JOURNAL_ENTRY, entry.token, entry, owners=(account.token,))
 
 
-def _add(tx: Transaction, kind: str, key: str, obj: object, owner: str = "") -> None:
-    try:
-        tx.add(kind, key, to_record(obj), owner=owner)
-    except KeyExistsError as exc:
-        raise DomainError("duplicate_token", f"Token already in use: {key}") from exc
+def _page(items: Sequence[T], sort_key: Callable[[T], Any], query: ListQuery) -> Page[T]:
+    descending = query.sort_by.startswith("-")
+    return page_of(items, sort_key, descending, query.start_index, query.count)
 
 
 def _token_unused(tx: Transaction, kind: str, token: str | None) -> None:
@@ -335,10 +325,10 @@ def _token_unused(tx: Transaction, kind: str, token: str | None) -> None:
 
 
 def _account(tx: Transaction, token: str) -> Account:
-    record = tx.get(ACCOUNT, token)
-    if record is None:
+    account = load(tx, ACCOUNT, token, Account)
+    if account is None:
         raise DomainError("account_not_found", f"Account not found: {token}")
-    return from_record(Account, record)
+    return account
 
 
 def _owned_by(

@@ -1,8 +1,8 @@
 """The one small interface every store implements.
 
 State is a set of JSON-able records, each filed under a kind ("refund", "account", ...), a key
-unique within that kind, and an owner key (the account a refund belongs to, or "" for top-level
-records) so that an owner's records can be listed in the order they were added.
+unique within that kind, and one or more owner keys (the account a refund belongs to, or "" for
+top-level records) under which it is listed, in the order records were added.
 
 All reads and writes happen inside ``store.transaction()``: the block sees a consistent state,
 no other transaction interleaves with it, and its writes land together or not at all (an
@@ -12,7 +12,7 @@ one atomic check-and-write, whatever the store.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import AbstractContextManager
 from typing import Any, Protocol
 
@@ -26,11 +26,11 @@ class KeyExistsError(Exception):
 class Transaction(Protocol):
     def get(self, kind: str, key: str) -> Record | None: ...
 
-    def add(self, kind: str, key: str, record: Record, owner: str = "") -> None:
-        """Add a new record; raises KeyExistsError if the key is taken."""
+    def add(self, kind: str, key: str, record: Record, owners: Iterable[str] = ("",)) -> None:
+        """Add a new record listed under each of ``owners``; KeyExistsError if the key is taken."""
 
     def replace(self, kind: str, key: str, record: Record) -> None:
-        """Overwrite an existing record (its owner and position stay)."""
+        """Overwrite an existing record (its owners and list positions stay)."""
 
     def owned(self, kind: str, owner: str = "") -> Iterator[Record]:
         """The owner's records of this kind, oldest first."""

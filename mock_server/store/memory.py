@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 
 from mock_server.store import KeyExistsError, Record
@@ -43,11 +43,12 @@ class _MemoryTransaction:
         # Copies, so that a caller mutating what it read cannot change committed state.
         return copy.deepcopy(record) if record is not None else None
 
-    def add(self, kind: str, key: str, record: Record, owner: str = "") -> None:
+    def add(self, kind: str, key: str, record: Record, owners: Iterable[str] = ("",)) -> None:
         if self.get(kind, key) is not None:
             raise KeyExistsError(f"{kind} {key!r} already exists")
         self._written[(kind, key)] = copy.deepcopy(record)
-        self._added.setdefault((kind, owner), []).append(key)
+        for owner in owners:
+            self._added.setdefault((kind, owner), []).append(key)
 
     def replace(self, kind: str, key: str, record: Record) -> None:
         if self.get(kind, key) is None:

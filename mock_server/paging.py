@@ -1,0 +1,36 @@
+"""Offset pagination for every vendor API (Marqeta start_index/count, Balanced offset/limit)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    items: list[T]
+    offset: int
+    total: int  # matching items across all pages
+
+    @property
+    def is_more(self) -> bool:
+        return self.offset + len(self.items) < self.total
+
+    @property
+    def end_index(self) -> int:
+        # An empty page ends where it starts (contract x-mock-assumption on listRefunds).
+        return self.offset + max(len(self.items) - 1, 0)
+
+
+def page_of(
+    items: Sequence[T], sort_key: Callable[[T], Any], descending: bool, offset: int, limit: int
+) -> Page[T]:
+    """One page of ``items`` sorted by ``sort_key``.
+
+    The sort is stable, so equal keys keep the order the items were given in (oldest first).
+    """
+    ordered = sorted(items, key=sort_key, reverse=descending)
+    return Page(items=ordered[offset : offset + limit], offset=offset, total=len(ordered))
