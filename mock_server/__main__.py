@@ -9,8 +9,15 @@ from pathlib import Path
 
 import uvicorn
 
-from mock_server.app import CONTROL_PATH, MARQETA_CONTRACT, MockConfig, base_paths, build_app
-from mock_server.auth import DEMO_CREDENTIALS, Credentials
+from mock_server.app import (
+    BALANCED_CONTRACT,
+    CONTROL_PATH,
+    MARQETA_CONTRACT,
+    MockConfig,
+    base_paths,
+    build_app,
+)
+from mock_server.auth import DEMO_BALANCED_CREDENTIALS, DEMO_CREDENTIALS, Credentials
 from mock_server.fixtures import FixturesError
 from mock_server.marqeta.service import ListQuery
 from mock_server.money import json_number
@@ -23,7 +30,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m mock_server",
         description=(
-            "Stateful mock of the Marqeta Credit refund API, served from its OpenAPI contract."
+            "Stateful mock of the Marqeta Credit and Balanced Payments v1 refund APIs,"
+            " served from their OpenAPI contracts."
         ),
     )
     parser.add_argument(
@@ -51,7 +59,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         metavar="USER:PASS",
         action="append",
         default=[],
-        help="accept these HTTP Basic credentials instead of the demo pair; repeatable",
+        help="Marqeta: accept these HTTP Basic credentials instead of the demo pair; repeatable",
+    )
+    parser.add_argument(
+        "--balanced-key",
+        metavar="SECRET",
+        action="append",
+        default=[],
+        help="Balanced: accept this API key secret (user name, empty password) instead of the"
+        " demo key; repeatable",
     )
     parser.add_argument(
         "--no-control",
@@ -72,8 +88,14 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(message)s")
     try:
         credentials = Credentials.parse(args.auth) if args.auth else DEMO_CREDENTIALS
+        balanced_credentials = (
+            Credentials.api_key_secrets(args.balanced_key)
+            if args.balanced_key
+            else DEMO_BALANCED_CREDENTIALS
+        )
         config = MockConfig(
             credentials=credentials,
+            balanced_credentials=balanced_credentials,
             demo=not args.no_demo,
             seed_files=tuple(args.seed),
             control=not args.no_control,
@@ -90,28 +112,42 @@ def main(argv: list[str] | None = None) -> int:
 
 def banner(app: object, config: MockConfig, host: str, port: int) -> str:
     root = f"http://{host}:{port}"
+    state = app.mock_state  # type: ignore[attr-defined]
     lines = ["refund contract kit mock", "  Marqeta Credit API:"]
     for path in base_paths(load_contract(MARQETA_CONTRACT)):
         lines.append(f"    {root}{path}   (Swagger UI: {root}{path}/ui/)")
+    lines.append(f"    credentials (HTTP Basic): {_credentials(config.credentials)}")
+    accounts = state.marqeta.accounts(ListQuery(100, 0, "lastModifiedTime")).items
+    for account in accounts:
+        balance = json_number(account.current_balance)
+        lines.append(f"    account {account.token}  current_balance {balance}")
+    lines.append("  Balanced Payments v1 API:")
+    for path in base_paths(load_contract(BALANCED_CONTRACT)):
+        lines.append(f"    {root}{path}   (Swagger UI: {root}{path}/ui/)")
+    lines.append(f"    API key secret (HTTP Basic user, empty password): {_secrets(config)}")
+    for marketplace in state.balanced.marketplaces(offset=0, limit=100).items:
+        lines.append(f"    marketplace {marketplace.id}")
+        for account in state.balanced.accounts(marketplace.id, offset=0, limit=100).items:
+            debits = state.balanced.debits(marketplace.id, 0, 100, account_id=account.id).items
+            summary = ", ".join(f"{d.id} ({d.amount})" for d in debits)
+            lines.append(f"      account {account.id}  debits {summary or 'none'}")
     if config.control:
         lines.append(f"  Control API: {root}{CONTROL_PATH}/health")
-    if config.credentials.is_demo:
-        user, password = config.credentials.pairs[0]
-        lines.append(f"  Demo credentials (HTTP Basic): {user} / {password}")
-    else:
-        users = ", ".join(user for user, _ in config.credentials.pairs)
-        lines.append(f"  Credentials: users {users} (passwords as given with --auth)")
-    service = app.mock_state.marqeta  # type: ignore[attr-defined]
-    accounts = service.accounts(
-        ListQuery(count=100, start_index=0, sort_by="lastModifiedTime")
-    ).items
-    if accounts:
-        lines.append("  Accounts:")
-        for account in accounts:
-            lines.append(
-                f"    {account.token}  current_balance {json_number(account.current_balance)}"
-            )
     return "\n".join(lines)
+
+
+def _credentials(credentials: Credentials) -> str:
+    if credentials.is_demo:
+        user, password = credentials.pairs[0]
+        return f"{user} / {password}"
+    users = ", ".join(user for user, _ in credentials.pairs)
+    return f"users {users} (passwords as given with --auth)"
+
+
+def _secrets(config: MockConfig) -> str:
+    if config.balanced_credentials.is_demo:
+        return config.balanced_credentials.pairs[0][0]
+    return f"{len(config.balanced_credentials.pairs)} configured with --balanced-key"
 
 
 if __name__ == "__main__":

@@ -16,19 +16,29 @@ from connexion.resolver import Resolver
 from starlette.exceptions import HTTPException
 from starlette.middleware.cors import CORSMiddleware
 
-from mock_server.auth import DEMO_CREDENTIALS, Credentials, security_map
+from mock_server.auth import (
+    DEMO_BALANCED_CREDENTIALS,
+    DEMO_CREDENTIALS,
+    Credentials,
+    security_map,
+)
+from mock_server.balanced.handlers import BalancedHandlers
+from mock_server.balanced.service import BalancedService
+from mock_server.balanced.service import Policy as BalancedPolicy
 from mock_server.clock import Clock, SystemClock
 from mock_server.control.handlers import ControlHandlers
 from mock_server.domain import DomainError
-from mock_server.errors import CodedErrorFormat, ErrorRouter
+from mock_server.errors import BalancedErrorFormat, CodedErrorFormat, ErrorFormat, ErrorRouter
 from mock_server.fixtures import DEMO_FIXTURES, apply_fixtures, read_fixtures
 from mock_server.marqeta.handlers import MarqetaHandlers
-from mock_server.marqeta.service import MarqetaService, Policy
+from mock_server.marqeta.service import MarqetaService
+from mock_server.marqeta.service import Policy as MarqetaPolicy
 from mock_server.spec import Contract, error_codes, load_contract
 from mock_server.store import Store, open_store
 from mock_server.validation import validator_map
 
 MARQETA_CONTRACT = "marqeta-credit.yaml"
+BALANCED_CONTRACT = "balanced-v1.yaml"
 CONTROL_CONTRACT = "mock-control.yaml"
 CONTROL_PATH = "/__mock__"
 
@@ -36,6 +46,7 @@ CONTROL_PATH = "/__mock__"
 @dataclass(frozen=True)
 class MockConfig:
     credentials: Credentials = DEMO_CREDENTIALS
+    balanced_credentials: Credentials = DEMO_BALANCED_CREDENTIALS
     demo: bool = True
     seed_files: tuple[Path, ...] = ()
     control: bool = True
@@ -50,15 +61,21 @@ class MockState:
     def __init__(self, config: MockConfig, store: Store) -> None:
         self.store = store
         self.marqeta = MarqetaService(
-            store, config.clock, Policy.from_contract(load_contract(MARQETA_CONTRACT))
+            store, config.clock, MarqetaPolicy.from_contract(load_contract(MARQETA_CONTRACT))
+        )
+        self.balanced = BalancedService(
+            store, config.clock, BalancedPolicy.from_contract(load_contract(BALANCED_CONTRACT))
         )
         # Read every fixtures file up front, so a bad --seed file stops start-up, not a reset.
         paths = ([DEMO_FIXTURES] if config.demo else []) + list(config.seed_files)
         self.start_fixtures = [read_fixtures(path) for path in paths]
 
+    def seed(self, fixtures: dict[str, Any]) -> dict[str, Any]:
+        return apply_fixtures(self.store, self.marqeta, self.balanced, fixtures)
+
     def load_start_fixtures(self) -> None:
         for fixtures in self.start_fixtures:
-            apply_fixtures(self.marqeta, fixtures)
+            self.seed(fixtures)
 
     def reset(self, load_fixtures: bool = True) -> None:
         self.store.clear()
@@ -66,9 +83,45 @@ class MockState:
             self.load_start_fixtures()
 
 
+@dataclass(frozen=True)
+class VendorApi:
+    """One vendor contract as the mock serves it."""
+
+    name: str
+    contract: Contract
+    handlers: object
+    error_format: ErrorFormat
+    credentials: Credentials
+
+    @property
+    def base_paths(self) -> list[str]:
+        return base_paths(self.contract)
+
+
 def base_paths(contract: Contract) -> list[str]:
     """The contract's server paths, e.g. ``/v3`` and ``/v3/credit``."""
     return [server["url"] for server in contract["servers"]]
+
+
+def vendor_apis(config: MockConfig, state: MockState) -> list[VendorApi]:
+    marqeta = load_contract(MARQETA_CONTRACT)
+    balanced = load_contract(BALANCED_CONTRACT)
+    return [
+        VendorApi(
+            name="marqeta",
+            contract=marqeta,
+            handlers=MarqetaHandlers(state.marqeta),
+            error_format=CodedErrorFormat(error_codes(marqeta)),
+            credentials=config.credentials,
+        ),
+        VendorApi(
+            name="balanced",
+            contract=balanced,
+            handlers=BalancedHandlers(state.balanced),
+            error_format=BalancedErrorFormat(balanced["x-mock-error-categories"]),
+            credentials=config.balanced_credentials,
+        ),
+    ]
 
 
 def build_app(config: MockConfig | None = None, store: Store | None = None) -> AsyncApp:
@@ -89,25 +142,33 @@ def build_app(config: MockConfig | None = None, store: Store | None = None) -> A
         strict_validation=True,
         validate_responses=config.validate_responses,
         validator_map=validator_map(),
-        security_map=security_map(config.credentials),
     )
     errors = ErrorRouter()
-
-    marqeta = load_contract(MARQETA_CONTRACT)
-    marqeta_paths = base_paths(marqeta)
-    errors.register(marqeta_paths[0], CodedErrorFormat(error_codes(marqeta)))
-    marqeta_resolver = operation_resolver(MarqetaHandlers(state.marqeta))
-    # Longest first: /v3/credit/... must not be taken by the /v3 mount.
-    for base_path in sorted(marqeta_paths, key=len, reverse=True):
-        app.add_api(marqeta, base_path=base_path, resolver=marqeta_resolver, name=base_path)
+    apis = vendor_apis(config, state)
+    for api in apis:
+        resolver = operation_resolver(api.handlers)
+        # Longest first: /v3/credit/... must not be taken by the /v3 mount.
+        for base_path in sorted(api.base_paths, key=len, reverse=True):
+            errors.register(base_path, api.error_format)
+            app.add_api(
+                api.contract,
+                base_path=base_path,
+                resolver=resolver,
+                security_map=security_map(api.credentials),
+                name=base_path,
+            )
 
     if config.control:
         control = load_contract(CONTROL_CONTRACT)
         errors.register(CONTROL_PATH, CodedErrorFormat(error_codes(control)))
-        apis = {
-            "marqeta": {"base_paths": marqeta_paths, "contract": f"{marqeta_paths[0]}/openapi.json"}
+        served = {
+            api.name: {
+                "base_paths": api.base_paths,
+                "contract": f"{api.base_paths[0]}/openapi.json",
+            }
+            for api in apis
         }
-        handlers = ControlHandlers(state, apis, CONTROL_PATH)
+        handlers = ControlHandlers(state, served, CONTROL_PATH)
         app.add_api(control, base_path=CONTROL_PATH, resolver=operation_resolver(handlers))
 
     app.add_error_handler(DomainError, errors.on_domain_error)

@@ -11,6 +11,8 @@ from connexion.security import BasicSecurityHandler
 
 DEMO_USER = "demo_app_token"
 DEMO_PASSWORD = "demo_access_token"
+# Balanced: the API key secret is the user name, the password is empty.
+DEMO_BALANCED_SECRET = "ak-test-demo-secret"
 
 
 @dataclass(frozen=True)
@@ -28,9 +30,16 @@ class Credentials:
             pairs.append((user, password))
         return cls(tuple(pairs))
 
+    @classmethod
+    def api_key_secrets(cls, secrets: list[str]) -> Credentials:
+        """Balanced style: each secret is a user name with an empty password."""
+        if any(not secret for secret in secrets):
+            raise ValueError("an API key secret cannot be empty")
+        return cls(tuple((secret, "") for secret in secrets))
+
     @property
     def is_demo(self) -> bool:
-        return self.pairs == ((DEMO_USER, DEMO_PASSWORD),)
+        return self in (DEMO_CREDENTIALS, DEMO_BALANCED_CREDENTIALS)
 
     def check(self, username: str, password: str) -> dict[str, Any] | None:
         """Connexion's basic-auth callback: token info for a known pair, None otherwise."""
@@ -42,6 +51,7 @@ class Credentials:
 
 
 DEMO_CREDENTIALS = Credentials(((DEMO_USER, DEMO_PASSWORD),))
+DEMO_BALANCED_CREDENTIALS = Credentials(((DEMO_BALANCED_SECRET, ""),))
 
 
 def security_map(credentials: Credentials) -> dict[str, type]:

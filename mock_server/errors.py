@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import json
 import logging
+import uuid
 from dataclasses import dataclass
-from typing import Protocol
+from http import HTTPStatus
+from typing import Any, Protocol
 
 from connexion.exceptions import ProblemException
 from connexion.lifecycle import ConnexionRequest, ConnexionResponse
@@ -55,6 +57,36 @@ class CodedErrorFormat:
 
     def _code(self, kind: str) -> str:
         return self.codes.get(kind) or self.codes["internal_error"]
+
+
+@dataclass(frozen=True)
+class BalancedErrorFormat:
+    """Balanced's body: status, status_code, category_code, category_type, description,
+    request_id (``OHM`` + 32 hex digits), additional, extras. Categories come from the contract's
+    ``x-mock-error-categories``."""
+
+    categories: dict[str, dict[str, Any]]
+
+    def status(self, kind: str) -> int:
+        return int(self._category(kind)["status_code"])
+
+    def body(self, kind: str, message: str) -> dict[str, object]:
+        category = self._category(kind)
+        request_id = "OHM" + uuid.uuid4().hex
+        status_code = int(category["status_code"])
+        return {
+            "status": HTTPStatus(status_code).phrase,
+            "status_code": status_code,
+            "category_code": category["category_code"],
+            "category_type": category["category_type"],
+            "description": f"{message} Your request id is {request_id}.",
+            "request_id": request_id,
+            "additional": None,
+            "extras": {},
+        }
+
+    def _category(self, kind: str) -> dict[str, Any]:
+        return self.categories.get(kind) or self.categories["internal_error"]
 
 
 class ErrorRouter:

@@ -8,9 +8,13 @@ from typing import Any
 
 import yaml
 
+from mock_server.balanced import uris as balanced_uris
+from mock_server.balanced.service import BalancedService, NewDebit, NewMarketplace
+from mock_server.balanced.service import NewAccount as NewBalancedAccount
 from mock_server.marqeta.service import MarqetaService, NewAccount, NewPaymentSource
 from mock_server.money import decimal_from_json
 from mock_server.spec import Contract, load_contract, schema
+from mock_server.store import Store
 from mock_server.validation import DecimalRequestValidator
 
 DEMO_FIXTURES = Path(__file__).with_name("demo.yaml")
@@ -38,9 +42,81 @@ def read_fixtures(path: Path) -> dict[str, Any]:
     return data
 
 
-def apply_fixtures(marqeta: MarqetaService, fixtures: dict[str, Any]) -> None:
-    for account in fixtures.get("marqeta", {}).get("accounts", []):
-        marqeta.open_account(new_account(account))
+def apply_fixtures(
+    store: Store, marqeta: MarqetaService, balanced: BalancedService, fixtures: dict[str, Any]
+) -> dict[str, Any]:
+    """Create everything in ``fixtures`` in one transaction; a summary of what was created.
+
+    All or nothing: a duplicate id anywhere leaves the state as it was.
+    """
+    summary: dict[str, Any] = {"marqeta": {"accounts": []}, "balanced": {"marketplaces": []}}
+    with store.transaction() as tx:
+        for seed in fixtures.get("marqeta", {}).get("accounts", []):
+            account, sources = marqeta.open_account_in(tx, new_account(seed))
+            summary["marqeta"]["accounts"].append(
+                {"token": account.token, "payment_sources": [s.token for s in sources]}
+            )
+        for seed in fixtures.get("balanced", {}).get("marketplaces", []):
+            marketplace = balanced.open_marketplace_in(
+                tx,
+                NewMarketplace(
+                    id=seed.get("id"),
+                    name=seed["name"],
+                    domain_url=seed.get("domain_url"),
+                    support_email_address=seed.get("support_email_address"),
+                ),
+            )
+            accounts = []
+            for account_seed in seed.get("accounts", []):
+                account = balanced.open_account_in(
+                    tx,
+                    marketplace.id,
+                    NewBalancedAccount(
+                        id=account_seed.get("id"),
+                        name=account_seed.get("name"),
+                        email_address=account_seed.get("email_address"),
+                        roles=tuple(account_seed.get("roles", ("buyer",))),
+                    ),
+                )
+                debits = [
+                    balanced.debit_account_in(
+                        tx,
+                        marketplace.id,
+                        account.id,
+                        NewDebit(
+                            id=debit_seed.get("id"),
+                            amount=debit_seed["amount"],
+                            fee=debit_seed.get("fee"),
+                            description=debit_seed.get("description"),
+                            appears_on_statement_as=debit_seed.get("appears_on_statement_as"),
+                            meta=debit_seed.get("meta", {}),
+                        ),
+                    )
+                    for debit_seed in account_seed.get("debits", [])
+                ]
+                accounts.append(
+                    {
+                        "id": account.id,
+                        "uri": balanced_uris.account(marketplace.id, account.id),
+                        "debits": [
+                            {
+                                "id": d.id,
+                                "uri": balanced_uris.debit(marketplace.id, d.id),
+                                "amount": d.amount,
+                                "fee": d.fee,
+                            }
+                            for d in debits
+                        ],
+                    }
+                )
+            summary["balanced"]["marketplaces"].append(
+                {
+                    "id": marketplace.id,
+                    "uri": balanced_uris.marketplace(marketplace.id),
+                    "accounts": accounts,
+                }
+            )
+    return summary
 
 
 def new_account(seed: dict[str, Any]) -> NewAccount:

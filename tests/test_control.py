@@ -13,6 +13,7 @@ def test_health_names_each_api_and_its_base_paths(control):
     assert body["status"] == "ok"
     assert body["control"] == "/__mock__"
     assert body["apis"]["marqeta"]["base_paths"] == ["/v3", "/v3/credit"]
+    assert body["apis"]["balanced"]["base_paths"] == ["/v1"]
 
 
 def test_health_contract_link_serves_the_contract(control, live_mock):
@@ -85,10 +86,11 @@ def test_duplicate_or_invalid_account_is_refused(control):
 
 def test_reset_restores_the_demo_data_or_empties(control, v3, open_account):
     open_account(-5, token="temporary")
-    assert control.post("/reset").json() == {"marqeta_accounts": 3}
+    assert control.post("/reset").json() == {"marqeta_accounts": 3, "balanced_marketplaces": 1}
     assert v3.get("/accounts/temporary").status_code == 404
     assert v3.get("/accounts/demo_account_credit_balance").json()["current_balance"] == -1250
-    assert control.post("/reset?fixtures=false").json() == {"marqeta_accounts": 0}
+    empty = {"marqeta_accounts": 0, "balanced_marketplaces": 0}
+    assert control.post("/reset?fixtures=false").json() == empty
     assert v3.get("/accounts").json()["count"] == 0
 
 

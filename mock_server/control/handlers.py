@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
+from mock_server.balanced.service import BalancedService
 from mock_server.fixtures import new_account
 from mock_server.marqeta.service import MarqetaService
 from mock_server.money import json_number
@@ -13,8 +14,11 @@ Json = dict[str, Any]
 
 class ResettableState(Protocol):
     marqeta: MarqetaService
+    balanced: BalancedService
 
     def reset(self, load_fixtures: bool) -> None: ...
+
+    def seed(self, fixtures: Json) -> Json: ...
 
 
 class ControlHandlers:
@@ -28,7 +32,14 @@ class ControlHandlers:
 
     def reset(self, fixtures: bool) -> tuple[Json, int]:
         self.state.reset(load_fixtures=fixtures)
-        return {"marqeta_accounts": self.state.marqeta.account_count()}, 200
+        counts = {
+            "marqeta_accounts": self.state.marqeta.account_count(),
+            "balanced_marketplaces": self.state.balanced.marketplaces(offset=0, limit=1).total,
+        }
+        return counts, 200
+
+    def seed(self, body: Json) -> tuple[Json, int]:
+        return self.state.seed(body), 201
 
     def create_account(self, body: Json) -> tuple[Json, int]:
         account, sources = self.state.marqeta.open_account(new_account(body))

@@ -123,6 +123,13 @@ class MarqetaService:
 
     def open_account(self, new: NewAccount) -> tuple[Account, list[PaymentSource]]:
         """Open an account with its payment sources, all or nothing."""
+        with self.store.transaction() as tx:
+            return self.open_account_in(tx, new)
+
+    def open_account_in(
+        self, tx: Transaction, new: NewAccount
+    ) -> tuple[Account, list[PaymentSource]]:
+        """``open_account`` inside the caller's transaction (fixtures land all or nothing)."""
         now = self.clock.now()
         account = Account(
             token=_new_token(new.token),
@@ -146,10 +153,9 @@ class MarqetaService:
             )
             for source in new.payment_sources
         ]
-        with self.store.transaction() as tx:
-            add_new(tx, ACCOUNT, account.token, account)
-            for source in sources:
-                add_new(tx, PAYMENT_SOURCE, source.token, source, owners=(account.token,))
+        add_new(tx, ACCOUNT, account.token, account)
+        for source in sources:
+            add_new(tx, PAYMENT_SOURCE, source.token, source, owners=(account.token,))
         return account, sources
 
     def account(self, account_token: str) -> Account:

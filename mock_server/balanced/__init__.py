@@ -1,0 +1,1 @@
+"""Balanced Payments v1 refunds: contract-driven rules, service and HTTP handlers."""

@@ -1,0 +1,66 @@
+"""Balanced v1 resources as the domain sees them: integer cents, aware UTC datetimes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+
+@dataclass(frozen=True)
+class Marketplace:
+    id: str
+    name: str
+    domain_url: str | None
+    support_email_address: str | None
+    meta: dict[str, str]
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class Account:
+    id: str
+    marketplace_id: str
+    name: str | None
+    email_address: str | None
+    roles: list[str]
+    meta: dict[str, str]
+    card_id: str  # the card debits are drawn from (debit source_uri)
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class Debit:
+    id: str
+    marketplace_id: str
+    account_id: str
+    amount: int
+    fee: int
+    description: str | None
+    transaction_number: str
+    appears_on_statement_as: str
+    meta: dict[str, str]
+    hold_id: str
+    card_id: str  # the account's card the debit was drawn from
+    created_at: datetime
+    available_at: datetime
+    refunded: int  # cents refunded so far
+    fee_reversed: int  # fee cents reversed so far (positive)
+
+    @property
+    def remainder(self) -> int:
+        return self.amount - self.refunded
+
+
+@dataclass(frozen=True)
+class Refund:
+    id: str
+    marketplace_id: str
+    account_id: str
+    debit_id: str
+    amount: int
+    fee: int  # negative: the fee reversed by this refund
+    description: str | None
+    transaction_number: str
+    appears_on_statement_as: str
+    meta: dict[str, str]
+    created_at: datetime

@@ -1,0 +1,384 @@
+"""Balanced v1 use cases: each reads, checks the rules and writes in one store transaction."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import timedelta
+
+from mock_server.balanced import rules, uris
+from mock_server.balanced.models import Account, Debit, Marketplace, Refund
+from mock_server.clock import Clock
+from mock_server.domain import DomainError
+from mock_server.ids import digit_groups, prefixed_id
+from mock_server.paging import Page, page_of
+from mock_server.records import add_new, load, load_owned, to_record
+from mock_server.spec import Contract, schema
+from mock_server.store import Store, Transaction
+
+MARKETPLACE = "balanced.marketplace"
+ACCOUNT = "balanced.account"
+DEBIT = "balanced.debit"
+REFUND = "balanced.refund"
+
+AVAILABLE_AFTER = timedelta(hours=8)  # contract: x-mock-assumption on createDebit
+
+
+def _in_marketplace(marketplace_id: str) -> str:
+    return f"marketplace:{marketplace_id}"
+
+
+def _of_account(account_id: str) -> str:
+    return f"account:{account_id}"
+
+
+def _of_debit(debit_id: str) -> str:
+    return f"debit:{debit_id}"
+
+
+@dataclass(frozen=True)
+class Policy:
+    """What the contract decides about debits, read once at start-up."""
+
+    fee_basis_points: int
+    statement_length: int
+
+    @classmethod
+    def from_contract(cls, contract: Contract) -> Policy:
+        create_debit = contract["paths"][
+            "/marketplaces/{marketplace_id}/accounts/{account_id}/debits"
+        ]
+        statement = schema(contract, "DebitCreateReq")["properties"]["appears_on_statement_as"]
+        return cls(
+            fee_basis_points=create_debit["post"]["x-mock-fee-basis-points"],
+            statement_length=statement["maxLength"],
+        )
+
+
+@dataclass(frozen=True)
+class NewMarketplace:
+    name: str
+    id: str | None = None
+    domain_url: str | None = None
+    support_email_address: str | None = None
+
+
+@dataclass(frozen=True)
+class NewAccount:
+    id: str | None = None
+    name: str | None = None
+    email_address: str | None = None
+    roles: tuple[str, ...] = ("buyer",)
+
+
+@dataclass(frozen=True)
+class NewDebit:
+    amount: int
+    id: str | None = None
+    fee: int | None = None
+    description: str | None = None
+    appears_on_statement_as: str | None = None
+    meta: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class NewRefund:
+    amount: int | None = None
+    description: str | None = None
+    meta: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RefundChanges:
+    description: str | None = None
+    meta: dict[str, str] | None = None
+
+
+@dataclass(frozen=True)
+class RefundDetail:
+    """A refund with the account and debit it embeds, read in one transaction."""
+
+    refund: Refund
+    account: Account
+    debit: Debit
+
+
+class BalancedService:
+    def __init__(self, store: Store, clock: Clock, policy: Policy) -> None:
+        self.store = store
+        self.clock = clock
+        self.policy = policy
+
+    # Seeding (also used by fixtures, inside the caller's transaction) -------------------------
+
+    def open_marketplace_in(self, tx: Transaction, new: NewMarketplace) -> Marketplace:
+        marketplace = Marketplace(
+            id=new.id or prefixed_id("TEST-MP"),
+            name=new.name,
+            domain_url=new.domain_url,
+            support_email_address=new.support_email_address,
+            meta={},
+            created_at=self.clock.now(),
+        )
+        add_new(tx, MARKETPLACE, marketplace.id, marketplace)
+        return marketplace
+
+    def open_account_in(self, tx: Transaction, marketplace_id: str, new: NewAccount) -> Account:
+        _marketplace(tx, marketplace_id)
+        account = Account(
+            id=new.id or prefixed_id("AC"),
+            marketplace_id=marketplace_id,
+            name=new.name,
+            email_address=new.email_address,
+            roles=list(new.roles),
+            meta={},
+            card_id=prefixed_id("CC"),
+            created_at=self.clock.now(),
+        )
+        add_new(tx, ACCOUNT, account.id, account, owners=(_in_marketplace(marketplace_id),))
+        return account
+
+    def debit_account_in(
+        self, tx: Transaction, marketplace_id: str, account_id: str, new: NewDebit
+    ) -> Debit:
+        marketplace = _marketplace(tx, marketplace_id)
+        account = _account(tx, marketplace_id, account_id)
+        now = self.clock.now()
+        debit = Debit(
+            id=new.id or prefixed_id("WD"),
+            marketplace_id=marketplace_id,
+            account_id=account_id,
+            amount=new.amount,
+            fee=new.fee
+            if new.fee is not None
+            else rules.debit_fee(new.amount, self.policy.fee_basis_points),
+            description=new.description,
+            transaction_number=digit_groups("W", 3, 3, 4),
+            appears_on_statement_as=new.appears_on_statement_as
+            or rules.statement_text(marketplace.name, self.policy.statement_length),
+            meta=dict(new.meta),
+            hold_id=prefixed_id("HL"),
+            card_id=account.card_id,
+            created_at=now,
+            available_at=now + AVAILABLE_AFTER,
+            refunded=0,
+            fee_reversed=0,
+        )
+        owners = (_in_marketplace(marketplace_id), _of_account(account_id))
+        add_new(tx, DEBIT, debit.id, debit, owners=owners)
+        return debit
+
+    # Reads ------------------------------------------------------------------------------------
+
+    def debit_account(self, marketplace_id: str, account_id: str, new: NewDebit) -> Debit:
+        with self.store.transaction() as tx:
+            return self.debit_account_in(tx, marketplace_id, account_id, new)
+
+    def marketplaces(self, offset: int, limit: int) -> Page[Marketplace]:
+        with self.store.transaction() as tx:
+            items = load_owned(tx, MARKETPLACE, "", Marketplace)
+        return page_of(items, lambda m: m.created_at, False, offset, limit)
+
+    def marketplace(self, marketplace_id: str) -> Marketplace:
+        with self.store.transaction() as tx:
+            return _marketplace(tx, marketplace_id)
+
+    def accounts(self, marketplace_id: str, offset: int, limit: int) -> Page[Account]:
+        with self.store.transaction() as tx:
+            _marketplace(tx, marketplace_id)
+            items = load_owned(tx, ACCOUNT, _in_marketplace(marketplace_id), Account)
+        return page_of(items, lambda a: a.created_at, False, offset, limit)
+
+    def account(self, marketplace_id: str, account_id: str) -> Account:
+        with self.store.transaction() as tx:
+            _marketplace(tx, marketplace_id)
+            return _account(tx, marketplace_id, account_id)
+
+    def debits(
+        self, marketplace_id: str, offset: int, limit: int, account_id: str | None = None
+    ) -> Page[Debit]:
+        with self.store.transaction() as tx:
+            _marketplace(tx, marketplace_id)
+            if account_id is None:
+                owner = _in_marketplace(marketplace_id)
+            else:
+                _account(tx, marketplace_id, account_id)
+                owner = _of_account(account_id)
+            items = load_owned(tx, DEBIT, owner, Debit)
+        return page_of(items, lambda d: d.created_at, False, offset, limit)
+
+    def debit(self, marketplace_id: str, debit_id: str) -> Debit:
+        with self.store.transaction() as tx:
+            _marketplace(tx, marketplace_id)
+            return _debit(tx, marketplace_id, debit_id)
+
+    def refunds(
+        self,
+        marketplace_id: str,
+        offset: int,
+        limit: int,
+        account_id: str | None = None,
+        debit_id: str | None = None,
+    ) -> Page[RefundDetail]:
+        """The marketplace's refunds, or only one account's or one debit's."""
+        with self.store.transaction() as tx:
+            _marketplace(tx, marketplace_id)
+            owner = _in_marketplace(marketplace_id)
+            if account_id is not None:
+                _account(tx, marketplace_id, account_id)
+                owner = _of_account(account_id)
+            if debit_id is not None:
+                _debit(tx, marketplace_id, debit_id)
+                owner = _of_debit(debit_id)
+            refunds = load_owned(tx, REFUND, owner, Refund)
+            page = page_of(refunds, lambda r: r.created_at, False, offset, limit)
+            details = [_detail(tx, refund) for refund in page.items]
+        return Page(items=details, offset=page.offset, total=page.total)
+
+    def refund(
+        self, marketplace_id: str, refund_id: str, account_id: str | None = None
+    ) -> RefundDetail:
+        with self.store.transaction() as tx:
+            _marketplace(tx, marketplace_id)
+            return _detail(tx, _refund(tx, marketplace_id, refund_id, account_id))
+
+    # Refunds ----------------------------------------------------------------------------------
+
+    def refund_debit(
+        self, marketplace_id: str, debit_uri: str, new: NewRefund, account_id: str | None = None
+    ) -> RefundDetail:
+        """Refund the debit ``debit_uri`` names (which must be the account's, if one is given)."""
+        with self.store.transaction() as tx:
+            _marketplace(tx, marketplace_id)
+            if account_id is not None:
+                _account(tx, marketplace_id, account_id)
+            debit = _debit_named_by(tx, marketplace_id, debit_uri, account_id)
+            return self._refund(tx, debit, new)
+
+    def refund_account(self, marketplace_id: str, account_id: str, new: NewRefund) -> RefundDetail:
+        """Refund the account's most recent debit that has something left to refund."""
+        with self.store.transaction() as tx:
+            _marketplace(tx, marketplace_id)
+            _account(tx, marketplace_id, account_id)
+            debits = load_owned(tx, DEBIT, _of_account(account_id), Debit)
+            if not debits:
+                raise DomainError(
+                    "no_debit_to_refund", f"Account {account_id} has no debit to refund."
+                )
+            refundable = [d for d in debits if d.remainder > 0]
+            return self._refund(tx, (refundable or debits)[-1], new)
+
+    def update_refund(
+        self,
+        marketplace_id: str,
+        refund_id: str,
+        changes: RefundChanges,
+        account_id: str | None = None,
+    ) -> RefundDetail:
+        with self.store.transaction() as tx:
+            _marketplace(tx, marketplace_id)
+            refund = _refund(tx, marketplace_id, refund_id, account_id)
+            updated = replace(
+                refund,
+                description=refund.description
+                if changes.description is None
+                else changes.description,
+                meta=refund.meta if changes.meta is None else dict(changes.meta),
+            )
+            tx.replace(REFUND, refund.id, to_record(updated))
+            return _detail(tx, updated)
+
+    def _refund(self, tx: Transaction, debit: Debit, new: NewRefund) -> RefundDetail:
+        amount = rules.refund_within_remainder(debit.id, debit.amount, debit.refunded, new.amount)
+        fee = rules.fee_reversal(debit.amount, debit.fee, debit.refunded, amount)
+        refund = Refund(
+            id=prefixed_id("RF"),
+            marketplace_id=debit.marketplace_id,
+            account_id=debit.account_id,
+            debit_id=debit.id,
+            amount=amount,
+            fee=fee,
+            description=new.description,
+            transaction_number=digit_groups("RF", 3, 3, 4),
+            appears_on_statement_as=debit.appears_on_statement_as,
+            meta=dict(new.meta),
+            created_at=self.clock.now(),
+        )
+        owners = (
+            _in_marketplace(debit.marketplace_id),
+            _of_account(debit.account_id),
+            _of_debit(debit.id),
+        )
+        add_new(tx, REFUND, refund.id, refund, owners=owners)
+        refunded = replace(
+            debit, refunded=debit.refunded + amount, fee_reversed=debit.fee_reversed - fee
+        )
+        tx.replace(DEBIT, debit.id, to_record(refunded))
+        return _detail(tx, refund)
+
+
+def _marketplace(tx: Transaction, marketplace_id: str) -> Marketplace:
+    marketplace = load(tx, MARKETPLACE, marketplace_id, Marketplace)
+    if marketplace is None:
+        raise DomainError("marketplace_not_found", f"Marketplace {marketplace_id} not found.")
+    return marketplace
+
+
+def _account(tx: Transaction, marketplace_id: str, account_id: str) -> Account:
+    account = load(tx, ACCOUNT, account_id, Account)
+    if account is None or account.marketplace_id != marketplace_id:
+        raise DomainError(
+            "account_not_found", f"Account {account_id} not found in marketplace {marketplace_id}."
+        )
+    return account
+
+
+def _debit(
+    tx: Transaction, marketplace_id: str, debit_id: str, account_id: str | None = None
+) -> Debit:
+    debit = load(tx, DEBIT, debit_id, Debit)
+    if (
+        debit is None
+        or debit.marketplace_id != marketplace_id
+        or (account_id is not None and debit.account_id != account_id)
+    ):
+        where = f"account {account_id}" if account_id else f"marketplace {marketplace_id}"
+        raise DomainError("debit_not_found", f"Debit {debit_id} not found in {where}.")
+    return debit
+
+
+def _debit_named_by(
+    tx: Transaction, marketplace_id: str, debit_uri: str, account_id: str | None
+) -> Debit:
+    parsed = uris.parse_debit(debit_uri)
+    if parsed is None:
+        raise DomainError(
+            "invalid_request",
+            f"debit_uri {debit_uri!r} is not a debit URI "
+            "(/v1/marketplaces/{marketplace_id}/debits/{debit_id}).",
+        )
+    uri_marketplace, debit_id = parsed
+    if uri_marketplace != marketplace_id:
+        raise DomainError(
+            "debit_not_found", f"Debit {debit_id} not found in marketplace {marketplace_id}."
+        )
+    return _debit(tx, marketplace_id, debit_id, account_id)
+
+
+def _refund(tx: Transaction, marketplace_id: str, refund_id: str, account_id: str | None) -> Refund:
+    if account_id is not None:
+        _account(tx, marketplace_id, account_id)
+    refund = load(tx, REFUND, refund_id, Refund)
+    if (
+        refund is None
+        or refund.marketplace_id != marketplace_id
+        or (account_id is not None and refund.account_id != account_id)
+    ):
+        raise DomainError("refund_not_found", f"Refund {refund_id} not found.")
+    return refund
+
+
+def _detail(tx: Transaction, refund: Refund) -> RefundDetail:
+    account = load(tx, ACCOUNT, refund.account_id, Account)
+    debit = load(tx, DEBIT, refund.debit_id, Debit)
+    assert account is not None and debit is not None, "a refund's account and debit always exist"
+    return RefundDetail(refund=refund, account=account, debit=debit)
