@@ -28,7 +28,13 @@ from mock_server.balanced.service import Policy as BalancedPolicy
 from mock_server.clock import Clock, SystemClock
 from mock_server.control.handlers import ControlHandlers
 from mock_server.domain import DomainError
-from mock_server.errors import BalancedErrorFormat, CodedErrorFormat, ErrorFormat, ErrorRouter
+from mock_server.errors import (
+    AllowedMethods,
+    BalancedErrorFormat,
+    CodedErrorFormat,
+    ErrorFormat,
+    ErrorRouter,
+)
 from mock_server.fixtures import DEMO_FIXTURES, apply_fixtures, read_fixtures
 from mock_server.marqeta.handlers import MarqetaHandlers
 from mock_server.marqeta.service import MarqetaService
@@ -149,7 +155,8 @@ def build_app(config: MockConfig | None = None, store: Store | None = None) -> A
         resolver = operation_resolver(api.handlers)
         # Longest first: /v3/credit/... must not be taken by the /v3 mount.
         for base_path in sorted(api.base_paths, key=len, reverse=True):
-            errors.register(base_path, api.error_format)
+            allowed = AllowedMethods(base_path, api.contract["paths"])
+            errors.register(base_path, api.error_format, allowed)
             app.add_api(
                 api.contract,
                 base_path=base_path,

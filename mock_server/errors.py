@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import uuid
 from dataclasses import dataclass
 from http import HTTPStatus
@@ -89,21 +90,58 @@ class BalancedErrorFormat:
         return self.categories.get(kind) or self.categories["internal_error"]
 
 
+class AllowedMethods:
+    """The methods a contract serves on each of its paths, for the ``Allow`` header of a 405.
+
+    Connexion routes each operation separately, so Starlette's 405 names only the methods of the
+    first route whose path matched (``POST`` where ``GET, POST`` are served).
+    """
+
+    def __init__(self, base_path: str, paths: dict[str, dict[str, Any]]) -> None:
+        self._templates = [
+            (
+                _template_regex(base_path + template),
+                sorted(m.upper() for m in item if m in _METHODS),
+            )
+            for template, item in paths.items()
+        ]
+
+    def for_path(self, path: str) -> list[str]:
+        for regex, methods in self._templates:
+            if regex.fullmatch(path):
+                return methods
+        return []
+
+
+_METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
+
+
+def _template_regex(template: str) -> re.Pattern[str]:
+    parts = re.split(r"(\{[^}]+\})", template)
+    return re.compile("".join("[^/]+" if p.startswith("{") else re.escape(p) for p in parts))
+
+
 class ErrorRouter:
-    """Picks the error format by the longest matching path prefix."""
+    """Picks the error format (and the served methods) by the longest matching path prefix."""
 
     def __init__(self) -> None:
-        self._formats: list[tuple[str, ErrorFormat]] = []
+        self._formats: list[tuple[str, ErrorFormat, AllowedMethods | None]] = []
 
-    def register(self, prefix: str, error_format: ErrorFormat) -> None:
-        self._formats.append((prefix.rstrip("/"), error_format))
+    def register(
+        self, prefix: str, error_format: ErrorFormat, allowed: AllowedMethods | None = None
+    ) -> None:
+        self._formats.append((prefix.rstrip("/"), error_format, allowed))
         self._formats.sort(key=lambda entry: len(entry[0]), reverse=True)
 
     def format_for(self, path: str) -> ErrorFormat:
-        for prefix, error_format in self._formats:
+        return self._entry(path)[1]
+
+    def _entry(self, path: str) -> tuple[str, ErrorFormat, AllowedMethods | None]:
+        for entry in self._formats:
+            prefix = entry[0]
             if path == prefix or path.startswith(prefix + "/"):
-                return error_format
-        return self._formats[-1][1]
+                return entry
+        return self._formats[-1]
 
     def respond(
         self, path: str, kind: str, message: str, headers: dict[str, str] | None = None
@@ -145,6 +183,11 @@ class ErrorRouter:
     ) -> ConnexionResponse:
         kind = FRAMEWORK_KINDS.get(status or 500, "internal_error")
         headers = dict(headers or {})
+        allowed = self._entry(request.url.path)[2]
+        if kind == "method_not_allowed" and allowed is not None:
+            methods = allowed.for_path(request.url.path)
+            if methods:
+                headers["Allow"] = ", ".join(methods)
         if kind == "unauthorized":
             headers.setdefault("WWW-Authenticate", 'Basic realm="refund-contract-kit mock"')
         return self.respond(request.url.path, kind, _readable(kind, message), headers)

@@ -7,6 +7,7 @@ import httpx
 import pytest
 
 from mock_server.app import MockConfig
+from mock_server.auth import DEMO_BALANCED_SECRET
 from tests.support import ContractClient, LiveMock, SettableClock, serve
 
 MARQETA = "marqeta-credit.yaml"
@@ -58,3 +59,35 @@ def open_account(control: httpx.Client):
         return response.json()
 
     return create
+
+
+BALANCED = "balanced-v1.yaml"
+
+
+@pytest.fixture
+def balanced(live_mock: LiveMock, control: httpx.Client) -> Iterator[ContractClient]:
+    """A contract-checking client for the Balanced API (API key secret, empty password)."""
+    client = ContractClient(f"{live_mock.root}/v1", BALANCED, auth=(DEMO_BALANCED_SECRET, ""))
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def seed(control: httpx.Client):
+    """Load a fixtures document through the control API; returns what was created."""
+
+    def load(fixtures: dict[str, Any]) -> dict[str, Any]:
+        response = control.post("/seed", json=fixtures)
+        assert response.status_code == 201, response.text
+        return response.json()
+
+    return load
+
+
+@pytest.fixture
+def buyer(seed) -> dict[str, Any]:
+    """A fresh marketplace ``MP`` with account ``AC1`` and no debits yet."""
+    created = seed(
+        {"balanced": {"marketplaces": [{"id": "MP", "name": "Shop", "accounts": [{"id": "AC1"}]}]}}
+    )
+    return created["balanced"]["marketplaces"][0]["accounts"][0]

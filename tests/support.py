@@ -71,13 +71,13 @@ def serve(
 
 
 class SlowReadStore:
-    """Wraps a store so that every read takes ``delay`` seconds, as a database round trip would.
+    """Wraps a store so that every read's result arrives ``delay`` seconds late, as over a network.
 
     Concurrent transactions that are not serialised then overlap for certain, so a test of
     atomicity fails reliably when the serialisation is missing.
     """
 
-    def __init__(self, inner: Store, delay: float = 0.001) -> None:
+    def __init__(self, inner: Store, delay: float = 0.002) -> None:
         self.inner = inner
         self.delay = delay
 
@@ -99,8 +99,9 @@ class _SlowReads:
         self.delay = delay
 
     def get(self, kind: str, key: str) -> Record | None:
-        time.sleep(self.delay)
-        return self.tx.get(kind, key)
+        record = self.tx.get(kind, key)
+        time.sleep(self.delay)  # the result arrives late: what was read may be stale by then
+        return record
 
     def add(self, kind: str, key: str, record: Record, owners: Iterable[str] = ("",)) -> None:
         self.tx.add(kind, key, record, owners)

@@ -9,10 +9,25 @@ from decimal import Decimal
 import httpx
 
 from mock_server.app import MockConfig
+from mock_server.auth import DEMO_BALANCED_SECRET
 from mock_server.store.memory import MemoryStore
 from tests.support import DEMO_AUTH, SlowReadStore, serve
 
 REFUND = {"method": "ACH", "type": "CREDIT_BALANCE_REFUND", "amount": 7.5}
+CLIENTS = 50
+
+
+def race(url: str, body: dict, auth: tuple[str, str]) -> list[httpx.Response]:
+    """POST ``body`` to ``url`` from CLIENTS clients at once."""
+    start_together = threading.Barrier(CLIENTS, timeout=30)
+
+    def post(_: int) -> httpx.Response:
+        with httpx.Client(auth=auth, timeout=60) as client:
+            start_together.wait()  # clients are slow to build; send all at once
+            return client.post(url, json=body)
+
+    with ThreadPoolExecutor(max_workers=CLIENTS) as pool:
+        return list(pool.map(post, range(CLIENTS)))
 
 
 def test_concurrent_refunds_never_refund_past_zero():
@@ -20,18 +35,8 @@ def test_concurrent_refunds_never_refund_past_zero():
     with serve(MockConfig(demo=False), store=SlowReadStore(MemoryStore())) as mock:
         control = httpx.post(f"{mock.root}/__mock__/accounts", json={"current_balance": -100})
         account = control.json()["token"]
-        url = f"{mock.root}/v3/accounts/{account}/refunds"
-
-        start_together = threading.Barrier(50, timeout=30)
-
-        def refund(_: int) -> httpx.Response:
-            with httpx.Client(auth=DEMO_AUTH, timeout=60) as client:
-                start_together.wait()  # clients are slow to build; send all at once
-                return client.post(url, json=REFUND)
-
         # 50 refunds of 7.50 ask for 375.00 against a credit balance of 100.00.
-        with ThreadPoolExecutor(max_workers=50) as pool:
-            responses = list(pool.map(refund, range(50)))
+        responses = race(f"{mock.root}/v3/accounts/{account}/refunds", REFUND, DEMO_AUTH)
 
         statuses = [r.status_code for r in responses]
         assert set(statuses) <= {201, 400}, statuses
@@ -44,3 +49,38 @@ def test_concurrent_refunds_never_refund_past_zero():
             journal = client.get(f"{mock.root}/v3/accounts/{account}/journalentries?count=100")
         assert Decimal(str(final["current_balance"])) == Decimal("-100") + sum(accepted)
         assert journal.json()["count"] == len(accepted)
+
+
+def test_concurrent_refunds_of_one_debit_never_exceed_its_amount():
+    with serve(MockConfig(demo=False), store=SlowReadStore(MemoryStore())) as mock:
+        fixtures = {
+            "balanced": {
+                "marketplaces": [
+                    {
+                        "id": "MP",
+                        "name": "S",
+                        "accounts": [
+                            {"id": "AC", "debits": [{"id": "WD", "amount": 1000, "fee": 35}]}
+                        ],
+                    }
+                ]
+            }
+        }
+        httpx.post(f"{mock.root}/__mock__/seed", json=fixtures).raise_for_status()
+        body = {"debit_uri": "/v1/marketplaces/MP/debits/WD", "amount": 30}
+        auth = (DEMO_BALANCED_SECRET, "")
+        # 50 refunds of 30 ask for 1500 of a 1000 debit: 33 fit (990).
+        responses = race(f"{mock.root}/v1/marketplaces/MP/refunds", body, auth)
+
+        statuses = [r.status_code for r in responses]
+        assert set(statuses) <= {201, 400}, statuses
+        accepted = [r.json() for r in responses if r.status_code == 201]
+        assert len(accepted) == 33
+        refused = {r.json()["category_code"] for r in responses if r.status_code == 400}
+        assert refused == {"invalid-amount"}
+        assert -sum(r["fee"] for r in accepted) <= 35
+        listed = httpx.get(
+            f"{mock.root}/v1/marketplaces/MP/debits/WD/refunds?limit=100", auth=auth
+        ).json()
+        assert listed["total"] == 33
+        assert sum(item["amount"] for item in listed["items"]) == 990
