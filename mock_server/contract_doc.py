@@ -17,6 +17,7 @@ from mock_server.spec import Contract, load_contract
 BEGIN = "<!-- generated from openapi/{name}: make docs -->"
 END = "<!-- end of generated block -->"
 METHODS = ("get", "post", "put", "patch", "delete")
+DOCUMENTED = ("marqeta-credit.yaml", "balanced-v1.yaml")
 
 
 def render(filename: str) -> str:
@@ -28,18 +29,35 @@ def render(filename: str) -> str:
     for path, method, operation in _operations(contract):
         summary = operation.get("summary", "")
         lines.append(f"| {method.upper()} | `{path}` | `{operation['operationId']}` | {summary} |")
-    lines += [
-        "",
-        "Error codes (`x-mock-error-codes`; the first three digits are the HTTP status):",
-        "",
-    ]
-    lines += ["| Error | `error_code` |", "| --- | --- |"]
-    lines += [f"| {kind} | `{code}` |" for kind, code in contract["x-mock-error-codes"].items()]
+    lines += ["", *_error_table(contract)]
     lines += ["", "Where the vendor documents are silent, the contract chooses:", ""]
     for where, note in _assumptions(contract):
         lines.append(f"- **{where}**: {_one_line(note)}")
     lines += ["", END]
     return "\n".join(lines)
+
+
+def _error_table(contract: Contract) -> list[str]:
+    if "x-mock-error-codes" in contract:
+        codes = contract["x-mock-error-codes"]
+        return [
+            "Error codes (`x-mock-error-codes`; the first three digits are the HTTP status):",
+            "",
+            "| Error | `error_code` |",
+            "| --- | --- |",
+            *(f"| {kind} | `{code}` |" for kind, code in codes.items()),
+        ]
+    categories = contract["x-mock-error-categories"]
+    return [
+        "Error bodies (`x-mock-error-categories`):",
+        "",
+        "| Error | HTTP status | `category_code` | `category_type` |",
+        "| --- | --- | --- | --- |",
+        *(
+            f"| {kind} | {c['status_code']} | `{c['category_code']}` | `{c['category_type']}` |"
+            for kind, c in categories.items()
+        ),
+    ]
 
 
 def _operations(contract: Contract) -> list[tuple[str, str, dict[str, Any]]]:
@@ -95,7 +113,7 @@ def replace_block(document: str, filename: str) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--write", type=Path, help="refresh the generated blocks of this file")
-    parser.add_argument("contracts", nargs="*", default=["marqeta-credit.yaml"])
+    parser.add_argument("contracts", nargs="*", default=list(DOCUMENTED))
     args = parser.parse_args(argv)
     if args.write is None:
         print("\n\n".join(render(name) for name in args.contracts))
