@@ -78,6 +78,9 @@ def test_start_up_log_prints_urls_credentials_and_accounts_and_ctrl_c_stops(star
     assert "demo_app_token / demo_access_token" in output
     for token in ("demo_account_credit_balance", "demo_account_zero_balance"):
         assert token in output
+    assert f"{root}/v1" in output and "ak-test-demo-secret" in output
+    for resource in ("TEST-MPdemo", "ACdemobuyer", "WDdemo1254 (1254)"):
+        assert resource in output
     assert "Traceback" not in output
 
 
@@ -109,3 +112,19 @@ def test_malformed_auth_option_is_refused():
     result = run_cli("--auth", "no-colon")
     assert result.returncode == 2
     assert "USER:PASS" in result.stderr
+
+
+def test_balanced_key_and_balanced_fixtures(start_mock, tmp_path):
+    seed = tmp_path / "fixtures.json"
+    seed.write_text(
+        '{"balanced": {"marketplaces": [{"id": "MPx", "name": "Shop", "accounts": '
+        '[{"id": "ACx", "debits": [{"id": "WDx", "amount": 999}]}]}]}}'
+    )
+    process, root = start_mock("--no-demo", "--seed", str(seed), "--balanced-key", "ak-live-xyz")
+    debit = httpx.get(f"{root}/v1/marketplaces/MPx/debits/WDx", auth=("ak-live-xyz", ""))
+    assert debit.json()["amount"] == 999
+    refused = httpx.get(f"{root}/v1/marketplaces", auth=("ak-test-demo-secret", ""))
+    assert refused.status_code == 401
+    process.send_signal(signal.SIGINT)
+    output, _ = process.communicate(timeout=15)
+    assert "ak-live-xyz" not in output and "WDx (999)" in output
