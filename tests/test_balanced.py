@@ -12,6 +12,20 @@ REQUEST_ID = re.compile(r"^OHM[0-9A-Za-z]{16,34}$")
 TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$")
 
 
+def marketplace(marketplace_id: str, *accounts: dict, name: str = "Shop") -> dict:
+    """A fixtures document with one Balanced marketplace."""
+    entry = {"id": marketplace_id, "name": name, "accounts": list(accounts)}
+    return {"balanced": {"marketplaces": [entry]}}
+
+
+def account(account_id: str, *debits: dict) -> dict:
+    return {"id": account_id, "debits": list(debits)}
+
+
+def debit_seed(debit_id: str, amount: int, **fields) -> dict:
+    return {"id": debit_id, "amount": amount, **fields}
+
+
 def assert_balanced_error(response: httpx.Response, status: int, category_code: str) -> dict:
     assert response.status_code == status, response.text
     assert response.headers["content-type"] == "application/json"
@@ -64,29 +78,11 @@ def refund_path(request):
 
 def test_refund_reverses_the_fee_as_the_vendor_sample_does(balanced, seed):
     seed(
-        {
-            "balanced": {
-                "marketplaces": [
-                    {
-                        "id": "MP",
-                        "name": "Tests",
-                        "accounts": [
-                            {
-                                "id": "AC1",
-                                "debits": [
-                                    {
-                                        "id": "WD1",
-                                        "amount": 1254,
-                                        "fee": 43,
-                                        "description": "abc123",
-                                    }
-                                ],
-                            }
-                        ],
-                    }
-                ]
-            }
-        }
+        marketplace(
+            "MP",
+            account("AC1", debit_seed("WD1", 1254, fee=43, description="abc123")),
+            name="Tests",
+        )
     )
     response = refund(balanced, "/v1/marketplaces/MP/debits/WD1", amount=1234, description="abc123")
     assert response.status_code == 201
@@ -112,21 +108,7 @@ def test_refund_without_amount_refunds_the_whole_remainder(balanced, buyer):
 
 
 def test_partial_refunds_never_reverse_more_fee_than_the_debit_had(balanced, seed):
-    seed(
-        {
-            "balanced": {
-                "marketplaces": [
-                    {
-                        "id": "MP",
-                        "name": "S",
-                        "accounts": [
-                            {"id": "AC1", "debits": [{"id": "WD1", "amount": 1000, "fee": 35}]}
-                        ],
-                    }
-                ]
-            }
-        }
-    )
+    seed(marketplace("MP", account("AC1", debit_seed("WD1", 1000, fee=35))))
     uri = "/v1/marketplaces/MP/debits/WD1"
     fees = [refund(balanced, uri, amount=amount).json()["fee"] for amount in (1, 1, 333, 3, 662)]
     assert all(fee <= 0 for fee in fees)
@@ -175,19 +157,7 @@ def test_refund_fields_outside_the_contract_are_refused(balanced, buyer, fields)
 def test_refund_a_debit_needs_a_debit_uri_that_names_a_debit_of_this_marketplace(
     balanced, buyer, seed
 ):
-    seed(
-        {
-            "balanced": {
-                "marketplaces": [
-                    {
-                        "id": "OTHER",
-                        "name": "O",
-                        "accounts": [{"id": "AC9", "debits": [{"id": "WD9", "amount": 100}]}],
-                    }
-                ]
-            }
-        }
-    )
+    seed(marketplace("OTHER", account("AC9", debit_seed("WD9", 100))))
     assert_balanced_error(balanced.post(f"{MP}/refunds", json={"amount": 1}), 400, "request")
     assert_balanced_error(refund(balanced, "/v1/debits/WD9"), 400, "request")
     assert_balanced_error(refund(balanced, "/v1/marketplaces/MP/debits/nope"), 404, "not-found")
@@ -230,22 +200,7 @@ def test_refund_an_account_with_no_debit_or_another_accounts_debit_is_refused(
     balanced, buyer, seed
 ):
     assert_balanced_error(balanced.post(f"{MP}/accounts/AC1/refunds", json={}), 400, "request")
-    seed(
-        {
-            "balanced": {
-                "marketplaces": [
-                    {
-                        "id": "MP2",
-                        "name": "T",
-                        "accounts": [
-                            {"id": "AC2"},
-                            {"id": "AC3", "debits": [{"id": "WD3", "amount": 10}]},
-                        ],
-                    }
-                ]
-            }
-        }
-    )
+    seed(marketplace("MP2", account("AC2"), account("AC3", debit_seed("WD3", 10))))
     response = balanced.post(
         "/marketplaces/MP2/accounts/AC2/refunds",
         json={"debit_uri": "/v1/marketplaces/MP2/debits/WD3"},
@@ -265,10 +220,10 @@ def test_refund_can_be_retrieved_on_both_path_families(balanced, buyer, refund_p
 
 
 def test_refund_under_another_account_or_marketplace_is_not_found(balanced, buyer, seed):
-    seed({"balanced": {"marketplaces": [{"id": "MP3", "name": "T", "accounts": []}]}})
+    seed(marketplace("MP3"))
     created = refund(balanced, debit(balanced, 300)["uri"]).json()
     balanced.get(f"{MP}/accounts/AC1")  # exists
-    seed({"balanced": {"marketplaces": [{"id": "MP4", "name": "U", "accounts": [{"id": "AC4"}]}]}})
+    seed(marketplace("MP4", account("AC4")))
     assert_balanced_error(
         balanced.get(f"/marketplaces/MP4/accounts/AC4/refunds/{created['id']}"), 404, "not-found"
     )
@@ -306,22 +261,7 @@ def test_update_of_anything_but_description_and_meta_is_refused(balanced, buyer,
 
 
 def test_update_under_another_account_is_not_found(balanced, seed):
-    seed(
-        {
-            "balanced": {
-                "marketplaces": [
-                    {
-                        "id": "MP",
-                        "name": "S",
-                        "accounts": [
-                            {"id": "AC1", "debits": [{"id": "WD1", "amount": 100}]},
-                            {"id": "AC2"},
-                        ],
-                    }
-                ]
-            }
-        }
-    )
+    seed(marketplace("MP", account("AC1", debit_seed("WD1", 100)), account("AC2")))
     created = refund(balanced, "/v1/marketplaces/MP/debits/WD1").json()
     response = balanced.request(
         "PUT", f"{MP}/accounts/AC2/refunds/{created['id']}", json={"description": "x"}
@@ -331,26 +271,11 @@ def test_update_under_another_account_is_not_found(balanced, seed):
 
 def test_lists_hold_only_their_accounts_or_debits_refunds(balanced, seed):
     seed(
-        {
-            "balanced": {
-                "marketplaces": [
-                    {
-                        "id": "MP",
-                        "name": "S",
-                        "accounts": [
-                            {
-                                "id": "AC1",
-                                "debits": [
-                                    {"id": "WD1", "amount": 100},
-                                    {"id": "WD2", "amount": 100},
-                                ],
-                            },
-                            {"id": "AC2", "debits": [{"id": "WD3", "amount": 100}]},
-                        ],
-                    }
-                ]
-            }
-        }
+        marketplace(
+            "MP",
+            account("AC1", debit_seed("WD1", 100), debit_seed("WD2", 100)),
+            account("AC2", debit_seed("WD3", 100)),
+        )
     )
     ids = {
         d: refund(balanced, f"/v1/marketplaces/MP/debits/{d}", amount=10).json()["id"]
