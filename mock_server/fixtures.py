@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from jsonschema import Draft4Validator, FormatChecker
 
 from mock_server.balanced import uris as balanced_uris
 from mock_server.balanced.service import BalancedService, NewDebit, NewMarketplace
@@ -15,7 +16,6 @@ from mock_server.marqeta.service import MarqetaService, NewAccount, NewPaymentSo
 from mock_server.money import decimal_from_json
 from mock_server.spec import Contract, load_contract, schema
 from mock_server.store import Store
-from mock_server.validation import DecimalRequestValidator
 
 DEMO_FIXTURES = Path(__file__).with_name("demo.yaml")
 CONTROL_CONTRACT = "mock-control.yaml"
@@ -34,7 +34,9 @@ def read_fixtures(path: Path) -> dict[str, Any]:
         raise FixturesError(f"{path}: cannot read fixtures: {exc}") from exc
     data = data or {}
     contract = load_contract(CONTROL_CONTRACT)
-    validator = DecimalRequestValidator(_with_components(contract, "FixturesFile"))
+    validator = Draft4Validator(
+        _with_components(contract, "FixturesFile"), format_checker=FormatChecker()
+    )
     error = next(iter(sorted(validator.iter_errors(data), key=lambda e: e.path)), None)
     if error is not None:
         where = "/".join(str(part) for part in error.absolute_path) or "(top level)"

@@ -21,10 +21,3 @@ def json_number(amount: Decimal) -> int | float:
     if amount == amount.to_integral_value():
         return int(amount)
     return float(amount)
-
-
-def fraction_digits(step: Decimal) -> int:
-    """How many fraction digits a ``multipleOf`` step allows (0.01 -> 2)."""
-    exponent = step.normalize().as_tuple().exponent
-    assert isinstance(exponent, int)
-    return max(0, -exponent)

@@ -159,7 +159,7 @@ def test_refund_a_debit_needs_a_debit_uri_that_names_a_debit_of_this_marketplace
 ):
     seed(marketplace("OTHER", account("AC9", debit_seed("WD9", 100))))
     assert_balanced_error(balanced.post(f"{MP}/refunds", json={"amount": 1}), 400, "request")
-    assert_balanced_error(refund(balanced, "/v1/debits/WD9"), 400, "request")
+    assert_balanced_error(refund(balanced, "/v1/debits/WD9"), 404, "not-found")
     assert_balanced_error(refund(balanced, "/v1/marketplaces/MP/debits/nope"), 404, "not-found")
     assert_balanced_error(refund(balanced, "/v1/marketplaces/OTHER/debits/WD9"), 404, "not-found")
     assert_balanced_error(
@@ -199,7 +199,10 @@ def test_refund_an_account_without_a_debit_uri_takes_its_latest_refundable_debit
 def test_refund_an_account_with_no_debit_or_another_accounts_debit_is_refused(
     balanced, buyer, seed
 ):
-    assert_balanced_error(balanced.post(f"{MP}/accounts/AC1/refunds", json={}), 400, "request")
+    body = assert_balanced_error(
+        balanced.post(f"{MP}/accounts/AC1/refunds", json={}), 400, "no-refundable-debit"
+    )
+    assert body["category_type"] == "logical"
     seed(marketplace("MP2", account("AC2"), account("AC3", debit_seed("WD3", 10))))
     response = balanced.post(
         "/marketplaces/MP2/accounts/AC2/refunds",

@@ -72,9 +72,10 @@ def test_account_creation_is_all_or_nothing(control, v3):
 def test_duplicate_or_invalid_account_is_refused(control):
     assert control.post("/accounts", json={"token": "dup", "current_balance": 0}).status_code == 201
     assert control.post("/accounts", json={"token": "dup", "current_balance": 0}).status_code == 409
+    precise = control.post("/accounts", json={"current_balance": -1.005})
+    assert precise.status_code == 400 and precise.json()["error_code"] == "400004"
     for body in (
         {},
-        {"current_balance": -1.005},
         {"current_balance": -1, "currency_code": "EUR"},
         {"current_balance": -1, "payment_sources": [{"account_suffix": "12"}]},
         {"current_balance": -1, "colour": "blue"},

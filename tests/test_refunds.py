@@ -97,8 +97,15 @@ def test_refund_with_three_fraction_digits_is_refused(v3, open_account):
     account = open_account(-10)["token"]
     response = v3.post(f"/accounts/{account}/refunds", json={**REFUND, "amount": 1.005})
     assert response.status_code == 400
-    assert response.json()["error_code"] == "400001"
+    assert response.json()["error_code"] == "400004"
     assert balance(v3, account) == Decimal("-10")
+    trailing_zeros = v3.post(
+        f"/accounts/{account}/refunds",
+        content='{"method": "ACH", "type": "PAYMENT_REFUND", "amount": 1.500}',
+        headers={"content-type": "application/json"},
+    )
+    assert trailing_zeros.status_code == 201  # 1.500 is 1.5: zeros are not digits of money
+    assert balance(v3, account) == Decimal("-8.5")
 
 
 @pytest.mark.parametrize(
@@ -222,6 +229,7 @@ def test_list_filters_by_inclusive_created_date_range(v3, open_account, clock):
     assert tokens("start_date=2026-03-02&end_date=2026-03-02") == ["d2"]
     refused = v3.get(f"/accounts/{account}/refunds?start_date=2026-03-03&end_date=2026-03-01")
     assert refused.status_code == 400
+    assert refused.json()["error_code"] == "400003"
     assert v3.get(f"/accounts/{account}/refunds?start_date=2026-02-30").status_code == 400
 
 

@@ -12,10 +12,11 @@ from mock_server.marqeta.models import Refund
 from mock_server.marqeta.rules import (
     Lifecycle,
     allowed_transition,
+    amount_within_precision,
     created_within,
     refund_within_credit_balance,
 )
-from mock_server.money import decimal_from_json, fraction_digits, json_number
+from mock_server.money import decimal_from_json, json_number
 from mock_server.paging import page_of
 from mock_server.records import from_record, to_record
 from mock_server.store import KeyExistsError
@@ -36,6 +37,19 @@ def test_refund_within_credit_balance_needs_a_negative_balance(balance):
     with pytest.raises(DomainError) as refused:
         refund_within_credit_balance(Decimal(balance), Decimal("1"))
     assert refused.value.kind == "balance_not_negative"
+
+
+@pytest.mark.parametrize(
+    ("amount", "refused"),
+    [("1.005", True), ("1.500", False), ("1E+308", False), ("0.01", False), ("-0.001", True)],
+)
+def test_amount_within_precision_counts_only_real_fraction_digits(amount, refused):
+    if refused:
+        with pytest.raises(DomainError) as error:
+            amount_within_precision(Decimal(amount), 2, "amount")
+        assert error.value.kind == "amount_too_precise"
+    else:
+        amount_within_precision(Decimal(amount), 2, "amount")
 
 
 def test_allowed_transition_names_targets_or_finality():
@@ -83,7 +97,6 @@ def test_strict_parser_refuses_numbers_that_are_not_exact(text):
 def test_json_number_writes_integral_amounts_as_integers():
     assert json_number(Decimal("500.00")) == 500 and isinstance(json_number(Decimal("500")), int)
     assert json_number(Decimal("0.07")) == 0.07
-    assert fraction_digits(Decimal("0.01")) == 2
 
 
 def test_records_round_trip_money_and_time_exactly():

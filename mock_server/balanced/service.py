@@ -352,9 +352,9 @@ def _debit_named_by(
     parsed = uris.parse_debit(debit_uri)
     if parsed is None:
         raise DomainError(
-            "invalid_request",
-            f"debit_uri {debit_uri!r} is not a debit URI "
-            "(/v1/marketplaces/{marketplace_id}/debits/{debit_id}).",
+            "debit_not_found",
+            f"debit_uri {debit_uri!r} names no debit "
+            "(expected /v1/marketplaces/{marketplace_id}/debits/{debit_id}).",
         )
     uri_marketplace, debit_id = parsed
     if uri_marketplace != marketplace_id:

@@ -60,10 +60,22 @@ def allowed_transition(lifecycle: Lifecycle, current: str, target: str) -> None:
     )
 
 
+def amount_within_precision(amount: Decimal, fraction_digits: int, field: str) -> None:
+    """Refuse money with more fraction digits than the contract allows (no silent rounding)."""
+    # normalize() drops trailing zeros (1.500 -> 1.5), so only real digits count.
+    exponent = amount.normalize().as_tuple().exponent
+    if isinstance(exponent, int) and -exponent > fraction_digits:
+        raise DomainError(
+            "amount_too_precise",
+            f"{field} {amount} has more than {fraction_digits} fraction digits",
+        )
+
+
 def date_range(start: date | None, end: date | None) -> None:
     if start is not None and end is not None and start > end:
         raise DomainError(
-            "invalid_request", f"start_date {start.isoformat()} is after end_date {end.isoformat()}"
+            "invalid_date_range",
+            f"start_date {start.isoformat()} is after end_date {end.isoformat()}",
         )
 
 

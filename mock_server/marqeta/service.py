@@ -48,6 +48,7 @@ class Policy:
     refund_lifecycle: Lifecycle
     balance_refund_lifecycle: Lifecycle
     default_currency: str
+    fraction_digits: int
 
     @classmethod
     def from_contract(cls, contract: Contract) -> Policy:
@@ -59,6 +60,7 @@ class Policy:
                 schema(contract, "BalanceRefundStatus")["x-mock-lifecycle"]
             ),
             default_currency=schema(contract, "CurrencyCode")["enum"][0],
+            fraction_digits=schema(contract, "RequestAmount")["x-mock-fraction-digits"],
         )
 
 
@@ -130,6 +132,9 @@ class MarqetaService:
         self, tx: Transaction, new: NewAccount
     ) -> tuple[Account, list[PaymentSource]]:
         """``open_account`` inside the caller's transaction (fixtures land all or nothing)."""
+        digits = self.policy.fraction_digits
+        rules.amount_within_precision(new.current_balance, digits, "current_balance")
+        rules.amount_within_precision(new.credit_limit, digits, "credit_limit")
         now = self.clock.now()
         account = Account(
             token=_new_token(new.token),
@@ -197,6 +202,7 @@ class MarqetaService:
         with self.store.transaction() as tx:
             account = _account(tx, account_token)
             _token_unused(tx, BALANCE_REFUND, new.token)
+            rules.amount_within_precision(new.amount, self.policy.fraction_digits, "amount")
             amount = rules.refund_within_credit_balance(account.current_balance, new.amount)
             refund = BalanceRefund(
                 token=_new_token(new.token),
@@ -221,6 +227,8 @@ class MarqetaService:
             _token_unused(tx, REFUND, new.token)
             if new.payment_source_token is not None:
                 _payment_source_of(tx, account_token, new.payment_source_token)
+            if new.amount is not None:
+                rules.amount_within_precision(new.amount, self.policy.fraction_digits, "amount")
             amount = rules.refund_within_credit_balance(account.current_balance, new.amount)
             refund = Refund(
                 token=_new_token(new.token),
