@@ -1,0 +1,86 @@
+"""``python -m conformance run``: check an implementation against a contract.
+
+A thin layer over pytest and the suite's plugin. Exit 0: conforms. Exit 1: violations found.
+Exit 2: usage error, or the target cannot be reached.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from importlib import metadata
+from pathlib import Path
+
+import pytest
+
+from conformance.options import OPTIONS, UsageError, run_options
+
+PLUGIN = "conformance.plugin"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m conformance",
+        description="Check any implementation of a refund API against its OpenAPI contract.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    run = commands.add_parser(
+        "run",
+        help="run the conformance suite against a base URL",
+        description="Run property tests (Schemathesis), linked sequences and behaviour tests "
+        "against BASE-URL. Exit 0: conforms; 1: violations found; 2: usage error or target "
+        "unreachable.",
+    )
+    for option in OPTIONS:
+        if option.flag:
+            run.add_argument(f"--{option.name}", action="store_true", help=option.help)
+        else:
+            run.add_argument(
+                f"--{option.name}",
+                type=option.type,
+                default=option.default,
+                metavar=option.metavar,
+                help=option.help,
+                required=option.name in ("api", "base-url"),
+            )
+    run.add_argument("--junit-xml", metavar="FILE", help="also write a JUnit XML report (for CI)")
+    run.add_argument(
+        "--verbose", action="store_true", help="show pytest's tracebacks as well as the report"
+    )
+    return parser
+
+
+def pytest_args(args: argparse.Namespace) -> list[str]:
+    """The pytest command line for these options."""
+    argv = ["-c", str(Path(__file__).with_name("pytest.ini")), "--pyargs", "conformance.suite"]
+    if not _installed_as_plugin():
+        argv += ["-p", PLUGIN]
+    argv += ["-q"] if args.verbose else ["-q", "--tb=no", "--no-header", "-rN"]
+    for option in OPTIONS:
+        value = getattr(args, option.name.replace("-", "_"))
+        if option.flag and value:
+            argv.append(f"--conformance-{option.name}")
+        elif not option.flag and value is not None:
+            argv += [f"--conformance-{option.name}", str(value)]
+    if args.junit_xml:
+        argv.append(f"--junit-xml={args.junit_xml}")
+    return argv
+
+
+def _installed_as_plugin() -> bool:
+    return any(ep.name == PLUGIN for ep in metadata.entry_points(group="pytest11"))
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        run_options({name: getattr(args, name) for name in vars(args)})
+    except UsageError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    code = pytest.main(pytest_args(args))
+    return {pytest.ExitCode.OK: 0, pytest.ExitCode.TESTS_FAILED: 1}.get(code, 2)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

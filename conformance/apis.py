@@ -1,0 +1,52 @@
+"""The vendor APIs the suite knows: their contracts, and how each spells a malformed request."""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from typing import Any
+
+from mock_server.spec import OPENAPI_DIR, Contract, load_contract
+
+
+@dataclass(frozen=True)
+class Api:
+    name: str
+    contract_file: str
+    credentials_hint: str
+
+    @property
+    def contract_path(self) -> str:
+        return str(OPENAPI_DIR / self.contract_file)
+
+    @functools.cached_property
+    def contract(self) -> Contract:
+        return load_contract(self.contract_file)
+
+    @property
+    def title(self) -> str:
+        return self.contract["info"]["title"]
+
+    def is_malformed_request_error(self, status: int, body: Any) -> bool:
+        """Whether an error body says "your request is malformed" (as opposed to a business rule).
+
+        Read from the contract's error table: its ``invalid_request`` entry. An implementation
+        that uses other codes is simply never accused by the check built on this.
+        """
+        if status != 400 or not isinstance(body, dict):
+            return False
+        if "x-mock-error-codes" in self.contract:
+            return body.get("error_code") == self.contract["x-mock-error-codes"]["invalid_request"]
+        category = self.contract["x-mock-error-categories"]["invalid_request"]
+        return body.get("category_code") == category["category_code"]
+
+
+APIS = {
+    "marqeta": Api("marqeta", "marqeta-credit.yaml", "application token:access token"),
+    "balanced": Api("balanced", "balanced-v1.yaml", "API key secret: (empty password)"),
+}
+
+
+def api_titled(title: str) -> Api | None:
+    """The API whose contract has this title (how a check knows which vendor a case is for)."""
+    return next((api for api in APIS.values() if api.title == title), None)

@@ -1,0 +1,48 @@
+"""What the checks need to know about a case: its API, operation, effective query and body."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from conformance.apis import Api, api_titled
+
+
+def api_of(case: Any) -> Api | None:
+    return api_titled(case.operation.schema.raw_schema.get("info", {}).get("title", ""))
+
+
+def operation_id(case: Any) -> str | None:
+    return case.operation.definition.raw.get("operationId")
+
+
+def query_value(case: Any, response: Any, name: str) -> Any:
+    """The query parameter as sent (read from the request URL), or the contract's default.
+
+    Integers come back as ints and repeated parameters as lists; a value that does not parse
+    is returned as sent, for the check to ignore.
+    """
+    sent = parse_qs(urlsplit(str(response.request.url)).query, keep_blank_values=True)
+    if name in sent:
+        values = [_typed(value) for value in sent[name]]
+        return values if len(values) > 1 or name == "statuses" else values[0]
+    for parameter in case.operation.query:
+        if parameter.name == name:
+            return parameter.definition.get("schema", {}).get("default")
+    return None
+
+
+def _typed(value: str) -> Any:
+    return int(value) if value.isdigit() else value
+
+
+def json_body(response: Any) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        return None
+
+
+def is_positive(case: Any) -> bool:
+    meta = case.meta
+    return meta is not None and meta.generation.mode.is_positive

@@ -1,0 +1,73 @@
+"""The contracts as Schemathesis schemas, configured for this run by the plugin.
+
+They load at import (Schemathesis' lazy ``from_fixture`` loader does not work under pytest 9),
+and the plugin points them at the target before the suite's tests are collected.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import schemathesis
+from hypothesis import HealthCheck, settings
+from schemathesis.config import SchemathesisConfig
+
+import conformance.checks  # noqa: F401  (registers the suite's checks)
+from conformance.apis import APIS
+from conformance.options import RunOptions
+
+# Both vendors document 400 for business-rule refusals (over-refunds, exhausted debits), so a
+# schema-valid request may get one. `valid_request_not_rejected_as_malformed` still catches a 400
+# that calls a valid request malformed.
+POSITIVE_DATA_EXPECTED_STATUSES = ["2xx", "400", "401", "403", "404", "409"]
+STATEFUL_STEPS = 6
+
+
+def _load(contract_path: str) -> Any:
+    config = SchemathesisConfig.from_dict(
+        {
+            "checks": {
+                "positive_data_acceptance": {"expected-statuses": POSITIVE_DATA_EXPECTED_STATUSES}
+            }
+        }
+    )
+    return schemathesis.openapi.from_path(contract_path, config=config)
+
+
+SCHEMAS = {name: _load(api.contract_path) for name, api in APIS.items()}
+_options: RunOptions | None = None
+
+
+def configure(options: RunOptions, parameters: dict[str, str]) -> None:
+    """Point the selected API's schema at the target; ``parameters`` pins path parameters to
+    real resources (an account with a credit balance, a marketplace) so that generated requests
+    reach the business logic instead of 404."""
+    global _options
+    _options = options
+    schema = SCHEMAS[options.api]
+    schema.config.update(
+        base_url=options.base_url,
+        basic_auth=options.auth,
+        rate_limit=f"{options.max_rps}/s" if options.max_rps else None,
+        parameters=parameters,
+    )
+    schema.config.generation.update(max_examples=options.max_examples)
+
+
+def for_tests(api: str) -> Any:
+    """The schema the suite's property tests for ``api`` run on (GET only when read-only)."""
+    schema = SCHEMAS[api]
+    if _options is not None and _options.read_only:
+        return schema.include(method="GET")
+    return schema
+
+
+def stateful_settings() -> settings:
+    examples = _options.max_examples if _options is not None else 10
+    return settings(
+        max_examples=max(2, examples // 2),
+        stateful_step_count=STATEFUL_STEPS,
+        deadline=None,
+        suppress_health_check=list(HealthCheck),
+        database=None,
+    )

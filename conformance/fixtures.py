@@ -1,0 +1,160 @@
+"""Where the suite's setup data comes from: the mock's control API, or a fixtures file.
+
+Behaviour tests need accounts with a credit (negative) balance and debits to refund. Against
+this kit's mock the suite makes fresh ones through ``/__mock__``; against anything else it uses
+the ones a fixtures file names (format: ``conformance/example-fixtures.yaml``), reading their
+current state through the API rather than assuming it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Protocol
+
+import httpx
+import yaml
+
+
+class NoSetupData(Exception):
+    """The test needs data this setup cannot provide; the message says what to add."""
+
+
+@dataclass(frozen=True)
+class BalancedAccount:
+    marketplace_id: str
+    account_id: str
+
+
+class SetupData(Protocol):
+    can_create: bool  # fresh resources with chosen state (only against the mock)
+
+    def marqeta_account(self, balance: Decimal | None = None) -> str:
+        """A Marqeta account with a negative balance (exactly ``balance`` if creatable)."""
+
+    def marqeta_account_with_balance_at_least_zero(self) -> str: ...
+
+    def marqeta_payment_source(self) -> tuple[str, str]:
+        """(account token, payment source token) of a payment source on a refundable account."""
+
+    def balanced_account(self) -> BalancedAccount:
+        """A Balanced account that debits can be made on."""
+
+    def other_balanced_account(self) -> BalancedAccount:
+        """A second account in the same marketplace."""
+
+
+class MockSetup:
+    """Makes fresh resources through the mock's control API."""
+
+    can_create = True
+
+    def __init__(self, control_url: str) -> None:
+        self.http = httpx.Client(base_url=control_url, timeout=10)
+        self._balanced: list[BalancedAccount] = []
+
+    def marqeta_account(self, balance: Decimal | None = None) -> str:
+        return self._account(balance if balance is not None else Decimal("-1000.00"))
+
+    def marqeta_account_with_balance_at_least_zero(self) -> str:
+        return self._account(Decimal("0"))
+
+    def marqeta_payment_source(self) -> tuple[str, str]:
+        token = f"conf-ps-{uuid.uuid4().hex[:12]}"
+        account = self._account(
+            Decimal("-1000.00"), payment_sources=[{"token": token, "account_suffix": "1234"}]
+        )
+        return account, token
+
+    def balanced_account(self) -> BalancedAccount:
+        marketplace = f"CONF-MP{uuid.uuid4().hex[:12]}"
+        accounts = [f"CONFAC{uuid.uuid4().hex[:12]}" for _ in range(2)]
+        self._post(
+            "/seed",
+            {
+                "balanced": {
+                    "marketplaces": [
+                        {
+                            "id": marketplace,
+                            "name": "Conformance",
+                            "accounts": [{"id": account} for account in accounts],
+                        }
+                    ]
+                }
+            },
+        )
+        self._balanced = [BalancedAccount(marketplace, account) for account in accounts]
+        return self._balanced[0]
+
+    def other_balanced_account(self) -> BalancedAccount:
+        if not self._balanced:
+            self.balanced_account()
+        return self._balanced[1]
+
+    def _account(self, balance: Decimal, **fields: Any) -> str:
+        body = {"current_balance": float(balance), "credit_limit": 1_000_000, **fields}
+        return self._post("/accounts", body)["token"]
+
+    def _post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        response = self.http.post(path, json=body)
+        response.raise_for_status()
+        return response.json()
+
+
+class FileSetup:
+    """Uses the resources a fixtures file names."""
+
+    can_create = False
+
+    def __init__(self, path: Path) -> None:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        self.marqeta = data.get("marqeta") or {}
+        self.balanced = data.get("balanced") or {}
+        self.path = path
+
+    def marqeta_account(self, balance: Decimal | None = None) -> str:
+        accounts = self.marqeta.get("refundable_accounts") or []
+        if not accounts:
+            raise NoSetupData(f"{self.path}: add marqeta.refundable_accounts")
+        return accounts[0]
+
+    def marqeta_account_with_balance_at_least_zero(self) -> str:
+        token = self.marqeta.get("non_negative_balance_account")
+        if not token:
+            raise NoSetupData(f"{self.path}: add marqeta.non_negative_balance_account")
+        return token
+
+    def marqeta_payment_source(self) -> tuple[str, str]:
+        source = self.marqeta.get("payment_source") or {}
+        if not source.get("account") or not source.get("token"):
+            raise NoSetupData(f"{self.path}: add marqeta.payment_source (account, token)")
+        return source["account"], source["token"]
+
+    def balanced_account(self) -> BalancedAccount:
+        return self._balanced_account(0)
+
+    def other_balanced_account(self) -> BalancedAccount:
+        return self._balanced_account(1)
+
+    def _balanced_account(self, index: int) -> BalancedAccount:
+        accounts = self.balanced.get("accounts") or []
+        marketplace = self.balanced.get("marketplace_id")
+        if not marketplace or len(accounts) <= index:
+            raise NoSetupData(
+                f"{self.path}: add balanced.marketplace_id and {index + 1} balanced.accounts"
+            )
+        return BalancedAccount(marketplace, accounts[index])
+
+
+class NoFixtures:
+    """Neither the mock nor a fixtures file: tests that need data are skipped, saying why."""
+
+    can_create = False
+
+    def _missing(self, *_: Any, **__: Any) -> Any:
+        raise NoSetupData("the target is not this kit's mock: pass --fixtures FILE")
+
+    marqeta_account = marqeta_account_with_balance_at_least_zero = _missing
+    marqeta_payment_source = balanced_account = other_balanced_account = _missing

@@ -1,0 +1,119 @@
+"""The behaviour tests' HTTP client: checks each response against the contract, keeps what it
+sent so a failure can be reproduced with curl, and never lets credentials into the output."""
+
+from __future__ import annotations
+
+import shlex
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import schemathesis
+
+REDACTED = "[redacted]"
+
+
+@dataclass
+class Exchange:
+    method: str
+    url: str
+    headers: dict[str, str]
+    body: bytes | None
+    status: int
+    response_text: str
+
+
+def curl(exchange: Exchange) -> str:
+    """A curl command that repeats the request, with credentials redacted."""
+    parts = ["curl", "-X", exchange.method]
+    for name, value in exchange.headers.items():
+        if name.lower() in {
+            "host",
+            "content-length",
+            "accept-encoding",
+            "connection",
+            "user-agent",
+        }:
+            continue
+        shown = REDACTED if name.lower() == "authorization" else value
+        parts += ["-H", f"{name}: {shown}"]
+    if exchange.body:
+        parts += ["-d", exchange.body.decode("utf-8", "replace")]
+    parts.append(exchange.url)
+    return shlex.join(parts)
+
+
+@dataclass
+class RateLimiter:
+    """At most ``per_second`` calls a second, across threads."""
+
+    per_second: float | None
+    _next: float = 0.0
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def wait(self) -> None:
+        if not self.per_second:
+            return
+        with self._lock:
+            now = time.monotonic()
+            start = max(now, self._next)
+            self._next = start + 1 / self.per_second
+        time.sleep(max(0.0, start - now))
+
+
+class ContractClient:
+    """HTTP client for one API that validates every response against its contract."""
+
+    def __init__(
+        self,
+        base_url: str,
+        contract_path: str,
+        auth: tuple[str, str] | None,
+        limiter: RateLimiter | None = None,
+    ) -> None:
+        self.base_url = base_url
+        self.http = httpx.Client(base_url=base_url, auth=auth, timeout=30)
+        self.schema = schemathesis.openapi.from_path(contract_path)
+        self.limiter = limiter or RateLimiter(None)
+        self.exchanges: list[Exchange] = []
+
+    def request(
+        self, method: str, path: str, *, check: bool = True, **kwargs: Any
+    ) -> httpx.Response:
+        """Send a request; unless ``check`` is False, fail if the response breaks the contract."""
+        self.limiter.wait()
+        response = self.http.request(method, path, **kwargs)
+        request = response.request
+        self.exchanges.append(
+            Exchange(
+                method=request.method,
+                url=str(request.url),
+                headers=dict(request.headers),
+                body=request.content or None,
+                status=response.status_code,
+                response_text=response.text[:2000],
+            )
+        )
+        if check:
+            operation = self.schema.find_operation_by_path(method, path.split("?")[0])
+            assert operation is not None, f"{method} {path} is not an operation of the contract"
+            operation.validate_response(response)
+        return response
+
+    def get(self, path: str, **kwargs: Any) -> httpx.Response:
+        return self.request("GET", path, **kwargs)
+
+    def post(self, path: str, **kwargs: Any) -> httpx.Response:
+        return self.request("POST", path, **kwargs)
+
+    def put(self, path: str, **kwargs: Any) -> httpx.Response:
+        return self.request("PUT", path, **kwargs)
+
+    @property
+    def last(self) -> Exchange | None:
+        return self.exchanges[-1] if self.exchanges else None
+
+    def close(self) -> None:
+        self.http.close()

@@ -1,0 +1,124 @@
+"""The suite's options, shared by the CLI (``--api``) and pytest (``--conformance-api``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+DEFAULT_MAX_EXAMPLES = 25
+
+
+@dataclass(frozen=True)
+class Option:
+    name: str  # CLI spelling without dashes; pytest adds the "conformance-" prefix
+    help: str
+    type: Any = str
+    default: Any = None
+    flag: bool = False
+    metavar: str | None = None
+
+
+OPTIONS = (
+    Option("api", "which contract to check: marqeta or balanced", metavar="{marqeta,balanced}"),
+    Option(
+        "base-url",
+        "the API root the contract's paths hang from, e.g. http://127.0.0.1:8080/v3",
+        metavar="URL",
+    ),
+    Option(
+        "auth",
+        "HTTP Basic credentials: Marqeta app token:access token; Balanced API key secret: (the"
+        " password is empty). Never printed",
+        metavar="USER:PASS",
+    ),
+    Option(
+        "fixtures",
+        "YAML file naming existing accounts and debits to test with (needed unless the target"
+        " is this kit's mock, whose control API makes them); see conformance/example-fixtures.yaml",
+        type=Path,
+        metavar="FILE",
+    ),
+    Option(
+        "read-only",
+        "skip everything that creates or changes data (for shared sandboxes)",
+        flag=True,
+    ),
+    Option(
+        "max-examples",
+        f"generated cases per operation and property (default {DEFAULT_MAX_EXAMPLES})",
+        type=int,
+        default=DEFAULT_MAX_EXAMPLES,
+        metavar="N",
+    ),
+    Option("seed", "random seed, to repeat a run exactly", type=int, metavar="N"),
+    Option("max-rps", "at most N requests a second to the target", type=float, metavar="N"),
+    Option(
+        "time-limit",
+        "stop starting new tests after this many seconds (the ones not run are reported skipped)",
+        type=float,
+        metavar="SECONDS",
+    ),
+)
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    api: str
+    base_url: str
+    auth: tuple[str, str] | None
+    fixtures: Path | None
+    read_only: bool
+    max_examples: int
+    seed: int | None
+    max_rps: float | None
+    time_limit: float | None
+
+    @property
+    def secrets(self) -> list[str]:
+        """Strings that must never appear in any output."""
+        if self.auth is None:
+            return []
+        return [secret for secret in self.auth if len(secret) >= 3]
+
+
+class UsageError(ValueError):
+    """Options that cannot be run; the message says which and why."""
+
+
+def parse_auth(value: str | None) -> tuple[str, str] | None:
+    if value is None:
+        return None
+    user, sep, password = value.partition(":")
+    if not sep or not user:
+        raise UsageError("--auth must be USER:PASS (Balanced: SECRET: with an empty password)")
+    return user, password
+
+
+def run_options(values: dict[str, Any]) -> RunOptions:
+    """Check and convert raw option values (keys in snake_case)."""
+    from conformance.apis import APIS
+
+    api = values.get("api")
+    if api not in APIS:
+        raise UsageError(f"--api must be one of {', '.join(APIS)}")
+    base_url = values.get("base_url")
+    if not base_url or not base_url.startswith(("http://", "https://")):
+        raise UsageError("--base-url must be an http(s) URL, e.g. http://127.0.0.1:8080/v3")
+    fixtures = values.get("fixtures")
+    if fixtures is not None and not Path(fixtures).is_file():
+        raise UsageError(f"--fixtures {fixtures}: no such file")
+    max_examples = values.get("max_examples") or DEFAULT_MAX_EXAMPLES
+    if max_examples < 1:
+        raise UsageError("--max-examples must be at least 1")
+    return RunOptions(
+        api=api,
+        base_url=base_url.rstrip("/"),
+        auth=parse_auth(values.get("auth")),
+        fixtures=Path(fixtures) if fixtures else None,
+        read_only=bool(values.get("read_only")),
+        max_examples=max_examples,
+        seed=values.get("seed"),
+        max_rps=values.get("max_rps"),
+        time_limit=values.get("time_limit"),
+    )

@@ -1,0 +1,184 @@
+"""The pytest plugin behind the suite: options, target, setup data, selection, report.
+
+Loaded by the ``pytest11`` entry point, so ``pytest --pyargs conformance.suite --conformance-api
+...`` works in any project that installs the kit. Inert unless ``--conformance-api`` is given.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Generator
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from conformance.fixtures import FileSetup, MockSetup, NoFixtures, NoSetupData, SetupData
+from conformance.options import OPTIONS, RunOptions, UsageError, run_options
+from conformance.report import Outcome, Report, outcome_of
+from conformance.target import Unreachable, find_mock_control, probe
+
+PREFIX = "conformance-"
+STATE_KEY = pytest.StashKey["SuiteState"]()
+# Property tests pin the account they refund against to one with a large credit balance.
+PROPERTY_TEST_BALANCE = Decimal("-1000000000")
+
+
+@dataclass
+class SuiteState:
+    options: RunOptions
+    setup: SetupData = field(default_factory=NoFixtures)
+    mock_control: str | None = None
+    deadline: float | None = None
+    outcomes: list[Outcome] = field(default_factory=list)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("conformance", "refund contract kit: conformance suite")
+    for option in OPTIONS:
+        dest = "conformance_" + option.name.replace("-", "_")
+        if option.flag:
+            group.addoption(
+                f"--{PREFIX}{option.name}", dest=dest, action="store_true", help=option.help
+            )
+        else:
+            group.addoption(
+                f"--{PREFIX}{option.name}",
+                dest=dest,
+                type=option.type,
+                default=option.default,
+                metavar=option.metavar,
+                help=option.help,
+            )
+
+
+def state(config: pytest.Config) -> SuiteState | None:
+    return config.stash.get(STATE_KEY, None)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "conformance_api(name): a conformance test of one API")
+    config.addinivalue_line("markers", "mutates: creates or changes data (skipped by --read-only)")
+    if not config.getoption("conformance_api"):
+        return
+    values = {
+        option.name.replace("-", "_"): config.getoption(
+            "conformance_" + option.name.replace("-", "_")
+        )
+        for option in OPTIONS
+    }
+    try:
+        options = run_options(values)
+    except UsageError as exc:
+        raise pytest.UsageError(str(exc).replace("--", f"--{PREFIX}")) from exc
+    if options.seed is not None:
+        # Hypothesis reads its seed in its own pytest_configure, which runs after this one.
+        config.option.hypothesis_seed = options.seed
+    config.stash[STATE_KEY] = SuiteState(options=options)
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    suite = state(session.config)
+    if suite is None:
+        return
+    options = suite.options
+    try:
+        probe(options.base_url)
+    except Unreachable as exc:
+        pytest.exit(f"target unreachable: {exc}", returncode=2)
+    control = find_mock_control(options.base_url, options.api)
+    if control is not None:
+        suite.setup = MockSetup(control.url)
+        suite.mock_control = control.url
+    elif options.fixtures is not None:
+        suite.setup = FileSetup(options.fixtures)
+    if options.time_limit:
+        suite.deadline = time.monotonic() + options.time_limit
+    from conformance import (
+        contracts,
+    )  # loads the contracts; after option checks, so usage errors are fast
+
+    contracts.configure(options, _pinned_parameters(suite))
+
+
+def _pinned_parameters(suite: SuiteState) -> dict[str, str]:
+    try:
+        if suite.options.api == "marqeta":
+            return {"account_token": suite.setup.marqeta_account(PROPERTY_TEST_BALANCE)}
+        account = suite.setup.balanced_account()
+        return {"marketplace_id": account.marketplace_id, "account_id": account.account_id}
+    except NoSetupData:
+        return {}  # generated requests then mostly meet 404s; behaviour tests say what is missing
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    suite = state(config)
+    if suite is None:
+        return
+    selected, deselected = [], []
+    for item in items:
+        marker = item.get_closest_marker("conformance_api")
+        other_api = marker is not None and marker.args[0] != suite.options.api
+        if other_api or (suite.options.read_only and item.get_closest_marker("mutates")):
+            deselected.append(item)
+        else:
+            selected.append(item)
+    if deselected:
+        config.hook.pytest_deselected(items=deselected)
+        items[:] = selected
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    suite = state(item.config)
+    if suite is not None and suite.deadline is not None and time.monotonic() > suite.deadline:
+        pytest.skip(f"time limit of {suite.options.time_limit:g} s reached")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[Any]
+) -> Generator[None, Any, None]:
+    outcome = yield
+    suite = state(item.config)
+    if suite is None:
+        return
+    report: pytest.TestReport = outcome.get_result()
+    if call.excinfo is not None and call.excinfo.errisinstance(NoSetupData):
+        report.outcome = "skipped"
+        report.longrepr = (str(item.path), item.location[1] or 0, f"Skipped: {call.excinfo.value}")
+    _scrub(report, suite.options.secrets)
+    if report.when == "call" or (report.when == "setup" and report.outcome != "passed"):
+        suite.outcomes.append(outcome_of(item, report, call, suite.options.secrets))
+
+
+def _scrub(report: pytest.TestReport, secrets: list[str]) -> None:
+    """Credentials never reach the console, the JUnit file or any captured output."""
+    text = report.longreprtext
+    if report.longrepr is not None and any(secret in text for secret in secrets):
+        for secret in secrets:
+            text = text.replace(secret, "[redacted]")
+        report.longrepr = text
+    report.sections = [(title, _redact(content, secrets)) for title, content in report.sections]
+
+
+def _redact(text: str, secrets: list[str]) -> str:
+    for secret in secrets:
+        text = text.replace(secret, "[redacted]")
+    return text
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    suite = state(config)
+    if suite is None:
+        return
+    report = Report(
+        api=suite.options.api,
+        base_url=suite.options.base_url,
+        mock_control=suite.mock_control,
+        options=suite.options,
+        outcomes=suite.outcomes,
+    )
+    for line in report.lines():
+        terminalreporter.write_line(_redact(line, suite.options.secrets))

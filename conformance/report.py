@@ -1,0 +1,176 @@
+"""The console report: per operation which checks ran and passed; per violation the check, what
+the contract expects, what came back, and a curl line that reproduces it."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from conformance.checks import ALL as SUITE_CHECKS
+from conformance.http import curl
+from conformance.options import RunOptions
+
+BUILT_IN_CHECKS = (
+    "not_a_server_error",
+    "status_code_conformance",
+    "content_type_conformance",
+    "response_headers_conformance",
+    "response_schema_conformance",
+    "negative_data_rejection",
+    "positive_data_acceptance",
+    "missing_required_header",
+    "unsupported_method",
+    "allow_header_conformance",
+    "ignored_auth",
+)
+_OPERATION = re.compile(r"\[((?:GET|POST|PUT|PATCH|DELETE) [^\]]+)\]")
+_CURL = re.compile(r"(curl -X [^\n]+)")
+_RESPONSE = re.compile(r"\[(\d{3})\] ([^\n]*):\s*\n\s*`([^\n]*)`")
+
+
+@dataclass
+class Violation:
+    check: str
+    expected: str
+    got: str
+    reproduce: str | None
+
+
+@dataclass
+class Outcome:
+    kind: str  # "operation", "sequence" or "behaviour"
+    title: str
+    status: str  # "passed", "failed" or "skipped"
+    reason: str = ""
+    violations: list[Violation] = field(default_factory=list)
+
+
+def outcome_of(
+    item: pytest.Item, report: pytest.TestReport, call: pytest.CallInfo[Any], secrets: list[str]
+) -> Outcome:
+    kind, title = _describe(item)
+    outcome = Outcome(kind=kind, title=title, status=report.outcome)
+    if report.skipped:
+        outcome.reason = report.longreprtext.rsplit("Skipped: ", 1)[-1].strip()
+    elif report.failed and call.excinfo is not None:
+        outcome.violations = _violations(item, call.excinfo.value)
+    return outcome
+
+
+def _describe(item: pytest.Item) -> tuple[str, str]:
+    operation = _OPERATION.search(item.name)
+    if operation:
+        return "operation", operation.group(1)
+    if getattr(item, "cls", None) is not None and "Sequences" in item.cls.__name__:
+        return "sequence", (item.cls.__doc__ or item.cls.__name__).strip().splitlines()[0]
+    function = getattr(item, "function", None)
+    doc = (getattr(function, "__doc__", None) or "").strip()
+    return "behaviour", doc.splitlines()[0] if doc else item.name.removeprefix("test_").replace(
+        "_", " "
+    )
+
+
+def _violations(item: pytest.Item, error: BaseException) -> list[Violation]:
+    text = str(error)
+    reproduce = _CURL.search(text)
+    response = _RESPONSE.search(text)
+    got = f"{response.group(1)} {response.group(2)}: {response.group(3)}" if response else ""
+    failures = getattr(error, "exceptions", None)
+    if failures and all(hasattr(failure, "title") for failure in failures):
+        return [
+            Violation(
+                check=f"{getattr(failure, 'code', '')} {failure.title}".strip(),
+                expected=str(getattr(failure, "message", "")).strip(),
+                got=got,
+                reproduce=reproduce.group(1) if reproduce else None,
+            )
+            for failure in failures
+        ]
+    client = getattr(item, "funcargs", {}).get("client")
+    last = getattr(client, "last", None)
+    return [
+        Violation(
+            check=_describe(item)[1],
+            expected=(getattr(item, "function", None).__doc__ or "").strip().splitlines()[0]
+            if getattr(getattr(item, "function", None), "__doc__", None)
+            else "",
+            got=text.strip().splitlines()[0] if text.strip() else type(error).__name__,
+            reproduce=curl(last)
+            if last is not None
+            else (reproduce.group(1) if reproduce else None),
+        )
+    ]
+
+
+@dataclass
+class Report:
+    api: str
+    base_url: str
+    mock_control: str | None
+    options: RunOptions
+    outcomes: list[Outcome]
+
+    def lines(self) -> list[str]:
+        lines = ["", "=" * 78, f"Conformance of {self.api} at {self.base_url}"]
+        setup = (
+            f"this kit's mock ({self.mock_control})"
+            if self.mock_control
+            else (f"fixtures file {self.options.fixtures}" if self.options.fixtures else "none")
+        )
+        lines.append(
+            f"setup data: {setup}; max examples {self.options.max_examples}; seed "
+            f"{self.options.seed if self.options.seed is not None else 'random'}"
+            + ("; read-only" if self.options.read_only else "")
+        )
+        lines += [
+            "checks on every response: " + ", ".join(BUILT_IN_CHECKS),
+            "  and the suite's: " + ", ".join(_suite_checks(self.api)),
+        ]
+        for kind, heading in (
+            ("operation", "Operations (property tests)"),
+            ("sequence", "Linked sequences (stateful tests)"),
+            ("behaviour", "Behaviour"),
+        ):
+            chosen = [o for o in self.outcomes if o.kind == kind]
+            if not chosen:
+                continue
+            lines += ["", heading]
+            for outcome in chosen:
+                mark = {"passed": "PASS", "failed": "FAIL", "skipped": "SKIP"}[outcome.status]
+                suffix = f"  ({outcome.reason})" if outcome.reason else ""
+                lines.append(f"  {mark}  {outcome.title}{suffix}")
+        violations = [(o, v) for o in self.outcomes for v in o.violations]
+        if violations:
+            lines += ["", f"Violations ({len(violations)})"]
+            for number, (outcome, violation) in enumerate(violations, 1):
+                lines.append(f"  {number}. {outcome.title}: {violation.check}")
+                if violation.expected:
+                    lines.append("     expected: " + _indent(violation.expected))
+                if violation.got:
+                    lines.append("     got:      " + _indent(violation.got))
+                if violation.reproduce:
+                    lines.append("     reproduce: " + violation.reproduce)
+        failed = sum(o.status == "failed" for o in self.outcomes)
+        passed = sum(o.status == "passed" for o in self.outcomes)
+        skipped = sum(o.status == "skipped" for o in self.outcomes)
+        verdict = "CONFORMS" if not failed else "DOES NOT CONFORM"
+        lines += [
+            "",
+            f"{verdict}: {passed} passed, {failed} failed, {skipped} skipped",
+            "=" * 78,
+        ]
+        return lines
+
+
+def _suite_checks(api: str) -> list[str]:
+    """The suite's checks that apply to ``api`` (the others are named for the other vendor)."""
+    others = [name for name in ("marqeta", "balanced") if name != api]
+    names = [check.__name__ for check in SUITE_CHECKS]
+    return [name for name in names if not name.startswith(tuple(f"{o}_" for o in others))]
+
+
+def _indent(text: str) -> str:
+    return text.replace("\n", "\n               ")

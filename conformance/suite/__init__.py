@@ -1,0 +1,1 @@
+"""The conformance tests, collected by ``pytest --pyargs conformance.suite``."""
