@@ -3,6 +3,7 @@ sent so a failure can be reproduced with curl, and never lets credentials into t
 
 from __future__ import annotations
 
+import itertools
 import shlex
 import threading
 import time
@@ -13,6 +14,7 @@ import httpx
 import schemathesis
 
 REDACTED = "[redacted]"
+_SEQUENCE = itertools.count()  # orders exchanges across clients
 
 
 @dataclass
@@ -23,6 +25,7 @@ class Exchange:
     body: bytes | None
     status: int
     response_text: str
+    sequence: int = field(default_factory=lambda: next(_SEQUENCE))
 
 
 def curl(exchange: Exchange) -> str:

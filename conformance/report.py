@@ -89,18 +89,16 @@ def _violations(item: pytest.Item, error: BaseException) -> list[Violation]:
             )
             for failure in failures
         ]
-    client = getattr(item, "funcargs", {}).get("client")
-    last = getattr(client, "last", None)
+    # A behaviour test: the rule is its title; the last request it made reproduces the failure.
+    clients = [getattr(item, "funcargs", {}).get(name) for name in ("client", "anonymous")]
+    exchanges = [c.last for c in clients if getattr(c, "last", None) is not None]
+    last = max(exchanges, key=lambda exchange: exchange.sequence, default=None)
     return [
         Violation(
-            check=_describe(item)[1],
-            expected=(getattr(item, "function", None).__doc__ or "").strip().splitlines()[0]
-            if getattr(getattr(item, "function", None), "__doc__", None)
-            else "",
+            check=getattr(item, "originalname", item.name),
+            expected="",
             got=text.strip().splitlines()[0] if text.strip() else type(error).__name__,
-            reproduce=curl(last)
-            if last is not None
-            else (reproduce.group(1) if reproduce else None),
+            reproduce=curl(last) if last is not None else None,
         )
     ]
 
