@@ -5,6 +5,8 @@ BIN    := $(VENV)/bin
 HOST   ?= 127.0.0.1
 PORT   ?= 8080
 ARGS   ?=
+# Test processes: most of the suite's time is conformance runs, each a process of its own.
+JOBS   ?= 2
 
 .PHONY: run test lint format docs bench clean
 
@@ -17,8 +19,8 @@ $(BIN)/.installed: requirements.lock pyproject.toml
 run: $(BIN)/.installed ## start the mock with demo data on $(HOST):$(PORT)
 	$(BIN)/python -m mock_server --host $(HOST) --port $(PORT) $(ARGS)
 
-test: $(BIN)/.installed ## the whole test suite
-	$(BIN)/python -m pytest $(ARGS)
+test: $(BIN)/.installed ## the whole test suite, in $(JOBS) processes
+	$(BIN)/python -m pytest -n $(JOBS) $(ARGS)
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check .

@@ -34,6 +34,9 @@ class SetupData(Protocol):
     def marqeta_account(self, balance: Decimal | None = None) -> str:
         """A Marqeta account with a negative balance (exactly ``balance`` if creatable)."""
 
+    def marqeta_account_for_property_tests(self) -> str:
+        """The account generated requests refund against; they may use up its credit balance."""
+
     def marqeta_account_with_balance_at_least_zero(self) -> str: ...
 
     def marqeta_payment_source(self) -> tuple[str, str]:
@@ -57,6 +60,9 @@ class MockSetup:
 
     def marqeta_account(self, balance: Decimal | None = None) -> str:
         return self._account(balance if balance is not None else Decimal("-1000.00"))
+
+    def marqeta_account_for_property_tests(self) -> str:
+        return self._account(Decimal("-1000000000"))
 
     def marqeta_account_with_balance_at_least_zero(self) -> str:
         return self._account(Decimal("0"))
@@ -120,6 +126,11 @@ class FileSetup:
             raise NoSetupData(f"{self.path}: add marqeta.refundable_accounts")
         return accounts[0]
 
+    def marqeta_account_for_property_tests(self) -> str:
+        # The last one: generated refunds may use up its balance (list two to keep the first).
+        self.marqeta_account()
+        return self.marqeta["refundable_accounts"][-1]
+
     def marqeta_account_with_balance_at_least_zero(self) -> str:
         token = self.marqeta.get("non_negative_balance_account")
         if not token:
@@ -157,4 +168,5 @@ class NoFixtures:
         raise NoSetupData("the target is not this kit's mock: pass --fixtures FILE")
 
     marqeta_account = marqeta_account_with_balance_at_least_zero = _missing
+    marqeta_account_for_property_tests = _missing
     marqeta_payment_source = balanced_account = other_balanced_account = _missing

@@ -52,7 +52,7 @@ def curl(exchange: Exchange) -> str:
 class RateLimiter:
     """At most ``per_second`` calls a second, across threads."""
 
-    per_second: float | None
+    per_second: int | None
     _next: float = 0.0
     _lock: threading.Lock = field(default_factory=threading.Lock)
 

@@ -52,7 +52,7 @@ OPTIONS = (
         metavar="N",
     ),
     Option("seed", "random seed, to repeat a run exactly", type=int, metavar="N"),
-    Option("max-rps", "at most N requests a second to the target", type=float, metavar="N"),
+    Option("max-rps", "at most N requests a second to the target", type=int, metavar="N"),
     Option(
         "time-limit",
         "stop starting new tests after this many seconds (the ones not run are reported skipped)",
@@ -71,7 +71,7 @@ class RunOptions:
     read_only: bool
     max_examples: int
     seed: int | None
-    max_rps: float | None
+    max_rps: int | None
     time_limit: float | None
 
     @property
@@ -111,6 +111,8 @@ def run_options(values: dict[str, Any]) -> RunOptions:
     max_examples = values.get("max_examples") or DEFAULT_MAX_EXAMPLES
     if max_examples < 1:
         raise UsageError("--max-examples must be at least 1")
+    if values.get("max_rps") is not None and values["max_rps"] < 1:
+        raise UsageError("--max-rps must be at least 1")
     return RunOptions(
         api=api,
         base_url=base_url.rstrip("/"),

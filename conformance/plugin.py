@@ -9,7 +9,6 @@ from __future__ import annotations
 import time
 from collections.abc import Generator
 from dataclasses import dataclass, field
-from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -21,8 +20,6 @@ from conformance.target import Unreachable, find_mock_control, probe
 
 PREFIX = "conformance-"
 STATE_KEY = pytest.StashKey["SuiteState"]()
-# Property tests pin the account they refund against to one with a large credit balance.
-PROPERTY_TEST_BALANCE = Decimal("-1000000000")
 
 
 @dataclass
@@ -89,16 +86,16 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     except Unreachable as exc:
         pytest.exit(f"target unreachable: {exc}", returncode=2)
     control = find_mock_control(options.base_url, options.api)
-    if control is not None:
+    # A read-only run makes nothing, not even setup data through the mock's control API.
+    if control is not None and not options.read_only:
         suite.setup = MockSetup(control.url)
         suite.mock_control = control.url
     elif options.fixtures is not None:
         suite.setup = FileSetup(options.fixtures)
     if options.time_limit:
         suite.deadline = time.monotonic() + options.time_limit
-    from conformance import (
-        contracts,
-    )  # loads the contracts; after option checks, so usage errors are fast
+    # Loading the contracts takes a while: after the option checks, so usage errors are fast.
+    from conformance import contracts
 
     contracts.configure(options, _pinned_parameters(suite))
 
@@ -106,7 +103,7 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 def _pinned_parameters(suite: SuiteState) -> dict[str, str]:
     try:
         if suite.options.api == "marqeta":
-            return {"account_token": suite.setup.marqeta_account(PROPERTY_TEST_BALANCE)}
+            return {"account_token": suite.setup.marqeta_account_for_property_tests()}
         account = suite.setup.balanced_account()
         return {"marketplace_id": account.marketplace_id, "account_id": account.account_id}
     except NoSetupData:
@@ -127,7 +124,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             selected.append(item)
     if deselected:
         config.hook.pytest_deselected(items=deselected)
-        items[:] = selected
+    # Behaviour first: generated requests may use up the credit balances the rules are tried on.
+    items[:] = sorted(selected, key=lambda item: "behaviour" not in item.nodeid)
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:

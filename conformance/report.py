@@ -4,6 +4,7 @@ the contract expects, what came back, and a curl line that reproduces it."""
 from __future__ import annotations
 
 import re
+import textwrap
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -68,9 +69,9 @@ def _describe(item: pytest.Item) -> tuple[str, str]:
         return "sequence", (item.cls.__doc__ or item.cls.__name__).strip().splitlines()[0]
     function = getattr(item, "function", None)
     doc = (getattr(function, "__doc__", None) or "").strip()
-    return "behaviour", doc.splitlines()[0] if doc else item.name.removeprefix("test_").replace(
-        "_", " "
-    )
+    title = doc.splitlines()[0] if doc else item.name.removeprefix("test_").replace("_", " ")
+    callspec = getattr(item, "callspec", None)
+    return "behaviour", f"{title} [{callspec.id}]" if callspec is not None else title
 
 
 def _violations(item: pytest.Item, error: BaseException) -> list[Violation]:
@@ -123,10 +124,10 @@ class Report:
             f"{self.options.seed if self.options.seed is not None else 'random'}"
             + ("; read-only" if self.options.read_only else "")
         )
-        lines += [
-            "checks on every response: " + ", ".join(BUILT_IN_CHECKS),
-            "  and the suite's: " + ", ".join(_suite_checks(self.api)),
-        ]
+        checks = ", ".join((*BUILT_IN_CHECKS, *_suite_checks(self.api)))
+        lines += textwrap.wrap(
+            f"checks on every generated response: {checks}", width=78, subsequent_indent="  "
+        )
         for kind, heading in (
             ("operation", "Operations (property tests)"),
             ("sequence", "Linked sequences (stateful tests)"),

@@ -47,11 +47,16 @@ class LiveMock:
 
 
 @contextmanager
-def serve(
-    config: MockConfig, store: Store | None = None, start_timeout: float = 15.0
-) -> Iterator[LiveMock]:
+def serve(config: MockConfig, store: Store | None = None) -> Iterator[LiveMock]:
     """Run the mock under uvicorn in a thread on a free port; stop it on exit."""
     app = build_app(config, store)
+    with serve_app(app) as root:
+        yield LiveMock(root=root, app=app)
+
+
+@contextmanager
+def serve_app(app: Any, start_timeout: float = 15.0) -> Iterator[str]:
+    """Run any ASGI app under uvicorn in a thread on a free 127.0.0.1 port; yield its root URL."""
     port = free_port()
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
@@ -64,7 +69,7 @@ def serve(
             raise RuntimeError("mock server did not start")
         time.sleep(0.02)
     try:
-        yield LiveMock(root=f"http://127.0.0.1:{port}", app=app)
+        yield f"http://127.0.0.1:{port}"
     finally:
         server.should_exit = True
         thread.join(timeout=10)

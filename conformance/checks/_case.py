@@ -33,7 +33,8 @@ def query_value(case: Any, response: Any, name: str) -> Any:
 
 
 def _typed(value: str) -> Any:
-    return int(value) if value.isdigit() else value
+    # ASCII digits only: str.isdigit() is also true of "¹", which int() refuses.
+    return int(value) if value.isascii() and value.isdigit() else value
 
 
 def json_body(response: Any) -> Any:

@@ -1,0 +1,35 @@
+"""The suite's own checks read what was sent exactly, so odd generated values cannot crash them."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+
+from conformance.checks._case import query_value
+
+
+def _sent(url: str) -> tuple[SimpleNamespace, SimpleNamespace]:
+    count = SimpleNamespace(name="count", definition={"schema": {"type": "integer", "default": 5}})
+    case = SimpleNamespace(operation=SimpleNamespace(query=[count]))
+    return case, SimpleNamespace(request=SimpleNamespace(url=url))
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("count=7", 7),
+        ("count=%C2%B9", "¹"),  # a digit to str.isdigit(), not to int()
+        ("count=%D9%A1", "١"),  # an Arabic-Indic one, which int() would take
+        ("count=-3", "-3"),
+        ("", 5),  # not sent: the contract's default
+    ],
+)
+def test_query_values_are_integers_only_when_written_in_ascii_digits(query, expected):
+    case, response = _sent(f"http://127.0.0.1/v3/accounts?{query}")
+    assert query_value(case, response, "count") == expected
+
+
+def test_repeated_and_list_parameters_come_back_as_lists():
+    case, response = _sent("http://127.0.0.1/v3/accounts?count=1&count=2")
+    assert query_value(case, response, "count") == [1, 2]
