@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from conformance.checks import ALL as SUITE_CHECKS
-from conformance.http import curl
+from conformance.http import Exchange, curl
 from conformance.options import RunOptions
 
 BUILT_IN_CHECKS = (
@@ -76,32 +76,61 @@ def _describe(item: pytest.Item) -> tuple[str, str]:
 
 def _violations(item: pytest.Item, error: BaseException) -> list[Violation]:
     text = str(error)
-    reproduce = _CURL.search(text)
+    last = _last_exchange(item)
+    sent = _CURL.search(text)
+    reproduce = sent.group(1) if sent else (curl(last) if last is not None else None)
     response = _RESPONSE.search(text)
-    got = f"{response.group(1)} {response.group(2)}: {response.group(3)}" if response else ""
-    failures = getattr(error, "exceptions", None)
-    if failures and all(hasattr(failure, "title") for failure in failures):
+    if response:
+        got = f"{response.group(1)} {response.group(2)}: {response.group(3)}"
+    elif last is not None:
+        got = f"{last.status}: {_shorten(last.response_text)}"
+    else:
+        got = ""
+    # Contract failures (Schemathesis' own, or raised by the behaviour tests' checking client)
+    # come with a title and a message; a behaviour test's assertion names the rule it broke.
+    failures = getattr(error, "exceptions", None) or [error]
+    if all(hasattr(failure, "title") for failure in failures):
         return [
             Violation(
                 check=f"{getattr(failure, 'code', '')} {failure.title}".strip(),
-                expected=str(getattr(failure, "message", "")).strip(),
+                expected=_expected(str(getattr(failure, "message", ""))),
                 got=got,
-                reproduce=reproduce.group(1) if reproduce else None,
+                reproduce=reproduce,
             )
             for failure in failures
         ]
-    # A behaviour test: the rule is its title; the last request it made reproduces the failure.
-    clients = [getattr(item, "funcargs", {}).get(name) for name in ("client", "anonymous")]
-    exchanges = [c.last for c in clients if getattr(c, "last", None) is not None]
-    last = max(exchanges, key=lambda exchange: exchange.sequence, default=None)
+    first_line = text.strip().splitlines()[0] if text.strip() else type(error).__name__
     return [
         Violation(
             check=getattr(item, "originalname", item.name),
             expected="",
-            got=text.strip().splitlines()[0] if text.strip() else type(error).__name__,
-            reproduce=curl(last) if last is not None else None,
+            got=first_line,
+            reproduce=reproduce,
         )
     ]
+
+
+def _last_exchange(item: pytest.Item) -> Exchange | None:
+    """The last request a behaviour test's clients made: it reproduces the failure."""
+    clients = [getattr(item, "funcargs", {}).get(name) for name in ("client", "anonymous")]
+    exchanges = [c.last for c in clients if getattr(c, "last", None) is not None]
+    return max(exchanges, key=lambda exchange: exchange.sequence, default=None)
+
+
+def _expected(message: str) -> str:
+    """What the contract expects, without the schema and value dumps Schemathesis appends."""
+    lines = [line.strip() for line in message.strip().splitlines() if line.strip()]
+    if len(lines) <= 4:
+        return "\n".join(lines)
+    kept = [lines[0]] + [
+        line.rstrip(":") for line in lines[1:] if line.startswith(("Schema at", "Validated"))
+    ]
+    return "\n".join(kept)
+
+
+def _shorten(text: str, limit: int = 200) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[:limit] + " ..."
 
 
 @dataclass
@@ -145,7 +174,7 @@ class Report:
         if violations:
             lines += ["", f"Violations ({len(violations)})"]
             for number, (outcome, violation) in enumerate(violations, 1):
-                lines.append(f"  {number}. {outcome.title}: {violation.check}")
+                lines.append(f"  {number}. {outcome.title} ({violation.check})")
                 if violation.expected:
                     lines.append("     expected: " + _indent(violation.expected))
                 if violation.got:

@@ -46,6 +46,7 @@ class Defect:
     on_request: Callable[[Outgoing], Outgoing] | None = None
     on_response: Callable[[Outgoing, Returned], Returned] | None = None
     patches: tuple[tuple[str, Any], ...] = ()  # (dotted target, replacement) on the mock
+    also_shows: tuple[str, ...] = ()  # more the report must say about it
 
 
 @dataclass
@@ -291,6 +292,7 @@ DEFECTS = [
         "marqeta",
         f"FAIL  {MARQETA_REFUND}",
         on_response=rewrite_json(each_refund(_drop("token"))),
+        also_shows=('expected: "token" is a required property', "got:      201: {"),
     ),
     Defect(
         "wrong type",

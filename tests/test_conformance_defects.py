@@ -56,5 +56,8 @@ def test_each_planted_defect_is_reported(defect: Defect):
     report = result.stdout
     assert result.returncode == 1, report[-3000:] + result.stderr[-2000:]
     assert defect.detected_as in report, report[-4000:]
+    for line in defect.also_shows:
+        assert line in report, report[-4000:]
+    assert "Value:" not in report  # the expectation, not Schemathesis' dump of the whole body
     assert "reproduce: curl" in report
     assert "demo_access_token" not in report  # credentials are redacted
