@@ -3,6 +3,7 @@ sent so a failure can be reproduced with curl, and never lets credentials into t
 
 from __future__ import annotations
 
+import functools
 import itertools
 import shlex
 import threading
@@ -48,6 +49,12 @@ def curl(exchange: Exchange) -> str:
     return shlex.join(parts)
 
 
+@functools.cache
+def _contract(path: str) -> Any:
+    """Each contract is loaded once: clients share it (it is only read)."""
+    return schemathesis.openapi.from_path(path)
+
+
 @dataclass
 class RateLimiter:
     """At most ``per_second`` calls a second, across threads."""
@@ -78,7 +85,7 @@ class ContractClient:
     ) -> None:
         self.base_url = base_url
         self.http = httpx.Client(base_url=base_url, auth=auth, timeout=30)
-        self.schema = schemathesis.openapi.from_path(contract_path)
+        self.schema = _contract(contract_path)
         self.limiter = limiter or RateLimiter(None)
         self.exchanges: list[Exchange] = []
 

@@ -11,10 +11,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-import httpx
-import schemathesis
 import uvicorn
 
+import conformance.http
 from mock_server.app import MockConfig, build_app
 from mock_server.auth import DEMO_PASSWORD, DEMO_USER
 from mock_server.spec import OPENAPI_DIR
@@ -118,7 +117,7 @@ class _SlowReads:
         return self.tx.owned(kind, owner)
 
 
-class ContractClient:
+class ContractClient(conformance.http.ContractClient):
     """An HTTP client for one vendor API that checks every response against its contract.
 
     The check is Schemathesis' own response validation (status code documented, body matches
@@ -127,31 +126,4 @@ class ContractClient:
     """
 
     def __init__(self, base_url: str, contract_file: str, auth: Any = DEMO_AUTH) -> None:
-        self.base_url = base_url
-        self.http = httpx.Client(base_url=base_url, auth=auth, timeout=10)
-        self.schema = _contract(contract_file)
-
-    def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        response = self.http.request(method, path, **kwargs)
-        operation = self.schema.find_operation_by_path(method, path.split("?")[0])
-        assert operation is not None, f"{method} {path} is not an operation of the contract"
-        operation.validate_response(response)
-        return response
-
-    def get(self, path: str, **kwargs: Any) -> httpx.Response:
-        return self.request("GET", path, **kwargs)
-
-    def post(self, path: str, **kwargs: Any) -> httpx.Response:
-        return self.request("POST", path, **kwargs)
-
-    def close(self) -> None:
-        self.http.close()
-
-
-_CONTRACTS: dict[str, Any] = {}
-
-
-def _contract(filename: str) -> Any:
-    if filename not in _CONTRACTS:
-        _CONTRACTS[filename] = schemathesis.openapi.from_path(OPENAPI_DIR / filename)
-    return _CONTRACTS[filename]
+        super().__init__(base_url, str(OPENAPI_DIR / contract_file), auth)
