@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import json
 import logging
+import os
 import sys
 from pathlib import Path
+from typing import Any
 
 import uvicorn
 
@@ -22,8 +25,10 @@ from mock_server.fixtures import FixturesError
 from mock_server.marqeta.service import ListQuery
 from mock_server.money import json_number
 from mock_server.spec import load_contract
+from mock_server.store import is_shared
 
 logger = logging.getLogger("mock_server")
+ARGV_VARIABLE = "MOCK_SERVER_ARGV"  # how worker processes learn the options
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -75,6 +80,20 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help=f"do not serve the control API under {CONTROL_PATH}",
     )
     parser.add_argument(
+        "--store",
+        default="memory",
+        metavar="memory|sqlite:PATH",
+        help="where state lives: in this process (default), or in a SQLite file that survives"
+        " restarts and is shared by --workers",
+    )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        metavar="N",
+        help="serve with N processes (needs --store sqlite:PATH; default: %(default)s)",
+    )
+    parser.add_argument(
         "--validate-responses",
         action=argparse.BooleanOptionalAction,
         default=True,
@@ -83,31 +102,64 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def config_from(args: argparse.Namespace) -> MockConfig:
+    """The mock's configuration from parsed options; ValueError for a bad combination."""
+    credentials = Credentials.parse(args.auth) if args.auth else DEMO_CREDENTIALS
+    balanced_credentials = (
+        Credentials.api_key_secrets(args.balanced_key)
+        if args.balanced_key
+        else DEMO_BALANCED_CREDENTIALS
+    )
+    if args.workers < 1:
+        raise ValueError("--workers must be at least 1")
+    if args.workers > 1 and not is_shared(args.store):
+        raise ValueError(
+            "--workers needs a store the processes can share: add --store sqlite:PATH"
+            " (the memory store lives inside one process)"
+        )
+    return MockConfig(
+        credentials=credentials,
+        balanced_credentials=balanced_credentials,
+        demo=not args.no_demo,
+        seed_files=tuple(args.seed),
+        control=not args.no_control,
+        validate_responses=args.validate_responses,
+        store=args.store,
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(message)s")
     try:
-        credentials = Credentials.parse(args.auth) if args.auth else DEMO_CREDENTIALS
-        balanced_credentials = (
-            Credentials.api_key_secrets(args.balanced_key)
-            if args.balanced_key
-            else DEMO_BALANCED_CREDENTIALS
-        )
-        config = MockConfig(
-            credentials=credentials,
-            balanced_credentials=balanced_credentials,
-            demo=not args.no_demo,
-            seed_files=tuple(args.seed),
-            control=not args.no_control,
-            validate_responses=args.validate_responses,
-        )
+        config = config_from(args)
+        # Built here even with workers: it checks the options, loads the fixtures into the
+        # store once, and gives the banner its data.
         app = build_app(config)
     except (ValueError, FixturesError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     logger.info("%s", banner(app, config, args.host, args.port))
-    uvicorn.run(app, host=args.host, port=args.port, log_level="info")
+    if args.workers == 1:
+        uvicorn.run(app, host=args.host, port=args.port, log_level="info")
+        return 0
+    app.mock_state.store.close()  # type: ignore[attr-defined]
+    os.environ[ARGV_VARIABLE] = json.dumps(argv)
+    uvicorn.run(
+        "mock_server.__main__:worker_app",
+        factory=True,
+        workers=args.workers,
+        host=args.host,
+        port=args.port,
+        log_level="info",
+    )
     return 0
+
+
+def worker_app() -> Any:
+    """The app of one worker process, built from the options the parent was given."""
+    return build_app(config_from(parse_args(json.loads(os.environ[ARGV_VARIABLE]))))
 
 
 def banner(app: object, config: MockConfig, host: str, port: int) -> str:

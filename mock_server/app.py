@@ -135,7 +135,9 @@ def build_app(config: MockConfig | None = None, store: Store | None = None) -> A
     config = config or MockConfig()
     store = store or open_store(config.store)
     state = MockState(config, store)
-    state.load_start_fixtures()
+    # A durable store restarted on its file keeps its state; fixtures go into an empty one only.
+    if store.is_empty():
+        state.load_start_fixtures()
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Any) -> AsyncIterator[None]:

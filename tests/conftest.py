@@ -1,6 +1,11 @@
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -8,7 +13,16 @@ import pytest
 
 from mock_server.app import MockConfig
 from mock_server.auth import DEMO_BALANCED_SECRET
-from tests.support import ContractClient, LiveMock, SettableClock, serve
+from tests.support import (
+    LOGS,
+    ROOT,
+    ContractClient,
+    LiveMock,
+    SettableClock,
+    free_port,
+    log_of,
+    serve,
+)
 
 MARQETA = "marqeta-credit.yaml"
 
@@ -18,9 +32,17 @@ def clock() -> SettableClock:
     return SettableClock()
 
 
+@pytest.fixture(scope="session", params=["memory", "sqlite"])
+def store_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """Every test of the mock runs on each store."""
+    if request.param == "sqlite":
+        return f"sqlite:{tmp_path_factory.mktemp('store') / 'mock.db'}"
+    return request.param
+
+
 @pytest.fixture(scope="session")
-def live_mock(clock: SettableClock) -> Iterator[LiveMock]:
-    with serve(MockConfig(clock=clock)) as mock:
+def live_mock(clock: SettableClock, store_url: str) -> Iterator[LiveMock]:
+    with serve(MockConfig(clock=clock, store=store_url)) as mock:
         yield mock
 
 
@@ -91,3 +113,44 @@ def buyer(seed) -> dict[str, Any]:
         {"balanced": {"marketplaces": [{"id": "MP", "name": "Shop", "accounts": [{"id": "AC1"}]}]}}
     )
     return created["balanced"]["marketplaces"][0]["accounts"][0]
+
+
+@pytest.fixture
+def start_mock(tmp_path: Path):
+    """Start the CLI in a subprocess; wait for it to answer; stop it at the end.
+
+    Its output goes to a file (``log_of(process)``): a pipe nobody reads would fill up under load
+    and stall the server.
+    """
+    started: list[subprocess.Popen[str]] = []
+
+    def start(*args: str, port: int | None = None) -> tuple[subprocess.Popen[str], str]:
+        port = port or free_port()
+        log = tmp_path / f"mock-{len(started)}.log"
+        with log.open("w") as output:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "mock_server", "--port", str(port), *args],
+                cwd=ROOT,
+                stdout=output,
+                stderr=subprocess.STDOUT,
+                text=True,
+                env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            )
+        LOGS[process.pid] = log
+        started.append(process)
+        root = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                httpx.get(f"{root}/__mock__/health", timeout=1)
+                return process, root
+            except httpx.TransportError:
+                assert process.poll() is None, log_of(process)
+                time.sleep(0.1)
+        raise AssertionError("mock did not start within 30 s")
+
+    yield start
+    for process in started:
+        if process.poll() is None:
+            process.kill()
+        process.wait(timeout=10)

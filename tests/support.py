@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import socket
 import threading
 import time
@@ -9,6 +10,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import uvicorn
@@ -19,6 +21,7 @@ from mock_server.auth import DEMO_PASSWORD, DEMO_USER
 from mock_server.spec import OPENAPI_DIR
 from mock_server.store import Record, Store, Transaction
 
+ROOT = Path(__file__).resolve().parent.parent
 DEMO_AUTH = (DEMO_USER, DEMO_PASSWORD)
 TIMESTAMP_PATTERN = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$"
 
@@ -31,6 +34,21 @@ class SettableClock:
 
     def now(self) -> datetime:
         return self.pinned or datetime.now(UTC)
+
+
+LOGS: dict[int, Path] = {}  # pid of a mock started by the start_mock fixture -> its output
+
+
+def log_of(process: Any) -> str:
+    """What a mock started by ``start_mock`` has printed so far."""
+    return LOGS[process.pid].read_text()
+
+
+def stop(process: Any, sig: int = signal.SIGINT, timeout: float = 15) -> str:
+    """Signal a mock started by ``start_mock``, wait for it to end, and return its output."""
+    process.send_signal(sig)
+    process.wait(timeout=timeout)
+    return log_of(process)
 
 
 def free_port() -> int:
@@ -92,6 +110,9 @@ class SlowReadStore:
 
     def clear(self) -> None:
         self.inner.clear()
+
+    def is_empty(self) -> bool:
+        return self.inner.is_empty()
 
     def close(self) -> None:
         self.inner.close()

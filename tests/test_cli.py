@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
-import pytest
 
-from tests.support import DEMO_AUTH, free_port
+from tests.support import DEMO_AUTH, stop
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -27,40 +23,6 @@ def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-@pytest.fixture
-def start_mock():
-    """Start the CLI in a subprocess; wait for it to answer; stop it at the end."""
-    started: list[subprocess.Popen[str]] = []
-
-    def start(*args: str) -> tuple[subprocess.Popen[str], str]:
-        port = free_port()
-        process = subprocess.Popen(
-            [sys.executable, "-m", "mock_server", "--port", str(port), *args],
-            cwd=ROOT,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
-        )
-        started.append(process)
-        root = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                httpx.get(f"{root}/v3/accounts", timeout=1)
-                return process, root
-            except httpx.TransportError:
-                assert process.poll() is None, process.stdout.read() if process.stdout else ""
-                time.sleep(0.1)
-        raise AssertionError("mock did not start within 30 s")
-
-    yield start
-    for process in started:
-        if process.poll() is None:
-            process.kill()
-        process.wait(timeout=10)
-
-
 def test_help_explains_every_option():
     result = run_cli("--help")
     assert result.returncode == 0
@@ -70,8 +32,7 @@ def test_help_explains_every_option():
 
 def test_start_up_log_prints_urls_credentials_and_accounts_and_ctrl_c_stops(start_mock):
     process, root = start_mock()
-    process.send_signal(signal.SIGINT)
-    output, _ = process.communicate(timeout=15)
+    output = stop(process)
     assert process.returncode == 0
     assert f"{root}/v3" in output and f"{root}/v3/credit" in output
     assert f"{root}/v3/ui/" in output and f"{root}/__mock__/health" in output
@@ -95,8 +56,7 @@ def test_seed_file_and_custom_credentials(start_mock, tmp_path):
     assert httpx.get(f"{root}/v3/accounts", auth=DEMO_AUTH).status_code == 401
     listed = httpx.get(f"{root}/v3/accounts", auth=("team", "s3cr:et")).json()
     assert [a["token"] for a in listed["data"]] == ["seeded_account"]
-    process.send_signal(signal.SIGINT)
-    output, _ = process.communicate(timeout=15)
+    output = stop(process)
     assert "s3cr:et" not in output  # a configured password is never logged
 
 
@@ -125,6 +85,5 @@ def test_balanced_key_and_balanced_fixtures(start_mock, tmp_path):
     assert debit.json()["amount"] == 999
     refused = httpx.get(f"{root}/v1/marketplaces", auth=("ak-test-demo-secret", ""))
     assert refused.status_code == 401
-    process.send_signal(signal.SIGINT)
-    output, _ = process.communicate(timeout=15)
+    output = stop(process)
     assert "ak-live-xyz" not in output and "WDx (999)" in output

@@ -7,14 +7,20 @@ from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 
 import httpx
+import pytest
 
 from mock_server.app import MockConfig
 from mock_server.auth import DEMO_BALANCED_SECRET
-from mock_server.store.memory import MemoryStore
+from mock_server.store import Store, open_store
 from tests.support import DEMO_AUTH, SlowReadStore, serve
 
 REFUND = {"method": "ACH", "type": "CREDIT_BALANCE_REFUND", "amount": 7.5}
 CLIENTS = 50
+
+
+@pytest.fixture(params=["memory", "sqlite"])
+def fresh_store(request: pytest.FixtureRequest, tmp_path) -> Store:
+    return open_store("memory" if request.param == "memory" else f"sqlite:{tmp_path / 'm.db'}")
 
 
 def race(url: str, body: dict, auth: tuple[str, str]) -> list[httpx.Response]:
@@ -30,9 +36,9 @@ def race(url: str, body: dict, auth: tuple[str, str]) -> list[httpx.Response]:
         return list(pool.map(post, range(CLIENTS)))
 
 
-def test_concurrent_refunds_never_refund_past_zero():
+def test_concurrent_refunds_never_refund_past_zero(fresh_store):
     # Reads take 1 ms, so unserialised refunds would all see the starting balance.
-    with serve(MockConfig(demo=False), store=SlowReadStore(MemoryStore())) as mock:
+    with serve(MockConfig(demo=False), store=SlowReadStore(fresh_store)) as mock:
         control = httpx.post(f"{mock.root}/__mock__/accounts", json={"current_balance": -100})
         account = control.json()["token"]
         # 50 refunds of 7.50 ask for 375.00 against a credit balance of 100.00.
@@ -51,8 +57,8 @@ def test_concurrent_refunds_never_refund_past_zero():
         assert journal.json()["count"] == len(accepted)
 
 
-def test_concurrent_refunds_of_one_debit_never_exceed_its_amount():
-    with serve(MockConfig(demo=False), store=SlowReadStore(MemoryStore())) as mock:
+def test_concurrent_refunds_of_one_debit_never_exceed_its_amount(fresh_store):
+    with serve(MockConfig(demo=False), store=SlowReadStore(fresh_store)) as mock:
         fixtures = {
             "balanced": {
                 "marketplaces": [

@@ -19,8 +19,6 @@ from mock_server.marqeta.rules import (
 from mock_server.money import decimal_from_json, json_number
 from mock_server.paging import page_of
 from mock_server.records import from_record, to_record
-from mock_server.store import KeyExistsError
-from mock_server.store.memory import MemoryStore
 from mock_server.validation import parse_json_strictly
 
 
@@ -115,28 +113,3 @@ def test_records_round_trip_money_and_time_exactly():
     )
     assert from_record(Refund, to_record(refund)) == refund
     assert to_record(refund)["amount"] == "0.10"
-
-
-def test_memory_store_commits_together_or_not_at_all():
-    store = MemoryStore()
-    with store.transaction() as tx:
-        tx.add("k", "1", {"v": 1}, owners=("o",))
-    with pytest.raises(RuntimeError), store.transaction() as tx:
-        tx.replace("k", "1", {"v": 2})
-        tx.add("k", "2", {"v": 3}, owners=("o",))
-        raise RuntimeError("rule broken half-way")
-    with store.transaction() as tx:
-        assert tx.get("k", "1") == {"v": 1}
-        assert tx.get("k", "2") is None
-        assert list(tx.owned("k", "o")) == [{"v": 1}]
-
-
-def test_memory_store_refuses_duplicate_keys_and_isolates_reads():
-    store = MemoryStore()
-    with store.transaction() as tx:
-        tx.add("k", "1", {"v": [1]})
-        with pytest.raises(KeyExistsError):
-            tx.add("k", "1", {"v": [2]})
-    with store.transaction() as tx:
-        tx.get("k", "1")["v"].append(99)  # mutating a read copy must not change the store
-        assert tx.get("k", "1") == {"v": [1]}

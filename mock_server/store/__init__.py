@@ -42,13 +42,25 @@ class Store(Protocol):
     def clear(self) -> None:
         """Forget every record."""
 
+    def is_empty(self) -> bool:
+        """True when the store holds no record (a durable store may start with some)."""
+
     def close(self) -> None: ...
 
 
 def open_store(url: str) -> Store:
-    """Open a store from its command-line spelling (``memory``)."""
+    """Open a store from its command-line spelling: ``memory`` or ``sqlite:PATH``."""
     if url == "memory":
         from mock_server.store.memory import MemoryStore
 
         return MemoryStore()
-    raise ValueError(f"unknown store {url!r}: expected 'memory'")
+    if url.startswith("sqlite:") and url.removeprefix("sqlite:"):
+        from mock_server.store.sqlite import SQLiteStore
+
+        return SQLiteStore(url.removeprefix("sqlite:"))
+    raise ValueError(f"unknown store {url!r}: expected 'memory' or 'sqlite:PATH'")
+
+
+def is_shared(url: str) -> bool:
+    """Whether several processes can serve from this store (one state, one file)."""
+    return url.startswith("sqlite:")

@@ -28,6 +28,10 @@ class MemoryStore:
             self._records.clear()
             self._owned.clear()
 
+    def is_empty(self) -> bool:
+        with self._lock:
+            return not self._records
+
     def close(self) -> None:
         """Nothing to release; present so every store closes the same way."""
 

@@ -1,0 +1,193 @@
+"""The mock as a team shares it: several workers on one SQLite file never invent money, never
+lose an acknowledged refund, and shut down cleanly."""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from decimal import Decimal
+from pathlib import Path
+
+import httpx
+import pytest
+
+from mock_server.auth import DEMO_BALANCED_SECRET
+from tests.support import DEMO_AUTH, free_port, log_of, stop
+
+CLIENTS = 64
+BALANCED_AUTH = (DEMO_BALANCED_SECRET, "")
+
+
+def race(url: str, bodies: list[dict], auth: tuple[str, str]) -> list[httpx.Response]:
+    """POST each body from its own client, all released at once."""
+    start_together = threading.Barrier(len(bodies), timeout=60)
+
+    def post(body: dict) -> httpx.Response:
+        with httpx.Client(auth=auth, timeout=60) as client:
+            start_together.wait()
+            return client.post(url, json=body)
+
+    with ThreadPoolExecutor(max_workers=len(bodies)) as pool:
+        return list(pool.map(post, bodies))
+
+
+@pytest.fixture
+def shared_mock(start_mock, tmp_path: Path):
+    """The mock with two workers on a SQLite file, empty."""
+    database = tmp_path / "mock.db"
+    process, root = start_mock("--no-demo", "--store", f"sqlite:{database}", "--workers", "2")
+    return process, root, database
+
+
+def test_two_workers_on_sqlite_never_refund_past_the_balance(shared_mock):
+    _, root, _ = shared_mock
+    account = httpx.post(f"{root}/__mock__/accounts", json={"current_balance": -200}).json()
+    url = f"{root}/v3/accounts/{account['token']}/refunds"
+    # 64 refunds of 3.50 to 9.80 ask for about 425.60 against a credit balance of 200.00.
+    amounts = [Decimal("3.50") + Decimal("0.10") * (i % 64) for i in range(CLIENTS)]
+    bodies = [
+        {"method": "ACH", "type": "CREDIT_BALANCE_REFUND", "amount": float(a)} for a in amounts
+    ]
+    responses = race(url, bodies, DEMO_AUTH)
+
+    statuses = [r.status_code for r in responses]
+    assert all(status < 500 for status in statuses), statuses
+    assert set(statuses) <= {201, 400}, statuses
+    accepted = sum(Decimal(str(r.json()["amount"])) for r in responses if r.status_code == 201)
+    assert Decimal(0) < accepted <= Decimal(200)
+    final = httpx.get(f"{root}/v3/accounts/{account['token']}", auth=DEMO_AUTH).json()
+    assert Decimal(str(final["current_balance"])) == Decimal(-200) + accepted
+    listed = httpx.get(f"{url}?count=100", auth=DEMO_AUTH).json()
+    assert listed["count"] == statuses.count(201)
+
+
+def test_two_workers_on_sqlite_never_refund_more_than_a_debit(shared_mock):
+    _, root, _ = shared_mock
+    fixtures = {
+        "balanced": {
+            "marketplaces": [
+                {
+                    "id": "MP",
+                    "name": "S",
+                    "accounts": [{"id": "AC", "debits": [{"id": "WD", "amount": 1000}]}],
+                }
+            ]
+        }
+    }
+    httpx.post(f"{root}/__mock__/seed", json=fixtures).raise_for_status()
+    bodies = [
+        {"debit_uri": "/v1/marketplaces/MP/debits/WD", "amount": 17 + i % 7} for i in range(CLIENTS)
+    ]
+    responses = race(f"{root}/v1/marketplaces/MP/refunds", bodies, BALANCED_AUTH)
+
+    statuses = [r.status_code for r in responses]
+    assert all(status < 500 for status in statuses), statuses
+    assert set(statuses) <= {201, 400, 409}, statuses
+    accepted = [r.json() for r in responses if r.status_code == 201]
+    assert 0 < sum(refund["amount"] for refund in accepted) <= 1000
+    listed = httpx.get(
+        f"{root}/v1/marketplaces/MP/debits/WD/refunds?limit=100", auth=BALANCED_AUTH
+    ).json()
+    assert listed["total"] == len(accepted)
+
+
+def test_refunds_acknowledged_before_a_kill_are_all_there_after_restart(start_mock, tmp_path):
+    database = tmp_path / "mock.db"
+    port = free_port()
+    process, root = start_mock("--no-demo", "--store", f"sqlite:{database}", port=port)
+    account = httpx.post(f"{root}/__mock__/accounts", json={"current_balance": -100000}).json()
+    url = f"{root}/v3/accounts/{account['token']}/refunds"
+    acknowledged: dict[str, dict] = {}
+    refused: list[str] = []
+    stop_sending = threading.Event()
+
+    def send(client_number: int) -> None:
+        with httpx.Client(auth=DEMO_AUTH, timeout=10) as client:
+            for n in range(10_000):
+                if stop_sending.is_set():
+                    return
+                token = f"kill-{client_number}-{n}"
+                # Every fifth asks for more than the balance: refused, so it must not appear.
+                amount = 200000 if n % 5 == 4 else 1.25
+                body = {"token": token, "method": "ACH", "type": "CREDIT_BALANCE_REFUND"}
+                try:
+                    response = client.post(url, json={**body, "amount": amount})
+                except httpx.TransportError:
+                    return  # the server died under this request: its fate is unknown
+                if response.status_code == 201:
+                    acknowledged[token] = response.json()
+                else:
+                    refused.append(token)
+
+    senders = [threading.Thread(target=send, args=(i,)) for i in range(8)]
+    for sender in senders:
+        sender.start()
+    deadline = time.monotonic() + 30
+    while len(acknowledged) < 150 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    process.kill()  # SIGKILL, mid-load
+    process.wait(timeout=10)
+    stop_sending.set()
+    for sender in senders:
+        sender.join(timeout=30)
+    assert len(acknowledged) >= 150 and refused
+
+    _, root = start_mock("--no-demo", "--store", f"sqlite:{database}", port=port)
+    with httpx.Client(base_url=url.replace(f"http://127.0.0.1:{port}", root), auth=DEMO_AUTH) as c:
+        for token, created in acknowledged.items():
+            assert c.get(f"/{token}").json() == created, token
+        for token in refused:
+            assert c.get(f"/{token}").status_code == 404, token
+
+
+def test_sigterm_answers_the_requests_in_flight_and_closes_the_store(start_mock, tmp_path):
+    database = tmp_path / "mock.db"
+    process, root = start_mock("--store", f"sqlite:{database}")
+    url = f"{root}/v3/accounts/demo_account_credit_balance"
+    outcomes: list[int | str] = []
+
+    def read_until_refused() -> None:
+        with httpx.Client(auth=DEMO_AUTH, timeout=10) as client:
+            while True:
+                try:
+                    outcomes.append(client.get(url).status_code)
+                except httpx.ConnectError:
+                    return  # the listener is closed: the server is stopping
+                except httpx.TransportError as exc:
+                    outcomes.append(type(exc).__name__)  # a request cut off mid-way
+                    return
+
+    readers = [threading.Thread(target=read_until_refused) for _ in range(8)]
+    for reader in readers:
+        reader.start()
+    time.sleep(1)
+    output = stop(process, signal.SIGTERM)
+    for reader in readers:
+        reader.join(timeout=30)
+    # uvicorn shuts down cleanly, then ends by the signal it was sent, as Unix tools do.
+    assert process.returncode in (0, -signal.SIGTERM), output
+    assert outcomes and set(outcomes) == {200}, sorted(set(map(str, outcomes)))
+    assert "Application shutdown complete" in output and "Traceback" not in output
+    # SQLite removes the write-ahead log when the last connection closes cleanly.
+    assert not Path(f"{database}-wal").exists()
+
+
+def test_workers_need_a_shared_store(start_mock):
+    from tests.test_cli import run_cli
+
+    result = run_cli("--workers", "2")
+    assert result.returncode == 2
+    assert "--store sqlite:PATH" in result.stderr
+
+
+def test_credentials_never_reach_the_log(start_mock, tmp_path):
+    process, root = start_mock("--auth", "team:Pa55-word", "--balanced-key", "ak-live-secret")
+    for auth in (("team", "Pa55-word"), ("team", "wrong-Pa55"), ("ak-live-secret", "")):
+        httpx.get(f"{root}/v3/accounts", auth=auth)
+        httpx.get(f"{root}/v1/marketplaces", auth=auth)
+    output = log_of(process)
+    assert "GET /v3/accounts" in output  # requests are logged...
+    for secret in ("Pa55-word", "wrong-Pa55", "ak-live-secret"):
+        assert secret not in output  # ...their credentials are not
