@@ -18,7 +18,8 @@ from connexion.datastructures import MediaTypeDict
 from connexion.exceptions import BadRequestProblem
 from connexion.validators import VALIDATOR_MAP, JSONRequestBodyValidator, ParameterValidator
 from jsonschema import Draft4Validator, FormatChecker, ValidationError
-from starlette.types import Scope
+from starlette.datastructures import Headers
+from starlette.types import Receive, Scope
 
 
 def _exact_float(text: str) -> float:
@@ -39,6 +40,23 @@ def parse_json_strictly(raw: bytes) -> t.Any:
 
 
 class StrictJSONRequestBodyValidator(JSONRequestBodyValidator):
+    async def wrap_receive(self, receive: Receive, *, scope: Scope) -> tuple[Receive, Scope]:
+        # Connexion takes a request without Content-Length for one without a body, which a
+        # chunked upload is not: read it whole first and give it its length.
+        headers = Headers(scope=scope)
+        if "content-length" not in headers and "transfer-encoding" in headers:
+            chunks, more_body = [], True
+            while more_body:
+                message = await receive()
+                chunks.append(message.get("body", b""))
+                more_body = message.get("more_body", False)
+            body = b"".join(chunks)
+            kept = [(k, v) for k, v in scope["headers"] if k.lower() != b"transfer-encoding"]
+            scope = {**scope, "headers": [*kept, (b"content-length", str(len(body)).encode())]}
+            whole = {"type": "http.request", "body": body, "more_body": False}
+            receive = self._insert_messages(receive, messages=[whole])
+        return await super().wrap_receive(receive, scope=scope)
+
     async def _parse(self, stream: t.AsyncGenerator[bytes, None], scope: Scope) -> t.Any:
         raw = b"".join([message async for message in stream])
         if not raw.strip():

@@ -120,3 +120,17 @@ def test_no_problem_json_on_any_error(v3):
         httpx.get(f"{v3.base_url}/accounts"),
     ]
     assert all("problem" not in r.headers["content-type"] for r in responses)
+
+
+def test_a_chunked_upload_is_read_whole(v3):
+    def chunks():
+        yield b'{"method": "ACH", "type": "CREDIT_BALANCE_REFUND",'
+        yield b' "amount": 12.5}'
+
+    response = v3.post(
+        "/accounts/demo_account_credit_balance/refunds",
+        content=chunks(),
+        headers={"Content-Type": "application/json"},
+    )
+    assert response.status_code == 201, response.text
+    assert response.json()["amount"] == 12.5

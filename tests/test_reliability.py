@@ -6,6 +6,7 @@ from __future__ import annotations
 import signal
 import threading
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from pathlib import Path
@@ -142,36 +143,44 @@ def test_refunds_acknowledged_before_a_kill_are_all_there_after_restart(start_mo
             assert c.get(f"/{token}").status_code == 404, token
 
 
-def test_sigterm_answers_the_requests_in_flight_and_closes_the_store(start_mock, tmp_path):
+def test_sigterm_finishes_the_request_in_flight_and_closes_the_store(start_mock, tmp_path):
     database = tmp_path / "mock.db"
-    process, root = start_mock("--store", f"sqlite:{database}")
-    url = f"{root}/v3/accounts/demo_account_credit_balance"
-    outcomes: list[int | str] = []
+    port = free_port()
+    process, root = start_mock("--store", f"sqlite:{database}", port=port)
+    url = f"{root}/v3/accounts/demo_account_credit_balance/refunds"
 
-    def read_until_refused() -> None:
-        with httpx.Client(auth=DEMO_AUTH, timeout=10) as client:
-            while True:
-                try:
-                    outcomes.append(client.get(url).status_code)
-                except httpx.ConnectError:
-                    return  # the listener is closed: the server is stopping
-                except httpx.TransportError as exc:
-                    outcomes.append(type(exc).__name__)  # a request cut off mid-way
-                    return
+    def slow_body() -> Iterator[bytes]:
+        # The request is in flight (headers read, body still coming) when SIGTERM arrives.
+        yield b'{"token": "in_flight", "method": "ACH", '
+        time.sleep(1.5)
+        yield b'"type": "CREDIT_BALANCE_REFUND", "amount": 5}'
 
-    readers = [threading.Thread(target=read_until_refused) for _ in range(8)]
-    for reader in readers:
-        reader.start()
-    time.sleep(1)
+    answered: list[httpx.Response] = []
+    sender = threading.Thread(
+        target=lambda: answered.append(
+            httpx.post(
+                url,
+                content=slow_body(),
+                headers={"Content-Type": "application/json"},
+                auth=DEMO_AUTH,
+                timeout=30,
+            )
+        )
+    )
+    sender.start()
+    time.sleep(0.5)
     output = stop(process, signal.SIGTERM)
-    for reader in readers:
-        reader.join(timeout=30)
+    sender.join(timeout=30)
+
+    assert answered and answered[0].status_code == 201, output
     # uvicorn shuts down cleanly, then ends by the signal it was sent, as Unix tools do.
     assert process.returncode in (0, -signal.SIGTERM), output
-    assert outcomes and set(outcomes) == {200}, sorted(set(map(str, outcomes)))
     assert "Application shutdown complete" in output and "Traceback" not in output
     # SQLite removes the write-ahead log when the last connection closes cleanly.
     assert not Path(f"{database}-wal").exists()
+    _, root = start_mock("--store", f"sqlite:{database}", port=port)
+    kept = httpx.get(f"{url.replace(f'http://127.0.0.1:{port}', root)}/in_flight", auth=DEMO_AUTH)
+    assert kept.json() == answered[0].json()
 
 
 def test_workers_need_a_shared_store(start_mock):
