@@ -49,6 +49,13 @@ def curl(exchange: Exchange) -> str:
     return shlex.join(parts)
 
 
+def _sent_body(request: httpx.Request) -> bytes | None:
+    try:
+        return request.content or None
+    except httpx.RequestNotRead:
+        return None  # streamed: it was sent as it was made and is not kept
+
+
 @functools.cache
 def _contract(path: str) -> Any:
     """Each contract is loaded once: clients share it (it is only read)."""
@@ -101,7 +108,7 @@ class ContractClient:
                 method=request.method,
                 url=str(request.url),
                 headers=dict(request.headers),
-                body=request.content or None,
+                body=_sent_body(request),
                 status=response.status_code,
                 response_text=response.text[:2000],
             )
