@@ -193,8 +193,15 @@ class ErrorRouter:
         return self.respond(request.url.path, kind, _readable(kind, message), headers)
 
 
+MAX_MESSAGE = 500  # a message quoting a huge value quotes its start
+_LONG_QUOTE = re.compile(r"'([^']{60})[^']{4,}'")
+
+
 def _readable(kind: str, message: str) -> str:
     """Connexion's messages, reworded where they would confuse a client developer."""
+    message = _LONG_QUOTE.sub(r"'\1...'", message)
+    if len(message) > MAX_MESSAGE:
+        message = message[: MAX_MESSAGE - 3] + "..."
     if kind == "unauthorized":
         return f"Invalid or missing credentials: {message}"
     if kind == "unsupported_media_type":

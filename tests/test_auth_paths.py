@@ -1,0 +1,91 @@
+"""No operation answers 2xx without valid credentials, however its path is spelled; with
+--no-control the control API is unreachable however it is spelled."""
+
+from __future__ import annotations
+
+import re
+
+import httpx
+import pytest
+
+from mock_server.auth import DEMO_BALANCED_SECRET
+from mock_server.spec import load_contract
+from tests.support import DEMO_AUTH
+
+
+def _spellings(path: str) -> list[str]:
+    """The path as given and as a careless or hostile client might spell it."""
+    first = path.index("/", 1)
+    return [
+        path,
+        path + "/",
+        path.replace("/", "//", 2),
+        path[:first] + path[first:].upper(),
+        path[:first] + "/%" + f"{ord(path[first + 1]):02X}" + path[first + 2 :],
+        path + "?",
+        path + "/.",
+        path[:first] + "/./" + path[first + 1 :],
+    ]
+
+
+@pytest.fixture
+def real_ids(live_mock, control) -> dict[str, str]:
+    """Ids of real resources, so that a request let through would find something."""
+    root = live_mock.root
+    body = {"method": "ACH", "type": "CREDIT_BALANCE_REFUND", "amount": 1}
+    account = "demo_account_credit_balance"
+    refund = httpx.post(f"{root}/v3/accounts/{account}/refunds", json=body, auth=DEMO_AUTH)
+    debit_uri = "/v1/marketplaces/TEST-MPdemo/debits/WDdemo1254"
+    balanced = httpx.post(
+        f"{root}/v1/marketplaces/TEST-MPdemo/refunds",
+        json={"debit_uri": debit_uri, "amount": 5},
+        auth=(DEMO_BALANCED_SECRET, ""),
+    )
+    return {
+        "account_token": account,
+        "refund_token": refund.json()["token"],
+        "payment_source_token": "demo_payment_source_checking",
+        "marketplace_id": "TEST-MPdemo",
+        "account_id": "ACdemobuyer",
+        "debit_id": "WDdemo1254",
+        "refund_id": balanced.json()["id"],
+    }
+
+
+def _operations(filename: str, ids: dict[str, str]) -> list[tuple[str, str]]:
+    contract = load_contract(filename)
+    found = []
+    for server in contract["servers"]:
+        for template, item in contract["paths"].items():
+            path = re.sub(r"\{(\w+)\}", lambda m: ids[m.group(1)], template)
+            found += [
+                (method.upper(), server["url"] + path) for method in item if method != "parameters"
+            ]
+    return found
+
+
+@pytest.mark.parametrize("contract", ["marqeta-credit.yaml", "balanced-v1.yaml"])
+@pytest.mark.parametrize("auth", [None, ("demo_app_token", "wrong"), ("nobody", "")])
+def test_no_spelling_of_any_operation_answers_2xx_without_credentials(
+    live_mock, real_ids, contract, auth
+):
+    tried = 0
+    with httpx.Client(base_url=live_mock.root, auth=auth, follow_redirects=True) as client:
+        for method, path in _operations(contract, real_ids):
+            for spelling in _spellings(path):
+                response = client.request(method, spelling, json={})
+                tried += 1
+                answered = f"{method} {spelling} answered {response.status_code}"
+                assert not response.is_success, answered
+                assert response.status_code in (401, 404, 405), answered
+    assert tried > 100
+
+
+def test_without_control_no_spelling_of_the_control_api_is_reachable(start_mock):
+    _, root = start_mock("--no-control")
+    for path in ("/__mock__/health", "/__mock__/reset", "/__mock__/seed", "/__mock__/accounts"):
+        for spelling in _spellings(path):
+            for method in ("GET", "POST"):
+                response = httpx.request(method, root + spelling, json={}, follow_redirects=True)
+                assert response.status_code in (401, 404, 405), f"{method} {spelling}"
+    assert httpx.get(f"{root}/v3/accounts", auth=DEMO_AUTH).status_code == 200
