@@ -8,7 +8,7 @@ ARGS   ?=
 # Test processes: most of the suite's time is conformance runs, each a process of its own.
 JOBS   ?= 2
 
-.PHONY: run test lint format docs bench clean
+.PHONY: run test soak lint format docs bench clean
 
 $(BIN)/.installed: requirements.lock pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -21,6 +21,9 @@ run: $(BIN)/.installed ## start the mock with demo data on $(HOST):$(PORT)
 
 test: $(BIN)/.installed ## the whole test suite, in $(JOBS) processes
 	$(BIN)/python -m pytest -n $(JOBS) $(ARGS)
+
+soak: $(BIN)/.installed ## long generated-request run per API against 2 workers on SQLite
+	$(BIN)/python bench/soak.py $(ARGS)
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check .

@@ -6,6 +6,7 @@ and the plugin points them at the target before the suite's tests are collected.
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any
 
 import schemathesis
@@ -35,6 +36,15 @@ def _load(contract_path: str) -> Any:
 
 
 SCHEMAS = {name: _load(api.contract_path) for name, api in APIS.items()}
+# Responses to generated requests, by status class ("2xx", "4xx", ...), for the report.
+ANSWERED: Counter[str] = Counter()
+
+
+@schemathesis.hook("after_call")
+def _count_answer(context: Any, case: Any, response: Any) -> None:
+    ANSWERED[f"{response.status_code // 100}xx"] += 1
+
+
 _options: RunOptions | None = None
 
 

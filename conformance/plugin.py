@@ -161,6 +161,12 @@ def _scrub(report: pytest.TestReport, secrets: list[str]) -> None:
     report.sections = [(title, _redact(content, secrets)) for title, content in report.sections]
 
 
+def _answered() -> dict[str, int]:
+    from conformance import contracts  # loaded by now, unless the run stopped before it
+
+    return dict(contracts.ANSWERED)
+
+
 def _redact(text: str, secrets: list[str]) -> str:
     for secret in secrets:
         text = text.replace(secret, "[redacted]")
@@ -177,6 +183,7 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
         mock_control=suite.mock_control,
         options=suite.options,
         outcomes=suite.outcomes,
+        answered=_answered(),
     )
     for line in report.lines():
         terminalreporter.write_line(_redact(line, suite.options.secrets))

@@ -140,6 +140,7 @@ class Report:
     mock_control: str | None
     options: RunOptions
     outcomes: list[Outcome]
+    answered: dict[str, int] = field(default_factory=dict)  # generated requests by status class
 
     def lines(self) -> list[str]:
         lines = ["", "=" * 78, f"Conformance of {self.api} at {self.base_url}"]
@@ -185,8 +186,11 @@ class Report:
         passed = sum(o.status == "passed" for o in self.outcomes)
         skipped = sum(o.status == "skipped" for o in self.outcomes)
         verdict = "CONFORMS" if not failed else "DOES NOT CONFORM"
+        classes = ", ".join(f"{name} {count}" for name, count in sorted(self.answered.items()))
         lines += [
             "",
+            f"generated requests: {sum(self.answered.values())}"
+            + (f" ({classes})" if classes else ""),
             f"{verdict}: {passed} passed, {failed} failed, {skipped} skipped",
             "=" * 78,
         ]

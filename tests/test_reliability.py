@@ -200,3 +200,15 @@ def test_credentials_never_reach_the_log(start_mock, tmp_path):
     assert "GET /v3/accounts" in output  # requests are logged...
     for secret in ("Pa55-word", "wrong-Pa55", "ak-live-secret"):
         assert secret not in output  # ...their credentials are not
+
+
+@pytest.mark.parametrize("api", ["marqeta", "balanced"])
+def test_generated_requests_against_two_workers_on_sqlite_break_nothing(shared_mock, api):
+    """Schemathesis' positive and negative cases on every operation (the soak's small brother)."""
+    from tests.test_conformance_defects import conformance
+
+    _, root, _ = shared_mock
+    result = conformance(api, root, "--seed", "7")
+    assert result.returncode == 0, result.stdout[-4000:]
+    answered = next(line for line in result.stdout.splitlines() if "generated requests" in line)
+    assert "5xx" not in answered and int(answered.split()[2]) > 300, answered
