@@ -10,14 +10,18 @@ Parameters: Connexion checks them with Draft 4's format checker, which knows no 
 
 from __future__ import annotations
 
+import functools
 import json
+import re
 import typing as t
 from decimal import Decimal
 
 from connexion.datastructures import MediaTypeDict
 from connexion.exceptions import BadRequestProblem, ProblemException
+from connexion.json_schema import Draft4RequestValidator
 from connexion.validators import VALIDATOR_MAP, JSONRequestBodyValidator, ParameterValidator
 from jsonschema import Draft4Validator, FormatChecker, ValidationError
+from jsonschema.validators import extend
 from starlette.datastructures import Headers
 from starlette.types import Receive, Scope
 
@@ -47,7 +51,31 @@ def parse_json_strictly(raw: bytes) -> t.Any:
     return json.loads(text, parse_float=_exact_float, parse_constant=_refuse_constant)
 
 
+@functools.cache
+def _whole_string(pattern: str) -> re.Pattern[str]:
+    # In JSON Schema (ECMA 262) "$" ends the string; in Python it also matches before a final
+    # newline, which would let "token\n" through a pattern that refuses control characters.
+    if pattern.endswith("$") and not pattern.endswith("\\$"):
+        pattern = pattern[:-1] + r"\Z"
+    return re.compile(pattern)
+
+
+def _ecma_pattern(
+    validator: t.Any, pattern: str, instance: t.Any, schema: t.Any
+) -> t.Iterator[ValidationError]:
+    if validator.is_type(instance, "string") and not _whole_string(pattern).search(instance):
+        yield ValidationError(f"{instance!r} does not match {pattern!r}")
+
+
+RequestValidator = extend(Draft4RequestValidator, {"pattern": _ecma_pattern})
+ParameterSchemaValidator = extend(Draft4Validator, {"pattern": _ecma_pattern})
+
+
 class StrictJSONRequestBodyValidator(JSONRequestBodyValidator):
+    @property
+    def _validator(self) -> t.Any:
+        return RequestValidator(self._schema, format_checker=Draft4Validator.FORMAT_CHECKER)
+
     async def wrap_receive(self, receive: Receive, *, scope: Scope) -> tuple[Receive, Scope]:
         # Connexion takes a request without Content-Length for one without a body, which a
         # chunked upload is not: read it whole first and give it its length.
@@ -96,9 +124,9 @@ class StrictParameterValidator(ParameterValidator):
         if value is None:
             return f"Missing {parameter_type} parameter '{name}'" if param.get("required") else None
         try:
-            Draft4Validator(param.get("schema", param), format_checker=FormatChecker()).validate(
-                value
-            )
+            ParameterSchemaValidator(
+                param.get("schema", param), format_checker=FormatChecker()
+            ).validate(value)
         except ValidationError as exc:
             return f"Invalid {parameter_type} parameter '{name}': {exc.message}"
         return None

@@ -42,6 +42,9 @@ MARQETA_BODIES = {
         _refund(extra=', "description": "' + "d" * 10_000 + '"'),
         400,
     ),
+    "a NUL in the description": (_refund(extra=', "description": "a\\u0000b"'), 400),
+    "an escape sequence in the description": (_refund(extra=', "description": "\\u001b[31m"'), 400),
+    "a newline ending the token": (_refund(extra=', "token": "tok\\n"'), 400),
     "unknown method": (b'{"method": "CASH", "type": "CREDIT_BALANCE_REFUND", "amount": 1}', 400),
     "a JSON array": (b"[1, 2, 3]", 400),
     "JSON null": (b"null", 400),
@@ -125,6 +128,11 @@ BALANCED_BODIES = {
     "nested meta": (
         b'{"debit_uri": "/v1/marketplaces/TEST-MPdemo/debits/WDdemo431", '
         b'"meta": {"a": {"b": "c"}}}',
+        400,
+    ),
+    "a control character in meta": (
+        b'{"debit_uri": "/v1/marketplaces/TEST-MPdemo/debits/WDdemo431", '
+        b'"meta": {"k": "v\\u0007"}}',
         400,
     ),
     "fractional cents": (
