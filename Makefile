@@ -23,7 +23,7 @@ test: $(BIN)/.installed ## the whole test suite, in $(JOBS) processes
 	$(BIN)/python -m pytest -n $(JOBS) $(ARGS)
 
 soak: $(BIN)/.installed ## long generated-request run per API against 2 workers on SQLite
-	$(BIN)/python bench/soak.py $(ARGS)
+	$(BIN)/python -m bench.soak $(ARGS)
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check .
@@ -36,8 +36,12 @@ format: $(BIN)/.installed
 docs: $(BIN)/.installed ## refresh the README blocks generated from the contracts
 	$(BIN)/python -m mock_server.contract_doc --write README.md
 
-bench: $(BIN)/.installed
-	@echo "no benchmarks yet (tracked in issue 7)"
+$(BIN)/.bench-installed: $(BIN)/.installed bench/requirements.lock
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r bench/requirements.lock
+	touch $@
+
+bench: $(BIN)/.bench-installed ## ours vs Prism vs bare Starlette under wrk; results in bench/results/
+	$(BIN)/python -m bench.run $(ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info

@@ -1,0 +1,113 @@
+"""Load from wrk (Debian's package, installed when missing), and what it measured."""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+THREADS = 2
+CONNECTIONS = 32
+_UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}
+
+
+@dataclass(frozen=True)
+class Request:
+    method: str
+    path: str
+    body: dict | None = None
+    auth: tuple[str, str] | None = None
+
+
+@dataclass(frozen=True)
+class Measured:
+    requests_per_second: float
+    p50_ms: float
+    p99_ms: float
+    max_ms: float
+    errors: int  # non-2xx answers and socket errors
+    requests: int
+
+
+def ensure_wrk() -> str:
+    found = shutil.which("wrk")
+    if found:
+        return found
+    subprocess.run(["apt-get", "install", "-y", "-q", "wrk"], check=True, capture_output=True)
+    found = shutil.which("wrk")
+    if not found:
+        raise SystemExit("wrk is not installed and apt-get could not install it")
+    return found
+
+
+def _script(request: Request) -> str:
+    headers = {"Content-Type": "application/json"}
+    if request.auth:
+        token = base64.b64encode(":".join(request.auth).encode()).decode()
+        headers["Authorization"] = f"Basic {token}"
+    lines = [f'wrk.method = "{request.method}"']
+    lines += [f'wrk.headers["{name}"] = "{value}"' for name, value in headers.items()]
+    if request.body is not None:
+        lines.append(f"wrk.body = {json.dumps(json.dumps(request.body))}")
+    return "\n".join(lines) + "\n"
+
+
+def run(root: str, request: Request, seconds: int) -> Measured:
+    """``wrk -t2 -c32`` for ``seconds`` against ``root`` + the request's path."""
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
+        script.write(_script(request))
+    try:
+        result = subprocess.run(
+            [
+                ensure_wrk(),
+                f"-t{THREADS}",
+                f"-c{CONNECTIONS}",
+                f"-d{seconds}s",
+                "--latency",
+                "-s",
+                script.name,
+                root + request.path,
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=seconds + 60,
+        )
+    finally:
+        Path(script.name).unlink()
+    return parse(result.stdout)
+
+
+def _ms(text: str) -> float:
+    number, unit = re.fullmatch(r"([\d.]+)(us|ms|s|m)", text).groups()  # type: ignore[union-attr]
+    return float(number) * _UNITS[unit]
+
+
+def parse(output: str) -> Measured:
+    latency = re.search(r"Latency\s+(\S+)\s+(\S+)\s+(\S+)", output)
+    # Anchored: "92.50%" in the stdev column must not pass for the 50th percentile.
+    p50 = re.search(r"^\s+50%\s+(\S+)", output, re.MULTILINE)
+    p99 = re.search(r"^\s+99%\s+(\S+)", output, re.MULTILINE)
+    rate = re.search(r"Requests/sec:\s+([\d.]+)", output)
+    total = re.search(r"(\d+) requests in", output)
+    if not (latency and p50 and p99 and rate and total):
+        raise ValueError(f"unexpected wrk output:\n{output}")
+    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    sockets = re.search(
+        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output
+    )
+    errors = int(non_2xx.group(1)) if non_2xx else 0
+    errors += sum(int(n) for n in sockets.groups()) if sockets else 0
+    return Measured(
+        requests_per_second=float(rate.group(1)),
+        p50_ms=_ms(p50.group(1)),
+        p99_ms=_ms(p99.group(1)),
+        max_ms=_ms(latency.group(3)),
+        errors=errors,
+        requests=int(total.group(1)),
+    )

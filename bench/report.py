@@ -1,0 +1,141 @@
+"""The benchmark's results as a markdown table (with where each target stands) and a chart."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+TARGET_VS_PRISM = 2.0  # throughput at least this many times Prism's
+TARGET_VS_CEILING = 0.5  # and at least this share of the bare-Starlette ceiling
+TARGET_LIST_GROWTH = 1.5  # list p50 at the largest size within this factor of the smallest
+TARGET_RSS_MB = 150
+TARGET_START_UP_S = 2.0
+
+
+def _ratio(ours: float, other: float) -> float:
+    return ours / other if other else float("inf")
+
+
+def row_line(row: dict[str, Any]) -> str:
+    ours, prism, ceiling = row["ours"], row["prism"], row["ceiling"]
+    return (
+        f"  {row['api']:8} {row['endpoint']:26} ours {ours['requests_per_second']:8.0f}/s"
+        f" p99 {ours['p99_ms']:6.1f} ms | prism {prism['requests_per_second']:8.0f}/s"
+        f" p99 {prism['p99_ms']:6.1f} ms | ceiling {ceiling['requests_per_second']:8.0f}/s"
+    )
+
+
+def _met(ok: bool) -> str:
+    return "met" if ok else "**not met**"
+
+
+def markdown(results: dict[str, Any]) -> str:
+    load = results["load"]
+    lines = [
+        f"Benchmark of {results['date']}: wrk -t{load['threads']} -c{load['connections']}"
+        f" -d{load['seconds']}s on loopback, {results['machine']['cores']} cores shared by the"
+        " load generator and the server under test.",
+        "",
+        "| API | endpoint | ours req/s | Prism req/s | ceiling req/s | ours / Prism |"
+        " ours / ceiling | ours p50 / p99 / max ms | Prism p50 / p99 / max ms |"
+        " errors (ours, Prism) |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for row in results["endpoints"]:
+        ours, prism, ceiling = row["ours"], row["prism"], row["ceiling"]
+        lines.append(
+            f"| {row['api']} | {row['endpoint']} | {ours['requests_per_second']:.0f}"
+            f" | {prism['requests_per_second']:.0f} | {ceiling['requests_per_second']:.0f}"
+            f" | {_ratio(ours['requests_per_second'], prism['requests_per_second']):.2f}x"
+            f" | {_ratio(ours['requests_per_second'], ceiling['requests_per_second']):.0%}"
+            f" | {ours['p50_ms']:.1f} / {ours['p99_ms']:.1f} / {ours['max_ms']:.0f}"
+            f" | {prism['p50_ms']:.1f} / {prism['p99_ms']:.1f} / {prism['max_ms']:.0f}"
+            f" | {ours['errors']}, {prism['errors']} |"
+        )
+    lines += [
+        "",
+        "| refunds in the account | list page p50 ms | p99 ms | peak RSS MB |",
+        "| ---: | ---: | ---: | ---: |",
+    ]
+    for row in results["scale"]:
+        lines.append(
+            f"| {row['refunds']} | {row['list']['p50_ms']:.2f} | {row['list']['p99_ms']:.1f}"
+            f" | {row['rss_mb']:.0f} |"
+        )
+    conformance = results["conformance_seconds"]
+    lines += [
+        "",
+        f"Start-up to first answered request: {results['start_up_seconds']} s. Default conformance"
+        f" run: Marqeta {conformance['marqeta']} s, Balanced {conformance['balanced']} s.",
+        "",
+        "| target | where it stands |",
+        "| --- | --- |",
+    ]
+    lines += [f"| {target} | {standing} |" for target, standing in targets(results)]
+    return "\n".join(lines) + "\n"
+
+
+def targets(results: dict[str, Any]) -> list[tuple[str, str]]:
+    rows = results["endpoints"]
+    vs_prism = [
+        _ratio(r["ours"]["requests_per_second"], r["prism"]["requests_per_second"]) for r in rows
+    ]
+    p99_ok = all(r["ours"]["p99_ms"] <= r["prism"]["p99_ms"] for r in rows)
+    vs_ceiling = [
+        _ratio(r["ours"]["requests_per_second"], r["ceiling"]["requests_per_second"]) for r in rows
+    ]
+    scale = results["scale"]
+    growth = _ratio(scale[-1]["list"]["p50_ms"], scale[0]["list"]["p50_ms"])
+    rss, start_up = results["scale_peak_rss_mb"], results["start_up_seconds"]
+    return [
+        (
+            f"throughput >= {TARGET_VS_PRISM}x Prism on every endpoint",
+            f"{_met(min(vs_prism) >= TARGET_VS_PRISM)}: lowest {min(vs_prism):.2f}x",
+        ),
+        ("p99 <= Prism's on every endpoint", _met(p99_ok)),
+        (
+            f">= {TARGET_VS_CEILING:.0%} of the bare-Starlette ceiling",
+            f"{_met(min(vs_ceiling) >= TARGET_VS_CEILING)}: lowest {min(vs_ceiling):.0%}",
+        ),
+        (
+            f"list p50 at {scale[-1]['refunds']} refunds within {TARGET_LIST_GROWTH}x of"
+            f" {scale[0]['refunds']}",
+            f"{_met(growth <= TARGET_LIST_GROWTH)}: {growth:.1f}x",
+        ),
+        (
+            f"RSS < {TARGET_RSS_MB} MB at {scale[-1]['refunds']} refunds",
+            f"{_met(rss < TARGET_RSS_MB)}: {rss} MB",
+        ),
+        (
+            f"start-up < {TARGET_START_UP_S} s",
+            f"{_met(start_up < TARGET_START_UP_S)}: {start_up} s",
+        ),
+    ]
+
+
+def chart(results: dict[str, Any], path: Path) -> None:
+    """Throughput and p99 by endpoint, ours vs Prism vs the ceiling."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = results["endpoints"]
+    labels = [f"{r['api']}\n{r['endpoint']}" for r in rows]
+    series = ("ours", "prism", "ceiling")
+    width = 0.27
+    figure, (throughput, p99) = plt.subplots(2, 1, figsize=(12, 8), sharex=True)
+    for offset, name in enumerate(series):
+        xs = [i + (offset - 1) * width for i in range(len(rows))]
+        throughput.bar(xs, [r[name]["requests_per_second"] for r in rows], width, label=name)
+        p99.bar(xs, [r[name]["p99_ms"] for r in rows], width, label=name)
+    throughput.set_ylabel("requests/s")
+    p99.set_ylabel("p99 latency (ms)")
+    throughput.legend()
+    throughput.set_title(
+        f"Refund contract kit mock vs Stoplight Prism vs bare Starlette ({results['date']})"
+    )
+    p99.set_xticks(range(len(rows)), labels, fontsize=8)
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)

@@ -1,0 +1,297 @@
+"""``make bench``: our mock against Stoplight Prism and a bare Starlette ceiling, same load.
+
+Writes ``bench/results/latest.json``, ``latest.md`` and ``throughput.png``. Load is wrk with 2
+threads and 32 connections on loopback; generator and servers share this machine's cores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import load
+import report
+import targets
+from load import Request
+
+RESULTS = targets.ROOT / "bench" / "results"
+MARQETA_AUTH = ("demo_app_token", "demo_access_token")
+BALANCED_AUTH = ("ak-test-demo-secret", "")
+
+
+@dataclass(frozen=True)
+class Api:
+    name: str
+    base: str  # our mock's base path; Prism serves the contract's paths without it
+    contract: Path
+    endpoints: dict[str, Callable[[dict[str, str]], Request]]
+
+
+def _marqeta_endpoints() -> dict[str, Callable[[dict[str, str]], Request]]:
+    refund = {"method": "ACH", "type": "CREDIT_BALANCE_REFUND", "amount": 0.01}
+    balance_refund = {"method": "ACH", "amount": 0.01, "description": "b", "currency_code": "USD"}
+    return {
+        "create balance refund": lambda ids: Request(
+            "POST", f"/accounts/{ids['account']}/creditbalancerefunds", balance_refund, MARQETA_AUTH
+        ),
+        "create refund": lambda ids: Request(
+            "POST", f"/accounts/{ids['account']}/refunds", refund, MARQETA_AUTH
+        ),
+        "retrieve refund": lambda ids: Request(
+            "GET", f"/accounts/{ids['account']}/refunds/{ids['refund']}", auth=MARQETA_AUTH
+        ),
+        "list refunds (count=100)": lambda ids: Request(
+            "GET", f"/accounts/{ids['account']}/refunds?count=100", auth=MARQETA_AUTH
+        ),
+    }
+
+
+def _balanced_endpoints() -> dict[str, Callable[[dict[str, str]], Request]]:
+    return {
+        "create refund": lambda ids: Request(
+            "POST",
+            f"/marketplaces/{ids['marketplace']}/refunds",
+            {
+                "debit_uri": f"/v1/marketplaces/{ids['marketplace']}/debits/{ids['debit']}",
+                "amount": 1,
+            },
+            BALANCED_AUTH,
+        ),
+        "retrieve refund": lambda ids: Request(
+            "GET", f"/marketplaces/{ids['marketplace']}/refunds/{ids['refund']}", auth=BALANCED_AUTH
+        ),
+        "list refunds (limit=100)": lambda ids: Request(
+            "GET", f"/marketplaces/{ids['marketplace']}/refunds?limit=100", auth=BALANCED_AUTH
+        ),
+    }
+
+
+APIS = [
+    Api("marqeta", "/v3", targets.ROOT / "openapi" / "marqeta-credit.yaml", _marqeta_endpoints()),
+    Api("balanced", "/v1", targets.ROOT / "openapi" / "balanced-v1.yaml", _balanced_endpoints()),
+]
+# Prism answers from the contract's examples, whatever the ids.
+PRISM_IDS = {
+    "account": "my_account_token_12",
+    "refund": "my_refund_token_01",
+    "marketplace": "TEST-MP24KIb4D0osXfYdPGSMENDd",
+    "debit": "WD2Lpzyz8Okbhx2Nbw7YuTP3",
+}
+
+
+def our_ids(root: str, api: Api) -> dict[str, str]:
+    """Fresh resources on our mock with room for every refund the load will make."""
+    with httpx.Client(base_url=root, timeout=30) as client:
+        if api.name == "marqeta":
+            account = client.post("/__mock__/accounts", json={"current_balance": -1_000_000_000})
+            token = account.json()["token"]
+            refund = client.post(
+                f"/v3/accounts/{token}/refunds",
+                json={"method": "ACH", "type": "CREDIT_BALANCE_REFUND", "amount": 1},
+                auth=MARQETA_AUTH,
+            )
+            return {"account": token, "refund": refund.json()["token"]}
+        seeded = client.post(
+            "/__mock__/seed",
+            json={
+                "balanced": {
+                    "marketplaces": [
+                        {"name": "Bench", "accounts": [{"debits": [{"amount": 10**12, "fee": 0}]}]}
+                    ]
+                }
+            },
+        ).json()["balanced"]["marketplaces"][0]
+        marketplace = seeded["id"]
+        debit = seeded["accounts"][0]["debits"][0]["id"]
+        refund = client.post(
+            f"/v1/marketplaces/{marketplace}/refunds",
+            json={"debit_uri": f"/v1/marketplaces/{marketplace}/debits/{debit}", "amount": 1},
+            auth=BALANCED_AUTH,
+        )
+        return {"marketplace": marketplace, "debit": debit, "refund": refund.json()["id"]}
+
+
+def endpoint_table(seconds: int) -> tuple[list[dict[str, object]], float]:
+    rows: list[dict[str, object]] = []
+    with targets.ceiling() as bare:
+        ceiling = {
+            method: load.run(
+                bare.root,
+                Request(method, "/refund", {"a": 1} if method == "POST" else None),
+                seconds,
+            )
+            for method in ("GET", "POST")
+        }
+    with targets.our_mock() as ours:
+        for api in APIS:
+            ids = our_ids(ours.root, api)
+            with targets.prism(api.contract) as prism:
+                for endpoint, build in api.endpoints.items():
+                    mine = load.run(ours.root + api.base, build(ids), seconds)
+                    theirs = load.run(prism.root, build(PRISM_IDS), seconds)
+                    bare_figure = ceiling[build(ids).method]
+                    rows.append(
+                        {
+                            "api": api.name,
+                            "endpoint": endpoint,
+                            "ours": asdict(mine),
+                            "prism": asdict(theirs),
+                            "ceiling": asdict(bare_figure),
+                        }
+                    )
+                    print(report.row_line(rows[-1]), flush=True)
+        rss = ours.peak_rss_mb()
+    return rows, rss
+
+
+async def _fill(root: str, account: str, count: int) -> None:
+    body = {"method": "ACH", "type": "CREDIT_BALANCE_REFUND", "amount": 0.01}
+    url = f"{root}/v3/accounts/{account}/refunds"
+    async with httpx.AsyncClient(auth=MARQETA_AUTH, timeout=60) as client:
+        queue = iter(range(count))
+
+        async def worker() -> None:
+            for _ in queue:
+                response = await client.post(url, json=body)
+                response.raise_for_status()
+
+        await asyncio.gather(*(worker() for _ in range(16)))
+
+
+def scale_table(sizes: list[int], seconds: int) -> tuple[list[dict[str, object]], float]:
+    """List-page latency as one account's refunds grow; peak RSS at the largest size."""
+    rows: list[dict[str, object]] = []
+    with targets.our_mock() as ours:
+        account = httpx.post(
+            f"{ours.root}/__mock__/accounts", json={"current_balance": -1_000_000_000}
+        ).json()["token"]
+        held = 0
+        for size in sizes:
+            asyncio.run(_fill(ours.root, account, size - held))
+            held = size
+            page = Request("GET", f"/v3/accounts/{account}/refunds?count=100", auth=MARQETA_AUTH)
+            measured = load.run(ours.root, page, seconds)
+            rows.append({"refunds": size, "list": asdict(measured), "rss_mb": ours.peak_rss_mb()})
+            print(f"  {size} refunds: list p50 {measured.p50_ms:.2f} ms", flush=True)
+        return rows, ours.peak_rss_mb()
+
+
+def start_up_seconds(runs: int = 3) -> float:
+    """Median time from starting ``python -m mock_server`` to its first answered API request."""
+    times = []
+    for _ in range(runs):
+        port = targets.free_port()
+        started = time.monotonic()
+        process = subprocess.Popen(
+            [sys.executable, "-m", "mock_server", "--port", str(port)],
+            cwd=targets.ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            deadline = started + 60
+            while time.monotonic() < deadline:
+                try:
+                    answer = httpx.get(
+                        f"http://127.0.0.1:{port}/v3/accounts", auth=MARQETA_AUTH, timeout=1
+                    )
+                    if answer.status_code == 200:
+                        break
+                except httpx.TransportError:
+                    time.sleep(0.01)
+            times.append(time.monotonic() - started)
+        finally:
+            process.terminate()
+            process.wait(timeout=15)
+    return statistics.median(times)
+
+
+def conformance_seconds() -> dict[str, float]:
+    """Wall time of a default conformance run per API against a fresh local mock."""
+    times = {}
+    with targets.our_mock() as ours:
+        for api, auth in (("marqeta", MARQETA_AUTH), ("balanced", BALANCED_AUTH)):
+            base = next(a.base for a in APIS if a.name == api)
+            started = time.monotonic()
+            subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "conformance",
+                    "run",
+                    "--api",
+                    api,
+                    "--base-url",
+                    ours.root + base,
+                    "--auth",
+                    ":".join(auth),
+                    "--seed",
+                    "1",
+                ],
+                cwd=targets.ROOT,
+                capture_output=True,
+                check=True,
+            )
+            times[api] = round(time.monotonic() - started, 1)
+    return times
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--seconds", type=int, default=10, help="wrk duration per endpoint")
+    parser.add_argument("--sizes", default="1000,10000,100000", help="refund counts for scale")
+    args = parser.parse_args()
+    load.ensure_wrk()
+    targets.ensure_prism()
+    print(
+        f"load: wrk -t{load.THREADS} -c{load.CONNECTIONS} -d{args.seconds}s on loopback; "
+        f"generator and server share {os.cpu_count()} cores",
+        flush=True,
+    )
+    endpoints, rss = endpoint_table(args.seconds)
+    scale, scale_rss = scale_table(
+        [int(size) for size in args.sizes.split(",")], max(3, args.seconds // 2)
+    )
+    results = {
+        "date": datetime.now(UTC).strftime("%Y-%m-%d"),
+        "machine": {"cores": os.cpu_count(), "python": platform.python_version()},
+        "load": {
+            "tool": "wrk",
+            "threads": load.THREADS,
+            "connections": load.CONNECTIONS,
+            "seconds": args.seconds,
+            "shared_cores": True,
+        },
+        "endpoints": endpoints,
+        "ours_peak_rss_mb": round(rss, 1),
+        "scale": scale,
+        "scale_peak_rss_mb": round(scale_rss, 1),
+        "start_up_seconds": round(start_up_seconds(), 2),
+        "conformance_seconds": conformance_seconds(),
+    }
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "latest.json").write_text(json.dumps(results, indent=2) + "\n")
+    markdown = report.markdown(results)
+    (RESULTS / "latest.md").write_text(markdown)
+    report.chart(results, RESULTS / "throughput.png")
+    print(markdown)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
