@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import re
-import socket
 import subprocess
 import sys
 import tempfile
@@ -17,38 +16,14 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
+from bench import targets
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = targets.ROOT
 APIS = {
     "marqeta": ("/v3", "demo_app_token:demo_access_token"),
     "balanced": ("/v1", "ak-test-demo-secret:"),
 }
 ANSWERED = re.compile(r"generated requests: (\d+)(?: \(([^)]*)\))?")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def start_mock(database: Path, workers: int, log: Path) -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
-    command = [sys.executable, "-m", "mock_server", "--port", str(port)]
-    command += ["--store", f"sqlite:{database}", "--workers", str(workers)]
-    with log.open("wb") as output:
-        process = subprocess.Popen(command, cwd=ROOT, stdout=output, stderr=subprocess.STDOUT)
-    root = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            httpx.get(f"{root}/__mock__/health", timeout=1)
-            return process, root
-        except httpx.TransportError:
-            time.sleep(0.2)
-    process.kill()
-    raise SystemExit(f"the mock did not start; see {log}")
 
 
 @dataclass
@@ -101,12 +76,9 @@ def main() -> int:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         log = Path(folder) / "mock.log"
-        process, root = start_mock(Path(folder) / "soak.db", args.workers, log)
-        try:
-            runs = [soak(api, root, args.max_examples, args.seed) for api in APIS]
-        finally:
-            process.terminate()
-            process.wait(timeout=30)
+        store = f"sqlite:{Path(folder) / 'soak.db'}"
+        with targets.our_mock("--store", store, "--workers", str(args.workers), log=log) as mock:
+            runs = [soak(api, mock.root, args.max_examples, args.seed) for api in APIS]
         tracebacks = log.read_text(errors="replace").count("Traceback")
     print(
         f"Soak: {args.workers} mock workers on SQLite, --max-examples {args.max_examples}, "

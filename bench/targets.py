@@ -5,6 +5,7 @@ Each runs as its own process on a free 127.0.0.1 port and is stopped when its bl
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import socket
 import subprocess
@@ -59,21 +60,22 @@ def wait_until_ready(url: str, process: subprocess.Popen[bytes], timeout: float 
 
 @contextmanager
 def serve(
-    name: str, command: list[str], port: int, ready_path: str, base: str
+    name: str, command: list[str], port: int, ready_path: str, log: Path | None = None
 ) -> Iterator[Running]:
-    process = subprocess.Popen(
-        command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    try:
-        wait_until_ready(f"http://127.0.0.1:{port}{ready_path}", process)
-        yield Running(name, f"http://127.0.0.1:{port}{base}", process)
-    finally:
-        process.terminate()
+    """Run ``command`` until the block ends; its output goes to ``log`` (or nowhere)."""
+    with contextlib.ExitStack() as stack:
+        output = stack.enter_context(log.open("wb")) if log is not None else subprocess.DEVNULL
+        process = subprocess.Popen(command, cwd=ROOT, stdout=output, stderr=subprocess.STDOUT)
         try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+            wait_until_ready(f"http://127.0.0.1:{port}{ready_path}", process)
+            yield Running(name, f"http://127.0.0.1:{port}", process)
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
 
 
 def mock_command(port: int, *extra: str) -> list[str]:
@@ -81,9 +83,9 @@ def mock_command(port: int, *extra: str) -> list[str]:
 
 
 @contextmanager
-def our_mock(*extra: str) -> Iterator[Running]:
+def our_mock(*extra: str, log: Path | None = None) -> Iterator[Running]:
     port = free_port()
-    with serve("ours", mock_command(port, *extra), port, "/__mock__/health", "") as running:
+    with serve("ours", mock_command(port, *extra), port, "/__mock__/health", log) as running:
         yield running
 
 
@@ -91,7 +93,7 @@ def our_mock(*extra: str) -> Iterator[Running]:
 def ceiling() -> Iterator[Running]:
     port = free_port()
     command = [sys.executable, str(ROOT / "bench" / "ceiling.py"), str(port)]
-    with serve("ceiling", command, port, "/", "") as running:
+    with serve("ceiling", command, port, "/") as running:
         yield running
 
 
@@ -122,5 +124,5 @@ def prism(contract: Path) -> Iterator[Running]:
     """Prism mocking ``contract`` (it serves the paths without the servers' base path)."""
     port = free_port()
     command = [str(ensure_prism()), "mock", str(contract), "-p", str(port), "-h", "127.0.0.1"]
-    with serve("prism", command, port, "/", "") as running:
+    with serve("prism", command, port, "/") as running:
         yield running
