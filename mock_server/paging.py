@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
+U = TypeVar("U")
 
 
 @dataclass(frozen=True)
@@ -18,6 +19,12 @@ class Page(Generic[T]):
     @property
     def is_more(self) -> bool:
         return self.offset + len(self.items) < self.total
+
+    def converted(self, convert: Callable[[T], U]) -> Page[U]:
+        """The same page with each item converted (done for one page, not the whole list)."""
+        return Page(
+            items=[convert(item) for item in self.items], offset=self.offset, total=self.total
+        )
 
     @property
     def end_index(self) -> int:

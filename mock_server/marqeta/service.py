@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, TypeVar
 
@@ -256,13 +256,17 @@ class MarqetaService:
         rules.date_range(query.start_date, query.end_date)
         with self.store.transaction() as tx:
             _account(tx, account_token)
-            items = [
-                refund
-                for refund in load_owned(tx, REFUND, account_token, Refund)
-                if (not query.statuses or refund.status in query.statuses)
-                and rules.created_within(refund.created_at, query.start_date, query.end_date)
+            # Filtered and sorted as stored records: only the page becomes Refunds.
+            records = [
+                record
+                for record in tx.owned(REFUND, account_token)
+                if (not query.statuses or record["status"] in query.statuses)
+                and rules.created_within(
+                    datetime.fromisoformat(record["created_at"]), query.start_date, query.end_date
+                )
             ]
-        return _page(items, lambda r: r.updated_at, query)
+        page = _page(records, lambda record: datetime.fromisoformat(record["updated_at"]), query)
+        return page.converted(lambda record: from_record(Refund, record))
 
     def transition_refund(
         self, account_token: str, refund_token: str, status: str, token: str | None = None
