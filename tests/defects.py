@@ -261,7 +261,7 @@ def _any_transition(lifecycle: Any, current: str, target: str) -> None:
 
 
 def _silent_overwrite(self: Any, kind: str, key: str, record: Any, owners: Any = ("",)) -> None:
-    self._written[(kind, key)] = record
+    self._written[(kind, key)] = json.dumps(record)  # the memory store keeps JSON text
     for owner in owners:
         self._added.setdefault((kind, owner), []).append(key)
 
