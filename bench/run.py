@@ -159,16 +159,32 @@ def endpoint_table(seconds: int) -> tuple[list[dict[str, object]], float]:
     return rows, rss
 
 
-async def _fill(root: str, account: str, count: int) -> None:
-    body = {"method": "ACH", "type": "CREDIT_BALANCE_REFUND", "amount": 0.01}
+async def _fill(root: str, account: str, start: int, stop: int) -> None:
+    """Refunds ``start`` to ``stop`` - 1 of the account, 16 at a time.
+
+    Each has its own client token, so a request retried after a dropped connection cannot
+    create a refund twice (its second answer is 409).
+    """
     url = f"{root}/v3/accounts/{account}/refunds"
     async with httpx.AsyncClient(auth=MARQETA_AUTH, timeout=60) as client:
-        queue = iter(range(count))
+        numbers = iter(range(start, stop))
+
+        async def create(number: int) -> None:
+            body = {"token": f"fill-{number}", "method": "ACH", "amount": 0.01}
+            body["type"] = "CREDIT_BALANCE_REFUND"
+            for _ in range(5):
+                try:
+                    response = await client.post(url, json=body)
+                except httpx.TransportError:
+                    continue
+                if response.status_code in (201, 409):
+                    return
+                response.raise_for_status()
+            raise SystemExit(f"could not create refund {number}")
 
         async def worker() -> None:
-            for _ in queue:
-                response = await client.post(url, json=body)
-                response.raise_for_status()
+            for number in numbers:
+                await create(number)
 
         await asyncio.gather(*(worker() for _ in range(16)))
 
@@ -182,7 +198,7 @@ def scale_table(sizes: list[int], seconds: int) -> tuple[list[dict[str, object]]
         ).json()["token"]
         held = 0
         for size in sizes:
-            asyncio.run(_fill(ours.root, account, size - held))
+            asyncio.run(_fill(ours.root, account, held, size))
             held = size
             page = Request("GET", f"/v3/accounts/{account}/refunds?count=100", auth=MARQETA_AUTH)
             measured = load.run(ours.root, page, seconds)
