@@ -52,6 +52,11 @@ def _is(hint: Any, target: type) -> bool:
     return hint is target or target in typing.get_args(hint)
 
 
+def time_of(record: Record, name: str) -> datetime:
+    """A record's datetime field, for sorting or filtering records without building the model."""
+    return datetime.fromisoformat(record[name])
+
+
 def add_new(tx: Transaction, kind: str, key: str, obj: Any, owners: Iterable[str] = ("",)) -> None:
     """Store a new dataclass; a key already in use is the ``duplicate_token`` error."""
     try:

@@ -4,13 +4,10 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from pathlib import Path
 
 import httpx
 
-from tests.support import DEMO_AUTH, stop
-
-ROOT = Path(__file__).resolve().parent.parent
+from tests.support import DEMO_AUTH, ROOT, stop
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:

@@ -5,16 +5,14 @@ from __future__ import annotations
 import subprocess
 import sys
 from contextlib import ExitStack
-from pathlib import Path
 from unittest import mock
 
 import pytest
 
 from mock_server.app import MockConfig
 from tests.defects import DEFECTS, Defect, proxy
-from tests.support import DEMO_AUTH, serve, serve_app
+from tests.support import DEMO_AUTH, ROOT, serve, serve_app
 
-ROOT = Path(__file__).resolve().parent.parent
 AUTH = {"marqeta": ":".join(DEMO_AUTH), "balanced": "ak-test-demo-secret:"}
 BASE = {"marqeta": "/v3", "balanced": "/v1"}
 

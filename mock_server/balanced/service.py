@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from mock_server.balanced import rules, uris
 from mock_server.balanced.models import Account, Debit, Marketplace, Refund
@@ -11,9 +11,9 @@ from mock_server.clock import Clock
 from mock_server.domain import DomainError
 from mock_server.ids import digit_groups, prefixed_id
 from mock_server.paging import Page, page_of
-from mock_server.records import add_new, from_record, load, load_owned, to_record
+from mock_server.records import add_new, from_record, load, load_owned, time_of, to_record
 from mock_server.spec import Contract, schema
-from mock_server.store import Record, Store, Transaction
+from mock_server.store import Store, Transaction
 
 MARKETPLACE = "balanced.marketplace"
 ACCOUNT = "balanced.account"
@@ -231,7 +231,9 @@ class BalancedService:
                 owner = _of_debit(debit_id)
             # Sorted as stored records: only the page becomes refunds with their details.
             records = list(tx.owned(REFUND, owner))
-            page = page_of(records, _created_at, False, offset, limit)
+            page = page_of(
+                records, lambda record: time_of(record, "created_at"), False, offset, limit
+            )
             return page.converted(lambda record: _detail(tx, from_record(Refund, record)))
 
     def refund(
@@ -382,7 +384,3 @@ def _detail(tx: Transaction, refund: Refund) -> RefundDetail:
     debit = load(tx, DEBIT, refund.debit_id, Debit)
     assert account is not None and debit is not None, "a refund's account and debit always exist"
     return RefundDetail(refund=refund, account=account, debit=debit)
-
-
-def _created_at(record: Record) -> datetime:
-    return datetime.fromisoformat(record["created_at"])

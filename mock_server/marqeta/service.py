@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from datetime import date, datetime
+from datetime import date
 from decimal import Decimal
 from typing import Any, TypeVar
 
@@ -22,7 +22,7 @@ from mock_server.marqeta.models import (
 )
 from mock_server.marqeta.rules import Lifecycle
 from mock_server.paging import Page, page_of
-from mock_server.records import add_new, from_record, load, load_owned, to_record
+from mock_server.records import add_new, from_record, load, load_owned, time_of, to_record
 from mock_server.spec import Contract, schema
 from mock_server.store import Store, Transaction
 
@@ -262,10 +262,10 @@ class MarqetaService:
                 for record in tx.owned(REFUND, account_token)
                 if (not query.statuses or record["status"] in query.statuses)
                 and rules.created_within(
-                    datetime.fromisoformat(record["created_at"]), query.start_date, query.end_date
+                    time_of(record, "created_at"), query.start_date, query.end_date
                 )
             ]
-        page = _page(records, lambda record: datetime.fromisoformat(record["updated_at"]), query)
+        page = _page(records, lambda record: time_of(record, "updated_at"), query)
         return page.converted(lambda record: from_record(Refund, record))
 
     def transition_refund(

@@ -48,19 +48,22 @@ class Store(Protocol):
     def close(self) -> None: ...
 
 
+SQLITE = "sqlite:"  # the store's spelling is SQLITE + the file's path
+
+
 def open_store(url: str) -> Store:
     """Open a store from its command-line spelling: ``memory`` or ``sqlite:PATH``."""
     if url == "memory":
         from mock_server.store.memory import MemoryStore
 
         return MemoryStore()
-    if url.startswith("sqlite:") and url.removeprefix("sqlite:"):
+    if url.startswith(SQLITE) and url.removeprefix(SQLITE):
         from mock_server.store.sqlite import SQLiteStore
 
-        return SQLiteStore(url.removeprefix("sqlite:"))
+        return SQLiteStore(url.removeprefix(SQLITE))
     raise ValueError(f"unknown store {url!r}: expected 'memory' or 'sqlite:PATH'")
 
 
 def is_shared(url: str) -> bool:
     """Whether several processes can serve from this store (one state, one file)."""
-    return url.startswith("sqlite:")
+    return url.startswith(SQLITE)
