@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Generic, TypeVar
 
 T = TypeVar("T")
 U = TypeVar("U")
@@ -30,14 +30,3 @@ class Page(Generic[T]):
     def end_index(self) -> int:
         # An empty page ends where it starts (contract x-mock-assumption on listRefunds).
         return self.offset + max(len(self.items) - 1, 0)
-
-
-def page_of(
-    items: Sequence[T], sort_key: Callable[[T], Any], descending: bool, offset: int, limit: int
-) -> Page[T]:
-    """One page of ``items`` sorted by ``sort_key``.
-
-    The sort is stable, so equal keys keep the order the items were given in (oldest first).
-    """
-    ordered = sorted(items, key=sort_key, reverse=descending)
-    return Page(items=ordered[offset : offset + limit], offset=offset, total=len(ordered))

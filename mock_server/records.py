@@ -6,25 +6,30 @@ import dataclasses
 import functools
 import typing
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, TypeVar
 
 from mock_server.domain import DomainError
-from mock_server.store import KeyExistsError, Record, Transaction
+from mock_server.paging import Page
+from mock_server.store import Condition, KeyExistsError, Listing, Record, Transaction
 
 T = TypeVar("T")
 
 
 def to_record(obj: Any) -> Record:
-    """A record of a dataclass: Decimal as its exact string, datetime as ISO 8601 with offset."""
+    """A record of a dataclass: Decimal as its exact string, datetime as ISO 8601 UTC.
+
+    Times are fixed-width (always microseconds), so their text order is their time order and the
+    stores can sort and filter on the text.
+    """
     record: Record = {}
     for field in dataclasses.fields(obj):
         value = getattr(obj, field.name)
         if isinstance(value, Decimal):
             value = str(value)
         elif isinstance(value, datetime):
-            value = value.isoformat()
+            value = stored_time(value)
         record[field.name] = value
     return record
 
@@ -52,9 +57,8 @@ def _is(hint: Any, target: type) -> bool:
     return hint is target or target in typing.get_args(hint)
 
 
-def time_of(record: Record, name: str) -> datetime:
-    """A record's datetime field, for sorting or filtering records without building the model."""
-    return datetime.fromisoformat(record[name])
+def stored_time(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="microseconds")
 
 
 def add_new(tx: Transaction, kind: str, key: str, obj: Any, owners: Iterable[str] = ("",)) -> None:
@@ -73,3 +77,18 @@ def load(tx: Transaction, kind: str, key: str, cls: type[T]) -> T | None:
 
 def load_owned(tx: Transaction, kind: str, owner: str, cls: type[T]) -> list[T]:
     return [from_record(cls, record) for record in tx.owned(kind, owner)]
+
+
+def load_page(
+    tx: Transaction,
+    listing: Listing,
+    owner: str,
+    cls: type[T],
+    offset: int,
+    limit: int,
+    descending: bool = False,
+    where: tuple[Condition, ...] = (),
+) -> Page[T]:
+    """One page of an indexed listing as dataclasses (only the page's records are decoded)."""
+    records, total = tx.page(listing.kind, owner, offset, limit, descending, where)
+    return Page(items=[from_record(cls, record) for record in records], offset=offset, total=total)

@@ -126,10 +126,12 @@ def start_mock(tmp_path: Path):
 
     def start(*args: str, port: int | None = None) -> tuple[subprocess.Popen[str], str]:
         port = port or free_port()
+        # Responses checked on the way out, unless the test chose otherwise.
+        checked = [] if "--no-validate-responses" in args else ["--validate-responses"]
         log = tmp_path / f"mock-{len(started)}.log"
         with log.open("w") as output:
             process = subprocess.Popen(
-                [sys.executable, "-m", "mock_server", "--port", str(port), *args],
+                [sys.executable, "-m", "mock_server", "--port", str(port), *checked, *args],
                 cwd=ROOT,
                 stdout=output,
                 stderr=subprocess.STDOUT,

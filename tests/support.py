@@ -8,7 +8,7 @@ import threading
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -19,7 +19,7 @@ import conformance.http
 from mock_server.app import MockConfig, build_app
 from mock_server.auth import DEMO_PASSWORD, DEMO_USER
 from mock_server.spec import OPENAPI_DIR
-from mock_server.store import Record, Store, Transaction
+from mock_server.store import Condition, Listing, Record, Store, Transaction
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO_AUTH = (DEMO_USER, DEMO_PASSWORD)
@@ -65,8 +65,11 @@ class LiveMock:
 
 @contextmanager
 def serve(config: MockConfig, store: Store | None = None) -> Iterator[LiveMock]:
-    """Run the mock under uvicorn in a thread on a free port; stop it on exit."""
-    app = build_app(config, store)
+    """Run the mock under uvicorn in a thread on a free port; stop it on exit.
+
+    Responses are checked against the contract as they leave, so a mock bug fails its test.
+    """
+    app = build_app(replace(config, validate_responses=True), store)
     with serve_app(app) as root:
         yield LiveMock(root=root, app=app)
 
@@ -108,6 +111,9 @@ class SlowReadStore:
         with self.inner.transaction() as tx:
             yield _SlowReads(tx, self.delay)
 
+    def index(self, listing: Listing) -> None:
+        self.inner.index(listing)
+
     def clear(self) -> None:
         self.inner.clear()
 
@@ -136,6 +142,17 @@ class _SlowReads:
 
     def owned(self, kind: str, owner: str = "") -> Iterator[Record]:
         return self.tx.owned(kind, owner)
+
+    def page(
+        self,
+        kind: str,
+        owner: str,
+        offset: int,
+        limit: int,
+        descending: bool = False,
+        where: tuple[Condition, ...] = (),
+    ) -> tuple[list[Record], int]:
+        return self.tx.page(kind, owner, offset, limit, descending, where)
 
 
 class ContractClient(conformance.http.ContractClient):

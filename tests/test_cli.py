@@ -7,6 +7,7 @@ import sys
 
 import httpx
 
+from mock_server.__main__ import config_from, parse_args
 from tests.support import DEMO_AUTH, ROOT, stop
 
 
@@ -84,3 +85,8 @@ def test_balanced_key_and_balanced_fixtures(start_mock, tmp_path):
     assert refused.status_code == 401
     output = stop(process)
     assert "ak-live-xyz" not in output and "WDx (999)" in output
+
+
+def test_responses_are_checked_against_the_contract_only_when_asked():
+    assert config_from(parse_args([])).validate_responses is False
+    assert config_from(parse_args(["--validate-responses"])).validate_responses is True

@@ -7,8 +7,14 @@ from decimal import Decimal
 import httpx
 import pytest
 
+from mock_server.app import MockConfig, build_app
+from mock_server.marqeta.service import REFUND as REFUND_KIND
+from mock_server.store.memory import MemoryStore
+from tests.support import DEMO_AUTH, serve_app
+
 URL = "/accounts/demo_account_credit_balance/refunds"
 REFUND = '{"method": "ACH", "type": "CREDIT_BALANCE_REFUND", "amount": %s}'
+JSON = {"content-type": "application/json"}
 
 
 def assert_marqeta_error(response: httpx.Response, status: int, code: str) -> None:
@@ -137,3 +143,21 @@ def test_a_chunked_upload_is_read_whole(v3):
     # ...and read back through it.
     refund = v3.get(f"/accounts/demo_account_credit_balance/refunds/{response.json()['token']}")
     assert refund.json()["amount"] == 12.5
+
+
+@pytest.mark.parametrize("checked", [True, False], ids=["validate-responses", "default"])
+def test_a_response_the_contract_forbids_is_a_500_only_when_responses_are_checked(checked):
+    store = MemoryStore()
+    app = build_app(MockConfig(validate_responses=checked), store)
+    with serve_app(app) as root, httpx.Client(base_url=f"{root}/v3", auth=DEMO_AUTH) as client:
+        created = client.post(URL, content=REFUND % 1, headers=JSON)
+        assert created.status_code == 201, created.text
+        token = created.json()["token"]
+        with store.transaction() as tx:  # a mock bug: a status the contract does not allow
+            record = tx.get(REFUND_KIND, token)
+            tx.replace(REFUND_KIND, token, record | {"status": "LOST_IN_TRANSIT"})
+        response = client.get(f"{URL}/{token}")
+    if checked:
+        assert_marqeta_error(response, 500, "500001")
+    else:  # unchecked, the mock answers faster and trusts its own rules
+        assert (response.status_code, response.json()["status"]) == (200, "LOST_IN_TRANSIT")

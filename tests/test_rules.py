@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
@@ -13,12 +13,12 @@ from mock_server.marqeta.rules import (
     Lifecycle,
     allowed_transition,
     amount_within_precision,
-    created_within,
+    creation_bounds,
     refund_within_credit_balance,
 )
 from mock_server.money import decimal_from_json, json_number
-from mock_server.paging import page_of
-from mock_server.records import from_record, to_record
+from mock_server.paging import Page
+from mock_server.records import from_record, stored_time, to_record
 from mock_server.validation import parse_json_strictly
 
 
@@ -59,21 +59,38 @@ def test_allowed_transition_names_targets_or_finality():
         allowed_transition(lifecycle, "B", "A")
 
 
-def test_page_of_sorts_slices_and_reports_more():
-    items = [3, 1, 2, 5, 4]
-    first = page_of(items, lambda x: x, descending=True, offset=0, limit=2)
-    assert (first.items, first.end_index, first.is_more, first.total) == ([5, 4], 1, True, 5)
-    last = page_of(items, lambda x: x, descending=False, offset=3, limit=2)
-    assert (last.items, last.end_index, last.is_more) == ([4, 5], 4, False)
-    empty = page_of(items, lambda x: x, descending=False, offset=9, limit=2)
-    assert (empty.items, empty.end_index, empty.is_more) == ([], 9, False)
+def test_a_page_knows_its_end_index_and_whether_more_follow():
+    first = Page(items=[5, 4], offset=0, total=5)
+    assert (first.end_index, first.is_more) == (1, True)
+    last = Page(items=[4, 5], offset=3, total=5)
+    assert (last.end_index, last.is_more) == (4, False)
+    empty = Page(items=[], offset=9, total=5)
+    assert (empty.end_index, empty.is_more) == (9, False)
 
 
-def test_created_within_compares_utc_dates_inclusively():
-    moment = datetime(2026, 3, 2, 23, 59, 59, tzinfo=UTC)
-    assert created_within(moment, date(2026, 3, 2), date(2026, 3, 2))
-    assert not created_within(moment, date(2026, 3, 3), None)
-    assert not created_within(moment, None, date(2026, 3, 1))
+def test_creation_bounds_hold_every_stored_time_of_the_utc_dates_inclusively():
+    low, high = creation_bounds(date(2026, 3, 2), date(2026, 3, 2))
+    for moment in (
+        datetime(2026, 3, 2, 0, 0, 0, tzinfo=UTC),
+        datetime(2026, 3, 2, 23, 59, 59, 999999, tzinfo=UTC),
+    ):
+        assert low <= stored_time(moment) < high
+    assert stored_time(datetime(2026, 3, 1, 23, 59, 59, 999999, tzinfo=UTC)) < low
+    assert stored_time(datetime(2026, 3, 3, tzinfo=UTC)) >= high
+    assert creation_bounds(None, date.max) == (None, None)
+
+
+def test_stored_times_sort_as_text_in_time_order_and_are_utc():
+    in_another_zone = datetime(2026, 3, 2, 1, 0, 0, tzinfo=timezone(timedelta(hours=5)))
+    moments = [
+        datetime(2026, 3, 1, 20, 0, 0, 1, tzinfo=UTC),
+        datetime(2026, 3, 1, 20, 0, 0, tzinfo=UTC),
+        in_another_zone,  # 20:00 UTC: stored in UTC, so it sorts with the others
+        datetime(2026, 3, 1, 19, 59, 59, 999999, tzinfo=UTC),
+    ]
+    texts = [stored_time(moment) for moment in moments]
+    assert sorted(texts) == [stored_time(moment) for moment in sorted(moments)]
+    assert all(text.endswith("+00:00") and len(text) == 32 for text in texts)
 
 
 @pytest.mark.parametrize(

@@ -10,15 +10,22 @@ from mock_server.balanced.models import Account, Debit, Marketplace, Refund
 from mock_server.clock import Clock
 from mock_server.domain import DomainError
 from mock_server.ids import digit_groups, prefixed_id
-from mock_server.paging import Page, page_of
-from mock_server.records import add_new, from_record, load, load_owned, time_of, to_record
+from mock_server.paging import Page
+from mock_server.records import add_new, load, load_owned, load_page, to_record
 from mock_server.spec import Contract, schema
-from mock_server.store import Store, Transaction
+from mock_server.store import Listing, Store, Transaction
 
 MARKETPLACE = "balanced.marketplace"
 ACCOUNT = "balanced.account"
 DEBIT = "balanced.debit"
 REFUND = "balanced.refund"
+
+# Every list is oldest first (contract: info.description); the store keeps them ordered.
+MARKETPLACES = Listing(MARKETPLACE, order_by="created_at")
+ACCOUNTS = Listing(ACCOUNT, order_by="created_at")
+DEBITS = Listing(DEBIT, order_by="created_at")
+REFUNDS = Listing(REFUND, order_by="created_at")
+LISTINGS = (MARKETPLACES, ACCOUNTS, DEBITS, REFUNDS)
 
 AVAILABLE_AFTER = timedelta(hours=8)  # contract: x-mock-assumption on createDebit
 
@@ -107,6 +114,8 @@ class BalancedService:
         self.store = store
         self.clock = clock
         self.policy = policy
+        for listing in LISTINGS:
+            store.index(listing)
 
     # Seeding (also used by fixtures, inside the caller's transaction) -------------------------
 
@@ -175,8 +184,7 @@ class BalancedService:
 
     def marketplaces(self, offset: int, limit: int) -> Page[Marketplace]:
         with self.store.transaction() as tx:
-            items = load_owned(tx, MARKETPLACE, "", Marketplace)
-        return page_of(items, lambda m: m.created_at, False, offset, limit)
+            return load_page(tx, MARKETPLACES, "", Marketplace, offset, limit)
 
     def marketplace(self, marketplace_id: str) -> Marketplace:
         with self.store.transaction() as tx:
@@ -185,8 +193,7 @@ class BalancedService:
     def accounts(self, marketplace_id: str, offset: int, limit: int) -> Page[Account]:
         with self.store.transaction() as tx:
             _marketplace(tx, marketplace_id)
-            items = load_owned(tx, ACCOUNT, _in_marketplace(marketplace_id), Account)
-        return page_of(items, lambda a: a.created_at, False, offset, limit)
+            return load_page(tx, ACCOUNTS, _in_marketplace(marketplace_id), Account, offset, limit)
 
     def account(self, marketplace_id: str, account_id: str) -> Account:
         with self.store.transaction() as tx:
@@ -203,8 +210,7 @@ class BalancedService:
             else:
                 _account(tx, marketplace_id, account_id)
                 owner = _of_account(account_id)
-            items = load_owned(tx, DEBIT, owner, Debit)
-        return page_of(items, lambda d: d.created_at, False, offset, limit)
+            return load_page(tx, DEBITS, owner, Debit, offset, limit)
 
     def debit(self, marketplace_id: str, debit_id: str) -> Debit:
         with self.store.transaction() as tx:
@@ -229,12 +235,8 @@ class BalancedService:
             if debit_id is not None:
                 _debit(tx, marketplace_id, debit_id)
                 owner = _of_debit(debit_id)
-            # Sorted as stored records: only the page becomes refunds with their details.
-            records = list(tx.owned(REFUND, owner))
-            page = page_of(
-                records, lambda record: time_of(record, "created_at"), False, offset, limit
-            )
-            return page.converted(lambda record: _detail(tx, from_record(Refund, record)))
+            page = load_page(tx, REFUNDS, owner, Refund, offset, limit)
+            return page.converted(lambda refund: _detail(tx, refund))
 
     def refund(
         self, marketplace_id: str, refund_id: str, account_id: str | None = None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -79,7 +79,12 @@ def date_range(start: date | None, end: date | None) -> None:
         )
 
 
-def created_within(created_at: datetime, start: date | None, end: date | None) -> bool:
-    """Whether the UTC date of ``created_at`` lies in [start, end] (either end may be open)."""
-    day = created_at.date()
-    return (start is None or day >= start) and (end is None or day <= end)
+def creation_bounds(start: date | None, end: date | None) -> tuple[str | None, str | None]:
+    """Refunds created on the UTC dates [start, end], as bounds on stored ISO 8601 UTC times.
+
+    ``low <= created_at < high`` in text order: ``2026-03-02`` sorts before every time of that
+    day, and the day after ``end`` after every time of ``end``.
+    """
+    low = start.isoformat() if start is not None else None
+    high = (end + timedelta(days=1)).isoformat() if end is not None and end < date.max else None
+    return low, high

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from mock_server.clock import Clock
 from mock_server.domain import DomainError
@@ -21,10 +20,10 @@ from mock_server.marqeta.models import (
     Transition,
 )
 from mock_server.marqeta.rules import Lifecycle
-from mock_server.paging import Page, page_of
-from mock_server.records import add_new, from_record, load, load_owned, time_of, to_record
+from mock_server.paging import Page
+from mock_server.records import add_new, from_record, load, load_page, to_record
 from mock_server.spec import Contract, schema
-from mock_server.store import Store, Transaction
+from mock_server.store import Listing, OneOf, Store, Transaction, Within
 
 T = TypeVar("T")
 
@@ -34,6 +33,14 @@ BALANCE_REFUND = "marqeta.balance_refund"
 REFUND = "marqeta.refund"
 TRANSITION = "marqeta.transition"
 JOURNAL_ENTRY = "marqeta.journal_entry"
+
+# How each kind is listed (contract: the sort_by parameters); the store keeps these ordered.
+ACCOUNTS = Listing(ACCOUNT, order_by="updated_at")
+PAYMENT_SOURCES = Listing(PAYMENT_SOURCE, order_by="updated_at")
+REFUNDS = Listing(REFUND, order_by="updated_at", filter_by=("status", "created_at"))
+TRANSITIONS = Listing(TRANSITION, order_by="created_at")
+JOURNAL_ENTRIES = Listing(JOURNAL_ENTRY, order_by="created_at")
+LISTINGS = (ACCOUNTS, PAYMENT_SOURCES, REFUNDS, TRANSITIONS, JOURNAL_ENTRIES)
 
 # Journal entries the mock writes (contract: x-mock-assumption on JournalEntry).
 BALANCE_REFUND_ENTRY = ("BALANCE_REFUND", "account.balancerefund")
@@ -120,6 +127,8 @@ class MarqetaService:
         self.store = store
         self.clock = clock
         self.policy = policy
+        for listing in LISTINGS:
+            store.index(listing)
 
     # Accounts and payment sources ----------------------------------------------------------
 
@@ -169,12 +178,11 @@ class MarqetaService:
 
     def accounts(self, query: ListQuery) -> Page[Account]:
         with self.store.transaction() as tx:
-            items = load_owned(tx, ACCOUNT, "", Account)
-        return _page(items, lambda a: a.updated_at, query)
+            return _page(tx, ACCOUNTS, "", Account, query)
 
     def account_count(self) -> int:
         with self.store.transaction() as tx:
-            return sum(1 for _ in tx.owned(ACCOUNT))
+            return tx.page(ACCOUNT, "", offset=0, limit=0)[1]
 
     def payment_source(self, account_token: str, token: str) -> PaymentSource:
         with self.store.transaction() as tx:
@@ -186,14 +194,12 @@ class MarqetaService:
     def payment_sources(self, account_token: str, query: ListQuery) -> Page[PaymentSource]:
         with self.store.transaction() as tx:
             _account(tx, account_token)
-            items = load_owned(tx, PAYMENT_SOURCE, account_token, PaymentSource)
-        return _page(items, lambda s: s.updated_at, query)
+            return _page(tx, PAYMENT_SOURCES, account_token, PaymentSource, query)
 
     def journal_entries(self, account_token: str, query: ListQuery) -> Page[JournalEntry]:
         with self.store.transaction() as tx:
             _account(tx, account_token)
-            items = load_owned(tx, JOURNAL_ENTRY, account_token, JournalEntry)
-        return _page(items, lambda e: e.created_at, query)
+            return _page(tx, JOURNAL_ENTRIES, account_token, JournalEntry, query)
 
     # Balance refunds ---------------------------------------------------------------------
 
@@ -254,19 +260,13 @@ class MarqetaService:
 
     def refunds(self, account_token: str, query: ListQuery) -> Page[Refund]:
         rules.date_range(query.start_date, query.end_date)
+        low, high = rules.creation_bounds(query.start_date, query.end_date)
+        where = (Within("created_at", low, high),) if low or high else ()
+        if query.statuses:
+            where += (OneOf("status", query.statuses),)
         with self.store.transaction() as tx:
             _account(tx, account_token)
-            # Filtered and sorted as stored records: only the page becomes Refunds.
-            records = [
-                record
-                for record in tx.owned(REFUND, account_token)
-                if (not query.statuses or record["status"] in query.statuses)
-                and rules.created_within(
-                    time_of(record, "created_at"), query.start_date, query.end_date
-                )
-            ]
-        page = _page(records, lambda record: time_of(record, "updated_at"), query)
-        return page.converted(lambda record: from_record(Refund, record))
+            return _page(tx, REFUNDS, account_token, Refund, query, where)
 
     def transition_refund(
         self, account_token: str, refund_token: str, status: str, token: str | None = None
@@ -298,8 +298,7 @@ class MarqetaService:
         with self.store.transaction() as tx:
             _account(tx, account_token)
             _owned_by(tx, REFUND, Refund, refund_token, account_token, "refund_not_found")
-            items = load_owned(tx, TRANSITION, refund_token, Transition)
-        return _page(items, lambda t: t.created_at, query)
+            return _page(tx, TRANSITIONS, refund_token, Transition, query)
 
     # -------------------------------------------------------------------------------------
 
@@ -331,9 +330,16 @@ class MarqetaService:
         add_new(tx, JOURNAL_ENTRY, entry.token, entry, owners=(account.token,))
 
 
-def _page(items: Sequence[T], sort_key: Callable[[T], Any], query: ListQuery) -> Page[T]:
-    descending = query.sort_by.startswith("-")
-    return page_of(items, sort_key, descending, query.start_index, query.count)
+def _page(
+    tx: Transaction,
+    listing: Listing,
+    owner: str,
+    model: type[T],
+    query: ListQuery,
+    where: tuple[OneOf | Within, ...] = (),
+) -> Page[T]:
+    descending = query.sort_by.startswith("-")  # the contract's sort_by: field or -field
+    return load_page(tx, listing, owner, model, query.start_index, query.count, descending, where)
 
 
 def _token_unused(tx: Transaction, kind: str, token: str | None) -> None:

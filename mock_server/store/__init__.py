@@ -14,9 +14,59 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 Record = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Listing:
+    """A kind whose listings the store keeps ordered, so a page costs its size, not the list's.
+
+    ``order_by`` names a string field whose text order is its value order (every time is stored
+    as fixed-width ISO 8601 UTC); records with equal values keep the order they were added in.
+    ``filter_by`` names the fields a page may be filtered on.
+    """
+
+    kind: str
+    order_by: str
+    filter_by: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class OneOf:
+    """A page filter: ``field`` is one of ``values``."""
+
+    field: str
+    values: frozenset[str]
+
+
+@dataclass(frozen=True)
+class Within:
+    """A page filter: ``low <= field < high`` in text order (either bound may be open)."""
+
+    field: str
+    low: str | None = None
+    high: str | None = None
+
+
+Condition = OneOf | Within
+
+
+def matches(values: dict[str, Any], conditions: Iterable[Condition]) -> bool:
+    """Whether a record's filter values meet every condition."""
+    for condition in conditions:
+        value = values.get(condition.field)
+        if isinstance(condition, OneOf):
+            if value not in condition.values:
+                return False
+        elif value is None or not (
+            (condition.low is None or value >= condition.low)
+            and (condition.high is None or value < condition.high)
+        ):
+            return False
+    return True
 
 
 class KeyExistsError(Exception):
@@ -35,9 +85,28 @@ class Transaction(Protocol):
     def owned(self, kind: str, owner: str = "") -> Iterator[Record]:
         """The owner's records of this kind, oldest first."""
 
+    def page(
+        self,
+        kind: str,
+        owner: str,
+        offset: int,
+        limit: int,
+        descending: bool = False,
+        where: tuple[Condition, ...] = (),
+    ) -> tuple[list[Record], int]:
+        """One page of the owner's records of an indexed kind, and how many match in all.
+
+        Ordered by the kind's ``Listing.order_by`` (ties in the order added; ``descending``
+        reverses both). Each condition's field must be in ``Listing.filter_by``.
+        """
+
 
 class Store(Protocol):
     def transaction(self) -> AbstractContextManager[Transaction]: ...
+
+    def index(self, listing: Listing) -> None:
+        """Keep this kind's listings ordered from now on (idempotent; records already stored
+        are indexed too)."""
 
     def clear(self) -> None:
         """Forget every record."""

@@ -5,6 +5,9 @@ read, so a check and the write that depends on it (the balance bound) cannot int
 another transaction in this process or any other. A thread lock in front of it queues this
 process's own transactions cheaply instead of leaving them to SQLite's busy-wait.
 
+Indexed kinds keep each listing row's order value in ``listings.sort_value`` (indexed), so a page
+is an index range read; filters are evaluated on the records' JSON.
+
 WAL mode with ``synchronous=NORMAL``: a commit is in the WAL before the request is answered, so a
 killed process loses nothing it acknowledged (only a power cut could drop the last commits).
 """
@@ -18,7 +21,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from mock_server.store import KeyExistsError, Record
+from mock_server.store import Condition, KeyExistsError, Listing, OneOf, Record
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS records (
@@ -35,6 +38,12 @@ CREATE TABLE IF NOT EXISTS listings (
 );
 CREATE INDEX IF NOT EXISTS listings_by_owner ON listings (kind, owner, position);
 """
+# Added after the first release: files made before it gain the column when opened.
+SORT_VALUE = (
+    "ALTER TABLE listings ADD COLUMN sort_value TEXT",
+    "CREATE INDEX listings_sorted ON listings (kind, owner, sort_value, position)",
+    "CREATE INDEX listings_by_key ON listings (kind, key)",
+)
 BUSY_TIMEOUT_MS = 30_000  # other workers hold the write lock for a transaction at most
 
 
@@ -45,7 +54,14 @@ class SQLiteStore:
         self._local = threading.local()
         self._connections: list[sqlite3.Connection] = []
         self._connections_lock = threading.Lock()
-        self._connection().executescript(SCHEMA)
+        self._listings: dict[str, Listing] = {}
+        db = self._connection()
+        db.executescript(SCHEMA)
+        with self.transaction():  # another worker may be adding the column at the same time
+            columns = {row[1] for row in db.execute("PRAGMA table_info(listings)")}
+            if "sort_value" not in columns:
+                for statement in SORT_VALUE:
+                    db.execute(statement)
 
     def _connection(self) -> sqlite3.Connection:
         """This thread's connection (sqlite3 connections must not be shared between threads)."""
@@ -71,11 +87,22 @@ class SQLiteStore:
             db = self._connection()
             db.execute("BEGIN IMMEDIATE")
             try:
-                yield _SQLiteTransaction(db)
+                yield _SQLiteTransaction(db, self._listings)
             except BaseException:
                 db.execute("ROLLBACK")
                 raise
             db.execute("COMMIT")
+
+    def index(self, listing: Listing) -> None:
+        with self.transaction() as tx:
+            self._listings[listing.kind] = listing
+            # Rows added before the kind was indexed (or by an older version) get their value.
+            tx.db.execute(
+                "UPDATE listings SET sort_value = (SELECT coalesce(json_extract(r.body, ?), '')"
+                " FROM records r WHERE r.kind = listings.kind AND r.key = listings.key)"
+                " WHERE kind = ? AND sort_value IS NULL",
+                (f"$.{listing.order_by}", listing.kind),
+            )
 
     def clear(self) -> None:
         with self.transaction() as tx:
@@ -95,8 +122,13 @@ class SQLiteStore:
 
 
 class _SQLiteTransaction:
-    def __init__(self, db: sqlite3.Connection) -> None:
+    def __init__(self, db: sqlite3.Connection, listings: dict[str, Listing]) -> None:
         self.db = db
+        self._listings = listings
+
+    def _sort_value(self, kind: str, record: Record) -> str | None:
+        listing = self._listings.get(kind)
+        return None if listing is None else record.get(listing.order_by) or ""
 
     def get(self, kind: str, key: str) -> Record | None:
         row = self.db.execute(
@@ -112,9 +144,10 @@ class _SQLiteTransaction:
             )
         except sqlite3.IntegrityError as exc:
             raise KeyExistsError(f"{kind} {key!r} already exists") from exc
+        sort_value = self._sort_value(kind, record)
         self.db.executemany(
-            "INSERT INTO listings (kind, owner, key) VALUES (?, ?, ?)",
-            [(kind, owner, key) for owner in owners],
+            "INSERT INTO listings (kind, owner, key, sort_value) VALUES (?, ?, ?, ?)",
+            [(kind, owner, key, sort_value) for owner in owners],
         )
 
     def replace(self, kind: str, key: str, record: Record) -> None:
@@ -124,6 +157,11 @@ class _SQLiteTransaction:
         )
         if updated.rowcount == 0:
             raise KeyError(f"{kind} {key!r} does not exist")
+        if kind in self._listings:
+            self.db.execute(
+                "UPDATE listings SET sort_value = ? WHERE kind = ? AND key = ?",
+                (self._sort_value(kind, record), kind, key),
+            )
 
     def owned(self, kind: str, owner: str = "") -> Iterator[Record]:
         rows = self.db.execute(
@@ -132,3 +170,55 @@ class _SQLiteTransaction:
             (kind, owner),
         ).fetchall()
         return (json.loads(body) for (body,) in rows)
+
+    def page(
+        self,
+        kind: str,
+        owner: str,
+        offset: int,
+        limit: int,
+        descending: bool = False,
+        where: tuple[Condition, ...] = (),
+    ) -> tuple[list[Record], int]:
+        listing = self._listings[kind]
+        filters, arguments = _sql_filters(listing, where)
+        scope = (
+            " FROM listings l JOIN records r ON r.kind = l.kind AND r.key = l.key"
+            f" WHERE l.kind = ? AND l.owner = ?{filters}"
+        )
+        scope_arguments = (kind, owner, *arguments)
+        direction = "DESC" if descending else "ASC"
+        rows = self.db.execute(
+            f"SELECT r.body{scope} ORDER BY l.sort_value {direction}, l.position {direction}"
+            " LIMIT ? OFFSET ?",
+            (*scope_arguments, limit, offset),
+        ).fetchall()
+        if filters:
+            (total,) = self.db.execute(f"SELECT count(*){scope}", scope_arguments).fetchone()
+        else:  # the index alone answers
+            (total,) = self.db.execute(
+                "SELECT count(*) FROM listings WHERE kind = ? AND owner = ?", (kind, owner)
+            ).fetchone()
+        return [json.loads(body) for (body,) in rows], total
+
+
+def _sql_filters(listing: Listing, where: tuple[Condition, ...]) -> tuple[str, list[str]]:
+    """SQL for a page's conditions (``AND ...``), evaluated on the records' JSON."""
+    sql: list[str] = []
+    arguments: list[str] = []
+    for condition in where:
+        if condition.field not in listing.filter_by:
+            raise ValueError(f"{listing.kind} listings cannot be filtered on {condition.field!r}")
+        path = f"$.{condition.field}"
+        if isinstance(condition, OneOf):
+            marks = ", ".join("?" * len(condition.values))
+            sql.append(f" AND json_extract(r.body, ?) IN ({marks})")
+            arguments.extend([path, *sorted(condition.values)])
+            continue
+        if condition.low is not None:
+            sql.append(" AND json_extract(r.body, ?) >= ?")
+            arguments.extend([path, condition.low])
+        if condition.high is not None:
+            sql.append(" AND json_extract(r.body, ?) < ?")
+            arguments.extend([path, condition.high])
+    return "".join(sql), arguments
