@@ -1,4 +1,5 @@
-"""``make bench``: our mock against Stoplight Prism and a bare Starlette ceiling, same load.
+"""``make bench``: our mock against Stoplight Prism, a no-work Connexion floor and a bare
+Starlette ceiling, same load.
 
 Writes ``bench/results/latest.json``, ``latest.md`` and ``throughput.png``. Load is wrk with 2
 threads and 32 connections on loopback; generator and servers share this machine's cores.
@@ -140,10 +141,14 @@ def endpoint_table(seconds: int) -> tuple[list[dict[str, object]], float]:
     with targets.our_mock() as ours:
         for api in APIS:
             ids = our_ids(ours.root, api)
-            with targets.prism(api.contract) as prism:
+            with (
+                targets.prism(api.contract) as prism,
+                targets.connexion_floor(api.contract, api.base) as floor,
+            ):
                 for endpoint, build in api.endpoints.items():
                     mine = load.run(ours.root + api.base, build(ids), seconds)
                     theirs = load.run(prism.root, build(PRISM_IDS), seconds)
+                    framework = load.run(floor.root + api.base, build(ids), seconds)
                     bare_figure = ceiling[build(ids).method]
                     rows.append(
                         {
@@ -151,6 +156,7 @@ def endpoint_table(seconds: int) -> tuple[list[dict[str, object]], float]:
                             "endpoint": endpoint,
                             "ours": asdict(mine),
                             "prism": asdict(theirs),
+                            "connexion": asdict(framework),
                             "ceiling": asdict(bare_figure),
                         }
                     )

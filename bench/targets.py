@@ -97,6 +97,16 @@ def ceiling() -> Iterator[Running]:
         yield running
 
 
+@contextmanager
+def connexion_floor(contract: Path, base_path: str) -> Iterator[Running]:
+    """Connexion serving ``contract`` under ``base_path`` as the mock does, doing no work."""
+    port = free_port()
+    script = ROOT / "bench" / "connexion_floor.py"
+    command = [sys.executable, str(script), str(port), contract.name, base_path]
+    with serve("connexion floor", command, port, base_path) as running:
+        yield running
+
+
 def ensure_prism() -> Path:
     binary = PRISM_DIR / "node_modules" / ".bin" / "prism"
     if not binary.exists():

@@ -45,6 +45,19 @@ def _count_answer(context: Any, case: Any, response: Any) -> None:
     ANSWERED[f"{response.status_code // 100}xx"] += 1
 
 
+# Framing headers belong to the HTTP client. A generated value for one (seen once: a GET with
+# `content-length: (So`) breaks the request itself, and the server can only refuse it at the
+# protocol level (uvicorn: text/plain 400) before any API code runs: that says nothing about the
+# contract, so the client sets these and generated ones are dropped.
+FRAMING_HEADERS = frozenset({"content-length", "transfer-encoding", "host", "connection"})
+
+
+@schemathesis.hook("before_call")
+def _drop_framing_headers(context: Any, case: Any, **kwargs: Any) -> None:
+    for name in [name for name in case.headers or {} if name.lower() in FRAMING_HEADERS]:
+        del case.headers[name]
+
+
 _options: RunOptions | None = None
 
 

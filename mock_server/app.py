@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -152,9 +153,10 @@ def build_app(config: MockConfig | None = None, store: Store | None = None) -> A
         validator_map=validator_map(),
     )
     errors = ErrorRouter()
+    on_event_loop = not store.blocking
     apis = vendor_apis(config, state)
     for api in apis:
-        resolver = operation_resolver(api.handlers)
+        resolver = operation_resolver(api.handlers, on_event_loop)
         # Longest first: /v3/credit/... must not be taken by the /v3 mount.
         for base_path in sorted(api.base_paths, key=len, reverse=True):
             allowed = AllowedMethods(base_path, api.contract["paths"])
@@ -178,7 +180,8 @@ def build_app(config: MockConfig | None = None, store: Store | None = None) -> A
             for api in apis
         }
         handlers = ControlHandlers(state, served, CONTROL_PATH)
-        app.add_api(control, base_path=CONTROL_PATH, resolver=operation_resolver(handlers))
+        resolver = operation_resolver(handlers, on_event_loop)
+        app.add_api(control, base_path=CONTROL_PATH, resolver=resolver)
 
     app.add_error_handler(DomainError, errors.on_domain_error)
     app.add_error_handler(ProblemException, errors.on_problem)
@@ -196,13 +199,27 @@ def build_app(config: MockConfig | None = None, store: Store | None = None) -> A
     return app
 
 
-def operation_resolver(handlers: object) -> Resolver:
-    """Map the contract's vendor operationIds (``createBalanceRefund``) to handler methods."""
+def operation_resolver(handlers: object, on_event_loop: bool) -> Resolver:
+    """Map the contract's vendor operationIds (``createBalanceRefund``) to handler methods.
+
+    Connexion runs plain functions in a thread pool. With a store that never waits
+    (``Store.blocking`` false) the hop costs more than the handler, so the handlers run on the
+    event loop instead: +30 % requests/s for a bare Connexion app on this machine.
+    """
 
     def resolve(operation_id: str) -> Any:
-        return getattr(handlers, _snake_case(operation_id))
+        handler = getattr(handlers, _snake_case(operation_id))
+        return _on_event_loop(handler) if on_event_loop else handler
 
     return Resolver(function_resolver=resolve)
+
+
+def _on_event_loop(handler: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(handler)  # Connexion reads the parameters from the wrapped signature
+    async def run(*args: Any, **kwargs: Any) -> Any:
+        return handler(*args, **kwargs)
+
+    return run
 
 
 def _snake_case(name: str) -> str:

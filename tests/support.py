@@ -102,6 +102,8 @@ class SlowReadStore:
     atomicity fails reliably when the serialisation is missing.
     """
 
+    blocking = True  # its reads sleep: the app must call it from threads, so requests overlap
+
     def __init__(self, inner: Store, delay: float = 0.002) -> None:
         self.inner = inner
         self.delay = delay

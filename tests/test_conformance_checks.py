@@ -7,6 +7,7 @@ from types import SimpleNamespace
 import pytest
 
 from conformance.checks._case import query_value
+from conformance.contracts import _drop_framing_headers
 
 
 def _sent(url: str) -> tuple[SimpleNamespace, SimpleNamespace]:
@@ -33,3 +34,12 @@ def test_query_values_are_integers_only_when_written_in_ascii_digits(query, expe
 def test_repeated_and_list_parameters_come_back_as_lists():
     case, response = _sent("http://127.0.0.1/v3/accounts?count=1&count=2")
     assert query_value(case, response, "count") == [1, 2]
+
+
+def test_generated_framing_headers_are_left_to_the_http_client():
+    case = SimpleNamespace(headers={"Content-Length": "(So", "HOST": "x", "X-Request-Id": "1"})
+    _drop_framing_headers(None, case)
+    assert case.headers == {"X-Request-Id": "1"}
+    bare = SimpleNamespace(headers=None)
+    _drop_framing_headers(None, bare)
+    assert bare.headers is None

@@ -102,6 +102,10 @@ class Transaction(Protocol):
 
 
 class Store(Protocol):
+    # Whether a transaction may wait (on a file, on another process): if so, the app calls the
+    # store from worker threads; if not, straight from the event loop.
+    blocking: bool
+
     def transaction(self) -> AbstractContextManager[Transaction]: ...
 
     def index(self, listing: Listing) -> None:

@@ -24,6 +24,8 @@ Entry = tuple[str, int, str]  # (order value, sequence added, key)
 
 
 class MemoryStore:
+    blocking = False  # a transaction is a few dictionary operations
+
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._records: dict[Slot, str] = {}

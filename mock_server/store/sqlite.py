@@ -48,6 +48,8 @@ BUSY_TIMEOUT_MS = 30_000  # other workers hold the write lock for a transaction 
 
 
 class SQLiteStore:
+    blocking = True  # file I/O, and other workers' write locks
+
     def __init__(self, path: Path | str) -> None:
         self.path = str(path)
         self._lock = threading.Lock()  # one transaction of this process at a time
