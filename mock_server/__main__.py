@@ -21,6 +21,7 @@ from mock_server.app import (
     build_app,
 )
 from mock_server.auth import DEMO_BALANCED_CREDENTIALS, DEMO_CREDENTIALS, Credentials
+from mock_server.control.lifecycle import parse_lifecycle
 from mock_server.fixtures import FixturesError
 from mock_server.marqeta.service import ListQuery
 from mock_server.money import json_number
@@ -100,6 +101,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="check every response against the contract as it leaves; a breach answers 500"
         " (default: off, for speed; the test suite turns it on)",
     )
+    parser.add_argument(
+        "--lifecycle",
+        metavar="auto:DURATION",
+        help="move each Marqeta refund one step along the forward path after DURATION in a"
+        " status (e.g. auto:5s, auto:500ms, auto:1m), until COMPLETED",
+    )
+    parser.add_argument(
+        "--journal-size",
+        type=int,
+        default=1000,
+        metavar="N",
+        help="requests kept for GET /__mock__/requests (default: %(default)s; 0 keeps none)",
+    )
     return parser.parse_args(argv)
 
 
@@ -118,7 +132,11 @@ def config_from(args: argparse.Namespace) -> MockConfig:
             "--workers needs a store the processes can share: add --store sqlite:PATH"
             " (the memory store lives inside one process)"
         )
+    if args.journal_size < 0:
+        raise ValueError("--journal-size must be 0 or more")
     return MockConfig(
+        lifecycle_step=parse_lifecycle(args.lifecycle) if args.lifecycle else None,
+        journal_size=args.journal_size,
         credentials=credentials,
         balanced_credentials=balanced_credentials,
         demo=not args.no_demo,

@@ -5,15 +5,19 @@ from __future__ import annotations
 import contextlib
 import functools
 import re
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import connexion.context
 from connexion import AsyncApp
 from connexion.exceptions import ProblemException
 from connexion.middleware import MiddlewarePosition
 from connexion.resolver import Resolver
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
 from starlette.middleware.cors import CORSMiddleware
 
@@ -27,7 +31,11 @@ from mock_server.balanced.handlers import BalancedHandlers
 from mock_server.balanced.service import BalancedService
 from mock_server.balanced.service import Policy as BalancedPolicy
 from mock_server.clock import Clock, SystemClock
-from mock_server.control.handlers import ControlHandlers
+from mock_server.control.faults import FaultBook
+from mock_server.control.forced import Forcing, OperationAnswers
+from mock_server.control.handlers import CONTROL_PATH, ControlHandlers
+from mock_server.control.journal import Journal, JournalMiddleware
+from mock_server.control.lifecycle import AutoLifecycle
 from mock_server.domain import DomainError
 from mock_server.errors import (
     AllowedMethods,
@@ -40,14 +48,14 @@ from mock_server.fixtures import DEMO_FIXTURES, apply_fixtures, read_fixtures
 from mock_server.marqeta.handlers import MarqetaHandlers
 from mock_server.marqeta.service import MarqetaService
 from mock_server.marqeta.service import Policy as MarqetaPolicy
+from mock_server.sessions import SESSION_HEADER, Sessions
 from mock_server.spec import Contract, error_codes, load_contract
-from mock_server.store import Store, open_store
+from mock_server.store import Store, open_store, session_url
 from mock_server.validation import validator_map
 
 MARQETA_CONTRACT = "marqeta-credit.yaml"
 BALANCED_CONTRACT = "balanced-v1.yaml"
 CONTROL_CONTRACT = "mock-control.yaml"
-CONTROL_PATH = "/__mock__"
 
 
 @dataclass(frozen=True)
@@ -60,22 +68,43 @@ class MockConfig:
     validate_responses: bool = False  # on in our tests; off when serving, for speed
     store: str = "memory"
     clock: Clock = field(default_factory=SystemClock)
+    journal_size: int = 1000  # exchanges kept for GET /__mock__/requests; 0 keeps none
+    lifecycle_step: timedelta | None = None  # --lifecycle auto:DURATION
+
+
+@dataclass
+class Shared:
+    """What every session shares: the served APIs, faults, the request journal."""
+
+    config: MockConfig
+    apis: dict[str, VendorApi]
+    faults: FaultBook
+    journal: Journal
+    start_fixtures: list[dict[str, Any]]
+    sessions: Sessions[MockState] | None = None  # set once the default state exists
 
 
 class MockState:
-    """Everything the handlers share: the store and each vendor's service."""
+    """One session's state: its store, each vendor's service, and the handlers that use them."""
 
-    def __init__(self, config: MockConfig, store: Store) -> None:
+    def __init__(self, shared: Shared, store: Store) -> None:
+        config = shared.config
         self.store = store
+        self.start_fixtures = shared.start_fixtures
         self.marqeta = MarqetaService(
             store, config.clock, MarqetaPolicy.from_contract(load_contract(MARQETA_CONTRACT))
         )
         self.balanced = BalancedService(
             store, config.clock, BalancedPolicy.from_contract(load_contract(BALANCED_CONTRACT))
         )
-        # Read every fixtures file up front, so a bad --seed file stops start-up, not a reset.
-        paths = ([DEMO_FIXTURES] if config.demo else []) + list(config.seed_files)
-        self.start_fixtures = [read_fixtures(path) for path in paths]
+        self.handlers: dict[str, object] = {
+            "marqeta": MarqetaHandlers(self.marqeta),
+            "balanced": BalancedHandlers(self.balanced),
+            "control": ControlHandlers(self, shared),
+        }
+        # A durable store restarted on its file keeps its state; fixtures go into an empty one.
+        if store.is_empty():
+            self.load_start_fixtures()
 
     def seed(self, fixtures: dict[str, Any]) -> dict[str, Any]:
         return apply_fixtures(self.store, self.marqeta, self.balanced, fixtures)
@@ -96,7 +125,6 @@ class VendorApi:
 
     name: str
     contract: Contract
-    handlers: object
     error_format: ErrorFormat
     credentials: Credentials
 
@@ -104,46 +132,76 @@ class VendorApi:
     def base_paths(self) -> list[str]:
         return base_paths(self.contract)
 
+    @functools.cached_property
+    def answers(self) -> dict[str, OperationAnswers]:
+        """What the contract documents each operation may answer, by operationId."""
+        return {
+            operation["operationId"]: OperationAnswers(
+                self.contract, operation["operationId"], operation
+            )
+            for item in self.contract["paths"].values()
+            for method, operation in item.items()
+            if isinstance(operation, dict) and "operationId" in operation
+        }
+
 
 def base_paths(contract: Contract) -> list[str]:
     """The contract's server paths, e.g. ``/v3`` and ``/v3/credit``."""
     return [server["url"] for server in contract["servers"]]
 
 
-def vendor_apis(config: MockConfig, state: MockState) -> list[VendorApi]:
+def vendor_apis(config: MockConfig) -> dict[str, VendorApi]:
     marqeta = load_contract(MARQETA_CONTRACT)
     balanced = load_contract(BALANCED_CONTRACT)
-    return [
-        VendorApi(
+    return {
+        "marqeta": VendorApi(
             name="marqeta",
             contract=marqeta,
-            handlers=MarqetaHandlers(state.marqeta),
             error_format=CodedErrorFormat(error_codes(marqeta)),
             credentials=config.credentials,
         ),
-        VendorApi(
+        "balanced": VendorApi(
             name="balanced",
             contract=balanced,
-            handlers=BalancedHandlers(state.balanced),
             error_format=BalancedErrorFormat(balanced["x-mock-error-categories"]),
             credentials=config.balanced_credentials,
         ),
-    ]
+    }
 
 
 def build_app(config: MockConfig | None = None, store: Store | None = None) -> AsyncApp:
     """The mock as an ASGI app; ``store`` overrides ``config.store`` (tests wrap stores)."""
     config = config or MockConfig()
     store = store or open_store(config.store)
-    state = MockState(config, store)
-    # A durable store restarted on its file keeps its state; fixtures go into an empty one only.
-    if store.is_empty():
-        state.load_start_fixtures()
+    apis = vendor_apis(config)
+    # Read every fixtures file up front, so a bad --seed file stops start-up, not a reset.
+    paths = ([DEMO_FIXTURES] if config.demo else []) + list(config.seed_files)
+    shared = Shared(
+        config=config,
+        apis=apis,
+        faults=FaultBook(),
+        journal=Journal(config.journal_size),
+        start_fixtures=[read_fixtures(path) for path in paths],
+    )
+    state = MockState(shared, store)
+    sessions: Sessions[MockState] = Sessions(
+        state, lambda name: MockState(shared, open_store(session_url(config.store, name)))
+    )
+    shared.sessions = sessions
+    lifecycle = (
+        AutoLifecycle(sessions, config.lifecycle_step, config.clock)
+        if config.lifecycle_step is not None
+        else None
+    )
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Any) -> AsyncIterator[None]:
-        yield
-        store.close()
+        async with contextlib.AsyncExitStack() as running:
+            if lifecycle is not None:
+                await running.enter_async_context(lifecycle.running())
+            yield
+        for each in sessions.all():
+            each.store.close()
 
     app = AsyncApp(
         __name__,
@@ -154,9 +212,9 @@ def build_app(config: MockConfig | None = None, store: Store | None = None) -> A
     )
     errors = ErrorRouter()
     on_event_loop = not store.blocking
-    apis = vendor_apis(config, state)
-    for api in apis:
-        resolver = operation_resolver(api.handlers, on_event_loop)
+    for api in apis.values():
+        forcing = Forcing(api.name, api.answers, api.error_format, shared.faults)
+        resolver = operation_resolver(api.name, sessions, forcing, on_event_loop)
         # Longest first: /v3/credit/... must not be taken by the /v3 mount.
         for base_path in sorted(api.base_paths, key=len, reverse=True):
             allowed = AllowedMethods(base_path, api.contract["paths"])
@@ -172,22 +230,23 @@ def build_app(config: MockConfig | None = None, store: Store | None = None) -> A
     if config.control:
         control = load_contract(CONTROL_CONTRACT)
         errors.register(CONTROL_PATH, CodedErrorFormat(error_codes(control)))
-        served = {
-            api.name: {
-                "base_paths": api.base_paths,
-                "contract": f"{api.base_paths[0]}/openapi.json",
-            }
-            for api in apis
-        }
-        handlers = ControlHandlers(state, served, CONTROL_PATH)
-        resolver = operation_resolver(handlers, on_event_loop)
+        resolver = operation_resolver("control", sessions, None, on_event_loop)
         app.add_api(control, base_path=CONTROL_PATH, resolver=resolver)
 
     app.add_error_handler(DomainError, errors.on_domain_error)
     app.add_error_handler(ProblemException, errors.on_problem)
     app.add_error_handler(HTTPException, errors.on_http_exception)
     app.add_error_handler(Exception, errors.on_unexpected)
-    # Outermost, so that error responses carry CORS headers too and preflights need no auth.
+    if config.journal_size:
+        # Outside CORS and the error handlers: the journal sees what the client got.
+        app.add_middleware(
+            JournalMiddleware,
+            position=MiddlewarePosition.BEFORE_EXCEPTION,
+            journal=shared.journal,
+            skip_prefix=CONTROL_PATH + "/",
+        )
+    # Outermost but for the journal, so that error responses carry CORS headers too and
+    # preflights need no auth.
     app.add_middleware(
         CORSMiddleware,
         position=MiddlewarePosition.BEFORE_EXCEPTION,
@@ -196,30 +255,41 @@ def build_app(config: MockConfig | None = None, store: Store | None = None) -> A
         allow_headers=["*"],
     )
     app.mock_state = state  # type: ignore[attr-defined]  # for tests and the start-up banner
+    app.mock_sessions = sessions  # type: ignore[attr-defined]
     return app
 
 
-def operation_resolver(handlers: object, on_event_loop: bool) -> Resolver:
+def operation_resolver(
+    api: str, sessions: Sessions[MockState], forcing: Forcing | None, on_event_loop: bool
+) -> Resolver:
     """Map the contract's vendor operationIds (``createBalanceRefund``) to handler methods.
 
-    Connexion runs plain functions in a thread pool. With a store that never waits
-    (``Store.blocking`` false) the hop costs more than the handler, so the handlers run on the
-    event loop instead: +30 % requests/s for a bare Connexion app on this machine.
+    Each call runs in the request's session (``X-Mock-Session``), after any answer a developer
+    forced (a fault or ``Prefer``). Connexion runs plain functions in a thread pool; with a
+    store that never waits (``Store.blocking`` false) the hop costs more than the handler, so
+    the handlers run on the event loop instead: +30 % requests/s for a bare Connexion app here.
     """
 
     def resolve(operation_id: str) -> Any:
-        handler = getattr(handlers, _snake_case(operation_id))
-        return _on_event_loop(handler) if on_event_loop else handler
+        name = _snake_case(operation_id)
+
+        # Connexion reads the parameters from the wrapped (default session's) method.
+        @functools.wraps(getattr(sessions.default.handlers[api], name))
+        async def run(*args: Any, **kwargs: Any) -> Any:
+            headers = Headers(scope=connexion.context.scope)
+            state = sessions.state(headers.get(SESSION_HEADER))
+            if forcing is not None:
+                forced = await forcing.answer(operation_id, headers.get("prefer"))
+                if forced is not None:
+                    return forced
+            handler = getattr(state.handlers[api], name)
+            if on_event_loop:
+                return handler(*args, **kwargs)
+            return await run_in_threadpool(handler, *args, **kwargs)
+
+        return run
 
     return Resolver(function_resolver=resolve)
-
-
-def _on_event_loop(handler: Callable[..., Any]) -> Callable[..., Any]:
-    @functools.wraps(handler)  # Connexion reads the parameters from the wrapped signature
-    async def run(*args: Any, **kwargs: Any) -> Any:
-        return handler(*args, **kwargs)
-
-    return run
 
 
 def _snake_case(name: str) -> str:

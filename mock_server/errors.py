@@ -40,6 +40,9 @@ class ErrorFormat(Protocol):
 
     def body(self, kind: str, message: str) -> dict[str, object]: ...
 
+    def kind_for(self, status: int) -> str | None:
+        """The first error kind the vendor answers with ``status``, if it has one."""
+
 
 @dataclass(frozen=True)
 class CodedErrorFormat:
@@ -55,6 +58,9 @@ class CodedErrorFormat:
 
     def body(self, kind: str, message: str) -> dict[str, object]:
         return {"error_code": self._code(kind), "error_message": message}
+
+    def kind_for(self, status: int) -> str | None:
+        return next((k for k, code in self.codes.items() if code[:3] == str(status)), None)
 
     def _code(self, kind: str) -> str:
         return self.codes.get(kind) or self.codes["internal_error"]
@@ -85,6 +91,11 @@ class BalancedErrorFormat:
             "additional": None,
             "extras": {},
         }
+
+    def kind_for(self, status: int) -> str | None:
+        return next(
+            (k for k, c in self.categories.items() if int(c["status_code"]) == status), None
+        )
 
     def _category(self, kind: str) -> dict[str, Any]:
         return self.categories.get(kind) or self.categories["internal_error"]
@@ -171,7 +182,8 @@ class ErrorRouter:
         return self._framework_error(request, exc.status_code, str(exc.detail), exc.headers)
 
     def on_unexpected(self, request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
-        logger.exception("unexpected error on %s %s", request.method, request.url.path)
+        # Called after the exception was handled: pass it, or the log shows no traceback.
+        logger.error("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
         return self.respond(request.url.path, "internal_error", "Internal server error")
 
     def _framework_error(

@@ -58,3 +58,10 @@ def schema(contract: Contract, name: str) -> dict[str, Any]:
 def error_codes(contract: Contract) -> dict[str, str]:
     """The contract's ``x-mock-error-codes``: error kind -> vendor error code."""
     return dict(contract["x-mock-error-codes"])
+
+
+def resolved(contract: Contract, node: dict[str, Any]) -> dict[str, Any]:
+    """``node``, or what its local ``$ref`` (``#/components/...``) points to."""
+    while "$ref" in node:
+        node = _pointer(contract, node["$ref"].removeprefix("#"))
+    return node

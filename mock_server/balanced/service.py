@@ -26,6 +26,8 @@ ACCOUNTS = Listing(ACCOUNT, order_by="created_at")
 DEBITS = Listing(DEBIT, order_by="created_at")
 REFUNDS = Listing(REFUND, order_by="created_at")
 LISTINGS = (MARKETPLACES, ACCOUNTS, DEBITS, REFUNDS)
+# Every model kept, by kind: what an imported state may hold.
+MODELS: dict[str, type] = {MARKETPLACE: Marketplace, ACCOUNT: Account, DEBIT: Debit, REFUND: Refund}
 
 AVAILABLE_AFTER = timedelta(hours=8)  # contract: x-mock-assumption on createDebit
 

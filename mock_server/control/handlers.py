@@ -1,45 +1,65 @@
-"""Control API handlers: health, reset, and creating accounts for tests."""
+"""Control API handlers (``openapi/mock-control.yaml``): one session's state, and what the
+sessions share (faults, the request journal)."""
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from importlib import resources
+from typing import TYPE_CHECKING, Any
 
-from mock_server.balanced.service import BalancedService
+from mock_server.control import state as state_document
+from mock_server.control.faults import Fault
+from mock_server.domain import DomainError
 from mock_server.fixtures import new_account
-from mock_server.marqeta.service import MarqetaService
+from mock_server.marqeta.handlers import refund_json
 from mock_server.money import json_number
 
+if TYPE_CHECKING:
+    from mock_server.app import MockState, Shared
+
 Json = dict[str, Any]
-
-
-class ResettableState(Protocol):
-    marqeta: MarqetaService
-    balanced: BalancedService
-
-    def reset(self, load_fixtures: bool) -> None: ...
-
-    def seed(self, fixtures: Json) -> Json: ...
+CONTROL_PATH = "/__mock__"
 
 
 class ControlHandlers:
-    def __init__(self, state: ResettableState, apis: dict[str, Json], control_path: str) -> None:
+    def __init__(self, state: MockState, shared: Shared) -> None:
         self.state = state
-        self.apis = apis
-        self.control_path = control_path
+        self.shared = shared
 
     def health(self) -> tuple[Json, int]:
-        return {"status": "ok", "apis": self.apis, "control": self.control_path}, 200
+        apis = {
+            api.name: {
+                "base_paths": api.base_paths,
+                "contract": f"{api.base_paths[0]}/openapi.json",
+            }
+            for api in self.shared.apis.values()
+        }
+        return {"status": "ok", "apis": apis, "control": CONTROL_PATH}, 200
+
+    def dashboard(self) -> tuple[str, int, dict[str, str]]:
+        page = resources.files("mock_server.control").joinpath("dashboard.html").read_text()
+        return page, 200, {"Content-Type": "text/html"}  # the page declares its charset
+
+    # State --------------------------------------------------------------------------------
 
     def reset(self, fixtures: bool) -> tuple[Json, int]:
         self.state.reset(load_fixtures=fixtures)
-        counts = {
-            "marqeta_accounts": self.state.marqeta.account_count(),
-            "balanced_marketplaces": self.state.balanced.marketplaces(offset=0, limit=1).total,
-        }
-        return counts, 200
+        return self._counts(), 200
 
     def seed(self, body: Json) -> tuple[Json, int]:
         return self.state.seed(body), 201
+
+    def get_state(self) -> tuple[Json, int]:
+        return state_document.export_state(self.state.store), 200
+
+    def put_state(self, body: Json) -> tuple[Json, int]:
+        state_document.import_state(self.state.store, body)
+        return self._counts(), 200
+
+    def _counts(self) -> Json:
+        return {
+            "marqeta_accounts": self.state.marqeta.account_count(),
+            "balanced_marketplaces": self.state.balanced.marketplaces(offset=0, limit=1).total,
+        }
 
     def create_account(self, body: Json) -> tuple[Json, int]:
         account, sources = self.state.marqeta.open_account(new_account(body))
@@ -55,3 +75,74 @@ class ControlHandlers:
             ],
         }
         return created, 201
+
+    def advance_refund(
+        self, refund_token: str, body: Json | bytes | None = None
+    ) -> tuple[Json, int]:
+        # Sent without a body (and so without a content type), Connexion passes the contract's
+        # default body unparsed: it means one step forward.
+        status = body.get("status") if isinstance(body, dict) else None
+        return refund_json(self.state.marqeta.advance_refund(refund_token, status)), 200
+
+    def list_sessions(self) -> tuple[Json, int]:
+        return {"sessions": self.shared.sessions.names()}, 200
+
+    # Faults -------------------------------------------------------------------------------
+
+    def list_faults(self) -> tuple[Json, int]:
+        return {"faults": self.shared.faults.listing()}, 200
+
+    def set_fault(self, api: str, operation_id: str, body: Json) -> tuple[Json, int]:
+        answers = self._answers(api, operation_id)
+        fault = Fault(
+            latency_ms=body.get("latency_ms", 0),
+            jitter_ms=body.get("jitter_ms", 0),
+            error_rate=body.get("error_rate", 0.0),
+            error_status=body.get("error_status", 500),
+            next=tuple(body.get("next", ())),
+        )
+        errors = self.shared.apis[api].error_format
+        for status in sorted(fault.statuses()):
+            if not answers.documents(status) or errors.kind_for(status) is None:
+                raise DomainError(
+                    "invalid_request",
+                    f"{operation_id} cannot answer {status}: a fault may only force an error the"
+                    f" contract documents for it and the vendor's error table has"
+                    f" (documented: {answers.statuses()})",
+                )
+        self.shared.faults.set(api, operation_id, fault)
+        return self.shared.faults.described(api, operation_id), 200
+
+    def clear_fault(self, api: str, operation_id: str) -> tuple[None, int]:
+        self._answers(api, operation_id)
+        self.shared.faults.clear(api, operation_id)
+        return None, 204
+
+    def clear_faults(self) -> tuple[None, int]:
+        self.shared.faults.clear()
+        return None, 204
+
+    def _answers(self, api: str, operation_id: str) -> Any:
+        served = self.shared.apis.get(api)
+        answers = served.answers.get(operation_id) if served is not None else None
+        if answers is None:
+            raise DomainError(
+                "operation_not_found", f"No operation {operation_id!r} in the {api!r} contract"
+            )
+        return answers
+
+    # Request journal ----------------------------------------------------------------------
+
+    def list_requests(
+        self,
+        limit: int,
+        path: str | None = None,
+        status: int | None = None,
+        session: str | None = None,
+    ) -> tuple[Json, int]:
+        entries = self.shared.journal.entries(path, status, session, limit)
+        return {"requests": entries}, 200
+
+    def clear_requests(self) -> tuple[None, int]:
+        self.shared.journal.clear()
+        return None, 204

@@ -18,6 +18,7 @@ class Lifecycle:
     initial: str
     transitions: Mapping[str, tuple[str, ...]]
     returns_amount: frozenset[str]
+    forward: tuple[str, ...] = ()  # the path a refund takes when nothing goes wrong
 
     @classmethod
     def from_contract(cls, extension: Mapping[str, Any]) -> Lifecycle:
@@ -25,7 +26,39 @@ class Lifecycle:
             initial=extension["initial"],
             transitions={s: tuple(t) for s, t in extension["transitions"].items()},
             returns_amount=frozenset(extension["returns_amount"]),
+            forward=tuple(extension.get("forward", ())),
         )
+
+
+def steps_to(lifecycle: Lifecycle, current: str, target: str | None) -> list[str]:
+    """The statuses a refund moves through to reach ``target`` by allowed transitions (fewest
+    steps), or one step along the forward path when no target is named."""
+    if target is None:
+        if current not in lifecycle.forward[:-1]:
+            raise DomainError(
+                "no_next_status",
+                f"A refund in {current} has no next status on the forward path"
+                f" ({' -> '.join(lifecycle.forward)}); name the status to move to",
+            )
+        return [lifecycle.forward[lifecycle.forward.index(current) + 1]]
+    came_from: dict[str, str] = {current: current}  # breadth-first: the first way found is shortest
+    frontier = [current]
+    while frontier and target not in came_from:
+        reached = []
+        for status in frontier:
+            for step in lifecycle.transitions.get(status, ()):
+                if step not in came_from:
+                    came_from[step] = status
+                    reached.append(step)
+        frontier = reached
+    if target == current or target not in came_from:
+        raise DomainError(
+            "transition_not_allowed", f"No allowed transitions lead from {current} to {target}"
+        )
+    path = [target]
+    while came_from[path[-1]] != current:
+        path.append(came_from[path[-1]])
+    return path[::-1]
 
 
 def refund_within_credit_balance(balance: Decimal, amount: Decimal | None) -> Decimal:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from typing import TypeVar
 
@@ -41,6 +41,16 @@ REFUNDS = Listing(REFUND, order_by="updated_at", filter_by=("status", "created_a
 TRANSITIONS = Listing(TRANSITION, order_by="created_at")
 JOURNAL_ENTRIES = Listing(JOURNAL_ENTRY, order_by="created_at")
 LISTINGS = (ACCOUNTS, PAYMENT_SOURCES, REFUNDS, TRANSITIONS, JOURNAL_ENTRIES)
+# Every model kept, by kind: what an imported state may hold.
+MODELS: dict[str, type] = {
+    ACCOUNT: Account,
+    PAYMENT_SOURCE: PaymentSource,
+    BALANCE_REFUND: BalanceRefund,
+    REFUND: Refund,
+    TRANSITION: Transition,
+    JOURNAL_ENTRY: JournalEntry,
+}
+_ALL = 1 << 62  # a page size that holds any listing
 
 # Journal entries the mock writes (contract: x-mock-assumption on JournalEntry).
 BALANCE_REFUND_ENTRY = ("BALANCE_REFUND", "account.balancerefund")
@@ -271,25 +281,65 @@ class MarqetaService:
     def transition_refund(
         self, account_token: str, refund_token: str, status: str, token: str | None = None
     ) -> Refund:
-        now = self.clock.now()
-        lifecycle = self.policy.refund_lifecycle
         with self.store.transaction() as tx:
-            account = _account(tx, account_token)
+            _account(tx, account_token)
             refund = _owned_by(tx, REFUND, Refund, refund_token, account_token, "refund_not_found")
             _token_unused(tx, TRANSITION, token)
-            rules.allowed_transition(lifecycle, refund.status, status)
-            moved = replace(refund, status=status, updated_at=now)
-            tx.replace(REFUND, refund.token, to_record(moved))
-            transition = Transition(
-                token=_new_token(token),
-                account_token=account_token,
-                refund_token=refund.token,
-                status=status,
-                created_at=now,
-            )
-            add_new(tx, TRANSITION, transition.token, transition, owners=(refund.token,))
-            if status in lifecycle.returns_amount:
-                self._move_balance(tx, account, -refund.amount, refund.token, REFUND_REVERSAL_ENTRY)
+            return self._transition_in(tx, refund, status, token)
+
+    def advance_refund(self, refund_token: str, status: str | None = None) -> Refund:
+        """Move a refund one step along the forward path, or to ``status`` through the allowed
+        transitions, recording each step as a transition would (all steps or none)."""
+        with self.store.transaction() as tx:
+            refund = load(tx, REFUND, refund_token, Refund)
+            if refund is None:
+                raise DomainError("refund_not_found", f"Refund not found: {refund_token}")
+            for step in rules.steps_to(self.policy.refund_lifecycle, refund.status, status):
+                refund = self._transition_in(tx, refund, step)
+        return refund
+
+    def advance_due(self, unchanged_since: datetime) -> int:
+        """Move every refund on the forward path that has not changed since ``unchanged_since``
+        one step on (``--lifecycle auto``); how many moved. Each moves in its own transaction."""
+        moving = frozenset(self.policy.refund_lifecycle.forward[:-1])
+        with self.store.transaction() as tx:
+            accounts = [record["token"] for record in tx.owned(ACCOUNT)]
+        moved = 0
+        for account_token in accounts:
+            with self.store.transaction() as tx:
+                due, _ = tx.page(REFUND, account_token, 0, _ALL, where=(OneOf("status", moving),))
+            for record in due:
+                with self.store.transaction() as tx:
+                    refund = load(tx, REFUND, record["token"], Refund)
+                    # Checked again inside the transaction: another worker may have moved it.
+                    if refund is None or refund.status not in moving:
+                        continue
+                    if refund.updated_at > unchanged_since:
+                        continue
+                    step = rules.steps_to(self.policy.refund_lifecycle, refund.status, None)[0]
+                    self._transition_in(tx, refund, step)
+                    moved += 1
+        return moved
+
+    def _transition_in(
+        self, tx: Transaction, refund: Refund, status: str, token: str | None = None
+    ) -> Refund:
+        now = self.clock.now()
+        lifecycle = self.policy.refund_lifecycle
+        rules.allowed_transition(lifecycle, refund.status, status)
+        moved = replace(refund, status=status, updated_at=now)
+        tx.replace(REFUND, refund.token, to_record(moved))
+        transition = Transition(
+            token=_new_token(token),
+            account_token=refund.account_token,
+            refund_token=refund.token,
+            status=status,
+            created_at=now,
+        )
+        add_new(tx, TRANSITION, transition.token, transition, owners=(refund.token,))
+        if status in lifecycle.returns_amount:
+            account = _account(tx, refund.account_token)
+            self._move_balance(tx, account, -refund.amount, refund.token, REFUND_REVERSAL_ENTRY)
         return moved
 
     def transitions(

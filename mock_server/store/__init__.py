@@ -69,6 +69,16 @@ def matches(values: dict[str, Any], conditions: Iterable[Condition]) -> bool:
     return True
 
 
+@dataclass(frozen=True)
+class Stored:
+    """One record as the store holds it, for exporting and importing the whole state."""
+
+    kind: str
+    key: str
+    owners: tuple[str, ...]
+    record: Record
+
+
 class KeyExistsError(Exception):
     """A record of this kind already has this key."""
 
@@ -115,6 +125,13 @@ class Store(Protocol):
     def clear(self) -> None:
         """Forget every record."""
 
+    def export(self) -> list[Stored]:
+        """Every record with its owners, in the order they were added."""
+
+    def replace_all(self, records: list[Stored]) -> None:
+        """Make ``records`` (an ``export``) the whole state, at once: nothing changes if a key
+        repeats (KeyExistsError)."""
+
     def is_empty(self) -> bool:
         """True when the store holds no record (a durable store may start with some)."""
 
@@ -140,3 +157,9 @@ def open_store(url: str) -> Store:
 def is_shared(url: str) -> bool:
     """Whether several processes can serve from this store (one state, one file)."""
     return url.startswith(SQLITE)
+
+
+def session_url(url: str, session: str) -> str:
+    """Where a session's own state lives: a new memory store, or a file beside the main one
+    (``PATH.session-NAME``, so every worker process finds the same one)."""
+    return f"{url}.session-{session}" if is_shared(url) else url

@@ -17,10 +17,23 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from mock_server.store import Condition, KeyExistsError, Listing, Record, matches
+from mock_server.store import Condition, KeyExistsError, Listing, Record, Stored, matches
 
 Slot = tuple[str, str]  # (kind, key) or (kind, owner)
 Entry = tuple[str, int, str]  # (order value, sequence added, key)
+
+
+# The attributes that hold the state (everything but the lock and the declared listings).
+_STATE = (
+    "_records",
+    "_owned",
+    "_owners",
+    "_sequence",
+    "_counter",
+    "_sorted",
+    "_entry_of",
+    "_filter_values",
+)
 
 
 class MemoryStore:
@@ -65,6 +78,24 @@ class MemoryStore:
     def is_empty(self) -> bool:
         with self._lock:
             return not self._records
+
+    def export(self) -> list[Stored]:
+        with self._lock:
+            slots = sorted(self._records, key=self._sequence.__getitem__)
+            return [
+                Stored(kind, key, self._owners[(kind, key)], json.loads(self._records[(kind, key)]))
+                for kind, key in slots
+            ]
+
+    def replace_all(self, records: list[Stored]) -> None:
+        replacement = MemoryStore()
+        replacement._listings = dict(self._listings)
+        with replacement.transaction() as tx:
+            for stored in records:
+                tx.add(stored.kind, stored.key, stored.record, stored.owners)
+        with self._lock:  # swap in the finished state: readers never see half of it
+            for name in _STATE:
+                setattr(self, name, getattr(replacement, name))
 
     def close(self) -> None:
         """Nothing to release; present so every store closes the same way."""

@@ -21,7 +21,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from mock_server.store import Condition, KeyExistsError, Listing, OneOf, Record
+from mock_server.store import Condition, KeyExistsError, Listing, OneOf, Record, Stored
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS records (
@@ -110,6 +110,25 @@ class SQLiteStore:
         with self.transaction() as tx:
             tx.db.execute("DELETE FROM records")
             tx.db.execute("DELETE FROM listings")
+
+    def export(self) -> list[Stored]:
+        with self.transaction() as tx:
+            rows = tx.db.execute(
+                "SELECT r.kind, r.key, r.body, json_group_array(l.owner)"
+                " FROM records r JOIN listings l ON l.kind = r.kind AND l.key = r.key"
+                " GROUP BY r.kind, r.key ORDER BY min(l.position)"
+            ).fetchall()
+        return [
+            Stored(kind, key, tuple(json.loads(owners)), json.loads(body))
+            for kind, key, body, owners in rows
+        ]
+
+    def replace_all(self, records: list[Stored]) -> None:
+        with self.transaction() as tx:
+            tx.db.execute("DELETE FROM records")
+            tx.db.execute("DELETE FROM listings")
+            for stored in records:
+                tx.add(stored.kind, stored.key, stored.record, stored.owners)
 
     def is_empty(self) -> bool:
         with self.transaction() as tx:

@@ -1,0 +1,84 @@
+"""Faults a developer sets per operation: latency, an error rate, or the next N answers.
+
+Kept in the process (like the request journal): with ``--workers N`` each worker has its own.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+from collections import deque
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Fault:
+    latency_ms: int = 0
+    jitter_ms: int = 0  # each answer waits latency_ms plus up to this much more
+    error_rate: float = 0.0  # share of answers replaced by error_status
+    error_status: int = 500
+    next: tuple[int, ...] = ()  # the operation's next answers, in order, before anything else
+
+    def statuses(self) -> set[int]:
+        return {*self.next, *([self.error_status] if self.error_rate else [])}
+
+
+@dataclass(frozen=True)
+class Draw:
+    delay_seconds: float = 0.0
+    status: int | None = None  # an error status to answer with instead of the real answer
+
+
+@dataclass
+class _Set:
+    fault: Fault
+    queued: deque[int] = field(default_factory=deque)
+
+
+class FaultBook:
+    def __init__(self, rng: random.Random | None = None) -> None:
+        self._rng = rng or random.Random()
+        self._lock = threading.Lock()
+        self._faults: dict[tuple[str, str], _Set] = {}
+
+    def set(self, api: str, operation_id: str, fault: Fault) -> None:
+        with self._lock:
+            self._faults[(api, operation_id)] = _Set(fault, deque(fault.next))
+
+    def clear(self, api: str | None = None, operation_id: str | None = None) -> bool:
+        """Remove one operation's fault (False if it had none), or every fault."""
+        with self._lock:
+            if api is None or operation_id is None:
+                self._faults.clear()
+                return True
+            return self._faults.pop((api, operation_id), None) is not None
+
+    def listing(self) -> list[dict[str, Any]]:
+        """Each fault, with the forced answers still queued as its ``next``."""
+        with self._lock:
+            return [_described(slot, entry) for slot, entry in sorted(self._faults.items())]
+
+    def described(self, api: str, operation_id: str) -> dict[str, Any]:
+        with self._lock:
+            return _described((api, operation_id), self._faults[(api, operation_id)])
+
+    def draw(self, api: str, operation_id: str) -> Draw:
+        """What happens to this call: how long it waits, and the error it answers, if any."""
+        if not self._faults:  # the common case costs one dictionary check, no lock
+            return Draw()
+        with self._lock:
+            entry = self._faults.get((api, operation_id))
+            if entry is None:
+                return Draw()
+            fault = entry.fault
+            delay = (fault.latency_ms + self._rng.uniform(0, fault.jitter_ms)) / 1000
+            if entry.queued:
+                return Draw(delay, entry.queued.popleft())
+            failing = fault.error_rate > 0 and self._rng.random() < fault.error_rate
+            return Draw(delay, fault.error_status if failing else None)
+
+
+def _described(slot: tuple[str, str], entry: _Set) -> dict[str, Any]:
+    api, operation = slot
+    return {"api": api, "operation": operation} | asdict(entry.fault) | {"next": [*entry.queued]}

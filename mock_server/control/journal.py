@@ -1,0 +1,140 @@
+"""The request journal: the last N exchanges with the vendor APIs, for a developer to look at.
+
+An ASGI middleware records each request to a vendor API (not to the control API, which the
+dashboard polls): method, path, query, status, duration, session, and both bodies up to
+``BODY_LIMIT`` bytes, with the credentials left out. Kept in the process: with ``--workers N``
+each worker journals what it served.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import time
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+BODY_LIMIT = 16 * 1024
+SESSION_HEADER = b"x-mock-session"
+
+
+@dataclass(frozen=True)
+class Entry:
+    id: int
+    at: str
+    method: str
+    path: str
+    query: str
+    session: str | None
+    status: int
+    duration_ms: float
+    request_body: str | None
+    response_body: str | None
+    truncated: bool
+
+
+class Journal:
+    def __init__(self, size: int) -> None:
+        self._entries: deque[Entry] = deque(maxlen=size)
+        self._lock = threading.Lock()
+        self._ids = itertools.count(1)
+
+    def record(self, **fields: Any) -> None:
+        with self._lock:
+            self._entries.append(Entry(id=next(self._ids), **fields))
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+    def entries(
+        self,
+        path: str | None = None,
+        status: int | None = None,
+        session: str | None = None,
+        limit: int = 100,
+    ) -> list[dict[str, Any]]:
+        """Newest first; ``path`` is a prefix, ``session`` a name."""
+        with self._lock:
+            newest_first: Iterator[Entry] = reversed(self._entries.copy())
+        chosen = (
+            entry
+            for entry in newest_first
+            if (path is None or entry.path.startswith(path))
+            and (status is None or entry.status == status)
+            and (session is None or entry.session == session)
+        )
+        return [asdict(entry) for entry in itertools.islice(chosen, limit)]
+
+
+class JournalMiddleware:
+    def __init__(self, app: ASGIApp, journal: Journal, skip_prefix: str) -> None:
+        self.app = app
+        self.journal = journal
+        self.skip_prefix = skip_prefix
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"].startswith(self.skip_prefix):
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        request_body = _Capture()
+        response_body = _Capture()
+        status = 500  # what the client gets if the app fails before answering
+
+        async def receiving() -> Message:
+            message = await receive()
+            if message["type"] == "http.request":
+                request_body.add(message.get("body", b""))
+            return message
+
+        async def sending(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            elif message["type"] == "http.response.body":
+                response_body.add(message.get("body", b""))
+            await send(message)
+
+        try:
+            await self.app(scope, receiving, sending)
+        finally:
+            session = dict(scope["headers"]).get(SESSION_HEADER)
+            self.journal.record(
+                at=datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+                method=scope["method"],
+                path=scope["path"],
+                query=scope["query_string"].decode("latin-1"),
+                session=session.decode("latin-1") if session else None,
+                status=status,
+                duration_ms=round((time.perf_counter() - started) * 1000, 2),
+                request_body=request_body.text(),
+                response_body=response_body.text(),
+                truncated=request_body.truncated or response_body.truncated,
+            )
+
+
+class _Capture:
+    """The first ``BODY_LIMIT`` bytes of a body (headers, and so credentials, are never kept)."""
+
+    def __init__(self) -> None:
+        self._parts: list[bytes] = []
+        self._size = 0
+        self.truncated = False
+
+    def add(self, chunk: bytes) -> None:
+        room = BODY_LIMIT - self._size
+        if len(chunk) > room:
+            self.truncated = True
+            chunk = chunk[:room]
+        if chunk:
+            self._parts.append(chunk)
+            self._size += len(chunk)
+
+    def text(self) -> str | None:
+        return b"".join(self._parts).decode("utf-8", "replace") if self._parts else None

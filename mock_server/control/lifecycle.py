@@ -1,0 +1,75 @@
+"""``--lifecycle auto:DURATION``: refunds move along the forward path on their own.
+
+Every refund that has not changed for DURATION moves one step (INITIATED -> PENDING -> ...
+-> COMPLETED), in every session, so a status screen can be watched changing. Each step is an
+ordinary transition (recorded, balance rules applied) and re-checked inside its transaction, so
+several worker processes running the timer never move a refund twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import re
+from collections.abc import AsyncIterator, Iterable
+from datetime import timedelta
+from typing import Protocol
+
+from starlette.concurrency import run_in_threadpool
+
+from mock_server.clock import Clock
+from mock_server.marqeta.service import MarqetaService
+
+logger = logging.getLogger("mock_server")
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m)")
+_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0}
+
+
+def parse_lifecycle(spec: str) -> timedelta:
+    """``auto:5s`` (also ``500ms``, ``2m``): how long a refund stays in each status."""
+    kind, _, duration = spec.partition(":")
+    matched = _DURATION.fullmatch(duration)
+    if kind != "auto" or matched is None or float(matched.group(1)) == 0:
+        raise ValueError(f"expected --lifecycle auto:DURATION (e.g. auto:5s), got {spec!r}")
+    return timedelta(seconds=float(matched.group(1)) * _UNITS[matched.group(2)])
+
+
+class _HasMarqeta(Protocol):
+    marqeta: MarqetaService
+
+
+class _SessionStates(Protocol):
+    def all(self) -> Iterable[_HasMarqeta]: ...
+
+
+class AutoLifecycle:
+    def __init__(self, sessions: _SessionStates, step: timedelta, clock: Clock) -> None:
+        self.sessions = sessions
+        self.step = step
+        self.clock = clock
+
+    def tick(self) -> int:
+        """Move every refund that is due one step; how many moved."""
+        cutoff = self.clock.now() - self.step
+        return sum(state.marqeta.advance_due(cutoff) for state in self.sessions.all())
+
+    @contextlib.asynccontextmanager
+    async def running(self) -> AsyncIterator[None]:
+        """Tick in the background (a few times per step) while the block runs."""
+        task = asyncio.create_task(self._loop())
+        try:
+            yield
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def _loop(self) -> None:
+        interval = min(self.step.total_seconds() / 4, 1.0)
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await run_in_threadpool(self.tick)  # stores may block: off the event loop
+            except Exception:  # a failed tick must not stop the timer; the next one retries
+                logger.exception("lifecycle tick failed")
