@@ -48,10 +48,13 @@ def live_mock(clock: SettableClock, store_url: str) -> Iterator[LiveMock]:
 
 @pytest.fixture
 def control(live_mock: LiveMock, clock: SettableClock) -> Iterator[httpx.Client]:
-    """The control API, after a reset to the demo data and the real clock."""
+    """The control API, after a reset to the demo data, the real clock, no faults and an empty
+    request journal."""
     with httpx.Client(base_url=f"{live_mock.root}/__mock__", timeout=10) as client:
         clock.pinned = None
         client.post("/reset").raise_for_status()
+        client.delete("/faults").raise_for_status()
+        client.delete("/requests").raise_for_status()
         yield client
 
 

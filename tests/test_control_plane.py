@@ -1,0 +1,252 @@
+"""What a frontend developer drives the mock with: Prefer, faults, advancing refunds, the state
+document, the request journal and sessions. Every answer is checked against its contract."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterator
+from decimal import Decimal
+
+import pytest
+
+from tests.support import ContractClient, LiveMock
+
+URL = "/accounts/demo_account_credit_balance/refunds"
+REFUND = {"method": "ACH", "type": "CREDIT_BALANCE_REFUND", "amount": 1}
+
+
+@pytest.fixture
+def mock_control(live_mock: LiveMock, control) -> Iterator[ContractClient]:
+    """The control API through a client that checks answers against mock-control.yaml."""
+    client = ContractClient(f"{live_mock.root}/__mock__", "mock-control.yaml", auth=None)
+    yield client
+    client.close()
+
+
+def balance(v3, account: str = "demo_account_credit_balance") -> Decimal:
+    return Decimal(str(v3.get(f"/accounts/{account}").json()["current_balance"]))
+
+
+def refund_tokens(v3) -> list[str]:
+    return [r["token"] for r in v3.get(f"{URL}?count=100").json()["data"]]
+
+
+# Prefer ------------------------------------------------------------------------------------
+
+
+def test_prefer_code_answers_that_documented_error_in_the_vendor_shape_and_changes_nothing(v3):
+    before = (balance(v3), refund_tokens(v3))
+    response = v3.post(URL, json=REFUND, headers={"Prefer": "code=409"})
+    assert response.status_code == 409
+    assert response.json()["error_code"] == "409001"
+    assert "Prefer: code=409" in response.json()["error_message"]
+    assert (balance(v3), refund_tokens(v3)) == before
+
+
+def test_prefer_code_for_a_success_answers_the_contracts_example(v3):
+    response = v3.post(URL, json=REFUND, headers={"Prefer": "code=201"})
+    assert response.status_code == 201
+    assert response.json()["token"] == "my_refund_token_01"  # the contract's example
+    assert "my_refund_token_01" not in refund_tokens(v3)
+
+
+def test_prefer_for_something_the_contract_does_not_document_is_refused(v3, balanced):
+    undocumented = v3.post(URL, json=REFUND, headers={"Prefer": "code=302"})
+    assert undocumented.status_code == 400
+    assert (
+        "documented: 201, 400, 401, 404, 409, 413, 415, default"
+        in (undocumented.json()["error_message"])
+    )
+    # `default` documents every error, but the vendor's error table has no 418 to answer with.
+    no_such_error = v3.post(URL, json=REFUND, headers={"Prefer": "code=418"})
+    assert no_such_error.status_code == 400
+    assert "no status 418" in no_such_error.json()["error_message"]
+    assert v3.post(URL, json=REFUND, headers={"Prefer": "example=nope"}).status_code == 400
+    assert v3.post(URL, json=REFUND, headers={"Prefer": "code=4o9"}).status_code == 400
+    # Balanced errors come in Balanced's shape.
+    forced = balanced.get("/marketplaces", headers={"Prefer": "code=500"})
+    assert forced.status_code == 500
+    assert forced.json()["category_code"] == "internal-server-error"
+
+
+def test_prefer_still_needs_valid_credentials_and_a_valid_request(v3, marqeta):
+    anonymous = marqeta.request("POST", URL, json=REFUND, headers={"Prefer": "code=201"}, auth=None)
+    assert anonymous.status_code == 401
+    invalid = v3.post(URL, json={"method": "ACH"}, headers={"Prefer": "code=201"})
+    assert invalid.status_code == 400
+
+
+# Faults ------------------------------------------------------------------------------------
+
+
+def test_next_answers_come_in_order_then_the_operation_answers_normally(mock_control, v3):
+    set_fault = mock_control.put("/faults/marqeta/createRefund", json={"next": [500, 404]})
+    assert set_fault.status_code == 200
+    before = balance(v3)
+    assert [v3.post(URL, json=REFUND).status_code for _ in range(3)] == [500, 404, 201]
+    assert balance(v3) == before + 1  # only the last one refunded
+    listed = mock_control.get("/faults").json()["faults"]
+    assert [(f["operation"], f["next"]) for f in listed] == [("createRefund", [])]
+
+
+def test_latency_delays_every_answer(mock_control, v3):
+    mock_control.put("/faults/marqeta/retrieveAccount", json={"latency_ms": 300})
+    started = time.monotonic()
+    assert v3.get("/accounts/demo_account_credit_balance").status_code == 200
+    assert time.monotonic() - started >= 0.3
+    assert mock_control.delete("/faults/marqeta/retrieveAccount").status_code == 204
+    started = time.monotonic()
+    v3.get("/accounts/demo_account_credit_balance")
+    assert time.monotonic() - started < 0.3
+
+
+def test_an_error_rate_of_one_fails_every_call_in_the_vendor_shape(mock_control, balanced):
+    mock_control.put(
+        "/faults/balanced/listMarketplaces", json={"error_rate": 1.0, "error_status": 500}
+    )
+    answers = [balanced.get("/marketplaces") for _ in range(5)]
+    assert {a.status_code for a in answers} == {500}
+    assert {a.json()["category_code"] for a in answers} == {"internal-server-error"}
+
+
+def test_a_fault_the_contract_could_not_answer_is_refused(mock_control):
+    # 503 is no status in Marqeta's error table; unknown operations and APIs are 404s.
+    refused = mock_control.put("/faults/marqeta/createRefund", json={"next": [503]})
+    assert refused.status_code == 400
+    assert "cannot answer 503" in refused.json()["error_message"]
+    unknown = mock_control.put("/faults/marqeta/launchRocket", json={"latency_ms": 1})
+    assert (unknown.status_code, unknown.json()["error_code"]) == (404, "404003")
+    assert mock_control.put("/faults/stripe/createRefund", json={}).status_code == 404
+    assert (
+        mock_control.put("/faults/marqeta/createRefund", json={"error_rate": 2}).status_code == 400
+    )
+    assert mock_control.get("/faults").json() == {"faults": []}
+
+
+# Advancing refunds -------------------------------------------------------------------------
+
+
+def test_advance_moves_one_step_along_the_forward_path_and_records_it(mock_control, v3):
+    token = v3.post(URL, json=REFUND).json()["token"]
+    statuses = [mock_control.post(f"/refunds/{token}/advance").json()["status"] for _ in range(4)]
+    assert statuses == ["PENDING", "PROCESSING", "SUBMITTED", "COMPLETED"]
+    at_end = mock_control.post(f"/refunds/{token}/advance")
+    assert (at_end.status_code, at_end.json()["error_code"]) == (409, "409003")
+    transitions = v3.get(f"{URL}/{token}/transitions?sort_by=createdTime&count=10").json()
+    assert [t["status"] for t in transitions["data"]] == statuses
+
+
+def test_advance_to_a_named_status_takes_the_allowed_path_and_applies_the_balance_rules(
+    mock_control, v3
+):
+    before = balance(v3)
+    token = v3.post(URL, json=REFUND).json()["token"]
+    returned = mock_control.post(f"/refunds/{token}/advance", json={"status": "RETURNED"})
+    assert returned.json()["status"] == "RETURNED"
+    transitions = v3.get(f"{URL}/{token}/transitions?sort_by=createdTime&count=10").json()
+    assert [t["status"] for t in transitions["data"]] == [
+        "PENDING",
+        "PROCESSING",
+        "SUBMITTED",
+        "RETURNED",
+    ]
+    assert balance(v3) == before  # the refunded amount came back
+
+
+def test_advance_refuses_what_the_lifecycle_does_not_allow_and_changes_nothing(mock_control, v3):
+    token = v3.post(URL, json=REFUND).json()["token"]
+    mock_control.post(f"/refunds/{token}/advance", json={"status": "PROCESSING"})
+    refused = mock_control.post(f"/refunds/{token}/advance", json={"status": "CANCELLED"})
+    assert (refused.status_code, refused.json()["error_code"]) == (409, "409002")
+    assert v3.get(f"{URL}/{token}").json()["status"] == "PROCESSING"
+    missing = mock_control.post("/refunds/no-such-refund/advance")
+    assert (missing.status_code, missing.json()["error_code"]) == (404, "404002")
+
+
+# The state document ------------------------------------------------------------------------
+
+
+def test_an_exported_state_restores_the_mock_exactly(mock_control, v3):
+    snapshot = mock_control.get("/state").json()
+    token = v3.post(URL, json=REFUND).json()["token"]
+    assert mock_control.put("/state", json=snapshot).status_code == 200
+    assert mock_control.get("/state").json() == snapshot
+    assert v3.get(f"{URL}/{token}").status_code == 404
+    # The restored state is live: its rules and listings work as before.
+    again = v3.post(URL, json=REFUND | {"token": token})
+    assert again.status_code == 201
+    assert refund_tokens(v3)[0] == token
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda r: r.append({**r[0], "owners": []}), "already exists"),
+        (lambda r: r[0].update(kind="marqeta.rocket"), "unknown kind"),
+        (lambda r: r[0]["record"].update(current_balance="lots"), "not a valid record"),
+        (lambda r: r[0]["record"].update(extra=1), "wrong type or spelling"),
+        (lambda r: r[0]["record"].pop("token"), "not a valid record"),
+    ],
+    ids=["duplicate key", "unknown kind", "bad money", "unknown field", "missing field"],
+)
+def test_a_bad_state_document_is_refused_and_changes_nothing(mock_control, change, message):
+    before = mock_control.get("/state").json()
+    broken = mock_control.get("/state").json()
+    change(broken["records"])
+    refused = mock_control.put("/state", json=broken)
+    assert refused.status_code == 400
+    assert message in refused.json()["error_message"]
+    assert mock_control.get("/state").json() == before
+
+
+# The request journal -----------------------------------------------------------------------
+
+
+def test_the_journal_shows_requests_newest_first_without_credentials(mock_control, v3):
+    created = v3.post(URL, json=REFUND | {"description": "journal me"})
+    v3.get("/accounts/nobody")
+    entries = mock_control.get("/requests").json()["requests"]
+    assert [(e["method"], e["path"], e["status"]) for e in entries] == [
+        ("GET", "/v3/accounts/nobody", 404),
+        ("POST", "/v3" + URL, 201),
+    ]
+    assert '"journal me"' in entries[1]["request_body"]
+    assert entries[1]["response_body"] == created.text
+    assert "demo_access_token" not in mock_control.get("/requests").text
+    only_errors = mock_control.get("/requests?status=404").json()["requests"]
+    assert [e["path"] for e in only_errors] == ["/v3/accounts/nobody"]
+    by_path = mock_control.get("/requests", params={"path": "/v3" + URL}).json()["requests"]
+    assert [e["method"] for e in by_path] == ["POST"]
+    assert mock_control.delete("/requests").status_code == 204
+    assert mock_control.get("/requests").json() == {"requests": []}
+
+
+# Sessions ----------------------------------------------------------------------------------
+
+
+def test_each_session_sees_and_changes_only_its_own_state(mock_control, v3):
+    alice, bob = (f"{name}-{uuid.uuid4().hex[:8]}" for name in ("alice", "bob"))
+    as_alice, as_bob = {"X-Mock-Session": alice}, {"X-Mock-Session": bob}
+    token = v3.post(URL, json=REFUND, headers=as_alice).json()["token"]
+    assert v3.get(f"{URL}/{token}", headers=as_alice).status_code == 200
+    assert v3.get(f"{URL}/{token}").status_code == 404
+    assert v3.get(f"{URL}/{token}", headers=as_bob).status_code == 404
+    # Each session starts from the start fixtures, and its balance moves on its own.
+    assert balance(v3) == Decimal("-1250")
+    assert Decimal(
+        str(v3.get(URL.removesuffix("/refunds"), headers=as_alice).json()["current_balance"])
+    ) == Decimal("-1249")
+    # Control operations act on the session named too.
+    mock_control.post("/reset", headers=as_alice)
+    assert v3.get(f"{URL}/{token}", headers=as_alice).status_code == 404
+    sessions = mock_control.get("/sessions").json()["sessions"]
+    assert {alice, bob} <= set(sessions)
+    journaled = mock_control.get("/requests", params={"session": alice}).json()["requests"]
+    assert journaled and all(e["session"] == alice for e in journaled)
+
+
+def test_a_bad_session_name_is_refused_in_the_vendor_shape(v3, balanced):
+    refused = v3.get(URL, headers={"X-Mock-Session": "../etc"})
+    assert (refused.status_code, refused.json()["error_code"]) == (400, "400001")
+    assert balanced.get("/marketplaces", headers={"X-Mock-Session": "a" * 65}).status_code == 400
