@@ -243,7 +243,7 @@ def build_app(config: MockConfig | None = None, store: Store | None = None) -> A
             JournalMiddleware,
             position=MiddlewarePosition.BEFORE_EXCEPTION,
             journal=shared.journal,
-            skip_prefix=CONTROL_PATH + "/",
+            base_paths=[path for api in apis.values() for path in api.base_paths],
         )
     # Outermost but for the journal, so that error responses carry CORS headers too and
     # preflights need no auth.

@@ -1,9 +1,9 @@
 """The request journal: the last N exchanges with the vendor APIs, for a developer to look at.
 
-An ASGI middleware records each request to a vendor API (not to the control API, which the
-dashboard polls): method, path, query, status, duration, session, and both bodies up to
-``BODY_LIMIT`` bytes, with the credentials left out. Kept in the process: with ``--workers N``
-each worker journals what it served.
+An ASGI middleware records each request under a vendor API's base path (not the control API,
+which the dashboard polls, nor a browser's /favicon.ico): method, path, query, status, duration,
+session, and both bodies up to ``BODY_LIMIT`` bytes, with the credentials left out. Kept in the
+process: with ``--workers N`` each worker journals what it served.
 """
 
 from __future__ import annotations
@@ -73,13 +73,16 @@ class Journal:
 
 
 class JournalMiddleware:
-    def __init__(self, app: ASGIApp, journal: Journal, skip_prefix: str) -> None:
+    def __init__(self, app: ASGIApp, journal: Journal, base_paths: list[str]) -> None:
         self.app = app
         self.journal = journal
-        self.skip_prefix = skip_prefix
+        self.base_paths = tuple(base_paths)
+
+    def _journaled(self, path: str) -> bool:
+        return any(path == base or path.startswith(base + "/") for base in self.base_paths)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"].startswith(self.skip_prefix):
+        if scope["type"] != "http" or not self._journaled(scope["path"]):
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()

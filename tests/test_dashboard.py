@@ -1,0 +1,95 @@
+"""The dashboard at /__mock__/ in a real browser: headless Chromium (Debian's package) driven by
+Playwright. It shows what the API changed, and its buttons change the mock."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from mock_server.app import MockConfig
+from tests.support import DEMO_AUTH, ROOT, serve
+
+ARTIFACTS = ROOT / "test-artifacts"
+URL = "/v3/accounts/demo_account_credit_balance/refunds"
+# As root, in a sandbox with no network beyond loopback: no sandboxing of its own, and no
+# background connections (each refused one slows Chromium down).
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def _chromium() -> str:
+    """Debian's Chromium, installed with apt when missing; a skip says why where it cannot be."""
+    found = shutil.which("chromium")
+    if found:
+        return found
+    if shutil.which("apt-get") is None or os.geteuid() != 0:
+        pytest.skip("Chromium is not installed and apt-get cannot install it here (needs root)")
+    installed = subprocess.run(
+        ["apt-get", "install", "-y", "-q", "chromium"], capture_output=True, text=True, timeout=900
+    )
+    found = shutil.which("chromium")
+    if found is None:
+        pytest.skip(f"apt-get could not install chromium: {installed.stderr[-500:]}")
+    return found
+
+
+@pytest.fixture(scope="module")
+def browser_page() -> Iterator[object]:
+    from playwright.sync_api import sync_playwright
+
+    executable = _chromium()
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_FLAGS)
+        try:
+            yield browser.new_page(viewport={"width": 1400, "height": 1000})
+        finally:
+            browser.close()
+
+
+def test_the_dashboard_shows_a_refund_made_through_the_api_and_advances_it(browser_page):
+    from playwright.sync_api import expect
+
+    page = browser_page
+    with serve(MockConfig()) as mock, httpx.Client(base_url=mock.root, auth=DEMO_AUTH) as api:
+        page.goto(f"{mock.root}/__mock__/")
+        account = page.locator('[data-account="demo_account_credit_balance"]')
+        expect(account).to_contain_text("balance -1250.0 USD")
+
+        created = api.post(
+            URL,
+            json={
+                "token": "dash-1",
+                "method": "ACH",
+                "amount": 25.5,
+                "type": "CREDIT_BALANCE_REFUND",
+            },
+        )
+        assert created.status_code == 201
+        row = page.locator('tr[data-refund="dash-1"]')
+        expect(row.locator("[data-status]")).to_have_text("INITIATED")
+        expect(account).to_contain_text("balance -1224.5 USD")
+        expect(page.locator("#journal")).to_contain_text(f"{URL}")
+
+        row.get_by_role("button", name="Advance").click()
+        expect(row.locator("[data-status]")).to_have_text("PENDING")
+        assert api.get(f"{URL}/dash-1").json()["status"] == "PENDING"
+
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=ARTIFACTS / "dashboard.png", full_page=True)
+
+        page.get_by_role("button", name="Reset to start fixtures").click()
+        expect(row).to_have_count(0)
+        assert api.get(f"{URL}/dash-1").status_code == 404
