@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 
 from mock_server.domain import DomainError
 from mock_server.paging import Page
-from mock_server.store import Condition, KeyExistsError, Listing, Record, Transaction
+from mock_server.store import Condition, KeyExistsError, Listing, PageQuery, Record, Transaction
 
 T = TypeVar("T")
 
@@ -90,5 +90,5 @@ def load_page(
     where: tuple[Condition, ...] = (),
 ) -> Page[T]:
     """One page of an indexed listing as dataclasses (only the page's records are decoded)."""
-    records, total = tx.page(listing.kind, owner, offset, limit, descending, where)
+    records, total = tx.page(listing.kind, owner, PageQuery(offset, limit, descending, where))
     return Page(items=[from_record(cls, record) for record in records], offset=offset, total=total)

@@ -19,7 +19,7 @@ import conformance.http
 from mock_server.app import MockConfig, build_app
 from mock_server.auth import DEMO_PASSWORD, DEMO_USER
 from mock_server.spec import OPENAPI_DIR
-from mock_server.store import Condition, Listing, Record, Store, Transaction
+from mock_server.store import Listing, PageQuery, Record, Store, Transaction
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO_AUTH = (DEMO_USER, DEMO_PASSWORD)
@@ -145,16 +145,8 @@ class _SlowReads:
     def owned(self, kind: str, owner: str = "") -> Iterator[Record]:
         return self.tx.owned(kind, owner)
 
-    def page(
-        self,
-        kind: str,
-        owner: str,
-        offset: int,
-        limit: int,
-        descending: bool = False,
-        where: tuple[Condition, ...] = (),
-    ) -> tuple[list[Record], int]:
-        return self.tx.page(kind, owner, offset, limit, descending, where)
+    def page(self, kind: str, owner: str, query: PageQuery) -> tuple[list[Record], int]:
+        return self.tx.page(kind, owner, query)
 
 
 class ContractClient(conformance.http.ContractClient):

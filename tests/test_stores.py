@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from mock_server.store import KeyExistsError, Listing, OneOf, Store, Within, open_store
+from mock_server.store import KeyExistsError, Listing, OneOf, PageQuery, Store, Within, open_store
 from mock_server.store.sqlite import SCHEMA
 
 
@@ -117,34 +117,37 @@ def test_indexed_pages_are_ordered_filtered_counted_and_follow_changes(store):
             tx.add("refund", key, {"key": key, "at": at, "status": status}, owners=("o",))
         tx.add("refund", "d", {"key": "d", "at": "2", "status": "NEW"}, owners=("o",))
         # Before commit the page already sees this transaction's writes.
-        assert _keys(tx.page("refund", "o", 0, 10)) == (["b", "c", "d", "a"], 4)
+        assert _keys(tx.page("refund", "o", PageQuery(0, 10))) == (["b", "c", "d", "a"], 4)
     with store.transaction() as tx:
-        assert _keys(tx.page("refund", "o", 0, 10)) == (["b", "c", "d", "a"], 4)
+        assert _keys(tx.page("refund", "o", PageQuery(0, 10))) == (["b", "c", "d", "a"], 4)
         # Descending reverses ties too: d was added after c.
-        assert _keys(tx.page("refund", "o", 0, 3, descending=True)) == (["a", "d", "c"], 4)
-        assert _keys(tx.page("refund", "o", 3, 3, descending=True)) == (["b"], 4)
-        assert _keys(tx.page("refund", "o", 9, 3, descending=True)) == ([], 4)
-        assert _keys(tx.page("refund", "o", 1, 2)) == (["c", "d"], 4)
+        assert _keys(tx.page("refund", "o", PageQuery(0, 3, descending=True))) == (
+            ["a", "d", "c"],
+            4,
+        )
+        assert _keys(tx.page("refund", "o", PageQuery(3, 3, descending=True))) == (["b"], 4)
+        assert _keys(tx.page("refund", "o", PageQuery(9, 3, descending=True))) == ([], 4)
+        assert _keys(tx.page("refund", "o", PageQuery(1, 2))) == (["c", "d"], 4)
         new = (OneOf("status", frozenset({"NEW"})),)
-        assert _keys(tx.page("refund", "o", 0, 10, where=new)) == (["b", "d", "a"], 3)
+        assert _keys(tx.page("refund", "o", PageQuery(0, 10, where=new))) == (["b", "d", "a"], 3)
         middle = (Within("at", low="2", high="3"),)
-        assert _keys(tx.page("refund", "o", 0, 1, True, middle)) == (["d"], 2)
-        assert _keys(tx.page("refund", "elsewhere", 0, 10)) == ([], 0)
+        assert _keys(tx.page("refund", "o", PageQuery(0, 1, True, middle))) == (["d"], 2)
+        assert _keys(tx.page("refund", "elsewhere", PageQuery(0, 10))) == ([], 0)
     with store.transaction() as tx:
         tx.replace("refund", "b", {"key": "b", "at": "4", "status": "OLD"})
     with store.transaction() as tx:
-        assert _keys(tx.page("refund", "o", 0, 10)) == (["c", "d", "a", "b"], 4)
-        assert _keys(tx.page("refund", "o", 0, 10, where=new)) == (["d", "a"], 2)
+        assert _keys(tx.page("refund", "o", PageQuery(0, 10))) == (["c", "d", "a", "b"], 4)
+        assert _keys(tx.page("refund", "o", PageQuery(0, 10, where=new))) == (["d", "a"], 2)
         with pytest.raises(ValueError, match="cannot be filtered"):
-            tx.page("refund", "o", 0, 10, where=(OneOf("key", frozenset({"a"})),))
+            tx.page("refund", "o", PageQuery(0, 10, where=(OneOf("key", frozenset({"a"})),)))
     with pytest.raises(RuntimeError), store.transaction() as tx:
         tx.replace("refund", "a", {"key": "a", "at": "0", "status": "NEW"})
         raise RuntimeError("discarded")
     with store.transaction() as tx:
-        assert _keys(tx.page("refund", "o", 0, 1)) == (["c"], 4)
+        assert _keys(tx.page("refund", "o", PageQuery(0, 1))) == (["c"], 4)
     store.clear()
     with store.transaction() as tx:
-        assert tx.page("refund", "o", 0, 10) == ([], 0)
+        assert tx.page("refund", "o", PageQuery(0, 10)) == ([], 0)
 
 
 def test_records_stored_before_their_kind_is_indexed_are_listed(store):
@@ -153,7 +156,7 @@ def test_records_stored_before_their_kind_is_indexed_are_listed(store):
         tx.add("refund", "early", {"key": "early", "at": "1"}, owners=("o",))
     store.index(REFUNDS)
     with store.transaction() as tx:
-        assert _keys(tx.page("refund", "o", 0, 10)) == (["early", "late"], 2)
+        assert _keys(tx.page("refund", "o", PageQuery(0, 10))) == (["early", "late"], 2)
 
 
 def test_a_sqlite_file_from_before_sorted_listings_is_upgraded_when_opened(tmp_path):
@@ -169,5 +172,5 @@ def test_a_sqlite_file_from_before_sorted_listings_is_upgraded_when_opened(tmp_p
     with upgraded.transaction() as tx:
         tx.add("refund", "y", {"key": "y", "at": "0"}, owners=("o",))
     with upgraded.transaction() as tx:
-        assert _keys(tx.page("refund", "o", 0, 10)) == (["y", "x"], 2)
+        assert _keys(tx.page("refund", "o", PageQuery(0, 10))) == (["y", "x"], 2)
     upgraded.close()

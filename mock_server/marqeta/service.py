@@ -23,7 +23,7 @@ from mock_server.marqeta.rules import Lifecycle
 from mock_server.paging import Page
 from mock_server.records import add_new, from_record, load, load_page, to_record
 from mock_server.spec import Contract, schema
-from mock_server.store import Listing, OneOf, Store, Transaction, Within
+from mock_server.store import Listing, OneOf, PageQuery, Store, Transaction, Within
 
 T = TypeVar("T")
 
@@ -192,7 +192,7 @@ class MarqetaService:
 
     def account_count(self) -> int:
         with self.store.transaction() as tx:
-            return tx.page(ACCOUNT, "", offset=0, limit=0)[1]
+            return tx.page(ACCOUNT, "", PageQuery(offset=0, limit=0))[1]
 
     def payment_source(self, account_token: str, token: str) -> PaymentSource:
         with self.store.transaction() as tx:
@@ -307,7 +307,8 @@ class MarqetaService:
         moved = 0
         for account_token in accounts:
             with self.store.transaction() as tx:
-                due, _ = tx.page(REFUND, account_token, 0, _ALL, where=(OneOf("status", moving),))
+                on_the_way = PageQuery(0, _ALL, where=(OneOf("status", moving),))
+                due, _ = tx.page(REFUND, account_token, on_the_way)
             for record in due:
                 with self.store.transaction() as tx:
                     refund = load(tx, REFUND, record["token"], Refund)

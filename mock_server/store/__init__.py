@@ -54,6 +54,17 @@ class Within:
 Condition = OneOf | Within
 
 
+@dataclass(frozen=True)
+class PageQuery:
+    """Which page of a listing: ``limit`` records from ``offset``, in the listing's order
+    (``descending`` reverses it, ties included), of those meeting every condition."""
+
+    offset: int
+    limit: int
+    descending: bool = False
+    where: tuple[Condition, ...] = ()
+
+
 def matches(values: dict[str, Any], conditions: Iterable[Condition]) -> bool:
     """Whether a record's filter values meet every condition."""
     for condition in conditions:
@@ -95,19 +106,11 @@ class Transaction(Protocol):
     def owned(self, kind: str, owner: str = "") -> Iterator[Record]:
         """The owner's records of this kind, oldest first."""
 
-    def page(
-        self,
-        kind: str,
-        owner: str,
-        offset: int,
-        limit: int,
-        descending: bool = False,
-        where: tuple[Condition, ...] = (),
-    ) -> tuple[list[Record], int]:
+    def page(self, kind: str, owner: str, query: PageQuery) -> tuple[list[Record], int]:
         """One page of the owner's records of an indexed kind, and how many match in all.
 
-        Ordered by the kind's ``Listing.order_by`` (ties in the order added; ``descending``
-        reverses both). Each condition's field must be in ``Listing.filter_by``.
+        Ordered by the kind's ``Listing.order_by`` (ties in the order added). Each condition's
+        field must be in ``Listing.filter_by``.
         """
 
 

@@ -17,7 +17,15 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from mock_server.store import Condition, KeyExistsError, Listing, Record, Stored, matches
+from mock_server.store import (
+    Condition,
+    KeyExistsError,
+    Listing,
+    PageQuery,
+    Record,
+    Stored,
+    matches,
+)
 
 Slot = tuple[str, str]  # (kind, key) or (kind, owner)
 Entry = tuple[str, int, str]  # (order value, sequence added, key)
@@ -150,25 +158,18 @@ class _MemoryTransaction:
             if record is not None:
                 yield record
 
-    def page(
-        self,
-        kind: str,
-        owner: str,
-        offset: int,
-        limit: int,
-        descending: bool = False,
-        where: tuple[Condition, ...] = (),
-    ) -> tuple[list[Record], int]:
+    def page(self, kind: str, owner: str, query: PageQuery) -> tuple[list[Record], int]:
         listing = self._store._listings[kind]
+        where, offset, limit = query.where, query.offset, query.limit
         _check_filters(listing, where)
         if any(slot[0] == kind for slot in self._written):
-            return self._page_with_staged_writes(listing, owner, offset, limit, descending, where)
+            return self._page_with_staged_writes(listing, owner, query)
         entries = self._store._sorted.get((kind, owner), [])
         if where:
             values = self._store._filter_values
             entries = [entry for entry in entries if matches(values[(kind, entry[2])], where)]
         total = len(entries)
-        if descending:
+        if query.descending:
             end = max(total - offset, 0)
             chosen = entries[max(end - limit, 0) : end][::-1]
         else:
@@ -177,25 +178,19 @@ class _MemoryTransaction:
         return [json.loads(records[(kind, key)]) for _, _, key in chosen], total
 
     def _page_with_staged_writes(
-        self,
-        listing: Listing,
-        owner: str,
-        offset: int,
-        limit: int,
-        descending: bool,
-        where: tuple[Condition, ...],
+        self, listing: Listing, owner: str, query: PageQuery
     ) -> tuple[list[Record], int]:
         """The same page, sorted here: this transaction's writes are not in the index yet."""
-        found = [r for r in self.owned(listing.kind, owner) if matches(r, where)]
+        found = [r for r in self.owned(listing.kind, owner) if matches(r, query.where)]
         ordered = [
             record
             for _, record in sorted(
                 enumerate(found),
                 key=lambda pair: (pair[1].get(listing.order_by) or "", pair[0]),
-                reverse=descending,
+                reverse=query.descending,
             )
         ]
-        return ordered[offset : offset + limit], len(ordered)
+        return ordered[query.offset : query.offset + query.limit], len(ordered)
 
     def commit(self) -> None:
         store = self._store

@@ -21,7 +21,15 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from mock_server.store import Condition, KeyExistsError, Listing, OneOf, Record, Stored
+from mock_server.store import (
+    Condition,
+    KeyExistsError,
+    Listing,
+    OneOf,
+    PageQuery,
+    Record,
+    Stored,
+)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS records (
@@ -192,27 +200,19 @@ class _SQLiteTransaction:
         ).fetchall()
         return (json.loads(body) for (body,) in rows)
 
-    def page(
-        self,
-        kind: str,
-        owner: str,
-        offset: int,
-        limit: int,
-        descending: bool = False,
-        where: tuple[Condition, ...] = (),
-    ) -> tuple[list[Record], int]:
+    def page(self, kind: str, owner: str, query: PageQuery) -> tuple[list[Record], int]:
         listing = self._listings[kind]
-        filters, arguments = _sql_filters(listing, where)
+        filters, arguments = _sql_filters(listing, query.where)
         scope = (
             " FROM listings l JOIN records r ON r.kind = l.kind AND r.key = l.key"
             f" WHERE l.kind = ? AND l.owner = ?{filters}"
         )
         scope_arguments = (kind, owner, *arguments)
-        direction = "DESC" if descending else "ASC"
+        direction = "DESC" if query.descending else "ASC"
         rows = self.db.execute(
             f"SELECT r.body{scope} ORDER BY l.sort_value {direction}, l.position {direction}"
             " LIMIT ? OFFSET ?",
-            (*scope_arguments, limit, offset),
+            (*scope_arguments, query.limit, query.offset),
         ).fetchall()
         if filters:
             (total,) = self.db.execute(f"SELECT count(*){scope}", scope_arguments).fetchone()
