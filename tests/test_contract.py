@@ -18,7 +18,7 @@ from mock_server.contract_doc import replace_block
 from mock_server.domain import DomainError
 from mock_server.marqeta.rules import allowed_transition
 from mock_server.marqeta.service import Policy
-from mock_server.spec import OPENAPI_DIR, load_contract
+from mock_server.spec import OPENAPI_DIR, load_contract, resolved
 
 HTTP_METHODS = {"get", "post", "put", "patch", "delete"}
 
@@ -154,11 +154,15 @@ def test_every_example_matches_its_schema(filename):
             checked += 1
     for path, _method, operation in operations(contract):
         bodies = [operation.get("requestBody", {}).get("content", {})]
-        bodies += [r.get("content", {}) for r in operation["responses"].values()]
+        bodies += [
+            resolved(contract, r).get("content", {}) for r in operation["responses"].values()
+        ]
         for content in bodies:
             media = content.get("application/json", {})
-            if "example" in media:
-                _validate({**media["schema"], "components": components}, media["example"], path)
+            named = [e["value"] for e in media.get("examples", {}).values()]
+            single = [media["example"]] if "example" in media else []
+            for example in single + named:
+                _validate({**media["schema"], "components": components}, example, path)
                 checked += 1
     assert checked > 0  # the loop found examples to check
 

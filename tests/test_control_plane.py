@@ -51,6 +51,16 @@ def test_prefer_code_for_a_success_answers_the_contracts_example(v3):
     assert "my_refund_token_01" not in refund_tokens(v3)
 
 
+def test_prefer_example_answers_that_named_example(v3):
+    token = v3.post(URL, json=REFUND).json()["token"]
+    completed = v3.get(f"{URL}/{token}", headers={"Prefer": "example=completed"})
+    assert (completed.status_code, completed.json()["status"]) == (200, "COMPLETED")
+    assert v3.get(f"{URL}/{token}").json()["status"] == "INITIATED"  # the real one is untouched
+    unknown = v3.get(f"{URL}/{token}", headers={"Prefer": "example=lost"})
+    assert unknown.status_code == 400
+    assert "named: completed, returned, cancelled" in unknown.json()["error_message"]
+
+
 def test_prefer_for_something_the_contract_does_not_document_is_refused(v3, balanced):
     undocumented = v3.post(URL, json=REFUND, headers={"Prefer": "code=302"})
     assert undocumented.status_code == 400

@@ -3,6 +3,7 @@ Playwright. It shows what the API changed, and its buttons change the mock."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -93,3 +94,16 @@ def test_the_dashboard_shows_a_refund_made_through_the_api_and_advances_it(brows
         page.get_by_role("button", name="Reset to start fixtures").click()
         expect(row).to_have_count(0)
         assert api.get(f"{URL}/dash-1").status_code == 404
+
+        fixtures = {"marqeta": {"accounts": [{"token": "from_a_file", "current_balance": -7}]}}
+        page.locator("#fixtures").set_input_files(
+            files=[
+                {
+                    "name": "f.json",
+                    "mimeType": "application/json",
+                    "buffer": json.dumps(fixtures).encode(),
+                }
+            ]
+        )
+        expect(page.locator('[data-account="from_a_file"]')).to_contain_text("balance -7")
+        assert api.get("/v3/accounts/from_a_file").status_code == 200
