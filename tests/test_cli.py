@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 import httpx
+import pytest
 
 from mock_server.__main__ import config_from, parse_args
 from tests.support import DEMO_AUTH, ROOT, stop
@@ -90,3 +91,12 @@ def test_balanced_key_and_balanced_fixtures(start_mock, tmp_path):
 def test_responses_are_checked_against_the_contract_only_when_asked():
     assert config_from(parse_args([])).validate_responses is False
     assert config_from(parse_args(["--validate-responses"])).validate_responses is True
+
+
+def test_a_bad_lifecycle_or_journal_size_is_refused_before_serving():
+    with pytest.raises(ValueError, match="auto:DURATION"):
+        config_from(parse_args(["--lifecycle", "auto:soon"]))
+    with pytest.raises(ValueError, match="--journal-size"):
+        config_from(parse_args(["--journal-size", "-1"]))
+    chosen = config_from(parse_args(["--lifecycle", "auto:2s", "--journal-size", "5"]))
+    assert (chosen.lifecycle_step.total_seconds(), chosen.journal_size) == (2, 5)

@@ -10,6 +10,7 @@ from decimal import Decimal
 
 import pytest
 
+from mock_server.control.journal import Journal
 from tests.support import ContractClient, LiveMock
 
 URL = "/accounts/demo_account_credit_balance/refunds"
@@ -260,3 +261,24 @@ def test_a_bad_session_name_is_refused_in_the_vendor_shape(v3, balanced):
     refused = v3.get(URL, headers={"X-Mock-Session": "../etc"})
     assert (refused.status_code, refused.json()["error_code"]) == (400, "400001")
     assert balanced.get("/marketplaces", headers={"X-Mock-Session": "a" * 65}).status_code == 400
+
+
+def test_the_journal_keeps_only_the_newest_entries_it_has_room_for():
+    journal = Journal(size=2)
+    for number in range(3):
+        journal.record(**JOURNAL_FIELDS, path=f"/v3/{number}")
+    assert [e["path"] for e in journal.entries()] == ["/v3/2", "/v3/1"]
+    assert [e["id"] for e in journal.entries(limit=1)] == [3]
+
+
+JOURNAL_FIELDS = {
+    "at": "2026-11-25T00:00:00.000Z",
+    "method": "GET",
+    "query": "",
+    "session": None,
+    "status": 200,
+    "duration_ms": 1.0,
+    "request_body": None,
+    "response_body": None,
+    "truncated": False,
+}
