@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
+from typing import TypeVar
 
 from mock_server.balanced import rules, uris
 from mock_server.balanced.models import Account, Debit, Marketplace, Refund
@@ -19,6 +21,7 @@ MARKETPLACE = "balanced.marketplace"
 ACCOUNT = "balanced.account"
 DEBIT = "balanced.debit"
 REFUND = "balanced.refund"
+T = TypeVar("T")
 
 # Every list is oldest first (contract: info.description); the store keeps them ordered.
 MARKETPLACES = Listing(MARKETPLACE, order_by="created_at")
@@ -238,7 +241,7 @@ class BalancedService:
                 _debit(tx, marketplace_id, debit_id)
                 owner = _of_debit(debit_id)
             page = load_page(tx, REFUNDS, owner, Refund, offset, limit)
-            return page.converted(lambda refund: _detail(tx, refund))
+            return page.converted(_details_reading_each_once(tx))
 
     def refund(
         self, marketplace_id: str, refund_id: str, account_id: str | None = None
@@ -383,8 +386,27 @@ def _refund(tx: Transaction, marketplace_id: str, refund_id: str, account_id: st
     return refund
 
 
+def _details_reading_each_once(tx: Transaction) -> Callable[[Refund], RefundDetail]:
+    """``_detail`` for a page of refunds: the refunds of a page mostly share an account and a
+    debit, so each is read and decoded once, not once per refund."""
+    accounts: dict[str, Account] = {}
+    debits: dict[str, Debit] = {}
+
+    def detail(refund: Refund) -> RefundDetail:
+        if refund.account_id not in accounts:
+            accounts[refund.account_id] = _stored(tx, ACCOUNT, refund.account_id, Account)
+        if refund.debit_id not in debits:
+            debits[refund.debit_id] = _stored(tx, DEBIT, refund.debit_id, Debit)
+        return RefundDetail(refund, accounts[refund.account_id], debits[refund.debit_id])
+
+    return detail
+
+
+def _stored(tx: Transaction, kind: str, key: str, model: type[T]) -> T:
+    found = load(tx, kind, key, model)
+    assert found is not None, "a refund's account and debit always exist"
+    return found
+
+
 def _detail(tx: Transaction, refund: Refund) -> RefundDetail:
-    account = load(tx, ACCOUNT, refund.account_id, Account)
-    debit = load(tx, DEBIT, refund.debit_id, Debit)
-    assert account is not None and debit is not None, "a refund's account and debit always exist"
-    return RefundDetail(refund=refund, account=account, debit=debit)
+    return _details_reading_each_once(tx)(refund)

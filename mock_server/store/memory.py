@@ -4,7 +4,9 @@ Records are kept as JSON text, as the SQLite store keeps them: a read decodes a 
 cheaper than ``copy.deepcopy``), so no caller can change committed state through what it read.
 
 Indexed kinds also keep, per owner, a list of ``(order value, sequence, key)`` sorted with
-``bisect``: a page is a slice of it, and only the page's records are decoded.
+``bisect``: a page is a slice of it, and only the page's records are decoded. Everything kept
+per record lives in one slotted row, and repeated strings (owners, statuses) are shared, so
+10^5 refunds cost tens of megabytes, not hundreds.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import bisect
 import itertools
 import json
+import sys
 import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -31,17 +34,21 @@ Slot = tuple[str, str]  # (kind, key) or (kind, owner)
 Entry = tuple[str, int, str]  # (order value, sequence added, key)
 
 
+class _Row:
+    """One committed record: its JSON text, and what listings need to find and order it."""
+
+    __slots__ = ("entry", "filters", "owners", "sequence", "text")
+
+    def __init__(self, text: str, owners: tuple[str, ...], sequence: int) -> None:
+        self.text = text
+        self.owners = owners
+        self.sequence = sequence
+        self.entry: Entry | None = None  # its place in the sorted listings, if indexed
+        self.filters: tuple[Any, ...] = ()  # its values of Listing.filter_by, if indexed
+
+
 # The attributes that hold the state (everything but the lock and the declared listings).
-_STATE = (
-    "_records",
-    "_owned",
-    "_owners",
-    "_sequence",
-    "_counter",
-    "_sorted",
-    "_entry_of",
-    "_filter_values",
-)
+_STATE = ("_rows", "_owned", "_counter", "_sorted", "_shared")
 
 
 class MemoryStore:
@@ -49,15 +56,12 @@ class MemoryStore:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._records: dict[Slot, str] = {}
+        self._rows: dict[Slot, _Row] = {}
         self._owned: dict[Slot, list[str]] = {}
-        self._owners: dict[Slot, tuple[str, ...]] = {}
-        self._sequence: dict[Slot, int] = {}
         self._counter = itertools.count()
         self._listings: dict[str, Listing] = {}
         self._sorted: dict[Slot, list[Entry]] = {}
-        self._entry_of: dict[Slot, Entry] = {}
-        self._filter_values: dict[Slot, dict[str, Any]] = {}
+        self._shared: dict[tuple[str, ...], tuple[str, ...]] = {}  # one tuple per owner set
 
     @contextmanager
     def transaction(self) -> Iterator[_MemoryTransaction]:
@@ -73,25 +77,25 @@ class MemoryStore:
             self._listings[listing.kind] = listing
             for slot in [slot for slot in self._sorted if slot[0] == listing.kind]:
                 del self._sorted[slot]
-            for kind, key in [slot for slot in self._records if slot[0] == listing.kind]:
-                self._index_record(kind, key, json.loads(self._records[(kind, key)]))
+            for (kind, key), row in self._rows.items():
+                if kind == listing.kind:
+                    row.entry = None
+                    self._index_row(kind, key, row)
 
     def clear(self) -> None:
         with self._lock:
-            for table in (self._records, self._owned, self._owners, self._sequence):
-                table.clear()
-            for table in (self._sorted, self._entry_of, self._filter_values):
+            for table in (self._rows, self._owned, self._sorted, self._shared):
                 table.clear()
 
     def is_empty(self) -> bool:
         with self._lock:
-            return not self._records
+            return not self._rows
 
     def export(self) -> list[Stored]:
         with self._lock:
-            slots = sorted(self._records, key=self._sequence.__getitem__)
+            slots = sorted(self._rows, key=lambda slot: self._rows[slot].sequence)
             return [
-                Stored(kind, key, self._owners[(kind, key)], json.loads(self._records[(kind, key)]))
+                Stored(kind, key, self._rows[(kind, key)].owners, self._record(kind, key))
                 for kind, key in slots
             ]
 
@@ -108,20 +112,34 @@ class MemoryStore:
     def close(self) -> None:
         """Nothing to release; present so every store closes the same way."""
 
-    def _index_record(self, kind: str, key: str, record: Record) -> None:
+    def _record(self, kind: str, key: str) -> Record:
+        return json.loads(self._rows[(kind, key)].text)
+
+    def _owners(self, owners: Iterable[str]) -> tuple[str, ...]:
+        """The one shared tuple for these owners (all of an account's refunds share it)."""
+        interned = tuple(sys.intern(owner) for owner in owners)
+        return self._shared.setdefault(interned, interned)
+
+    def _index_row(self, kind: str, key: str, row: _Row) -> None:
         """File a committed record (new or changed) in its kind's sorted listings."""
         listing = self._listings.get(kind)
         if listing is None:
             return
-        old = self._entry_of.get((kind, key))
-        entry = (record.get(listing.order_by) or "", self._sequence[(kind, key)], key)
-        for owner in self._owners[(kind, key)]:
+        record = json.loads(row.text)
+        order = record.get(listing.order_by) or ""
+        entry = (sys.intern(order) if isinstance(order, str) else order, row.sequence, key)
+        for owner in row.owners:
             entries = self._sorted.setdefault((kind, owner), [])
-            if old is not None:
-                del entries[bisect.bisect_left(entries, old)]
+            if row.entry is not None:
+                del entries[bisect.bisect_left(entries, row.entry)]
             bisect.insort(entries, entry)
-        self._entry_of[(kind, key)] = entry
-        self._filter_values[(kind, key)] = {name: record.get(name) for name in listing.filter_by}
+        row.entry = entry
+        row.filters = tuple(_shared_value(record.get(name)) for name in listing.filter_by)
+
+
+def _shared_value(value: Any) -> Any:
+    # Statuses repeat and created_at often equals the order value: keep one copy of each.
+    return sys.intern(value) if isinstance(value, str) else value
 
 
 class _MemoryTransaction:
@@ -132,14 +150,17 @@ class _MemoryTransaction:
         self._new_owners: dict[Slot, tuple[str, ...]] = {}
 
     def get(self, kind: str, key: str) -> Record | None:
-        text = self._written.get((kind, key)) or self._store._records.get((kind, key))
+        text = self._written.get((kind, key))
+        if text is None:
+            row = self._store._rows.get((kind, key))
+            text = row.text if row is not None else None
         return json.loads(text) if text is not None else None
 
     def add(self, kind: str, key: str, record: Record, owners: Iterable[str] = ("",)) -> None:
         if self._has(kind, key):
             raise KeyExistsError(f"{kind} {key!r} already exists")
         self._written[(kind, key)] = json.dumps(record)
-        self._new_owners[(kind, key)] = tuple(owners)
+        self._new_owners[(kind, key)] = self._store._owners(owners)
         for owner in self._new_owners[(kind, key)]:
             self._added.setdefault((kind, owner), []).append(key)
 
@@ -149,7 +170,7 @@ class _MemoryTransaction:
         self._written[(kind, key)] = json.dumps(record)
 
     def _has(self, kind: str, key: str) -> bool:
-        return (kind, key) in self._written or (kind, key) in self._store._records
+        return (kind, key) in self._written or (kind, key) in self._store._rows
 
     def owned(self, kind: str, owner: str = "") -> Iterator[Record]:
         keys = self._store._owned.get((kind, owner), []) + self._added.get((kind, owner), [])
@@ -166,16 +187,20 @@ class _MemoryTransaction:
             return self._page_with_staged_writes(listing, owner, query)
         entries = self._store._sorted.get((kind, owner), [])
         if where:
-            values = self._store._filter_values
-            entries = [entry for entry in entries if matches(values[(kind, entry[2])], where)]
+            rows, names = self._store._rows, listing.filter_by
+            entries = [
+                entry
+                for entry in entries
+                if matches(dict(zip(names, rows[(kind, entry[2])].filters, strict=True)), where)
+            ]
         total = len(entries)
         if query.descending:
             end = max(total - offset, 0)
             chosen = entries[max(end - limit, 0) : end][::-1]
         else:
             chosen = entries[offset : offset + limit]
-        records = self._store._records
-        return [json.loads(records[(kind, key)]) for _, _, key in chosen], total
+        rows = self._store._rows
+        return [json.loads(rows[(kind, key)].text) for _, _, key in chosen], total
 
     def _page_with_staged_writes(
         self, listing: Listing, owner: str, query: PageQuery
@@ -194,15 +219,16 @@ class _MemoryTransaction:
 
     def commit(self) -> None:
         store = self._store
-        store._records.update(self._written)
         for slot, keys in self._added.items():
             store._owned.setdefault(slot, []).extend(keys)
-        for slot, owners in self._new_owners.items():
-            store._owners[slot] = owners
-            store._sequence[slot] = next(store._counter)
-        for (kind, key), text in self._written.items():
-            if kind in store._listings:
-                store._index_record(kind, key, json.loads(text))
+        for slot, text in self._written.items():
+            row = store._rows.get(slot)
+            if row is None:
+                row = _Row(text, self._new_owners[slot], next(store._counter))
+                store._rows[slot] = row
+            else:
+                row.text = text
+            store._index_row(*slot, row)
 
 
 def _check_filters(listing: Listing, where: tuple[Condition, ...]) -> None:
