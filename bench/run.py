@@ -15,13 +15,19 @@ import platform
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 
 import httpx
+
+from mock_server.app import MockConfig, build_app
+from mock_server.marqeta.service import NewAccount, NewRefund
+from mock_server.store import open_store
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -213,6 +219,30 @@ def scale_table(sizes: list[int], seconds: int) -> tuple[list[dict[str, object]]
         return rows, ours.peak_rss_mb()
 
 
+def sqlite_scale(size: int, seconds: int) -> dict[str, object]:
+    """The same list page served from the SQLite store. Its file is filled in this process
+    (quicker than over HTTP), then a mock serves it: the server's peak RSS is what the records
+    cost a mock that keeps them on disk."""
+    with tempfile.TemporaryDirectory() as folder:
+        url = f"sqlite:{folder}/scale.db"
+        store = open_store(url)
+        service = build_app(MockConfig(store=url, demo=False), store).mock_state.marqeta
+        account, _ = service.open_account(
+            NewAccount(current_balance=Decimal(-1_000_000_000), credit_limit=Decimal(0))
+        )
+        refund = NewRefund(method="ACH", type="CREDIT_BALANCE_REFUND", amount=Decimal("0.01"))
+        for _ in range(size):
+            service.create_refund(account.token, refund)
+        store.close()
+        with targets.our_mock("--store", url) as ours:
+            page = Request(
+                "GET", f"/v3/accounts/{account.token}/refunds?count=100", auth=MARQETA_AUTH
+            )
+            measured = load.run(ours.root, page, seconds)
+            print(f"  {size} refunds on SQLite: list p50 {measured.p50_ms:.2f} ms", flush=True)
+            return {"refunds": size, "list": asdict(measured), "rss_mb": ours.peak_rss_mb()}
+
+
 def start_up_seconds(runs: int = 3) -> float:
     """Median time from starting ``python -m mock_server`` to its first answered API request."""
     times = []
@@ -286,9 +316,9 @@ def main() -> int:
         flush=True,
     )
     endpoints, rss = endpoint_table(args.seconds)
-    scale, scale_rss = scale_table(
-        [int(size) for size in args.sizes.split(",")], max(3, args.seconds // 2)
-    )
+    sizes = [int(size) for size in args.sizes.split(",")]
+    scale, scale_rss = scale_table(sizes, max(3, args.seconds // 2))
+    on_sqlite = sqlite_scale(sizes[-1], max(3, args.seconds // 2))
     results = {
         "date": datetime.now(UTC).strftime("%Y-%m-%d"),
         "machine": {"cores": os.cpu_count(), "python": platform.python_version()},
@@ -303,6 +333,7 @@ def main() -> int:
         "ours_peak_rss_mb": round(rss, 1),
         "scale": scale,
         "scale_peak_rss_mb": round(scale_rss, 1),
+        "scale_sqlite": on_sqlite,
         "start_up_seconds": round(start_up_seconds(), 2),
         "conformance_seconds": conformance_seconds(),
     }

@@ -133,6 +133,9 @@ def test_indexed_pages_are_ordered_filtered_counted_and_follow_changes(store):
         middle = (Within("at", low="2", high="3"),)
         assert _keys(tx.page("refund", "o", PageQuery(0, 1, True, middle))) == (["d"], 2)
         assert _keys(tx.page("refund", "elsewhere", PageQuery(0, 10))) == ([], 0)
+        far = 10**30  # any offset the contracts allow, beyond SQLite's 64-bit integers
+        assert _keys(tx.page("refund", "o", PageQuery(far, far, descending=True))) == ([], 4)
+        assert _keys(tx.page("refund", "o", PageQuery(3, far))) == (["a"], 4)
     with store.transaction() as tx:
         tx.replace("refund", "b", {"key": "b", "at": "4", "status": "OLD"})
     with store.transaction() as tx:

@@ -52,6 +52,7 @@ SORT_VALUE = (
     "CREATE INDEX listings_sorted ON listings (kind, owner, sort_value, position)",
     "CREATE INDEX listings_by_key ON listings (kind, key)",
 )
+MAX_INTEGER = 2**63 - 1
 BUSY_TIMEOUT_MS = 30_000  # other workers hold the write lock for a transaction at most
 
 
@@ -212,7 +213,9 @@ class _SQLiteTransaction:
         rows = self.db.execute(
             f"SELECT r.body{scope} ORDER BY l.sort_value {direction}, l.position {direction}"
             " LIMIT ? OFFSET ?",
-            (*scope_arguments, query.limit, query.offset),
+            # SQLite integers stop at 2^63 - 1; the contracts allow any offset, and past the end
+            # is past the end however far.
+            (*scope_arguments, min(query.limit, MAX_INTEGER), min(query.offset, MAX_INTEGER)),
         ).fetchall()
         if filters:
             (total,) = self.db.execute(f"SELECT count(*){scope}", scope_arguments).fetchone()
