@@ -83,20 +83,24 @@ class Shared:
     start_fixtures: list[dict[str, Any]]
     sessions: Sessions[MockState] | None = None  # set once the default state exists
 
+    @functools.cached_property
+    def marqeta_policy(self) -> MarqetaPolicy:
+        return MarqetaPolicy.from_contract(self.apis["marqeta"].contract)
+
+    @functools.cached_property
+    def balanced_policy(self) -> BalancedPolicy:
+        return BalancedPolicy.from_contract(self.apis["balanced"].contract)
+
 
 class MockState:
     """One session's state: its store, each vendor's service, and the handlers that use them."""
 
     def __init__(self, shared: Shared, store: Store) -> None:
-        config = shared.config
+        clock = shared.config.clock
         self.store = store
         self.start_fixtures = shared.start_fixtures
-        self.marqeta = MarqetaService(
-            store, config.clock, MarqetaPolicy.from_contract(load_contract(MARQETA_CONTRACT))
-        )
-        self.balanced = BalancedService(
-            store, config.clock, BalancedPolicy.from_contract(load_contract(BALANCED_CONTRACT))
-        )
+        self.marqeta = MarqetaService(store, clock, shared.marqeta_policy)
+        self.balanced = BalancedService(store, clock, shared.balanced_policy)
         self.handlers: dict[str, object] = {
             "marqeta": MarqetaHandlers(self.marqeta),
             "balanced": BalancedHandlers(self.balanced),

@@ -97,7 +97,15 @@ def test_reset_restores_the_demo_data_or_empties(control, v3, open_account):
 
 def test_no_control_turns_the_control_api_off():
     with serve(MockConfig(control=False)) as mock:
-        for method, path in [("GET", "/health"), ("POST", "/reset"), ("POST", "/accounts")]:
+        for method, path in [
+            ("GET", "/health"),
+            ("POST", "/reset"),
+            ("POST", "/accounts"),
+            ("GET", "/"),
+            ("GET", "/state"),
+            ("PUT", "/faults/marqeta/createRefund"),
+            ("GET", "/requests"),
+        ]:
             response = httpx.request(method, f"{mock.root}/__mock__{path}", json={})
             assert response.status_code == 404
         assert httpx.get(f"{mock.root}/v3/accounts", auth=DEMO_AUTH).status_code == 200
