@@ -3,6 +3,7 @@ document, the request journal and sessions. Every answer is checked against its 
 
 from __future__ import annotations
 
+import random
 import time
 import uuid
 from collections.abc import Iterator
@@ -10,6 +11,7 @@ from decimal import Decimal
 
 import pytest
 
+from mock_server.control.faults import Draw, Fault, FaultBook
 from mock_server.control.journal import Journal
 from tests.support import ContractClient, LiveMock
 
@@ -282,3 +284,14 @@ JOURNAL_FIELDS = {
     "response_body": None,
     "truncated": False,
 }
+
+
+def test_jitter_and_error_rate_draw_within_their_bounds():
+    book = FaultBook(random.Random(7))
+    book.set("marqeta", "createRefund", Fault(latency_ms=100, jitter_ms=50, error_rate=0.25))
+    draws = [book.draw("marqeta", "createRefund") for _ in range(400)]
+    assert all(0.1 <= d.delay_seconds <= 0.15 for d in draws)
+    assert max(d.delay_seconds for d in draws) - min(d.delay_seconds for d in draws) > 0.04
+    failed = sum(d.status == 500 for d in draws)
+    assert 60 <= failed <= 140  # a quarter of 400, give or take
+    assert book.draw("marqeta", "retrieveRefund") == Draw()  # other operations are untouched
