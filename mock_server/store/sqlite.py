@@ -45,7 +45,19 @@ CREATE TABLE IF NOT EXISTS listings (
     key      TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS listings_by_owner ON listings (kind, owner, position);
+CREATE TABLE IF NOT EXISTS listing_counts (
+    kind  TEXT NOT NULL,
+    owner TEXT NOT NULL,
+    count INTEGER NOT NULL,
+    PRIMARY KEY (kind, owner)
+) WITHOUT ROWID;
 """
+# A listing's size, kept as rows are added: counting 10^5 index entries per page would make a
+# page's cost grow with the listing.
+COUNT_ADDED = (
+    "INSERT INTO listing_counts (kind, owner, count) VALUES (?, ?, 1)"
+    " ON CONFLICT (kind, owner) DO UPDATE SET count = count + 1"
+)
 # Added after the first release: files made before it gain the column when opened.
 SORT_VALUE = (
     "ALTER TABLE listings ADD COLUMN sort_value TEXT",
@@ -73,6 +85,12 @@ class SQLiteStore:
             if "sort_value" not in columns:
                 for statement in SORT_VALUE:
                     db.execute(statement)
+            counted = db.execute("SELECT 1 FROM listing_counts LIMIT 1").fetchone()
+            if counted is None:  # a file from before listing_counts (or an empty one)
+                db.execute(
+                    "INSERT INTO listing_counts (kind, owner, count)"
+                    " SELECT kind, owner, count(*) FROM listings GROUP BY kind, owner"
+                )
 
     def _connection(self) -> sqlite3.Connection:
         """This thread's connection (sqlite3 connections must not be shared between threads)."""
@@ -119,6 +137,7 @@ class SQLiteStore:
         with self.transaction() as tx:
             tx.db.execute("DELETE FROM records")
             tx.db.execute("DELETE FROM listings")
+            tx.db.execute("DELETE FROM listing_counts")
 
     def export(self) -> list[Stored]:
         with self.transaction() as tx:
@@ -136,6 +155,7 @@ class SQLiteStore:
         with self.transaction() as tx:
             tx.db.execute("DELETE FROM records")
             tx.db.execute("DELETE FROM listings")
+            tx.db.execute("DELETE FROM listing_counts")
             for stored in records:
                 tx.add(stored.kind, stored.key, stored.record, stored.owners)
 
@@ -179,6 +199,7 @@ class _SQLiteTransaction:
             "INSERT INTO listings (kind, owner, key, sort_value) VALUES (?, ?, ?, ?)",
             [(kind, owner, key, sort_value) for owner in owners],
         )
+        self.db.executemany(COUNT_ADDED, [(kind, owner) for owner in owners])
 
     def replace(self, kind: str, key: str, record: Record) -> None:
         updated = self.db.execute(
@@ -219,10 +240,11 @@ class _SQLiteTransaction:
         ).fetchall()
         if filters:
             (total,) = self.db.execute(f"SELECT count(*){scope}", scope_arguments).fetchone()
-        else:  # the index alone answers
-            (total,) = self.db.execute(
-                "SELECT count(*) FROM listings WHERE kind = ? AND owner = ?", (kind, owner)
+        else:
+            counted = self.db.execute(
+                "SELECT count FROM listing_counts WHERE kind = ? AND owner = ?", (kind, owner)
             ).fetchone()
+            total = counted[0] if counted is not None else 0
         return [json.loads(body) for (body,) in rows], total
 
 
