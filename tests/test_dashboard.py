@@ -38,9 +38,11 @@ def _chromium() -> str:
         return found
     if shutil.which("apt-get") is None or os.geteuid() != 0:
         pytest.skip("Chromium is not installed and apt-get cannot install it here (needs root)")
-    installed = subprocess.run(
-        ["apt-get", "install", "-y", "-q", "chromium"], capture_output=True, text=True, timeout=900
-    )
+    install = ["apt-get", "install", "-y", "-q", "chromium"]
+    installed = subprocess.run(install, capture_output=True, text=True, timeout=900)
+    if installed.returncode != 0:  # a fresh machine may need its package lists first
+        subprocess.run(["apt-get", "update", "-q"], capture_output=True, timeout=900)
+        installed = subprocess.run(install, capture_output=True, text=True, timeout=900)
     found = shutil.which("chromium")
     if found is None:
         pytest.skip(f"apt-get could not install chromium: {installed.stderr[-500:]}")
