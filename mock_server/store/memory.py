@@ -80,7 +80,7 @@ class MemoryStore:
             for (kind, key), row in self._rows.items():
                 if kind == listing.kind:
                     row.entry = None
-                    self._index_row(kind, key, row)
+                    self._index_row(kind, key, row, json.loads(row.text))
 
     def clear(self) -> None:
         with self._lock:
@@ -120,12 +120,11 @@ class MemoryStore:
         interned = tuple(sys.intern(owner) for owner in owners)
         return self._shared.setdefault(interned, interned)
 
-    def _index_row(self, kind: str, key: str, row: _Row) -> None:
+    def _index_row(self, kind: str, key: str, row: _Row, record: Record) -> None:
         """File a committed record (new or changed) in its kind's sorted listings."""
         listing = self._listings.get(kind)
         if listing is None:
             return
-        record = json.loads(row.text)
         order = record.get(listing.order_by) or ""
         entry = (sys.intern(order) if isinstance(order, str) else order, row.sequence, key)
         for owner in row.owners:
@@ -146,6 +145,9 @@ class _MemoryTransaction:
     def __init__(self, store: MemoryStore) -> None:
         self._store = store
         self._written: dict[Slot, str] = {}
+        # What an indexed kind's listings need of each written record, taken before it was
+        # encoded (so the commit need not decode it again).
+        self._indexed: dict[Slot, Record] = {}
         self._added: dict[Slot, list[str]] = {}
         self._new_owners: dict[Slot, tuple[str, ...]] = {}
 
@@ -159,7 +161,7 @@ class _MemoryTransaction:
     def add(self, kind: str, key: str, record: Record, owners: Iterable[str] = ("",)) -> None:
         if self._has(kind, key):
             raise KeyExistsError(f"{kind} {key!r} already exists")
-        self._written[(kind, key)] = json.dumps(record)
+        self._write(kind, key, record)
         self._new_owners[(kind, key)] = self._store._owners(owners)
         for owner in self._new_owners[(kind, key)]:
             self._added.setdefault((kind, owner), []).append(key)
@@ -167,7 +169,14 @@ class _MemoryTransaction:
     def replace(self, kind: str, key: str, record: Record) -> None:
         if not self._has(kind, key):
             raise KeyError(f"{kind} {key!r} does not exist")
+        self._write(kind, key, record)
+
+    def _write(self, kind: str, key: str, record: Record) -> None:
         self._written[(kind, key)] = json.dumps(record)
+        listing = self._store._listings.get(kind)
+        if listing is not None:
+            names = (listing.order_by, *listing.filter_by)
+            self._indexed[(kind, key)] = {name: record.get(name) for name in names}
 
     def _has(self, kind: str, key: str) -> bool:
         return (kind, key) in self._written or (kind, key) in self._store._rows
@@ -228,7 +237,8 @@ class _MemoryTransaction:
                 store._rows[slot] = row
             else:
                 row.text = text
-            store._index_row(*slot, row)
+            if slot in self._indexed:
+                store._index_row(*slot, row, self._indexed[slot])
 
 
 def _check_filters(listing: Listing, where: tuple[Condition, ...]) -> None:
