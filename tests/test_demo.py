@@ -41,12 +41,14 @@ def test_cors_preflight_and_error_responses_allow_a_browser_app(live_mock, contr
         headers={
             **origin,
             "Access-Control-Request-Method": "POST",
-            "Access-Control-Request-Headers": "authorization,content-type",
+            "Access-Control-Request-Headers": "authorization,content-type,prefer,x-mock-session",
         },
     )
     assert preflight.status_code == 200
     assert preflight.headers["access-control-allow-origin"] == "*"
-    assert "authorization" in preflight.headers["access-control-allow-headers"].lower()
+    allowed = preflight.headers["access-control-allow-headers"].lower()
+    # The mock's own headers too: a browser app forces answers and picks its session itself.
+    assert {"authorization", "prefer", "x-mock-session"} <= set(allowed.split(","))
     unauthorized = httpx.get(url, headers=origin)
     assert unauthorized.status_code == 401
     assert unauthorized.headers["access-control-allow-origin"] == "*"
