@@ -40,8 +40,9 @@ class ErrorFormat(Protocol):
 
     def body(self, kind: str, message: str) -> dict[str, object]: ...
 
-    def kind_for(self, status: int) -> str | None:
-        """The first error kind the vendor answers with ``status``, if it has one."""
+    def kind_for(self, status: int, example: dict[str, Any] | None = None) -> str | None:
+        """The error kind to answer ``status`` with: the one ``example`` (the contract's example
+        for that status) shows, else the first the vendor has for it; None if it has none."""
 
 
 @dataclass(frozen=True)
@@ -59,8 +60,10 @@ class CodedErrorFormat:
     def body(self, kind: str, message: str) -> dict[str, object]:
         return {"error_code": self._code(kind), "error_message": message}
 
-    def kind_for(self, status: int) -> str | None:
-        return next((k for k, code in self.codes.items() if code[:3] == str(status)), None)
+    def kind_for(self, status: int, example: dict[str, Any] | None = None) -> str | None:
+        kinds = [k for k, code in self.codes.items() if code[:3] == str(status)]
+        shown = (example or {}).get("error_code")
+        return next((k for k in kinds if self.codes[k] == shown), kinds[0] if kinds else None)
 
     def _code(self, kind: str) -> str:
         return self.codes.get(kind) or self.codes["internal_error"]
@@ -92,9 +95,12 @@ class BalancedErrorFormat:
             "extras": {},
         }
 
-    def kind_for(self, status: int) -> str | None:
+    def kind_for(self, status: int, example: dict[str, Any] | None = None) -> str | None:
+        kinds = [k for k, c in self.categories.items() if int(c["status_code"]) == status]
+        shown = (example or {}).get("category_code")
         return next(
-            (k for k, c in self.categories.items() if int(c["status_code"]) == status), None
+            (k for k in kinds if self.categories[k]["category_code"] == shown),
+            kinds[0] if kinds else None,
         )
 
     def _category(self, kind: str) -> dict[str, Any]:

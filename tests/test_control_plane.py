@@ -97,7 +97,10 @@ def test_next_answers_come_in_order_then_the_operation_answers_normally(mock_con
     set_fault = mock_control.put("/faults/marqeta/createRefund", json={"next": [500, 404]})
     assert set_fault.status_code == 200
     before = balance(v3)
-    assert [v3.post(URL, json=REFUND).status_code for _ in range(3)] == [500, 404, 201]
+    answers = [v3.post(URL, json=REFUND) for _ in range(3)]
+    assert [a.status_code for a in answers] == [500, 404, 201]
+    # Of the kind the contract's example for that status shows (NotFound: 404001, an account).
+    assert [a.json().get("error_code") for a in answers[:2]] == ["500001", "404001"]
     assert balance(v3) == before + 1  # only the last one refunded
     listed = mock_control.get("/faults").json()["faults"]
     assert [(f["operation"], f["next"]) for f in listed] == [("createRefund", [])]

@@ -118,11 +118,14 @@ def forced_answer(
                 "invalid_request", f"{why}: {operation} documents no example for status {status}"
             )
         return example, status
-    raise forced_error(errors, status, f"{FORCED} ({why})")
+    raise forced_error(answers, errors, status, f"{FORCED} ({why})")
 
 
-def forced_error(errors: ErrorFormat, status: int, message: str) -> DomainError:
-    kind = errors.kind_for(status)
+def forced_error(
+    answers: OperationAnswers, errors: ErrorFormat, status: int, message: str
+) -> DomainError:
+    """The vendor's error for ``status``: of the kind the contract's example for it shows."""
+    kind = errors.kind_for(status, answers.example(status))
     if kind is None:
         return DomainError(
             "invalid_request", f"The vendor's error table has no status {status} to answer with"
@@ -152,7 +155,10 @@ class Forcing:
             await asyncio.sleep(draw.delay_seconds)
         if draw.status is not None:
             raise forced_error(
-                self.errors, draw.status, f"{FORCED} (a fault set on {operation_id})"
+                self.answers[operation_id],
+                self.errors,
+                draw.status,
+                f"{FORCED} (a fault set on {operation_id})",
             )
         preference = parse_prefer(prefer)
         if not preference.forces:
