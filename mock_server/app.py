@@ -45,6 +45,7 @@ from mock_server.errors import (
     ErrorRouter,
 )
 from mock_server.fixtures import DEMO_FIXTURES, apply_fixtures, read_fixtures
+from mock_server.json_codec import JSONIFIER
 from mock_server.marqeta.handlers import MarqetaHandlers
 from mock_server.marqeta.service import MarqetaService
 from mock_server.marqeta.service import Policy as MarqetaPolicy
@@ -213,6 +214,7 @@ def build_app(config: MockConfig | None = None, store: Store | None = None) -> A
         strict_validation=True,
         validate_responses=config.validate_responses,
         validator_map=validator_map(),
+        jsonifier=JSONIFIER,
     )
     errors = ErrorRouter()
     on_event_loop = not store.blocking

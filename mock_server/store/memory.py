@@ -1,7 +1,8 @@
 """In-memory store: one process, one lock, writes staged until the transaction commits.
 
-Records are kept as JSON text, as the SQLite store keeps them: a read decodes a fresh copy (much
-cheaper than ``copy.deepcopy``), so no caller can change committed state through what it read.
+Records are kept as encoded JSON, as the SQLite store keeps them: a read decodes a fresh copy
+(much cheaper than ``copy.deepcopy``), so no caller can change committed state through what it
+read.
 
 Indexed kinds also keep, per owner, a list of ``(order value, sequence, key)`` sorted with
 ``bisect``: a page is a slice of it, and only the page's records are decoded. Everything kept
@@ -13,13 +14,13 @@ from __future__ import annotations
 
 import bisect
 import itertools
-import json
 import sys
 import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from mock_server.json_codec import decode, encode
 from mock_server.store import (
     Condition,
     KeyExistsError,
@@ -39,7 +40,7 @@ class _Row:
 
     __slots__ = ("entry", "filters", "owners", "sequence", "text")
 
-    def __init__(self, text: str, owners: tuple[str, ...], sequence: int) -> None:
+    def __init__(self, text: bytes, owners: tuple[str, ...], sequence: int) -> None:
         self.text = text
         self.owners = owners
         self.sequence = sequence
@@ -80,7 +81,7 @@ class MemoryStore:
             for (kind, key), row in self._rows.items():
                 if kind == listing.kind:
                     row.entry = None
-                    self._index_row(kind, key, row, json.loads(row.text))
+                    self._index_row(kind, key, row, decode(row.text))
 
     def clear(self) -> None:
         with self._lock:
@@ -113,7 +114,7 @@ class MemoryStore:
         """Nothing to release; present so every store closes the same way."""
 
     def _record(self, kind: str, key: str) -> Record:
-        return json.loads(self._rows[(kind, key)].text)
+        return decode(self._rows[(kind, key)].text)
 
     def _owners(self, owners: Iterable[str]) -> tuple[str, ...]:
         """The one shared tuple for these owners (all of an account's refunds share it)."""
@@ -144,7 +145,7 @@ def _shared_value(value: Any) -> Any:
 class _MemoryTransaction:
     def __init__(self, store: MemoryStore) -> None:
         self._store = store
-        self._written: dict[Slot, str] = {}
+        self._written: dict[Slot, bytes] = {}
         # What an indexed kind's listings need of each written record, taken before it was
         # encoded (so the commit need not decode it again).
         self._indexed: dict[Slot, Record] = {}
@@ -156,7 +157,7 @@ class _MemoryTransaction:
         if text is None:
             row = self._store._rows.get((kind, key))
             text = row.text if row is not None else None
-        return json.loads(text) if text is not None else None
+        return decode(text) if text is not None else None
 
     def add(self, kind: str, key: str, record: Record, owners: Iterable[str] = ("",)) -> None:
         if self._has(kind, key):
@@ -172,7 +173,7 @@ class _MemoryTransaction:
         self._write(kind, key, record)
 
     def _write(self, kind: str, key: str, record: Record) -> None:
-        self._written[(kind, key)] = json.dumps(record)
+        self._written[(kind, key)] = encode(record)
         listing = self._store._listings.get(kind)
         if listing is not None:
             names = (listing.order_by, *listing.filter_by)
@@ -209,7 +210,7 @@ class _MemoryTransaction:
         else:
             chosen = entries[offset : offset + limit]
         rows = self._store._rows
-        return [json.loads(rows[(kind, key)].text) for _, _, key in chosen], total
+        return [decode(rows[(kind, key)].text) for _, _, key in chosen], total
 
     def _page_with_staged_writes(
         self, listing: Listing, owner: str, query: PageQuery

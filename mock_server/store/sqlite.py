@@ -14,13 +14,13 @@ killed process loses nothing it acknowledged (only a power cut could drop the la
 
 from __future__ import annotations
 
-import json
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from mock_server.json_codec import decode, encode_text
 from mock_server.store import (
     Condition,
     KeyExistsError,
@@ -147,7 +147,7 @@ class SQLiteStore:
                 " GROUP BY r.kind, r.key ORDER BY min(l.position)"
             ).fetchall()
         return [
-            Stored(kind, key, tuple(json.loads(owners)), json.loads(body))
+            Stored(kind, key, tuple(decode(owners)), decode(body))
             for kind, key, body, owners in rows
         ]
 
@@ -184,13 +184,13 @@ class _SQLiteTransaction:
         row = self.db.execute(
             "SELECT body FROM records WHERE kind = ? AND key = ?", (kind, key)
         ).fetchone()
-        return json.loads(row[0]) if row is not None else None
+        return decode(row[0]) if row is not None else None
 
     def add(self, kind: str, key: str, record: Record, owners: Iterable[str] = ("",)) -> None:
         try:
             self.db.execute(
                 "INSERT INTO records (kind, key, body) VALUES (?, ?, ?)",
-                (kind, key, json.dumps(record)),
+                (kind, key, encode_text(record)),
             )
         except sqlite3.IntegrityError as exc:
             raise KeyExistsError(f"{kind} {key!r} already exists") from exc
@@ -204,7 +204,7 @@ class _SQLiteTransaction:
     def replace(self, kind: str, key: str, record: Record) -> None:
         updated = self.db.execute(
             "UPDATE records SET body = ? WHERE kind = ? AND key = ?",
-            (json.dumps(record), kind, key),
+            (encode_text(record), kind, key),
         )
         if updated.rowcount == 0:
             raise KeyError(f"{kind} {key!r} does not exist")
@@ -220,7 +220,7 @@ class _SQLiteTransaction:
             " WHERE l.kind = ? AND l.owner = ? ORDER BY l.position",
             (kind, owner),
         ).fetchall()
-        return (json.loads(body) for (body,) in rows)
+        return (decode(body) for (body,) in rows)
 
     def page(self, kind: str, owner: str, query: PageQuery) -> tuple[list[Record], int]:
         listing = self._listings[kind]
@@ -245,7 +245,7 @@ class _SQLiteTransaction:
                 "SELECT count FROM listing_counts WHERE kind = ? AND owner = ?", (kind, owner)
             ).fetchone()
             total = counted[0] if counted is not None else 0
-        return [json.loads(body) for (body,) in rows], total
+        return [decode(body) for (body,) in rows], total
 
 
 def _sql_filters(listing: Listing, where: tuple[Condition, ...]) -> tuple[str, list[str]]:
