@@ -8,6 +8,7 @@ from decimal import Decimal
 import pytest
 
 from mock_server.domain import DomainError
+from mock_server.json_codec import JSONIFIER, decode, encode
 from mock_server.marqeta.models import Refund
 from mock_server.marqeta.rules import (
     Lifecycle,
@@ -130,3 +131,9 @@ def test_records_round_trip_money_and_time_exactly():
     )
     assert from_record(Refund, to_record(refund)) == refund
     assert to_record(refund)["amount"] == "0.10"
+
+
+def test_json_beyond_64_bit_integers_is_still_written():
+    page = {"start_index": 14964460519589561761792, "data": []}
+    assert decode(encode(page)) == page
+    assert decode(JSONIFIER.dumps(page)) == page
