@@ -98,6 +98,18 @@ def test_refund_reverses_the_fee_as_the_vendor_sample_does(balanced, seed):
     assert body["debit"]["fee"] == 43 and body["meta"] == {}
 
 
+def test_amounts_past_64_bits_stay_exact_integer_cents(balanced, buyer):
+    # The contract sets no maximum, and a generated request once found that such a debit came
+    # back (and was refunded) in floats.
+    huge = 37014422581643055000000
+    made = debit(balanced, huge)
+    refunded = refund(balanced, made["uri"], amount=1).json()
+    assert (refunded["amount"], type(refunded["fee"])) == (1, int)
+    listed = balanced.get(f"{MP}/accounts/AC1/debits").json()["items"]
+    assert [(d["amount"], d["fee"]) for d in listed] == [(huge, made["fee"])]
+    assert isinstance(made["fee"], int)
+
+
 def test_refund_without_amount_refunds_the_whole_remainder(balanced, buyer):
     made = debit(balanced, 431)
     assert made["fee"] == 15  # 3.5 %, rounded down

@@ -133,7 +133,10 @@ def test_records_round_trip_money_and_time_exactly():
     assert to_record(refund)["amount"] == "0.10"
 
 
-def test_json_beyond_64_bit_integers_is_still_written():
-    page = {"start_index": 14964460519589561761792, "data": []}
-    assert decode(encode(page)) == page
-    assert decode(JSONIFIER.dumps(page)) == page
+def test_json_beyond_64_bit_integers_round_trips_as_integers():
+    page = {"start_index": 14964460519589561761792, "data": [{"amount": 2**64}]}
+    for written in (encode(page), encode(page).decode(), JSONIFIER.dumps(page)):
+        read = decode(written)
+        assert read == page
+        assert isinstance(read["start_index"], int) and isinstance(read["data"][0]["amount"], int)
+    assert JSONIFIER.loads(JSONIFIER.dumps(page)) == page

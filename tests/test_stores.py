@@ -177,3 +177,12 @@ def test_a_sqlite_file_from_before_sorted_listings_is_upgraded_when_opened(tmp_p
     with upgraded.transaction() as tx:
         assert _keys(tx.page("refund", "o", PageQuery(0, 10))) == (["y", "x"], 2)
     upgraded.close()
+
+
+def test_integers_past_64_bits_come_back_as_the_same_integers(store):
+    huge = {"amount": 37014422581643055000000, "fee": -(2**70)}  # schema-valid Balanced cents
+    with store.transaction() as tx:
+        tx.add("k", "big", huge)
+    with store.transaction() as tx:
+        assert tx.get("k", "big") == huge
+        assert all(isinstance(value, int) for value in tx.get("k", "big").values())
