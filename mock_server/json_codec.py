@@ -21,6 +21,8 @@ _BIG_INTEGERS = b" "
 
 
 def encode(value: Any) -> bytes:
+    """For sending on: orjson's bytes keep their whole working buffer (about 4 KB each), so
+    anything kept in memory is ``encode_text``, which is exactly as long as the text."""
     try:
         return orjson.dumps(value)
     except orjson.JSONEncodeError:

@@ -20,7 +20,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from mock_server.json_codec import decode, encode
+from mock_server.json_codec import decode, encode_text
 from mock_server.store import (
     Condition,
     KeyExistsError,
@@ -40,7 +40,7 @@ class _Row:
 
     __slots__ = ("entry", "filters", "owners", "sequence", "text")
 
-    def __init__(self, text: bytes, owners: tuple[str, ...], sequence: int) -> None:
+    def __init__(self, text: str, owners: tuple[str, ...], sequence: int) -> None:
         self.text = text
         self.owners = owners
         self.sequence = sequence
@@ -145,7 +145,7 @@ def _shared_value(value: Any) -> Any:
 class _MemoryTransaction:
     def __init__(self, store: MemoryStore) -> None:
         self._store = store
-        self._written: dict[Slot, bytes] = {}
+        self._written: dict[Slot, str] = {}
         # What an indexed kind's listings need of each written record, taken before it was
         # encoded (so the commit need not decode it again).
         self._indexed: dict[Slot, Record] = {}
@@ -173,7 +173,7 @@ class _MemoryTransaction:
         self._write(kind, key, record)
 
     def _write(self, kind: str, key: str, record: Record) -> None:
-        self._written[(kind, key)] = encode(record)
+        self._written[(kind, key)] = encode_text(record)
         listing = self._store._listings.get(kind)
         if listing is not None:
             names = (listing.order_by, *listing.filter_by)
