@@ -26,6 +26,7 @@ from pathlib import Path
 import httpx
 
 from mock_server.app import MockConfig, build_app
+from mock_server.auth import DEMO_BALANCED_SECRET, DEMO_PASSWORD, DEMO_USER
 from mock_server.marqeta.service import NewAccount, NewRefund
 from mock_server.store import open_store
 
@@ -37,8 +38,8 @@ import targets
 from load import Request
 
 RESULTS = targets.ROOT / "bench" / "results"
-MARQETA_AUTH = ("demo_app_token", "demo_access_token")
-BALANCED_AUTH = ("ak-test-demo-secret", "")
+MARQETA_AUTH = (DEMO_USER, DEMO_PASSWORD)
+BALANCED_AUTH = (DEMO_BALANCED_SECRET, "")
 
 
 @dataclass(frozen=True)

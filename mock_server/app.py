@@ -145,7 +145,7 @@ class VendorApi:
                 self.contract, operation["operationId"], operation
             )
             for item in self.contract["paths"].values()
-            for method, operation in item.items()
+            for operation in item.values()
             if isinstance(operation, dict) and "operationId" in operation
         }
 

@@ -94,13 +94,8 @@ class ControlHandlers:
 
     def set_fault(self, api: str, operation_id: str, body: Json) -> tuple[Json, int]:
         answers = self._answers(api, operation_id)
-        fault = Fault(
-            latency_ms=body.get("latency_ms", 0),
-            jitter_ms=body.get("jitter_ms", 0),
-            error_rate=body.get("error_rate", 0.0),
-            error_status=body.get("error_status", 500),
-            next=tuple(body.get("next", ())),
-        )
+        # The contract's Fault schema has Fault's fields (and no others): the body is a Fault.
+        fault = Fault(**body | {"next": tuple(body.get("next", ()))})
         errors = self.shared.apis[api].error_format
         for status in sorted(fault.statuses()):
             if not answers.documents(status) or errors.kind_for(status) is None:

@@ -21,7 +21,7 @@ from mock_server.marqeta.models import (
 )
 from mock_server.marqeta.rules import Lifecycle
 from mock_server.paging import Page
-from mock_server.records import add_new, from_record, load, load_page, to_record
+from mock_server.records import add_new, from_record, load, load_page, stored_time, to_record
 from mock_server.spec import Contract, schema
 from mock_server.store import Listing, OneOf, PageQuery, Store, Transaction, Within
 
@@ -302,13 +302,16 @@ class MarqetaService:
         """Move every refund on the forward path that has not changed since ``unchanged_since``
         one step on (``--lifecycle auto``); how many moved. Each moves in its own transaction."""
         moving = frozenset(self.policy.refund_lifecycle.forward[:-1])
+        cutoff = stored_time(unchanged_since)
         with self.store.transaction() as tx:
             accounts = [record["token"] for record in tx.owned(ACCOUNT)]
         moved = 0
         for account_token in accounts:
             with self.store.transaction() as tx:
                 on_the_way = PageQuery(0, _ALL, where=(OneOf("status", moving),))
-                due, _ = tx.page(REFUND, account_token, on_the_way)
+                found, _ = tx.page(REFUND, account_token, on_the_way)
+            # Stored times compare as text; the rest wait for a later tick.
+            due = [record for record in found if record["updated_at"] <= cutoff]
             for record in due:
                 with self.store.transaction() as tx:
                     refund = load(tx, REFUND, record["token"], Refund)

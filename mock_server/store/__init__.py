@@ -65,6 +65,13 @@ class PageQuery:
     where: tuple[Condition, ...] = ()
 
 
+def check_filters(listing: Listing, where: Iterable[Condition]) -> None:
+    """Refuse a page filtered on a field its listing does not declare (a programming error)."""
+    unknown = {condition.field for condition in where} - set(listing.filter_by)
+    if unknown:
+        raise ValueError(f"{listing.kind} listings cannot be filtered on {sorted(unknown)}")
+
+
 def matches(values: dict[str, Any], conditions: Iterable[Condition]) -> bool:
     """Whether a record's filter values meet every condition."""
     for condition in conditions:

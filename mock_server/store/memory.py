@@ -22,12 +22,12 @@ from typing import Any
 
 from mock_server.json_codec import decode, encode_text
 from mock_server.store import (
-    Condition,
     KeyExistsError,
     Listing,
     PageQuery,
     Record,
     Stored,
+    check_filters,
     matches,
 )
 
@@ -192,7 +192,7 @@ class _MemoryTransaction:
     def page(self, kind: str, owner: str, query: PageQuery) -> tuple[list[Record], int]:
         listing = self._store._listings[kind]
         where, offset, limit = query.where, query.offset, query.limit
-        _check_filters(listing, where)
+        check_filters(listing, where)
         if any(slot[0] == kind for slot in self._written):
             return self._page_with_staged_writes(listing, owner, query)
         entries = self._store._sorted.get((kind, owner), [])
@@ -240,9 +240,3 @@ class _MemoryTransaction:
                 row.text = text
             if slot in self._indexed:
                 store._index_row(*slot, row, self._indexed[slot])
-
-
-def _check_filters(listing: Listing, where: tuple[Condition, ...]) -> None:
-    unknown = {condition.field for condition in where} - set(listing.filter_by)
-    if unknown:
-        raise ValueError(f"{listing.kind} listings cannot be filtered on {sorted(unknown)}")

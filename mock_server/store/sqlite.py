@@ -29,6 +29,7 @@ from mock_server.store import (
     PageQuery,
     Record,
     Stored,
+    check_filters,
 )
 
 SCHEMA = """
@@ -123,6 +124,8 @@ class SQLiteStore:
             db.execute("COMMIT")
 
     def index(self, listing: Listing) -> None:
+        if self._listings.get(listing.kind) == listing:
+            return  # each session's services declare it again; the backfill ran once already
         with self.transaction() as tx:
             self._listings[listing.kind] = listing
             # Rows added before the kind was indexed (or by an older version) get their value.
@@ -250,11 +253,10 @@ class _SQLiteTransaction:
 
 def _sql_filters(listing: Listing, where: tuple[Condition, ...]) -> tuple[str, list[str]]:
     """SQL for a page's conditions (``AND ...``), evaluated on the records' JSON."""
+    check_filters(listing, where)
     sql: list[str] = []
     arguments: list[str] = []
     for condition in where:
-        if condition.field not in listing.filter_by:
-            raise ValueError(f"{listing.kind} listings cannot be filtered on {condition.field!r}")
         path = f"$.{condition.field}"
         if isinstance(condition, OneOf):
             marks = ", ".join("?" * len(condition.values))
