@@ -1,13 +1,12 @@
 """In-memory store: one process, one lock, writes staged until the transaction commits.
 
-Records are kept as encoded JSON, as the SQLite store keeps them: a read decodes a fresh copy
-(much cheaper than ``copy.deepcopy``), so no caller can change committed state through what it
-read.
+Each record is kept packed (``store.packed``): one ``bytes`` holding what its listings sort and
+filter on, then its JSON compressed against its kind's dictionary. A read decodes a fresh copy,
+so no caller can change committed state through what it read; 10^5 refunds with their journal
+entries cost tens of megabytes.
 
-Indexed kinds also keep, per owner, a list of ``(order value, sequence, key)`` sorted with
-``bisect``: a page is a slice of it, and only the page's records are decoded. Everything kept
-per record lives in one slotted row, and repeated strings (owners, statuses) are shared, so
-10^5 refunds cost tens of megabytes, not hundreds.
+Indexed kinds also keep, per owner, their keys sorted by ``(order value, sequence added)`` with
+``bisect``: a page is a slice of that list, and only the page's records are unpacked.
 """
 
 from __future__ import annotations
@@ -16,11 +15,11 @@ import bisect
 import itertools
 import sys
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from mock_server.json_codec import decode, encode_text
+from mock_server.json_codec import decode, encode
 from mock_server.store import (
     KeyExistsError,
     Listing,
@@ -30,26 +29,14 @@ from mock_server.store import (
     check_filters,
     matches,
 )
+from mock_server.store.packed import KindCodec, facts
 
 Slot = tuple[str, str]  # (kind, key) or (kind, owner)
-Entry = tuple[str, int, str]  # (order value, sequence added, key)
-
-
-class _Row:
-    """One committed record: its JSON text, and what listings need to find and order it."""
-
-    __slots__ = ("entry", "filters", "owners", "sequence", "text")
-
-    def __init__(self, text: str, owners: tuple[str, ...], sequence: int) -> None:
-        self.text = text
-        self.owners = owners
-        self.sequence = sequence
-        self.entry: Entry | None = None  # its place in the sorted listings, if indexed
-        self.filters: tuple[Any, ...] = ()  # its values of Listing.filter_by, if indexed
-
+SortKey = tuple[Any, int]  # (order value, sequence added)
 
 # The attributes that hold the state (everything but the lock and the declared listings).
-_STATE = ("_rows", "_owned", "_counter", "_sorted", "_shared")
+_STATE = ("_rows", "_codecs", "_owned", "_sorted", "_owner_sets", "_owner_ids", "_counter")
+_SEQUENCE, _OWNERS, _ORDER, _FILTERS = 0, 1, 2, 3  # where each fact sits in a packed record
 
 
 class MemoryStore:
@@ -57,12 +44,14 @@ class MemoryStore:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._rows: dict[Slot, _Row] = {}
-        self._owned: dict[Slot, list[str]] = {}
-        self._counter = itertools.count()
         self._listings: dict[str, Listing] = {}
-        self._sorted: dict[Slot, list[Entry]] = {}
-        self._shared: dict[tuple[str, ...], tuple[str, ...]] = {}  # one tuple per owner set
+        self._rows: dict[str, dict[str, bytes]] = {}  # kind -> key -> packed record
+        self._codecs: dict[str, KindCodec] = {}
+        self._owned: dict[Slot, list[str]] = {}  # keys in the order added
+        self._sorted: dict[Slot, list[str]] = {}  # keys of indexed kinds, by SortKey
+        self._owner_sets: list[tuple[str, ...]] = []  # a packed record names its owners by index
+        self._owner_ids: dict[tuple[str, ...], int] = {}
+        self._counter = itertools.count()
 
     @contextmanager
     def transaction(self) -> Iterator[_MemoryTransaction]:
@@ -78,26 +67,40 @@ class MemoryStore:
             self._listings[listing.kind] = listing
             for slot in [slot for slot in self._sorted if slot[0] == listing.kind]:
                 del self._sorted[slot]
-            for (kind, key), row in self._rows.items():
-                if kind == listing.kind:
-                    row.entry = None
-                    self._index_row(kind, key, row, decode(row.text))
+            rows = self._rows.get(listing.kind, {})
+            for key, packed in rows.items():  # repacked with the facts this listing needs
+                body = self._codecs[listing.kind].body(packed)
+                sequence, owners = facts(packed)[:_ORDER]
+                listed = _listed_facts(listing, decode(body))
+                rows[key] = self._codecs[listing.kind].pack([sequence, owners, *listed], body)
+                for owner in self._owner_sets[owners]:
+                    self._sorted.setdefault((listing.kind, owner), []).append(key)
+            by_sort_key = self._sort_key(listing.kind)
+            for slot, keys in self._sorted.items():
+                if slot[0] == listing.kind:
+                    keys.sort(key=by_sort_key)
 
     def clear(self) -> None:
         with self._lock:
-            for table in (self._rows, self._owned, self._sorted, self._shared):
-                table.clear()
+            fresh = MemoryStore()
+            for name in _STATE:
+                setattr(self, name, getattr(fresh, name))
 
     def is_empty(self) -> bool:
         with self._lock:
-            return not self._rows
+            return not any(self._rows.values())
 
     def export(self) -> list[Stored]:
         with self._lock:
-            slots = sorted(self._rows, key=lambda slot: self._rows[slot].sequence)
+            held = [
+                (facts(packed), kind, key, packed)
+                for kind, rows in self._rows.items()
+                for key, packed in rows.items()
+            ]
+            held.sort(key=lambda row: row[0][_SEQUENCE])
             return [
-                Stored(kind, key, self._rows[(kind, key)].owners, self._record(kind, key))
-                for kind, key in slots
+                Stored(kind, key, self._owner_sets[known[_OWNERS]], self._record(kind, packed))
+                for known, kind, key, packed in held
             ]
 
     def replace_all(self, records: list[Stored]) -> None:
@@ -113,58 +116,86 @@ class MemoryStore:
     def close(self) -> None:
         """Nothing to release; present so every store closes the same way."""
 
-    def _record(self, kind: str, key: str) -> Record:
-        return decode(self._rows[(kind, key)].text)
+    def _record(self, kind: str, packed: bytes) -> Record:
+        return decode(self._codecs[kind].body(packed))
 
-    def _owners(self, owners: Iterable[str]) -> tuple[str, ...]:
-        """The one shared tuple for these owners (all of an account's refunds share it)."""
+    def _owners_id(self, owners: Iterable[str]) -> int:
+        """The index of this set of owners (all of an account's refunds share one)."""
         interned = tuple(sys.intern(owner) for owner in owners)
-        return self._shared.setdefault(interned, interned)
+        known = self._owner_ids.get(interned)
+        if known is None:
+            known = self._owner_ids[interned] = len(self._owner_sets)
+            self._owner_sets.append(interned)
+        return known
 
-    def _index_row(self, kind: str, key: str, row: _Row, record: Record) -> None:
-        """File a committed record (new or changed) in its kind's sorted listings."""
-        listing = self._listings.get(kind)
-        if listing is None:
-            return
-        order = record.get(listing.order_by) or ""
-        entry = (sys.intern(order) if isinstance(order, str) else order, row.sequence, key)
-        for owner in row.owners:
-            entries = self._sorted.setdefault((kind, owner), [])
-            if row.entry is not None:
-                del entries[bisect.bisect_left(entries, row.entry)]
-            bisect.insort(entries, entry)
-        row.entry = entry
-        row.filters = tuple(_shared_value(record.get(name)) for name in listing.filter_by)
+    def _sort_key(self, kind: str) -> Callable[[str], SortKey]:
+        rows = self._rows.setdefault(kind, {})
+
+        def sort_key(key: str) -> SortKey:
+            known = facts(rows[key])
+            return known[_ORDER], known[_SEQUENCE]
+
+        return sort_key
+
+    def _commit_one(self, kind: str, key: str, written: _Written, owners: int | None) -> None:
+        """File one written record: ``owners`` for an added record; None for a replaced one,
+        which keeps its sequence, owners and key object."""
+        body, listed = written
+        rows = self._rows.setdefault(kind, {})
+        codec = self._codecs.get(kind)
+        if codec is None:
+            codec = self._codecs[kind] = KindCodec(body)
+        indexed = kind in self._listings
+        if owners is None:
+            sequence, owners = facts(rows[key])[:_ORDER]
+            key = self._unlist(kind, key, owners) if indexed else key
+        else:
+            sequence = next(self._counter)
+        rows[key] = codec.pack([sequence, owners, *listed], body)
+        if indexed:
+            by_sort_key = self._sort_key(kind)
+            for owner in self._owner_sets[owners]:
+                bisect.insort(self._sorted.setdefault((kind, owner), []), key, key=by_sort_key)
+
+    def _unlist(self, kind: str, key: str, owners: int) -> str:
+        """Take a record out of its sorted listings (before it changes); returns the key object
+        the listings held, so the store keeps one copy of each key."""
+        by_sort_key = self._sort_key(kind)
+        place = by_sort_key(key)
+        for owner in self._owner_sets[owners]:
+            entries = self._sorted[(kind, owner)]
+            key = entries.pop(bisect.bisect_left(entries, place, key=by_sort_key))
+        return key
 
 
-def _shared_value(value: Any) -> Any:
-    # Statuses repeat and created_at often equals the order value: keep one copy of each.
-    return sys.intern(value) if isinstance(value, str) else value
+_Written = tuple[bytes, list[Any]]  # a staged record: its JSON, and its listed facts if indexed
+
+
+def _listed_facts(listing: Listing, record: Record) -> list[Any]:
+    """What a listing sorts and filters on: the order value, then each filter field's value."""
+    return [record.get(listing.order_by) or "", *(record.get(name) for name in listing.filter_by)]
 
 
 class _MemoryTransaction:
     def __init__(self, store: MemoryStore) -> None:
         self._store = store
-        self._written: dict[Slot, str] = {}
-        # What an indexed kind's listings need of each written record, taken before it was
-        # encoded (so the commit need not decode it again).
-        self._indexed: dict[Slot, Record] = {}
+        self._written: dict[Slot, _Written] = {}  # in the order written
         self._added: dict[Slot, list[str]] = {}
-        self._new_owners: dict[Slot, tuple[str, ...]] = {}
+        self._new_owners: dict[Slot, int] = {}
 
     def get(self, kind: str, key: str) -> Record | None:
-        text = self._written.get((kind, key))
-        if text is None:
-            row = self._store._rows.get((kind, key))
-            text = row.text if row is not None else None
-        return decode(text) if text is not None else None
+        written = self._written.get((kind, key))
+        if written is not None:
+            return decode(written[0])
+        packed = self._store._rows.get(kind, {}).get(key)
+        return self._store._record(kind, packed) if packed is not None else None
 
     def add(self, kind: str, key: str, record: Record, owners: Iterable[str] = ("",)) -> None:
         if self._has(kind, key):
             raise KeyExistsError(f"{kind} {key!r} already exists")
         self._write(kind, key, record)
-        self._new_owners[(kind, key)] = self._store._owners(owners)
-        for owner in self._new_owners[(kind, key)]:
+        owners_id = self._new_owners[(kind, key)] = self._store._owners_id(owners)
+        for owner in self._store._owner_sets[owners_id]:
             self._added.setdefault((kind, owner), []).append(key)
 
     def replace(self, kind: str, key: str, record: Record) -> None:
@@ -173,14 +204,13 @@ class _MemoryTransaction:
         self._write(kind, key, record)
 
     def _write(self, kind: str, key: str, record: Record) -> None:
-        self._written[(kind, key)] = encode_text(record)
+        # The listed facts are taken now, so the commit need not decode the record again.
         listing = self._store._listings.get(kind)
-        if listing is not None:
-            names = (listing.order_by, *listing.filter_by)
-            self._indexed[(kind, key)] = {name: record.get(name) for name in names}
+        listed = _listed_facts(listing, record) if listing is not None else []
+        self._written[(kind, key)] = (encode(record), listed)
 
     def _has(self, kind: str, key: str) -> bool:
-        return (kind, key) in self._written or (kind, key) in self._store._rows
+        return (kind, key) in self._written or key in self._store._rows.get(kind, {})
 
     def owned(self, kind: str, owner: str = "") -> Iterator[Record]:
         keys = self._store._owned.get((kind, owner), []) + self._added.get((kind, owner), [])
@@ -191,26 +221,25 @@ class _MemoryTransaction:
 
     def page(self, kind: str, owner: str, query: PageQuery) -> tuple[list[Record], int]:
         listing = self._store._listings[kind]
-        where, offset, limit = query.where, query.offset, query.limit
-        check_filters(listing, where)
+        check_filters(listing, query.where)
         if any(slot[0] == kind for slot in self._written):
             return self._page_with_staged_writes(listing, owner, query)
-        entries = self._store._sorted.get((kind, owner), [])
-        if where:
-            rows, names = self._store._rows, listing.filter_by
-            entries = [
-                entry
-                for entry in entries
-                if matches(dict(zip(names, rows[(kind, entry[2])].filters, strict=True)), where)
+        rows = self._store._rows.get(kind, {})
+        keys = self._store._sorted.get((kind, owner), [])
+        if query.where:
+            names = listing.filter_by
+            keys = [
+                key
+                for key in keys
+                if matches(dict(zip(names, facts(rows[key])[_FILTERS:], strict=True)), query.where)
             ]
-        total = len(entries)
+        total, offset, limit = len(keys), query.offset, query.limit
         if query.descending:
             end = max(total - offset, 0)
-            chosen = entries[max(end - limit, 0) : end][::-1]
+            chosen = keys[max(end - limit, 0) : end][::-1]
         else:
-            chosen = entries[offset : offset + limit]
-        rows = self._store._rows
-        return [decode(rows[(kind, key)].text) for _, _, key in chosen], total
+            chosen = keys[offset : offset + limit]
+        return [self._store._record(kind, rows[key]) for key in chosen], total
 
     def _page_with_staged_writes(
         self, listing: Listing, owner: str, query: PageQuery
@@ -231,12 +260,5 @@ class _MemoryTransaction:
         store = self._store
         for slot, keys in self._added.items():
             store._owned.setdefault(slot, []).extend(keys)
-        for slot, text in self._written.items():
-            row = store._rows.get(slot)
-            if row is None:
-                row = _Row(text, self._new_owners[slot], next(store._counter))
-                store._rows[slot] = row
-            else:
-                row.text = text
-            if slot in self._indexed:
-                store._index_row(*slot, row, self._indexed[slot])
+        for (kind, key), written in self._written.items():
+            store._commit_one(kind, key, written, self._new_owners.get((kind, key)))
