@@ -14,7 +14,8 @@ from typing import Any
 import connexion.context
 from connexion import AsyncApp
 from connexion.exceptions import ProblemException
-from connexion.middleware import MiddlewarePosition
+from connexion.middleware import ConnexionMiddleware, MiddlewarePosition
+from connexion.middleware.response_validation import ResponseValidationMiddleware
 from connexion.resolver import Resolver
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import Headers
@@ -210,6 +211,7 @@ def build_app(config: MockConfig | None = None, store: Store | None = None) -> A
 
     app = AsyncApp(
         __name__,
+        middlewares=connexion_middlewares(config.validate_responses),
         lifespan=lifespan,
         strict_validation=True,
         validate_responses=config.validate_responses,
@@ -263,6 +265,16 @@ def build_app(config: MockConfig | None = None, store: Store | None = None) -> A
     app.mock_state = state  # type: ignore[attr-defined]  # for tests and the start-up banner
     app.mock_sessions = sessions  # type: ignore[attr-defined]
     return app
+
+
+def connexion_middlewares(validate_responses: bool) -> list[type]:
+    """Connexion's stack, less response validation when it is off: that middleware would still
+    look up every request's route only to pass it on."""
+    return [
+        middleware
+        for middleware in ConnexionMiddleware.default_middlewares
+        if validate_responses or middleware is not ResponseValidationMiddleware
+    ]
 
 
 def operation_resolver(
