@@ -146,22 +146,32 @@ class MemoryStore:
         if codec is None:
             codec = self._codecs[kind] = KindCodec(body)
         indexed = kind in self._listings
+        relist = indexed
         if owners is None:
-            sequence, owners = facts(rows[key])[:_ORDER]
-            key = self._unlist(kind, key, owners) if indexed else key
+            old = facts(rows[key])
+            sequence, owners = old[_SEQUENCE], old[_OWNERS]
+            relist = indexed and old[_ORDER] != listed[0]
+            if relist:
+                key = self._unlist(kind, key, (old[_ORDER], sequence), owners)
         else:
             sequence = next(self._counter)
         rows[key] = codec.pack([sequence, owners, *listed], body)
-        if indexed:
-            by_sort_key = self._sort_key(kind)
-            for owner in self._owner_sets[owners]:
-                bisect.insort(self._sorted.setdefault((kind, owner), []), key, key=by_sort_key)
+        if relist:
+            self._list(kind, key, (listed[0], sequence), owners)
 
-    def _unlist(self, kind: str, key: str, owners: int) -> str:
+    def _list(self, kind: str, key: str, place: SortKey, owners: int) -> None:
+        by_sort_key = self._sort_key(kind)
+        for owner in self._owner_sets[owners]:
+            entries = self._sorted.setdefault((kind, owner), [])
+            if not entries or by_sort_key(entries[-1]) < place:
+                entries.append(key)  # the usual case: the newest record, or the latest change
+            else:
+                entries.insert(bisect.bisect_right(entries, place, key=by_sort_key), key)
+
+    def _unlist(self, kind: str, key: str, place: SortKey, owners: int) -> str:
         """Take a record out of its sorted listings (before it changes); returns the key object
         the listings held, so the store keeps one copy of each key."""
         by_sort_key = self._sort_key(kind)
-        place = by_sort_key(key)
         for owner in self._owner_sets[owners]:
             entries = self._sorted[(kind, owner)]
             key = entries.pop(bisect.bisect_left(entries, place, key=by_sort_key))
