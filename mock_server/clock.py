@@ -18,4 +18,6 @@ class SystemClock:
 
 def format_timestamp(moment: datetime) -> str:
     """``yyyy-MM-ddTHH:mm:ssZ``: UTC, whole seconds, as the Marqeta documents spell it."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    # isoformat, not strftime: a list page writes two hundred of these, and strftime was a
+    # quarter of the page's time (py-spy).
+    return moment.astimezone(UTC).isoformat(timespec="seconds").removesuffix("+00:00") + "Z"

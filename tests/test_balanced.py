@@ -300,6 +300,12 @@ def test_lists_hold_only_their_accounts_or_debits_refunds(balanced, seed):
     assert refund_ids(balanced, f"{MP}/accounts/AC1/refunds") == [ids["WD1"], ids["WD2"]]
     assert refund_ids(balanced, f"{MP}/accounts/AC2/refunds") == [ids["WD3"]]
     assert refund_ids(balanced, f"{MP}/debits/WD2/refunds") == [ids["WD2"]]
+    # One page, three debits of two accounts: each refund embeds its own.
+    embedded = [
+        (item["account"]["id"], item["debit"]["id"], item["debit"]["amount"])
+        for item in balanced.get(f"{MP}/refunds").json()["items"]
+    ]
+    assert embedded == [("AC1", "WD1", 100), ("AC1", "WD2", 100), ("AC2", "WD3", 100)]
 
 
 def test_following_the_links_walks_a_25_refund_list_page_by_page(balanced, buyer):

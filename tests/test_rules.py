@@ -7,6 +7,8 @@ from decimal import Decimal
 
 import pytest
 
+from mock_server.balanced.handlers import timestamp as balanced_timestamp
+from mock_server.clock import format_timestamp
 from mock_server.domain import DomainError
 from mock_server.json_codec import JSONIFIER, decode, encode
 from mock_server.marqeta.models import Refund
@@ -140,3 +142,23 @@ def test_json_beyond_64_bit_integers_round_trips_as_integers():
         assert read == page
         assert isinstance(read["start_index"], int) and isinstance(read["data"][0]["amount"], int)
     assert JSONIFIER.loads(JSONIFIER.dumps(page)) == page
+
+
+@pytest.mark.parametrize(
+    ("moment", "marqeta", "balanced"),
+    [
+        (
+            datetime(2026, 1, 2, 3, 4, 5, 678901, tzinfo=timezone(timedelta(hours=2))),
+            "2026-01-02T01:04:05Z",
+            "2026-01-02T01:04:05.678901Z",
+        ),
+        # Whole seconds still carry Balanced's six digits; early years keep four digits.
+        (datetime(999, 12, 31, 23, 59, 59, tzinfo=UTC), "0999-12-31T23:59:59Z", None),
+        (datetime(2012, 11, 7, 0, 43, 58, tzinfo=UTC), None, "2012-11-07T00:43:58.000000Z"),
+    ],
+)
+def test_response_timestamps_are_utc_in_each_vendors_spelling(moment, marqeta, balanced):
+    if marqeta is not None:
+        assert format_timestamp(moment) == marqeta
+    if balanced is not None:
+        assert balanced_timestamp(moment) == balanced
