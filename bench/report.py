@@ -94,7 +94,15 @@ def targets(results: dict[str, Any]) -> list[tuple[str, str]]:
     vs_prism = [
         _ratio(r["ours"]["requests_per_second"], r["prism"]["requests_per_second"]) for r in rows
     ]
-    p99_ok = all(r["ours"]["p99_ms"] <= r["prism"]["p99_ms"] for r in rows)
+    slower = [r for r in rows if r["ours"]["p99_ms"] > r["prism"]["p99_ms"]]
+    p99 = _met(not slower)
+    if slower:
+        named = ", ".join(
+            f"{r['api']} {r['endpoint']}"
+            f" ({r['ours']['p99_ms']:.0f} vs {r['prism']['p99_ms']:.0f} ms)"
+            for r in slower
+        )
+        p99 += f" on {named}; met on the other {len(rows) - len(slower)}"
     vs_ceiling = [
         _ratio(r["ours"]["requests_per_second"], r["ceiling"]["requests_per_second"]) for r in rows
     ]
@@ -116,7 +124,7 @@ def targets(results: dict[str, Any]) -> list[tuple[str, str]]:
             f"{min(floor_vs_prism):.2f}x to {max(floor_vs_prism):.2f}x: the most a mock on"
             " Connexion can reach here",
         ),
-        ("p99 <= Prism's on every endpoint", _met(p99_ok)),
+        ("p99 <= Prism's on every endpoint", p99),
         (
             f">= {TARGET_VS_CEILING:.0%} of the bare-Starlette ceiling",
             f"{_met(min(vs_ceiling) >= TARGET_VS_CEILING)}: lowest {min(vs_ceiling):.0%}",
