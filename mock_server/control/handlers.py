@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from mock_server.control import state as state_document
 from mock_server.control.faults import Fault
+from mock_server.control.forced import OperationAnswers
 from mock_server.domain import DomainError
 from mock_server.fixtures import new_account
 from mock_server.marqeta.handlers import refund_json
@@ -117,7 +118,7 @@ class ControlHandlers:
         self.shared.faults.clear()
         return None, 204
 
-    def _answers(self, api: str, operation_id: str) -> Any:
+    def _answers(self, api: str, operation_id: str) -> OperationAnswers:
         served = self.shared.apis.get(api)
         answers = served.answers.get(operation_id) if served is not None else None
         if answers is None:

@@ -19,8 +19,10 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from mock_server.sessions import SESSION_HEADER
+
 BODY_LIMIT = 16 * 1024
-SESSION_HEADER = b"x-mock-session"
+SESSION_HEADER_BYTES = SESSION_HEADER.encode()  # ASGI headers are bytes
 
 
 @dataclass(frozen=True)
@@ -107,7 +109,7 @@ class JournalMiddleware:
         try:
             await self.app(scope, receiving, sending)
         finally:
-            session = dict(scope["headers"]).get(SESSION_HEADER)
+            session = dict(scope["headers"]).get(SESSION_HEADER_BYTES)
             self.journal.record(
                 at=datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
                 method=scope["method"],

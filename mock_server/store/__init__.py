@@ -33,6 +33,10 @@ class Listing:
     order_by: str
     filter_by: tuple[str, ...] = ()
 
+    def order_value(self, record: Record) -> Any:
+        """Where ``record`` sorts: its ``order_by`` value ("" when it has none, so first)."""
+        return record.get(self.order_by) or ""
+
 
 @dataclass(frozen=True)
 class OneOf:

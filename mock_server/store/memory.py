@@ -183,7 +183,7 @@ _Written = tuple[bytes, list[Any]]  # a staged record: its JSON, and its listed 
 
 def _listed_facts(listing: Listing, record: Record) -> list[Any]:
     """What a listing sorts and filters on: the order value, then each filter field's value."""
-    return [record.get(listing.order_by) or "", *(record.get(name) for name in listing.filter_by)]
+    return [listing.order_value(record), *(record.get(name) for name in listing.filter_by)]
 
 
 class _MemoryTransaction:
@@ -260,7 +260,7 @@ class _MemoryTransaction:
             record
             for _, record in sorted(
                 enumerate(found),
-                key=lambda pair: (pair[1].get(listing.order_by) or "", pair[0]),
+                key=lambda pair: (listing.order_value(pair[1]), pair[0]),
                 reverse=query.descending,
             )
         ]

@@ -138,9 +138,7 @@ class SQLiteStore:
 
     def clear(self) -> None:
         with self.transaction() as tx:
-            tx.db.execute("DELETE FROM records")
-            tx.db.execute("DELETE FROM listings")
-            tx.db.execute("DELETE FROM listing_counts")
+            _delete_all(tx.db)
 
     def export(self) -> list[Stored]:
         with self.transaction() as tx:
@@ -156,9 +154,7 @@ class SQLiteStore:
 
     def replace_all(self, records: list[Stored]) -> None:
         with self.transaction() as tx:
-            tx.db.execute("DELETE FROM records")
-            tx.db.execute("DELETE FROM listings")
-            tx.db.execute("DELETE FROM listing_counts")
+            _delete_all(tx.db)
             for stored in records:
                 tx.add(stored.kind, stored.key, stored.record, stored.owners)
 
@@ -174,6 +170,11 @@ class SQLiteStore:
             self._local = threading.local()
 
 
+def _delete_all(db: sqlite3.Connection) -> None:
+    for table in ("records", "listings", "listing_counts"):
+        db.execute(f"DELETE FROM {table}")
+
+
 class _SQLiteTransaction:
     def __init__(self, db: sqlite3.Connection, listings: dict[str, Listing]) -> None:
         self.db = db
@@ -181,7 +182,7 @@ class _SQLiteTransaction:
 
     def _sort_value(self, kind: str, record: Record) -> str | None:
         listing = self._listings.get(kind)
-        return None if listing is None else record.get(listing.order_by) or ""
+        return None if listing is None else listing.order_value(record)
 
     def get(self, kind: str, key: str) -> Record | None:
         row = self.db.execute(
