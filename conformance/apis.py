@@ -6,7 +6,7 @@ import functools
 from dataclasses import dataclass
 from typing import Any
 
-from mock_server.spec import OPENAPI_DIR, Contract, load_contract
+from mock_server.spec import CONTRACTS_DIR, Contract, load_contract
 
 
 @dataclass(frozen=True)
@@ -17,7 +17,7 @@ class Api:
 
     @property
     def contract_path(self) -> str:
-        return str(OPENAPI_DIR / self.contract_file)
+        return str(CONTRACTS_DIR / self.contract_file)
 
     @functools.cached_property
     def contract(self) -> Contract:

@@ -9,14 +9,18 @@ from __future__ import annotations
 import time
 from collections.abc import Generator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from conformance.fixtures import FileSetup, MockSetup, NoFixtures, NoSetupData, SetupData
 from conformance.options import OPTIONS, RunOptions, UsageError, run_options
-from conformance.report import Outcome, Report, outcome_of
 from conformance.target import Unreachable, find_mock_control, probe
+
+# The report (and through it Schemathesis) is imported only when a suite runs: this module is
+# loaded by every pytest run of a project with the kit installed, with only the [mock] extra too.
+if TYPE_CHECKING:
+    from conformance.report import Outcome
 
 PREFIX = "conformance-"
 STATE_KEY = pytest.StashKey["SuiteState"]()
@@ -148,6 +152,8 @@ def pytest_runtest_makereport(
         report.longrepr = (str(item.path), item.location[1] or 0, f"Skipped: {call.excinfo.value}")
     _scrub(report, suite.options.secrets)
     if report.when == "call" or (report.when == "setup" and report.outcome != "passed"):
+        from conformance.report import outcome_of
+
         suite.outcomes.append(outcome_of(item, report, call, suite.options.secrets))
 
 
@@ -177,6 +183,8 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     suite = state(config)
     if suite is None:
         return
+    from conformance.report import Report
+
     report = Report(
         api=suite.options.api,
         base_url=suite.options.base_url,

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import errno
 import json
 import logging
 import os
+import socket
 import sys
 from pathlib import Path
 from typing import Any
@@ -26,25 +29,30 @@ from mock_server.fixtures import FixturesError
 from mock_server.marqeta.service import ListQuery
 from mock_server.money import json_number
 from mock_server.spec import load_contract
-from mock_server.store import is_shared
+from mock_server.store import StoreError, is_shared
 
 logger = logging.getLogger("mock_server")
 ARGV_VARIABLE = "MOCK_SERVER_ARGV"  # how worker processes learn the options
+PROG = "refund-mock"
+
+
+class CannotListen(Exception):
+    """The mock cannot listen where it was asked to: one line saying why."""
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="python -m mock_server",
+        prog=PROG,
         description=(
             "Stateful mock of the Marqeta Credit and Balanced Payments v1 refund APIs,"
-            " served from their OpenAPI contracts."
+            " served from their OpenAPI contracts (also: python -m mock_server)."
         ),
     )
     parser.add_argument(
         "--host", default="127.0.0.1", help="interface to listen on (default: %(default)s)"
     )
     parser.add_argument(
-        "--port", type=int, default=8080, help="port to listen on (default: %(default)s)"
+        "--port", type=int, default=8080, help="port to listen on, 1-65535 (default: %(default)s)"
     )
     parser.add_argument(
         "--no-demo", action="store_true", help="start empty instead of loading the demo accounts"
@@ -56,8 +64,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         action="append",
         default=[],
         help=(
-            "load a fixtures file (YAML or JSON, schema FixturesFile in"
-            " openapi/mock-control.yaml); repeatable"
+            "load a fixtures file (YAML or JSON, schema FixturesFile of the control contract,"
+            " /__mock__/openapi.json); repeatable"
         ),
     )
     parser.add_argument(
@@ -125,6 +133,8 @@ def config_from(args: argparse.Namespace) -> MockConfig:
         if args.balanced_key
         else DEMO_BALANCED_CREDENTIALS
     )
+    if not 1 <= args.port <= 65535:
+        raise ValueError(f"--port must be 1-65535, not {args.port}")
     if args.workers < 1:
         raise ValueError("--workers must be at least 1")
     if args.workers > 1 and not is_shared(args.store):
@@ -153,16 +163,23 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(message)s")
     try:
         config = config_from(args)
+        # Before the app: a taken port should not wait for the contracts to load.
+        listening = listen(args.host, args.port)
         # Built here even with workers: it checks the options, loads the fixtures into the
         # store once, and gives the banner its data.
         app = build_app(config)
-    except (ValueError, FixturesError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    except (ValueError, FixturesError, StoreError, CannotListen) as exc:
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
         return 2
     logger.info("%s", banner(app, config, args.host, args.port))
     if args.workers == 1:
-        uvicorn.run(app, host=args.host, port=args.port, log_level="info")
-        return 0
+        server = uvicorn.Server(
+            uvicorn.Config(app, host=args.host, port=args.port, log_level="info")
+        )
+        with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C is how a developer stops it
+            server.run(sockets=[listening])
+        return 0 if server.started else 1
+    listening.close()  # the workers' supervisor binds its own; this one checked the address
     app.mock_state.store.close()  # type: ignore[attr-defined]
     os.environ[ARGV_VARIABLE] = json.dumps(argv)
     uvicorn.run(
@@ -174,6 +191,35 @@ def main(argv: list[str] | None = None) -> int:
         log_level="info",
     )
     return 0
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """A socket listening on ``host:port``, or CannotListen naming what is wrong."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+    except socket.gaierror:
+        raise CannotListen(
+            f"--host {host!r} is not a name or address this machine resolves"
+        ) from None
+    sock = socket.socket(family, kind, proto)
+    # As uvicorn does: a port whose old connections are in TIME_WAIT is free to listen on.
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind(address)
+        sock.listen(2048)
+    except OSError as exc:
+        sock.close()
+        reasons = {
+            errno.EADDRINUSE: f"port {port} on {host} is in use (another server? try --port)",
+            errno.EADDRNOTAVAIL: f"--host {host} is not an address of this machine",
+            errno.EACCES: f"no permission to listen on port {port}",
+        }
+        reason = reasons.get(exc.errno or 0, f"cannot listen on {host}:{port}: {exc}")
+        raise CannotListen(reason) from None
+    sock.set_inheritable(True)
+    return sock
 
 
 def worker_app() -> Any:
@@ -203,6 +249,7 @@ def banner(app: object, config: MockConfig, host: str, port: int) -> str:
             summary = ", ".join(f"{d.id} ({d.amount})" for d in debits)
             lines.append(f"      account {account.id}  debits {summary or 'none'}")
     if config.control:
+        lines.append(f"  Dashboard: {root}{CONTROL_PATH}/")
         lines.append(f"  Control API: {root}{CONTROL_PATH}/health")
     return "\n".join(lines)
 

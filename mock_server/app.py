@@ -17,6 +17,7 @@ from connexion import AsyncApp
 from connexion.exceptions import ProblemException
 from connexion.middleware import ConnexionMiddleware, MiddlewarePosition
 from connexion.middleware.response_validation import ResponseValidationMiddleware
+from connexion.options import SwaggerUIOptions
 from connexion.resolver import Resolver
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import Headers
@@ -51,6 +52,7 @@ from mock_server.json_codec import JSONIFIER
 from mock_server.marqeta.handlers import MarqetaHandlers
 from mock_server.marqeta.service import MarqetaService
 from mock_server.marqeta.service import Policy as MarqetaPolicy
+from mock_server.served import contract_routes
 from mock_server.sessions import SESSION_HEADER, Sessions
 from mock_server.spec import Contract, error_codes, load_contract
 from mock_server.store import Store, open_store, session_url
@@ -192,7 +194,9 @@ def build_app(config: MockConfig | None = None, store: Store | None = None) -> A
     )
     state = MockState(shared, store)
     sessions: Sessions[MockState] = Sessions(
-        state, lambda name: MockState(shared, open_store(session_url(config.store, name)))
+        state,
+        lambda name: MockState(shared, open_store(session_url(config.store, name))),
+        lambda session: session.store.destroy(),
     )
     shared.sessions = sessions
     lifecycle = (
@@ -219,6 +223,9 @@ def build_app(config: MockConfig | None = None, store: Store | None = None) -> A
         validate_responses=config.validate_responses,
         validator_map=validator_map(),
         jsonifier=JSONIFIER,
+        # Connexion would serve each contract with every $ref inlined; served.py serves them
+        # as written, so that clients generated from the URL keep the vendor's schema names.
+        swagger_ui_options=SwaggerUIOptions(serve_spec=False),
     )
     errors = ErrorRouter()
     on_event_loop = not store.blocking
@@ -236,12 +243,14 @@ def build_app(config: MockConfig | None = None, store: Store | None = None) -> A
                 security_map=security_map(api.credentials),
                 name=base_path,
             )
+            contract_routes(app, api.contract, base_path)
 
     if config.control:
         control = load_contract(CONTROL_CONTRACT)
         errors.register(CONTROL_PATH, CodedErrorFormat(error_codes(control)))
         resolver = operation_resolver("control", sessions, None, on_event_loop)
         app.add_api(control, base_path=CONTROL_PATH, resolver=resolver)
+        contract_routes(app, control, CONTROL_PATH)
 
     app.add_error_handler(DomainError, errors.on_domain_error)
     app.add_error_handler(ProblemException, errors.on_problem)

@@ -32,7 +32,8 @@ def read_fixtures(path: Path) -> dict[str, Any]:
         data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
     except (OSError, ValueError, yaml.YAMLError) as exc:
         raise FixturesError(f"{path}: cannot read fixtures: {exc}") from exc
-    data = data or {}
+    if data is None:  # an empty file is more likely a mistake than a wish for no fixtures
+        raise FixturesError(f"{path}: the fixtures file is empty")
     contract = load_contract(CONTROL_CONTRACT)
     validator = Draft4Validator(
         _with_components(contract, "FixturesFile"), format_checker=FormatChecker()

@@ -22,9 +22,15 @@ S = TypeVar("S")
 
 
 class Sessions(Generic[S]):
-    def __init__(self, default: S, open_session: Callable[[str], S]) -> None:
+    def __init__(
+        self,
+        default: S,
+        open_session: Callable[[str], S],
+        discard_session: Callable[[S], None],
+    ) -> None:
         self.default = default
         self._open = open_session
+        self._discard = discard_session
         self._named: dict[str, S] = {}
         self._lock = threading.Lock()
 
@@ -49,6 +55,14 @@ class Sessions(Generic[S]):
                     )
                 self._named[name] = self._open(name)
             return self._named[name]
+
+    def delete(self, name: str) -> None:
+        """Forget session ``name`` and discard its state; DomainError if there is none."""
+        with self._lock:
+            found = self._named.pop(name, None)
+        if found is None:
+            raise DomainError("session_not_found", f"No session named {name!r}")
+        self._discard(found)
 
     def names(self) -> list[str]:
         with self._lock:

@@ -9,19 +9,22 @@ from typing import Any
 
 import yaml
 
-OPENAPI_DIR = Path(__file__).resolve().parent.parent / "openapi"
+import mock_server.contracts
+
+# The repository's openapi/ directory, installed as the package mock_server.contracts.
+CONTRACTS_DIR = Path(mock_server.contracts.__file__).resolve().parent
 
 Contract = dict[str, Any]
 
 
 @functools.cache
 def _read(filename: str) -> Contract:
-    with (OPENAPI_DIR / filename).open(encoding="utf-8") as handle:
+    with (CONTRACTS_DIR / filename).open(encoding="utf-8") as handle:
         return yaml.safe_load(handle)
 
 
 def load_contract(filename: str) -> Contract:
-    """The contract ``openapi/<filename>``, with references into other contract files inlined.
+    """The contract ``<filename>`` (from ``openapi/``), references into other files inlined.
 
     Local references (``#/components/...``) stay as they are. References such as
     ``marqeta-credit.yaml#/components/schemas/Token`` are replaced by what they point to, so the

@@ -18,7 +18,7 @@ import uvicorn
 import conformance.http
 from mock_server.app import MockConfig, build_app
 from mock_server.auth import DEMO_PASSWORD, DEMO_USER
-from mock_server.spec import OPENAPI_DIR
+from mock_server.spec import CONTRACTS_DIR
 from mock_server.store import Listing, PageQuery, Record, Store, Transaction
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -125,6 +125,9 @@ class SlowReadStore:
     def close(self) -> None:
         self.inner.close()
 
+    def destroy(self) -> None:
+        self.inner.destroy()
+
 
 class _SlowReads:
     def __init__(self, tx: Transaction, delay: float) -> None:
@@ -158,4 +161,4 @@ class ContractClient(conformance.http.ContractClient):
     """
 
     def __init__(self, base_url: str, contract_file: str, auth: Any = DEMO_AUTH) -> None:
-        super().__init__(base_url, str(OPENAPI_DIR / contract_file), auth)
+        super().__init__(base_url, str(CONTRACTS_DIR / contract_file), auth)

@@ -18,7 +18,7 @@ from mock_server.contract_doc import replace_block
 from mock_server.domain import DomainError
 from mock_server.marqeta.rules import allowed_transition
 from mock_server.marqeta.service import Policy
-from mock_server.spec import OPENAPI_DIR, load_contract, resolved
+from mock_server.spec import CONTRACTS_DIR, load_contract, resolved
 
 HTTP_METHODS = {"get", "post", "put", "patch", "delete"}
 
@@ -29,7 +29,7 @@ VENDOR_CONTRACTS = ["marqeta-credit.yaml", "balanced-v1.yaml"]
 
 @pytest.mark.parametrize("filename", CONTRACTS)
 def test_contract_is_a_valid_openapi_document(filename):
-    document, base_uri = read_from_filename(str(OPENAPI_DIR / filename))
+    document, base_uri = read_from_filename(str(CONTRACTS_DIR / filename))
     assert document["openapi"] == "3.0.3"
     validate(document, base_uri=base_uri)
 
@@ -117,7 +117,7 @@ def test_typescript_axios_client_has_the_vendor_names(tmp_path: Path):
             "-g",
             "typescript-axios",
             "-i",
-            str(OPENAPI_DIR / "marqeta-credit.yaml"),
+            str(CONTRACTS_DIR / "marqeta-credit.yaml"),
             "-o",
             str(tmp_path),
         ],
@@ -139,7 +139,7 @@ def test_typescript_axios_client_has_the_vendor_names(tmp_path: Path):
 
 @pytest.mark.parametrize("filename", VENDOR_CONTRACTS)
 def test_readme_lists_every_endpoint_error_code_and_assumption_of_the_contract(filename):
-    readme = (OPENAPI_DIR.parent / "README.md").read_text(encoding="utf-8")
+    readme = (CONTRACTS_DIR.parent / "README.md").read_text(encoding="utf-8")
     assert replace_block(readme, filename) == readme, "run `make docs`"
 
 

@@ -88,6 +88,10 @@ class ControlHandlers:
     def list_sessions(self) -> tuple[Json, int]:
         return {"sessions": self.shared.sessions.names()}, 200
 
+    def delete_session(self, session: str) -> tuple[None, int]:
+        self.shared.sessions.delete(session)
+        return None, 204
+
     # Faults -------------------------------------------------------------------------------
 
     def list_faults(self) -> tuple[Json, int]:

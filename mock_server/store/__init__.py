@@ -101,6 +101,10 @@ class Stored:
     record: Record
 
 
+class StoreError(Exception):
+    """A store that cannot be opened where it was asked to be: one line saying why."""
+
+
 class KeyExistsError(Exception):
     """A record of this kind already has this key."""
 
@@ -151,6 +155,9 @@ class Store(Protocol):
 
     def close(self) -> None: ...
 
+    def destroy(self) -> None:
+        """Close the store and remove what it kept (a file store deletes its files)."""
+
 
 SQLITE = "sqlite:"  # the store's spelling is SQLITE + the file's path
 
@@ -162,9 +169,15 @@ def open_store(url: str) -> Store:
 
         return MemoryStore()
     if url.startswith(SQLITE) and url.removeprefix(SQLITE):
+        import sqlite3
+
         from mock_server.store.sqlite import SQLiteStore
 
-        return SQLiteStore(url.removeprefix(SQLITE))
+        path = url.removeprefix(SQLITE)
+        try:
+            return SQLiteStore(path)
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open the SQLite store {path!r}: {exc}") from None
     raise ValueError(f"unknown store {url!r}: expected 'memory' or 'sqlite:PATH'")
 
 

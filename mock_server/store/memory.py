@@ -116,6 +116,9 @@ class MemoryStore:
     def close(self) -> None:
         """Nothing to release; present so every store closes the same way."""
 
+    def destroy(self) -> None:
+        self.clear()
+
     def _record(self, kind: str, packed: bytes) -> Record:
         return decode(self._codecs[kind].body(packed))
 

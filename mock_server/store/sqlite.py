@@ -169,6 +169,11 @@ class SQLiteStore:
             self._connections.clear()
             self._local = threading.local()
 
+    def destroy(self) -> None:
+        self.close()
+        for suffix in ("", "-wal", "-shm"):  # the database and SQLite's own files beside it
+            Path(self.path + suffix).unlink(missing_ok=True)
+
 
 def _delete_all(db: sqlite3.Connection) -> None:
     for table in ("records", "listings", "listing_counts"):

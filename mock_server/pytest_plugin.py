@@ -1,0 +1,209 @@
+"""pytest fixtures for other projects' tests: the mock for a test session, a state per test.
+
+Installed with the kit (``pytest11`` entry point ``refund_mock``), so a project that installs
+``refund-contract-kit[mock]`` can write::
+
+    def test_the_demo_account_has_a_credit_balance(refund_mock):
+        account = refund_mock.marqeta().get("/accounts/demo_account_credit_balance")
+        assert account.json()["current_balance"] == -1250
+
+The server (``refund-mock`` in a process of its own, on a free 127.0.0.1 port) starts once per
+test session with the options of the ``refund_mock_args`` fixture, which a project overrides in
+its ``conftest.py`` (``["--no-demo", "--seed", "fixtures.yaml"]``). Each test gets a session of
+its own (``X-Mock-Session``), made from those fixtures and deleted after the test, so tests
+neither see nor disturb each other's refunds, also under pytest-xdist.
+
+Only ``pytest`` and ``httpx`` are imported here: the plugin loads in every pytest run of a
+project that has the kit installed, whichever extras it chose.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import pytest
+
+SESSION_HEADER = "X-Mock-Session"
+START_TIMEOUT_S = 60.0  # a cold start imports Connexion and loads three contracts
+STOP_TIMEOUT_S = 15.0
+PORT_ATTEMPTS = 5  # a free port can be taken between our check and the server's bind
+
+
+@dataclass(frozen=True)
+class RefundMockServer:
+    """A running mock: its root URL and the credentials it accepts."""
+
+    root: str  # http://127.0.0.1:PORT
+    marqeta_auth: tuple[str, str]
+    balanced_auth: tuple[str, str]
+    log: Path = field(repr=False)
+
+    @property
+    def marqeta_url(self) -> str:
+        return f"{self.root}/v3"
+
+    @property
+    def balanced_url(self) -> str:
+        return f"{self.root}/v1"
+
+    @property
+    def control_url(self) -> str:
+        return f"{self.root}/__mock__"
+
+
+@dataclass(frozen=True)
+class RefundMock:
+    """One test's view of the mock: its own session, and clients that send the session header."""
+
+    server: RefundMockServer
+    session: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """Send these with every request (your app's HTTP client too) to use this test's state."""
+        return {SESSION_HEADER: self.session}
+
+    @property
+    def marqeta_url(self) -> str:
+        return self.server.marqeta_url
+
+    @property
+    def balanced_url(self) -> str:
+        return self.server.balanced_url
+
+    @property
+    def control_url(self) -> str:
+        return self.server.control_url
+
+    @property
+    def marqeta_auth(self) -> tuple[str, str]:
+        return self.server.marqeta_auth
+
+    @property
+    def balanced_auth(self) -> tuple[str, str]:
+        return self.server.balanced_auth
+
+    def marqeta(self) -> httpx.Client:
+        """A client for the Marqeta Credit API (``/v3``) in this test's session."""
+        return self._client(self.marqeta_url, self.marqeta_auth)
+
+    def balanced(self) -> httpx.Client:
+        """A client for the Balanced Payments v1 API (``/v1``) in this test's session."""
+        return self._client(self.balanced_url, self.balanced_auth)
+
+    def control(self) -> httpx.Client:
+        """A client for the control API (``/__mock__``) in this test's session."""
+        return httpx.Client(base_url=self.control_url, headers=self.headers, timeout=30)
+
+    def _client(self, base_url: str, auth: tuple[str, str]) -> httpx.Client:
+        return httpx.Client(base_url=base_url, auth=auth, headers=self.headers, timeout=30)
+
+
+@pytest.fixture(scope="session")
+def refund_mock_args() -> list[str]:
+    """Options for ``refund-mock`` (override in your conftest.py); the demo data by default."""
+    return []
+
+
+@pytest.fixture(scope="session")
+def refund_mock_server(refund_mock_args: list[str]) -> Iterator[RefundMockServer]:
+    """The mock, started once for the test session and stopped after it."""
+    marqeta_auth, balanced_auth = _credentials(refund_mock_args)
+    with tempfile.TemporaryDirectory(prefix="refund-mock-") as workdir:
+        log = Path(workdir) / "refund-mock.log"
+        process, root = _start(refund_mock_args, log)
+        try:
+            yield RefundMockServer(root, marqeta_auth, balanced_auth, log)
+        finally:
+            _stop(process)
+
+
+_tests = itertools.count(1)
+
+
+@pytest.fixture
+def refund_mock(
+    refund_mock_server: RefundMockServer, request: pytest.FixtureRequest
+) -> Iterator[RefundMock]:
+    """The mock, as a state of this test's own (a session made from the start fixtures)."""
+    name = re.sub(r"[^A-Za-z0-9_.-]", "-", request.node.name)[:32]
+    session = f"pytest-{os.getpid()}-{next(_tests)}-{name}".rstrip("-.")[:64]
+    mock = RefundMock(refund_mock_server, session)
+    yield mock
+    # The session's state goes with the test; a mock already gone has nothing to keep.
+    with mock.control() as control, contextlib.suppress(httpx.TransportError):
+        control.delete(f"/sessions/{session}")
+
+
+def _credentials(args: list[str]) -> tuple[tuple[str, str], tuple[str, str]]:
+    """The first Marqeta pair and Balanced key the mock will accept with these options."""
+    from mock_server.__main__ import config_from, parse_args  # the [mock] extra
+
+    try:
+        config = config_from(parse_args(args))
+    except (ValueError, SystemExit) as exc:
+        raise pytest.UsageError(f"refund_mock_args {args}: {exc}") from None
+    user, password = config.credentials.pairs[0]
+    secret, _ = config.balanced_credentials.pairs[0]
+    return (user, password), (secret, "")
+
+
+def _start(args: list[str], log: Path) -> tuple[subprocess.Popen[bytes], str]:
+    for _ in range(PORT_ATTEMPTS):
+        port = _free_port()
+        command = [sys.executable, "-m", "mock_server", "--host", "127.0.0.1"]
+        command += ["--port", str(port), *args]
+        with log.open("wb") as output:
+            process = subprocess.Popen(
+                command, stdout=output, stderr=subprocess.STDOUT, start_new_session=True
+            )
+        root = f"http://127.0.0.1:{port}"
+        if _wait_until_serving(process, root):
+            return process, root
+        _stop(process)
+        if "is in use" not in log.read_text(errors="replace"):
+            break
+    raise RuntimeError(f"refund-mock did not start:\n{log.read_text(errors='replace')}")
+
+
+def _wait_until_serving(process: subprocess.Popen[bytes], root: str) -> bool:
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            # The contract is served whatever the options (--no-control included).
+            if httpx.get(f"{root}/v3/openapi.json", timeout=2).status_code == 200:
+                return True
+        except httpx.TransportError:
+            time.sleep(0.05)
+    return False
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    """Stop the mock and everything it started (its whole process group)."""
+    try:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=STOP_TIMEOUT_S)
+    except ProcessLookupError:
+        pass  # it ended, and nothing it started is left
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
