@@ -22,8 +22,9 @@ PLUGINS = ("_hypothesis_pytestplugin", "schemathesis.pytest.plugin", "conformanc
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m conformance",
-        description="Check any implementation of a refund API against its OpenAPI contract.",
+        prog="refund-conformance",
+        description="Check any implementation of a refund API against its OpenAPI contract"
+        " (also: python -m conformance).",
     )
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser(

@@ -1,8 +1,9 @@
-"""``python -m mock_server`` as a user runs it: options, start-up log, credentials, Ctrl-C."""
+"""``refund-mock`` as a user runs it: options, start-up log and errors, credentials, Ctrl-C."""
 
 from __future__ import annotations
 
 import gc
+import socket
 import subprocess
 import sys
 
@@ -11,7 +12,7 @@ import pytest
 
 from mock_server.__main__ import config_from, parse_args
 from mock_server.app import MockConfig, build_app
-from tests.support import DEMO_AUTH, ROOT, serve_app, stop
+from tests.support import DEMO_AUTH, ROOT, free_port, serve_app, stop
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
@@ -64,7 +65,7 @@ def test_seed_file_and_custom_credentials(start_mock, tmp_path):
 def test_invalid_seed_file_stops_start_up_with_a_clear_message(tmp_path):
     seed = tmp_path / "bad.yaml"
     seed.write_text("marqeta:\n  accounts:\n    - current_balance: lots\n")
-    result = run_cli("--seed", str(seed))
+    result = run_cli_on_a_free_port("--seed", str(seed))
     assert result.returncode == 2
     assert "bad.yaml" in result.stderr and "current_balance" in result.stderr
 
@@ -112,3 +113,81 @@ def test_serving_keeps_start_up_objects_out_of_garbage_collection_until_it_stops
         assert httpx.get(f"{root}/__mock__/health").status_code == 200
         assert gc.get_freeze_count() > 10_000
     assert gc.get_freeze_count() == 0
+
+
+# Start-up errors: one line on stderr, exit 2, and no banner -----------------------------
+
+
+def run_cli_on_a_free_port(*args: str) -> subprocess.CompletedProcess[str]:
+    return run_cli("--port", str(free_port()), *args)
+
+
+def assert_refused_in_one_line(result: subprocess.CompletedProcess[str], *words: str) -> None:
+    assert result.returncode == 2, result.stdout + result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("refund-mock: error: "), result.stderr
+    for word in words:
+        assert word in lines[0]
+    assert "refund contract kit mock" not in result.stdout + result.stderr  # no banner
+
+
+@pytest.mark.parametrize("port", ["0", "65536", "99999", "-1"])
+def test_a_port_outside_1_to_65535_is_refused(port):
+    assert_refused_in_one_line(run_cli("--port", port), "--port", "1-65535", port)
+
+
+def test_a_port_in_use_is_refused():
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = str(taken.getsockname()[1])
+        assert_refused_in_one_line(run_cli("--port", port), port, "in use")
+
+
+def test_a_host_that_does_not_resolve_is_refused():
+    assert_refused_in_one_line(
+        run_cli_on_a_free_port("--host", "no-such-host.invalid"), "no-such-host.invalid"
+    )
+
+
+def test_an_address_of_another_machine_is_refused():
+    assert_refused_in_one_line(
+        run_cli_on_a_free_port("--host", "192.0.2.1"), "192.0.2.1", "not an address"
+    )
+
+
+def test_a_sqlite_file_that_cannot_be_opened_is_refused(tmp_path):
+    missing_dir = tmp_path / "no" / "such" / "dir" / "x.db"
+    assert_refused_in_one_line(
+        run_cli_on_a_free_port("--store", f"sqlite:{missing_dir}"), str(missing_dir)
+    )
+    not_a_database = tmp_path / "notes.db"
+    not_a_database.write_text("these are my notes, not a database\n" * 100)
+    assert_refused_in_one_line(
+        run_cli_on_a_free_port("--store", f"sqlite:{not_a_database}"),
+        str(not_a_database),
+        "not a database",
+    )
+
+
+def test_an_empty_seed_file_is_refused(tmp_path):
+    empty = tmp_path / "fixtures.yaml"
+    empty.write_text("\n# nothing yet\n")
+    assert_refused_in_one_line(run_cli_on_a_free_port("--seed", str(empty)), str(empty), "empty")
+
+
+def test_a_seed_file_that_cannot_be_read_is_refused(tmp_path):
+    assert_refused_in_one_line(
+        run_cli_on_a_free_port("--seed", str(tmp_path / "missing.yaml")), "missing.yaml"
+    )
+    assert_refused_in_one_line(
+        run_cli_on_a_free_port("--seed", str(tmp_path)), str(tmp_path), "directory"
+    )
+    binary = tmp_path / "fixtures.json"
+    binary.write_bytes(b"\xff\xfe\x00garbage")
+    assert_refused_in_one_line(run_cli_on_a_free_port("--seed", str(binary)), "fixtures.json")
+
+
+def test_the_banner_names_the_dashboard(start_mock):
+    process, root = start_mock()
+    assert f"Dashboard: {root}/__mock__/" in stop(process)

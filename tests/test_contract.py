@@ -14,11 +14,13 @@ from openapi_schema_validator import OAS30Validator
 from openapi_spec_validator import validate
 from openapi_spec_validator.readers import read_from_filename
 
+from mock_server.app import MockConfig
 from mock_server.contract_doc import replace_block
 from mock_server.domain import DomainError
 from mock_server.marqeta.rules import allowed_transition
 from mock_server.marqeta.service import Policy
 from mock_server.spec import CONTRACTS_DIR, load_contract, resolved
+from tests.support import serve
 
 HTTP_METHODS = {"get", "post", "put", "patch", "delete"}
 
@@ -105,28 +107,22 @@ def test_lifecycle_names_only_statuses_of_the_enum():
         assert set(lifecycle["returns_amount"]) <= enum
 
 
-def test_typescript_axios_client_has_the_vendor_names(tmp_path: Path):
-    """Generate the client with OpenAPI Generator (needs Java); look for seed 000's names."""
-    if shutil.which("java") is None:
-        pytest.skip("Java is not installed: OpenAPI Generator cannot run here")
+def typescript_axios_client(source: str, into: Path) -> str:
+    """Generate the client with OpenAPI Generator (Java: `make` installs it) from a file or
+    URL; the text of its api.ts."""
+    assert shutil.which("java"), "OpenAPI Generator needs Java: run `make test`, which installs it"
     generator = Path(sys.executable).with_name("openapi-generator-cli")
     result = subprocess.run(
-        [
-            str(generator),
-            "generate",
-            "-g",
-            "typescript-axios",
-            "-i",
-            str(CONTRACTS_DIR / "marqeta-credit.yaml"),
-            "-o",
-            str(tmp_path),
-        ],
+        [str(generator), "generate", "-g", "typescript-axios", "-i", source, "-o", str(into)],
         capture_output=True,
         text=True,
         timeout=120,
     )
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
-    api = (tmp_path / "api.ts").read_text()
+    return (into / "api.ts").read_text()
+
+
+def assert_has_seed_000_names(api: str) -> None:
     assert "export class BalanceRefundsApi extends BaseAPI" in api
     assert (
         "public createBalanceRefund(accountToken: string, "
@@ -135,6 +131,19 @@ def test_typescript_axios_client_has_the_vendor_names(tmp_path: Path):
     assert "AxiosPromise<AccountCreditBalanceRefundResponse>" in api
     assert "export interface AccountCreditBalanceRefundResponse" in api
     assert "export class AccountRefundsApi extends BaseAPI" in api
+
+
+def test_typescript_axios_client_from_the_contract_file_has_the_vendor_names(tmp_path: Path):
+    source = str(CONTRACTS_DIR / "marqeta-credit.yaml")
+    assert_has_seed_000_names(typescript_axios_client(source, tmp_path))
+
+
+def test_typescript_axios_client_from_the_served_contract_has_the_vendor_names(tmp_path: Path):
+    # Frontend teams point generators at the running mock's URL, not at our repository.
+    with serve(MockConfig()) as mock:
+        api = typescript_axios_client(f"{mock.root}/v3/openapi.json", tmp_path)
+    assert_has_seed_000_names(api)
+    assert "CreateBalanceRefund201Response" not in api  # what an inlined contract gives
 
 
 @pytest.mark.parametrize("filename", VENDOR_CONTRACTS)

@@ -8,6 +8,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 
@@ -298,3 +299,34 @@ def test_jitter_and_error_rate_draw_within_their_bounds():
     failed = sum(d.status == 500 for d in draws)
     assert 60 <= failed <= 140  # a quarter of 400, give or take
     assert book.draw("marqeta", "retrieveRefund") == Draw()  # other operations are untouched
+
+
+def test_a_deleted_session_is_gone_with_its_state_and_starts_afresh_when_named_again(
+    mock_control, v3, store_url
+):
+    name = f"gone-{uuid.uuid4().hex[:8]}"
+    as_it = {"X-Mock-Session": name}
+    token = v3.post(URL, json=REFUND, headers=as_it).json()["token"]
+    assert name in mock_control.get("/sessions").json()["sessions"]
+    session_file = Path(f"{store_url.removeprefix('sqlite:')}.session-{name}")
+    assert session_file.exists() == store_url.startswith("sqlite:")
+
+    assert mock_control.delete(f"/sessions/{name}").status_code == 204
+    assert name not in mock_control.get("/sessions").json()["sessions"]
+    assert not session_file.exists()
+    gone = mock_control.delete(f"/sessions/{name}")
+    assert (gone.status_code, gone.json()["error_code"]) == (404, "404004")
+    # Named again, it is a new session made from the start fixtures.
+    assert v3.get(f"{URL}/{token}", headers=as_it).status_code == 404
+    account = v3.get("/accounts/demo_account_credit_balance", headers=as_it).json()
+    assert Decimal(str(account["current_balance"])) == Decimal("-1250")
+
+
+def test_deleting_a_session_leaves_the_others_alone(mock_control, v3):
+    kept, dropped = (f"{name}-{uuid.uuid4().hex[:8]}" for name in ("kept", "dropped"))
+    token = v3.post(URL, json=REFUND, headers={"X-Mock-Session": kept}).json()["token"]
+    v3.post(URL, json=REFUND, headers={"X-Mock-Session": dropped})
+    mock_control.delete(f"/sessions/{dropped}")
+    assert v3.get(f"{URL}/{token}", headers={"X-Mock-Session": kept}).status_code == 200
+    refused = mock_control.delete("/sessions/not a name!")
+    assert (refused.status_code, refused.json()["error_code"]) == (400, "400001")

@@ -1,10 +1,16 @@
-"""What a frontend developer gets from `make run`: demo data, CORS, Swagger UI."""
+"""What a frontend developer gets from `make run`: demo data, CORS, Swagger UI, contracts."""
 
 from __future__ import annotations
 
 from decimal import Decimal
 
 import httpx
+import pytest
+import yaml
+
+from mock_server.spec import load_contract
+
+MARQETA, BALANCED, CONTROL = "marqeta-credit.yaml", "balanced-v1.yaml", "mock-control.yaml"
 
 
 def test_demo_accounts_have_negative_zero_and_positive_balances(v3):
@@ -59,3 +65,25 @@ def test_swagger_ui_is_served_for_each_path_spelling(live_mock, control):
         page = httpx.get(f"{live_mock.root}{base}/ui/", follow_redirects=True)
         assert page.status_code == 200
         assert "swagger" in page.text.lower()
+        assert f"{base}/openapi.json" in page.text  # the UI reads the contract served below
+
+
+@pytest.mark.parametrize(
+    ("base", "filename"),
+    [("/v3", MARQETA), ("/v3/credit", MARQETA), ("/v1", BALANCED), ("/__mock__", CONTROL)],
+)
+@pytest.mark.parametrize("spelling", ["openapi.json", "openapi.yaml"])
+def test_each_contract_is_served_as_written_with_its_components(
+    live_mock, base, filename, spelling
+):
+    served = httpx.get(f"{live_mock.root}{base}/{spelling}")
+    assert served.status_code == 200
+    document = served.json() if spelling.endswith("json") else yaml.safe_load(served.text)
+    written = load_contract(filename)
+    # Components and $refs as in the file, so generated clients keep the vendor's names.
+    assert document["components"] == written["components"]
+    assert document["paths"] == written["paths"]
+    assert served.text.count("$ref") > 50
+    # The server it was fetched under comes first: Swagger UI and clients call that spelling.
+    assert document["servers"][0]["url"] == base
+    assert {s["url"] for s in document["servers"]} == {s["url"] for s in written["servers"]}
