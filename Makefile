@@ -11,16 +11,19 @@ JOBS   ?= 2
 .PHONY: run test soak lint format docs bench clean
 
 $(BIN)/.installed: requirements.lock pyproject.toml
+	@# OpenAPI Generator (the client-generation tests) runs on Java.
+	command -v java >/dev/null || (apt-get update -qq && apt-get install -y -qq default-jre-headless)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.lock
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 	touch $@
 
 run: $(BIN)/.installed ## start the mock with demo data on $(HOST):$(PORT)
 	$(BIN)/python -m mock_server --host $(HOST) --port $(PORT) $(ARGS)
 
+# loadgroup: the tests of one installed-kit virtualenv stay on one process.
 test: $(BIN)/.installed ## the whole test suite, in $(JOBS) processes
-	$(BIN)/python -m pytest -n $(JOBS) $(ARGS)
+	$(BIN)/python -m pytest -n $(JOBS) --dist loadgroup --durations=15 $(ARGS)
 
 soak: $(BIN)/.installed ## long generated-request run per API against 2 workers on SQLite
 	$(BIN)/python -m bench.soak $(ARGS)
@@ -33,8 +36,8 @@ format: $(BIN)/.installed
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-docs: $(BIN)/.installed ## refresh the README blocks generated from the contracts
-	$(BIN)/python -m mock_server.contract_doc --write README.md
+docs: $(BIN)/.installed ## refresh the docs/contracts.md blocks generated from the contracts
+	$(BIN)/python -m mock_server.contract_doc --write docs/contracts.md
 
 $(BIN)/.bench-installed: $(BIN)/.installed bench/requirements.lock
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r bench/requirements.lock

@@ -8,8 +8,11 @@ import errno
 import json
 import logging
 import os
+import signal
 import socket
 import sys
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -224,7 +227,23 @@ def listen(host: str, port: int) -> socket.socket:
 
 def worker_app() -> Any:
     """The app of one worker process, built from the options the parent was given."""
+    exit_with_supervisor(os.getppid())
     return build_app(config_from(parse_args(json.loads(os.environ[ARGV_VARIABLE]))))
+
+
+def exit_with_supervisor(supervisor: int, every_s: float = 1.0) -> threading.Thread:
+    """Shut this worker down (as SIGTERM would) once its supervisor is gone: an orphaned worker
+    would go on serving, unsupervised, a port nobody means to be open."""
+
+    def watch() -> None:
+        while os.getppid() == supervisor:
+            time.sleep(every_s)
+        logger.warning("the supervisor (pid %d) is gone: this worker stops", supervisor)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    watcher = threading.Thread(target=watch, name="supervisor-watch", daemon=True)
+    watcher.start()
+    return watcher
 
 
 def banner(app: object, config: MockConfig, host: str, port: int) -> str:

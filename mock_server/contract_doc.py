@@ -1,7 +1,7 @@
-"""Render a contract's endpoints and ``x-mock-assumption`` notes as Markdown for the README.
+"""Render a contract's endpoints and ``x-mock-assumption`` notes as Markdown for the docs.
 
-``python -m mock_server.contract_doc --write README.md`` refreshes the generated block; a test
-fails when the README and the contract disagree.
+``python -m mock_server.contract_doc --write docs/contracts.md`` (``make docs``) refreshes the
+generated blocks; a test fails when that page and the contracts disagree.
 """
 
 from __future__ import annotations

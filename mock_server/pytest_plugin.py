@@ -29,6 +29,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -150,7 +151,10 @@ def refund_mock(
 
 def _credentials(args: list[str]) -> tuple[tuple[str, str], tuple[str, str]]:
     """The first Marqeta pair and Balanced key the mock will accept with these options."""
-    from mock_server.__main__ import config_from, parse_args  # the [mock] extra
+    # The [mock] extra. Connexion's own deprecation notices are not the user's to read.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        from mock_server.__main__ import config_from, parse_args
 
     try:
         config = config_from(parse_args(args))

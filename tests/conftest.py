@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -140,6 +142,7 @@ def start_mock(tmp_path: Path):
                 stderr=subprocess.STDOUT,
                 text=True,
                 env={**os.environ, "PYTHONUNBUFFERED": "1"},
+                start_new_session=True,  # its workers too can be stopped as one group
             )
         LOGS[process.pid] = log
         started.append(process)
@@ -156,6 +159,7 @@ def start_mock(tmp_path: Path):
 
     yield start
     for process in started:
-        if process.poll() is None:
-            process.kill()
+        # The whole group: a --workers supervisor's workers would outlive it otherwise.
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
         process.wait(timeout=10)

@@ -20,7 +20,7 @@ from mock_server.domain import DomainError
 from mock_server.marqeta.rules import allowed_transition
 from mock_server.marqeta.service import Policy
 from mock_server.spec import CONTRACTS_DIR, load_contract, resolved
-from tests.support import serve
+from tests.support import ROOT, serve
 
 HTTP_METHODS = {"get", "post", "put", "patch", "delete"}
 
@@ -147,9 +147,9 @@ def test_typescript_axios_client_from_the_served_contract_has_the_vendor_names(t
 
 
 @pytest.mark.parametrize("filename", VENDOR_CONTRACTS)
-def test_readme_lists_every_endpoint_error_code_and_assumption_of_the_contract(filename):
-    readme = (CONTRACTS_DIR.parent / "README.md").read_text(encoding="utf-8")
-    assert replace_block(readme, filename) == readme, "run `make docs`"
+def test_the_docs_list_every_endpoint_error_code_and_assumption_of_the_contract(filename):
+    page = (ROOT / "docs" / "contracts.md").read_text(encoding="utf-8")
+    assert replace_block(page, filename) == page, "run `make docs`"
 
 
 @pytest.mark.parametrize("filename", CONTRACTS)

@@ -212,3 +212,38 @@ def test_generated_requests_against_two_workers_on_sqlite_break_nothing(shared_m
     assert result.returncode == 0, result.stdout[-4000:]
     answered = next(line for line in result.stdout.splitlines() if "generated requests" in line)
     assert "5xx" not in answered and int(answered.split()[2]) > 300, answered
+
+
+def children_of(pid: int) -> list[int]:
+    """The processes whose parent is ``pid`` (Linux /proc)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # it ended while we looked
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def is_running(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"  # a zombie has ended; only its exit status waits to be collected
+
+
+def test_workers_whose_supervisor_dies_stop_serving(shared_mock):
+    process, root, _ = shared_mock
+    workers = children_of(process.pid)
+    assert workers  # uvicorn's workers (and its resource tracker)
+    process.kill()  # SIGKILL: the supervisor cannot stop its workers itself
+    process.wait(timeout=10)
+    deadline = time.monotonic() + 30  # the workers look for their supervisor every second
+    while any(map(is_running, workers)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not [pid for pid in workers if is_running(pid)]
+    with pytest.raises(httpx.TransportError):
+        httpx.get(f"{root}/__mock__/health", timeout=2)

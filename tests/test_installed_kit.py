@@ -1,0 +1,406 @@
+"""The kit as its users get it: a wheel built from this repository, installed with the locked
+pins into a fresh virtualenv, used from a directory outside the repository.
+
+The virtualenv is made once for the module (about 15 s with a warm pip cache): first with the
+``[mock]`` extra alone, as a frontend developer installs it, then with pytest, as their project
+has it. The CI recipe installs ``[all]`` on top, as its first step says.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import xml.etree.ElementTree as ElementTree
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+import yaml
+
+from tests.support import DEMO_AUTH, ROOT, free_port
+
+pytestmark = pytest.mark.xdist_group("installed-kit")  # one virtualenv, one worker
+
+LOCK = ROOT / "requirements.lock"
+SOURCES = ("pyproject.toml", "README.md", "mock_server", "conformance", "openapi")
+INSTALL_TIMEOUT_S = 300
+# Without build isolation: the build backend is the one requirements.lock pins (setuptools).
+BUILD_WHEEL = [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q"]
+
+
+@dataclass(frozen=True)
+class InstalledKit:
+    wheel: Path
+    venv: Path
+    env: dict[str, str]  # a user's shell: the virtualenv's bin first, nothing of ours
+    elsewhere: Path  # a directory outside the repository
+    with_mock_only: dict[str, bool]  # module -> importable, before anything else was installed
+
+    def bin(self, name: str) -> str:
+        return str(self.venv / "bin" / name)
+
+    def run(self, *command: str, cwd: Path | None = None, timeout: float = 120):
+        return subprocess.run(
+            command,
+            cwd=cwd or self.elsewhere,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+
+
+_installed: list[InstalledKit] = []  # made once per test process
+
+
+@pytest.fixture(scope="module")
+def kit(tmp_path_factory: pytest.TempPathFactory) -> InstalledKit:
+    # pytest-xdist may tear a module fixture down between two tests of the module (when its
+    # queue runs dry); the virtualenv outlives that, here, for the rest of the session.
+    if not _installed:
+        _installed.append(_install(tmp_path_factory.mktemp("installed-kit")))
+    return _installed[0]
+
+
+def _install(work: Path) -> InstalledKit:
+    source = work / "source"
+    source.mkdir()
+    for name in SOURCES:
+        copy = shutil.copytree if (ROOT / name).is_dir() else shutil.copy2
+        copy(ROOT / name, source / name, **_without_caches(ROOT / name))
+    _check(
+        subprocess.run(
+            [*BUILD_WHEEL, "-w", str(work / "dist"), str(source)],
+            capture_output=True,
+            text=True,
+            timeout=INSTALL_TIMEOUT_S,
+        )
+    )
+    (wheel,) = (work / "dist").glob("refund_contract_kit-*.whl")
+    venv = work / "venv"
+    _check(subprocess.run([sys.executable, "-m", "venv", str(venv)], capture_output=True))
+    env = _user_environment(venv)
+    pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "--no-compile", "--quiet"]
+    pip += ["-c", str(LOCK)]
+    _check(subprocess.run([*pip, f"{wheel}[mock]"], env=env, capture_output=True, text=True))
+    with_mock_only = _importable(venv, env, ["connexion", "pytest", "schemathesis", "hypothesis"])
+    _check(subprocess.run([*pip, "pytest"], env=env, capture_output=True, text=True))
+    elsewhere = work / "elsewhere"
+    elsewhere.mkdir()
+    return InstalledKit(wheel, venv, env, elsewhere, with_mock_only)
+
+
+def _without_caches(path: Path) -> dict:
+    return {"ignore": shutil.ignore_patterns("__pycache__", "*.pyc")} if path.is_dir() else {}
+
+
+def _user_environment(venv: Path) -> dict[str, str]:
+    ours = str(Path(sys.executable).parent)
+    path = [entry for entry in os.environ["PATH"].split(os.pathsep) if entry != ours]
+    env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONPATH")}
+    env["PATH"] = os.pathsep.join([str(venv / "bin"), *path])
+    env["VIRTUAL_ENV"] = str(venv)
+    env["PIP_DISABLE_PIP_VERSION_CHECK"] = "1"
+    return env
+
+
+def _importable(venv: Path, env: dict[str, str], modules: list[str]) -> dict[str, bool]:
+    probe = (
+        "import importlib.util, sys;"
+        " print(*(bool(importlib.util.find_spec(m)) for m in sys.argv[1:]))"
+    )
+    result = subprocess.run(
+        [str(venv / "bin" / "python"), "-c", probe, *modules],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    _check(result)
+    return dict(zip(modules, (word == "True" for word in result.stdout.split()), strict=True))
+
+
+def _check(result: subprocess.CompletedProcess) -> None:
+    assert result.returncode == 0, f"{result.args}\n{result.stdout}\n{result.stderr}"[-4000:]
+
+
+def stop_group(group: int, timeout: float = 15) -> None:
+    """SIGTERM every process of a process group, then SIGKILL whatever is left after ``timeout``."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(group, signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            os.killpg(group, 0)  # ProcessLookupError once the group is empty
+            time.sleep(0.1)
+        os.killpg(group, signal.SIGKILL)
+
+
+@contextlib.contextmanager
+def process_group(command: list[str], kit: InstalledKit, cwd: Path, log: Path) -> Iterator[None]:
+    """Run ``command`` in a process group of its own; stop the whole group at the end."""
+    with log.open("w") as output:
+        process = subprocess.Popen(
+            command,
+            cwd=cwd,
+            env=kit.env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        yield
+    finally:
+        stop_group(process.pid)
+        process.wait(timeout=15)
+
+
+def wait_for(url: str, log: Path, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with contextlib.suppress(httpx.TransportError):
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        time.sleep(0.1)
+    raise AssertionError(f"{url} did not answer:\n{log.read_text()}")
+
+
+def processes_in(directory: Path) -> list[str]:
+    """Command lines of the processes whose working directory is ``directory``."""
+    found = []
+    for proc in Path("/proc").glob("[0-9]*"):
+        with contextlib.suppress(OSError):
+            if Path(os.readlink(proc / "cwd")) == directory:
+                found.append((proc / "cmdline").read_text().replace("\0", " "))
+    return found
+
+
+# What is installed ---------------------------------------------------------------------------
+
+
+def test_the_mock_extra_brings_the_server_but_no_test_tooling(kit):
+    assert kit.with_mock_only == {
+        "connexion": True,
+        "pytest": False,
+        "schemathesis": False,
+        "hypothesis": False,
+    }
+
+
+def test_the_wheel_carries_the_contracts_and_the_files_the_tools_read(kit):
+    names = set(zipfile.ZipFile(kit.wheel).namelist())
+    for contract in ROOT.joinpath("openapi").glob("*.yaml"):
+        assert f"mock_server/contracts/{contract.name}" in names
+    for data in (
+        "mock_server/demo.yaml",
+        "mock_server/control/dashboard.html",
+        "conformance/pytest.ini",
+        "conformance/example-fixtures.yaml",
+    ):
+        assert data in names
+    # The conformance extra brings no server stack.
+    metadata = (
+        zipfile.ZipFile(kit.wheel)
+        .read(next(name for name in names if name.endswith(".dist-info/METADATA")))
+        .decode()
+    )
+    conformance = re.findall(r"Requires-Dist: (\S+).*extra == \"conformance\"", metadata)
+    assert conformance and not {"connexion", "uvicorn", "starlette"} & {
+        re.split(r"[\[<>=;]", requirement)[0].lower() for requirement in conformance
+    }
+
+
+def test_the_suite_and_its_plugins_import_none_of_the_mock_server_stack():
+    # `[conformance]` brings no Connexion, Starlette or uvicorn: the suite must not need them.
+    probe = (
+        "import sys, conformance.__main__, conformance.plugin, conformance.contracts,"
+        " conformance.suite.conftest, mock_server.pytest_plugin;"
+        " print(sorted({m.split('.')[0] for m in sys.modules}"
+        " & {'connexion', 'starlette', 'uvicorn', 'orjson'}))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+    _check(result)
+    assert result.stdout.strip() == "[]"
+
+
+# The mock, as a frontend developer runs it ---------------------------------------------------
+
+
+def test_the_console_script_serves_the_mock_and_its_contracts_from_any_directory(kit):
+    port = free_port()
+    root = f"http://127.0.0.1:{port}"
+    log = kit.elsewhere / "refund-mock.log"
+    with process_group([kit.bin("refund-mock"), "--port", str(port)], kit, kit.elsewhere, log):
+        wait_for(f"{root}/__mock__/health", log)
+        accounts = httpx.get(f"{root}/v3/accounts", auth=DEMO_AUTH).json()["data"]
+        assert "demo_account_credit_balance" in {account["token"] for account in accounts}
+        contract = httpx.get(f"{root}/v3/openapi.json").json()
+        assert "AccountCreditBalanceRefundReq" in contract["components"]["schemas"]
+        assert httpx.get(f"{root}/v1/openapi.yaml").text.count("$ref") > 50
+        assert httpx.get(f"{root}/__mock__/").status_code == 200  # the dashboard
+    assert f"Dashboard: {root}/__mock__/" in log.read_text()
+    assert "Traceback" not in log.read_text()
+
+
+def test_python_dash_m_spellings_work_as_well(kit):
+    for module in ("mock_server", "conformance"):
+        result = kit.run(kit.bin("python"), "-m", module, "--help")
+        _check(result)
+        assert "usage:" in result.stdout
+
+
+# The fixture, as another project's tests use it ----------------------------------------------
+
+
+ISOLATION_TESTS = """
+import httpx
+
+ACCOUNT = "/accounts/demo_account_credit_balance"
+
+
+def test_a_refund_made_here(refund_mock):
+    with refund_mock.marqeta() as marqeta:
+        made = marqeta.post(ACCOUNT + "/refunds", json={
+            "token": "only_in_this_test", "method": "ACH",
+            "type": "CREDIT_BALANCE_REFUND", "amount": 100})
+        assert made.status_code == 201, made.text
+
+
+def test_is_not_seen_by_the_next_test(refund_mock):
+    with refund_mock.marqeta() as marqeta:
+        assert marqeta.get(ACCOUNT + "/refunds/only_in_this_test").status_code == 404
+        assert marqeta.get(ACCOUNT).json()["current_balance"] == -1250
+
+
+def test_nor_by_the_shared_default_state(refund_mock):
+    auth = refund_mock.marqeta_auth
+    url = refund_mock.marqeta_url + ACCOUNT + "/refunds/only_in_this_test"
+    assert httpx.get(url, auth=auth).status_code == 404
+
+
+def test_each_test_has_its_own_session_which_goes_with_it(refund_mock, refund_mock_server):
+    with refund_mock.control() as control:
+        sessions = control.get("/sessions").json()["sessions"]
+    assert refund_mock.session in sessions
+    assert not [name for name in sessions if "test_a_refund_made_here" in name]
+    assert refund_mock.server == refund_mock_server
+"""
+
+
+def python_block_after(page: Path, heading: str) -> str:
+    """The first ```python block after ``heading`` in a Markdown page."""
+    text = page.read_text(encoding="utf-8")
+    after = text[text.index(heading) :]
+    return re.search(r"```python\n(.*?)```", after, re.S).group(1)
+
+
+def test_a_project_uses_the_refund_mock_fixture_as_documented(kit):
+    project = kit.elsewhere / "their-project"
+    (project / "tests").mkdir(parents=True)
+    examples = {
+        "test_readme_example.py": python_block_after(ROOT / "README.md", "## Python tests"),
+        "test_docs_example.py": python_block_after(
+            ROOT / "docs" / "pytest.md", "# The `refund_mock`"
+        ),
+        "test_isolation.py": ISOLATION_TESTS,
+    }
+    for name, code in examples.items():
+        (project / "tests" / name).write_text(code)
+    result = kit.run(kit.bin("python"), "-m", "pytest", "-q", "-p", "no:cacheprovider", cwd=project)
+    _check(result)
+    assert "6 passed" in result.stdout, result.stdout
+    assert "warning" not in result.stdout.lower(), result.stdout
+    assert processes_in(project) == []  # the mock and everything it started are gone
+
+
+def test_the_fixture_takes_the_mocks_options_from_the_project(kit):
+    project = kit.elsewhere / "project-with-options"
+    project.mkdir()
+    (project / "fixtures.yaml").write_text(
+        "marqeta:\n  accounts:\n    - token: their_account\n      current_balance: -10.50\n"
+    )
+    (project / "conftest.py").write_text(
+        "import pytest\n\n\n@pytest.fixture(scope='session')\ndef refund_mock_args():\n"
+        "    return ['--no-demo', '--seed', 'fixtures.yaml', '--auth', 'app:s3cret']\n"
+    )
+    (project / "test_options.py").write_text(
+        "def test_their_fixtures_and_credentials(refund_mock):\n"
+        "    assert refund_mock.marqeta_auth == ('app', 's3cret')\n"
+        "    with refund_mock.marqeta() as marqeta:\n"
+        "        tokens = [a['token'] for a in marqeta.get('/accounts').json()['data']]\n"
+        "    assert tokens == ['their_account']\n"
+    )
+    result = kit.run(kit.bin("python"), "-m", "pytest", "-q", "-p", "no:cacheprovider", cwd=project)
+    _check(result)
+    assert "1 passed" in result.stdout
+
+
+# The CI recipe, every command as written ------------------------------------------------------
+
+
+def ci_job() -> dict:
+    page = (ROOT / "docs" / "ci.md").read_text(encoding="utf-8")
+    workflow = yaml.safe_load(re.search(r"```yaml\n(.*?)```", page, re.S).group(1))
+    (job,) = workflow["jobs"].values()
+    return job
+
+
+def test_the_ci_recipe_installs_starts_the_mock_checks_both_apis_and_keeps_junit(kit):
+    job = ci_job()
+    port = str(free_port())
+    env = {**kit.env, **{name: str(value) for name, value in job["env"].items()}}
+    # What the test changes: the kit is this wheel, the port a free one; the pins keep it quick.
+    env["KIT"] = f"{kit.wheel}[all]"
+    for name, value in env.items():
+        if value.startswith("http://127.0.0.1:8080") or name == "MOCK_PORT":
+            env[name] = value.replace("8080", port)
+    env["PIP_CONSTRAINT"] = str(LOCK)
+    workspace = kit.elsewhere / "ci-workspace"
+    workspace.mkdir()
+    steps = [step for step in job["steps"] if "run" in step]
+    assert [step["name"] for step in steps] == [
+        "Install the kit",
+        "Start the mock",
+        "Marqeta Credit conformance",
+        "Balanced Payments v1 conformance",
+    ]
+    # Each step in a shell of its own, as the runner does (bash -e); the job stops at a failure.
+    for number, step in enumerate(steps):
+        (workspace / f"step-{number}.sh").write_text(step["run"])
+    script = workspace / "job.sh"
+    script.write_text(
+        "set -e\n"
+        + "".join(f"bash -e -o pipefail step-{number}.sh\n" for number in range(len(steps)))
+    )
+    log = workspace / "job.log"
+    with log.open("w") as output:
+        runner = subprocess.Popen(
+            ["bash", str(script)],
+            cwd=workspace,
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        returncode = runner.wait(timeout=300)
+    finally:
+        stop_group(runner.pid)  # the mock the job left running, as a runner does at the end
+    output_text = log.read_text()
+    assert returncode == 0, output_text[-4000:]
+    assert output_text.count("CONFORMS") == 2, output_text[-4000:]
+    for api in ("marqeta", "balanced"):
+        report = ElementTree.parse(workspace / "reports" / f"{api}.xml").getroot()
+        suites = [report] if report.tag == "testsuite" else report.findall("testsuite")
+        assert sum(int(suite.get("tests")) for suite in suites) > 5
+        assert sum(int(suite.get("failures")) + int(suite.get("errors")) for suite in suites) == 0
+    assert "Traceback" not in (workspace / "refund-mock.log").read_text()
