@@ -1,16 +1,19 @@
-"""No operation answers 2xx without valid credentials, however its path is spelled; with
---no-control the control API is unreachable however it is spelled."""
+"""No operation answers 2xx without valid credentials, however its path is spelled, and
+credentials in any script are compared safely; with --no-control the control API is unreachable
+however it is spelled."""
 
 from __future__ import annotations
 
+import base64
 import re
 
 import httpx
 import pytest
 
-from mock_server.auth import DEMO_BALANCED_SECRET
+from mock_server.app import MockConfig
+from mock_server.auth import DEMO_BALANCED_SECRET, Credentials
 from mock_server.spec import load_contract
-from tests.support import DEMO_AUTH
+from tests.support import DEMO_AUTH, serve
 
 
 def _spellings(path: str) -> list[str]:
@@ -89,3 +92,47 @@ def test_without_control_no_spelling_of_the_control_api_is_reachable(start_mock)
                 response = httpx.request(method, root + spelling, json={}, follow_redirects=True)
                 assert response.status_code in (401, 404, 405), f"{method} {spelling}"
     assert httpx.get(f"{root}/v3/accounts", auth=DEMO_AUTH).status_code == 200
+
+
+# Credentials in any script ------------------------------------------------------------------
+
+
+def basic(user: bytes, password: bytes) -> dict[str, str]:
+    """An Authorization header carrying exactly these bytes (what curl -u sends from a UTF-8
+    terminal, or a client in another encoding)."""
+    return {"Authorization": "Basic " + base64.b64encode(user + b":" + password).decode()}
+
+
+NON_ASCII_ATTEMPTS = [
+    ("démo".encode(), b"pw"),
+    (b"demo_app_token", "démo_access_tokén".encode()),
+    ("デモ".encode(), "🔑".encode()),
+    (b"\xff\xfe", b"\xc3"),  # not UTF-8 at all
+]
+
+
+@pytest.mark.parametrize(("user", "password"), NON_ASCII_ATTEMPTS)
+def test_non_ascii_credentials_are_refused_with_401_not_500(live_mock, user, password):
+    for path in ("/v3/accounts", "/v1/marketplaces"):
+        refused = httpx.get(f"{live_mock.root}{path}", headers=basic(user, password))
+        assert refused.status_code == 401, refused.text
+
+
+def test_configured_non_ascii_credentials_work_beside_ascii_ones():
+    config = MockConfig(
+        credentials=Credentials.parse(["me:pässwörd", "ci:s3cr3t"]),
+        balanced_credentials=Credentials.api_key_secrets(["ak-tëst-clé"]),
+    )
+    with serve(config) as mock:
+        accounts = f"{mock.root}/v3/accounts"
+        assert httpx.get(accounts, auth=("ci", "s3cr3t")).status_code == 200
+        assert httpx.get(accounts, headers=basic(b"me", "pässwörd".encode())).status_code == 200
+        assert httpx.get(accounts, headers=basic(b"me", b"passworld")).status_code == 401
+        # The same letters in Latin-1 are other bytes: not the configured password.
+        latin1 = basic(b"me", "pässwörd".encode("latin-1"))
+        assert httpx.get(accounts, headers=latin1).status_code == 401
+        marketplaces = f"{mock.root}/v1/marketplaces"
+        assert (
+            httpx.get(marketplaces, headers=basic("ak-tëst-clé".encode(), b"")).status_code == 200
+        )
+        assert httpx.get(marketplaces, headers=basic(b"ak-test-cle", b"")).status_code == 401
