@@ -45,10 +45,50 @@ def _refuse_constant(name: str) -> t.NoReturn:
     raise ValueError(f"{name} is not valid JSON")
 
 
+def _refuse_duplicate_keys(pairs: list[tuple[str, t.Any]]) -> dict[str, t.Any]:
+    # Which of two "amount"s counts is up to each parser; a refund must not depend on it.
+    found = dict(pairs)
+    if len(found) < len(pairs):
+        seen: set[str] = set()
+        repeated = next(key for key, _ in pairs if key in seen or seen.add(key))
+        raise ValueError(f"key {repeated!r} appears more than once")
+    return found
+
+
+# A JSON escape of a UTF-16 surrogate: the only way text that is not Unicode gets in.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+
+
+def _refuse_lone_surrogates(value: t.Any) -> None:
+    """Refuse a string holding half of a surrogate pair: it is not Unicode text, and neither a
+    store (UTF-8) nor a client could hold it."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValueError(f"{value[:40]!r} holds a lone surrogate (not Unicode text)") from None
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _refuse_lone_surrogates(key)
+            _refuse_lone_surrogates(item)
+    elif isinstance(value, list):
+        for item in value:
+            _refuse_lone_surrogates(item)
+
+
 def parse_json_strictly(raw: bytes) -> t.Any:
-    """Parse a request body, raising ValueError for anything that is not exact, plain JSON."""
+    """Parse a request body, raising ValueError for anything that is not exact, plain JSON of
+    Unicode text with one value per key."""
     text = raw.decode("utf-8")
-    return json.loads(text, parse_float=_exact_float, parse_constant=_refuse_constant)
+    value = json.loads(
+        text,
+        parse_float=_exact_float,
+        parse_constant=_refuse_constant,
+        object_pairs_hook=_refuse_duplicate_keys,
+    )
+    if _SURROGATE_ESCAPE.search(text):  # paired escapes decode to one character and pass
+        _refuse_lone_surrogates(value)
+    return value
 
 
 @functools.cache
@@ -119,6 +159,13 @@ class StrictJSONRequestBodyValidator(JSONRequestBodyValidator):
         raw = b"".join([message async for message in stream])
         if not raw.strip():
             return None
+        if "content-type" not in Headers(scope=scope):
+            # Connexion would guess JSON to validate it, then hand the handler raw bytes.
+            raise ProblemException(
+                status=415,
+                title="Unsupported Media Type",
+                detail="A request body needs Content-Type: application/json",
+            )
         try:
             return parse_json_strictly(raw)
         except UnicodeDecodeError as exc:

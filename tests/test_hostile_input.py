@@ -8,6 +8,7 @@ import httpx
 import pytest
 
 from mock_server.auth import DEMO_BALANCED_SECRET
+from mock_server.spec import load_contract
 from tests.support import DEMO_AUTH
 
 ACCOUNT = "/v3/accounts/demo_account_credit_balance"
@@ -46,6 +47,9 @@ MARQETA_BODIES = {
     "an escape sequence in the description": (_refund(extra=', "description": "\\u001b[31m"'), 400),
     "a newline ending the token": (_refund(extra=', "token": "tok\\n"'), 400),
     "unknown method": (b'{"method": "CASH", "type": "CREDIT_BALANCE_REFUND", "amount": 1}', 400),
+    "a repeated amount": (_refund("1", ', "amount": 99999999'), 400),
+    "a lone surrogate in the token": (_refund(extra=', "token": "tok\\ud800"'), 400),
+    "a lone low surrogate in the description": (_refund(extra=', "description": "\\udc00"'), 400),
     "a JSON array": (b"[1, 2, 3]", 400),
     "JSON null": (b"null", 400),
     "empty body": (b"", 400),
@@ -146,6 +150,16 @@ BALANCED_BODIES = {
         400,
     ),
     "debit URI of another marketplace": (b'{"debit_uri": "/v1/marketplaces/../debits/x"}', 404),
+    "a repeated amount": (
+        b'{"debit_uri": "/v1/marketplaces/TEST-MPdemo/debits/WDdemo431", "amount": 1,'
+        b' "amount": 431}',
+        400,
+    ),
+    "a lone surrogate in meta": (
+        b'{"debit_uri": "/v1/marketplaces/TEST-MPdemo/debits/WDdemo431", '
+        b'"meta": {"k\\ud800": "v"}}',
+        400,
+    ),
 }
 
 
@@ -168,3 +182,65 @@ def test_unicode_is_data_kept_exactly(v3):
     path = f"{ACCOUNT.removeprefix('/v3')}/refunds"
     created = v3.post(path, json={**body, "description": description}).json()
     assert v3.get(f"{path}/{created['token']}").json()["description"] == description
+
+
+def test_a_surrogate_pair_is_one_character_and_kept(v3):
+    body = b'{"method": "ACH", "type": "CREDIT_BALANCE_REFUND", "amount": 1,'
+    body += b' "description": "clef \\ud834\\udd1e"}'
+    path = f"{ACCOUNT.removeprefix('/v3')}/refunds"
+    created = v3.post(path, content=body, headers=JSON)
+    assert created.status_code == 201, created.text
+    assert v3.get(f"{path}/{created.json()['token']}").json()["description"] == "clef 𝄞"
+
+
+# Bodies without a Content-Type, on every operation that takes one ------------------------------
+
+
+def _real_path_values(root: str) -> dict[str, str]:
+    """A real resource for every path parameter of an operation that takes a body."""
+    body = {"method": "ACH", "type": "CREDIT_BALANCE_REFUND", "amount": 1}
+    marqeta = httpx.post(f"{root}{ACCOUNT}/refunds", json=body, auth=DEMO_AUTH).json()
+    balanced = httpx.post(
+        f"{root}{MARKETPLACE}/refunds",
+        json={"debit_uri": f"{MARKETPLACE}/debits/WDdemo5000", "amount": 1},
+        auth=(DEMO_BALANCED_SECRET, ""),
+    ).json()
+    return {
+        "account_token": "demo_account_credit_balance",
+        "refund_token": marqeta["token"],
+        "marketplace_id": "TEST-MPdemo",
+        "account_id": "ACdemobuyer",
+        "refund_id": balanced["id"],
+        "api": "marqeta",
+        "operation_id": "createRefund",
+    }
+
+
+BODY_OPERATIONS = [
+    (filename, method, path)
+    for filename in ("marqeta-credit.yaml", "balanced-v1.yaml", "mock-control.yaml")
+    for path, item in load_contract(filename)["paths"].items()
+    for method, operation in item.items()
+    if isinstance(operation, dict) and "requestBody" in operation
+]
+
+
+@pytest.mark.parametrize(("filename", "method", "path"), BODY_OPERATIONS)
+def test_a_body_without_content_type_is_415_in_the_vendor_shape(
+    live_mock, control, filename, method, path
+):
+    base, auth = {
+        "marqeta-credit.yaml": ("/v3", DEMO_AUTH),
+        "balanced-v1.yaml": ("/v1", (DEMO_BALANCED_SECRET, "")),
+        "mock-control.yaml": ("/__mock__", None),
+    }[filename]
+    url = live_mock.root + base + path.format(**_real_path_values(live_mock.root))
+    before = control.get("/state").json()
+    # A JSON body that would be accepted with its Content-Type (httpx adds none for content=).
+    response = httpx.request(method, url, content=b'{"status": "PENDING"}', auth=auth)
+    assert response.status_code == 415, response.text[:300]
+    if filename == "balanced-v1.yaml":
+        assert response.json()["status_code"] == 415
+    else:
+        assert _is_marqeta_error(response, 415), response.text
+    assert control.get("/state").json() == before
