@@ -31,6 +31,7 @@ from mock_server.control.lifecycle import parse_lifecycle
 from mock_server.fixtures import FixturesError
 from mock_server.marqeta.service import ListQuery
 from mock_server.money import json_number
+from mock_server.sessions import SessionLimits
 from mock_server.spec import load_contract
 from mock_server.store import StoreError, is_shared
 
@@ -119,6 +120,22 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         " status (e.g. auto:5s, auto:500ms, auto:1m), until COMPLETED",
     )
     parser.add_argument(
+        "--max-sessions",
+        type=int,
+        default=SessionLimits.max_sessions,
+        metavar="N",
+        help="sessions (X-Mock-Session) that may exist at once; more are refused with a 400"
+        " until some are deleted (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--max-open-sessions",
+        type=int,
+        default=SessionLimits.max_open,
+        metavar="N",
+        help="sessions whose store stays open at once; the least recently used is closed and"
+        " opens again when next used (default: %(default)s)",
+    )
+    parser.add_argument(
         "--journal-size",
         type=int,
         default=1000,
@@ -147,6 +164,8 @@ def config_from(args: argparse.Namespace) -> MockConfig:
         )
     if args.journal_size < 0:
         raise ValueError("--journal-size must be 0 or more")
+    if args.max_sessions < 0 or args.max_open_sessions < 1:
+        raise ValueError("--max-sessions must be 0 or more, --max-open-sessions 1 or more")
     return MockConfig(
         lifecycle_step=parse_lifecycle(args.lifecycle) if args.lifecycle else None,
         journal_size=args.journal_size,
@@ -157,6 +176,7 @@ def config_from(args: argparse.Namespace) -> MockConfig:
         control=not args.no_control,
         validate_responses=args.validate_responses,
         store=args.store,
+        session_limits=SessionLimits(args.max_sessions, args.max_open_sessions),
     )
 
 

@@ -53,9 +53,23 @@ from mock_server.marqeta.handlers import MarqetaHandlers
 from mock_server.marqeta.service import MarqetaService
 from mock_server.marqeta.service import Policy as MarqetaPolicy
 from mock_server.served import contract_routes
-from mock_server.sessions import SESSION_HEADER, Sessions
+from mock_server.sessions import (
+    SESSION_HEADER,
+    SessionFiles,
+    SessionHooks,
+    SessionLimits,
+    Sessions,
+)
 from mock_server.spec import Contract, error_codes, load_contract
-from mock_server.store import Store, open_store, session_url
+from mock_server.store import (
+    Store,
+    is_shared,
+    open_store,
+    remove_stored_session,
+    session_stored,
+    session_url,
+    stored_sessions,
+)
 from mock_server.validation import validator_map
 
 MARQETA_CONTRACT = "marqeta-credit.yaml"
@@ -75,6 +89,7 @@ class MockConfig:
     clock: Clock = field(default_factory=SystemClock)
     journal_size: int = 1000  # exchanges kept for GET /__mock__/requests; 0 keeps none
     lifecycle_step: timedelta | None = None  # --lifecycle auto:DURATION
+    session_limits: SessionLimits = field(default_factory=SessionLimits)  # --max-*sessions
 
 
 @dataclass
@@ -154,6 +169,17 @@ class VendorApi:
         }
 
 
+def session_files(store: str) -> SessionFiles | None:
+    """How sessions are kept beyond this process: in a shared store's files, or not at all."""
+    if not is_shared(store):
+        return None
+    return SessionFiles(
+        names=lambda: stored_sessions(store),
+        exists=lambda name: session_stored(store, name),
+        remove=lambda name: remove_stored_session(store, name),
+    )
+
+
 def base_paths(contract: Contract) -> list[str]:
     """The contract's server paths, e.g. ``/v3`` and ``/v3/credit``."""
     return [server["url"] for server in contract["servers"]]
@@ -195,8 +221,13 @@ def build_app(config: MockConfig | None = None, store: Store | None = None) -> A
     state = MockState(shared, store)
     sessions: Sessions[MockState] = Sessions(
         state,
-        lambda name: MockState(shared, open_store(session_url(config.store, name))),
-        lambda session: session.store.destroy(),
+        SessionHooks(
+            open=lambda name: MockState(shared, open_store(session_url(config.store, name))),
+            release=lambda session: session.store.close(),
+            discard=lambda session: session.store.destroy(),
+        ),
+        config.session_limits,
+        session_files(config.store),
     )
     shared.sessions = sessions
     lifecycle = (

@@ -3,44 +3,74 @@
 Each session is a mock of its own, made on first use with the start fixtures (demo data and
 ``--seed`` files), so parallel test runs and developers can share one mock without colliding.
 Requests without the header use the default state.
+
+Sessions are bounded: at most ``max_sessions`` exist (each is a whole state, in memory or in a
+file), and at most ``max_open`` hold an open store at once (a SQLite session holds three file
+descriptors while open; the least recently used is closed first and opens again when next used).
+They are listed, deleted one by one, and all deleted by a reset of the default state.
 """
 
 from __future__ import annotations
 
+import contextlib
 import re
 import threading
+from collections import OrderedDict
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 from mock_server.domain import DomainError
 
 SESSION_HEADER = "x-mock-session"
 SESSION_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
-MAX_SESSIONS = 256  # each holds a whole state; a runaway client should not exhaust memory
 
 S = TypeVar("S")
+
+
+@dataclass(frozen=True)
+class SessionLimits:
+    max_sessions: int = 256  # sessions that exist at once: a runaway client cannot fill memory
+    max_open: int = 32  # sessions whose store is open at once: bounds file descriptors
+
+
+@dataclass(frozen=True)
+class SessionFiles:
+    """Where a shared store keeps sessions beyond this process: other workers see them, another
+    worker may delete them, and they outlive a restart."""
+
+    names: Callable[[], list[str]]
+    exists: Callable[[str], bool]
+    remove: Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class SessionHooks(Generic[S]):
+    open: Callable[[str], S]  # a new session's state (its store opened, fixtures loaded)
+    release: Callable[[S], None]  # close its store for now; it opens again when next used
+    discard: Callable[[S], None]  # remove its state for good
 
 
 class Sessions(Generic[S]):
     def __init__(
         self,
         default: S,
-        open_session: Callable[[str], S],
-        discard_session: Callable[[S], None],
+        hooks: SessionHooks[S],
+        limits: SessionLimits = SessionLimits(),
+        files: SessionFiles | None = None,
     ) -> None:
         self.default = default
-        self._open = open_session
-        self._discard = discard_session
+        self._hooks = hooks
+        self._limits = limits
+        self._files = files
         self._named: dict[str, S] = {}
+        self._open: OrderedDict[str, None] = OrderedDict()  # least recently used first
         self._lock = threading.Lock()
 
     def state(self, name: str | None) -> S:
         """The state of session ``name`` (the default one when no name is given)."""
         if not name:
             return self.default
-        found = self._named.get(name)
-        if found is not None:
-            return found
         if not SESSION_NAME.fullmatch(name):
             raise DomainError(
                 "invalid_request",
@@ -48,26 +78,56 @@ class Sessions(Generic[S]):
                 " starting with a letter or digit",
             )
         with self._lock:
-            if name not in self._named:
-                if len(self._named) >= MAX_SESSIONS:
+            found = self._named.get(name)
+            if found is not None and self._files is not None and not self._files.exists(name):
+                # Another worker deleted it: what this process holds is gone too.
+                self._forget(name)
+                self._hooks.release(found)
+                found = None
+            if found is None:
+                if len(self._names()) >= self._limits.max_sessions:
                     raise DomainError(
-                        "invalid_request", f"The mock holds {MAX_SESSIONS} sessions already"
+                        "invalid_request",
+                        f"The mock holds {self._limits.max_sessions} sessions, its limit"
+                        " (--max-sessions): delete some (DELETE /__mock__/sessions/NAME) or reset",
                     )
-                self._named[name] = self._open(name)
-            return self._named[name]
+                found = self._named[name] = self._hooks.open(name)
+            self._open[name] = None
+            self._open.move_to_end(name)
+            while len(self._open) > self._limits.max_open:
+                idle, _ = self._open.popitem(last=False)
+                self._hooks.release(self._named[idle])
+            return found
 
     def delete(self, name: str) -> None:
-        """Forget session ``name`` and discard its state; DomainError if there is none."""
+        """Forget session ``name`` and remove its state; DomainError if there is none."""
         with self._lock:
-            found = self._named.pop(name, None)
-        if found is None:
-            raise DomainError("session_not_found", f"No session named {name!r}")
-        self._discard(found)
+            found = self._forget(name)
+            kept = self._files is not None and self._files.exists(name)
+            if found is None and not kept:
+                raise DomainError("session_not_found", f"No session named {name!r}")
+            if found is not None:
+                self._hooks.discard(found)
+            if kept and self._files is not None:
+                self._files.remove(name)
+
+    def delete_all(self) -> None:
+        """Remove every session (a reset of the whole mock)."""
+        for name in self.names():
+            with contextlib.suppress(DomainError):  # deleted meanwhile, by another worker
+                self.delete(name)
 
     def names(self) -> list[str]:
         with self._lock:
-            return sorted(self._named)
+            return sorted(self._names())
 
     def all(self) -> list[S]:
         with self._lock:
             return [self.default, *self._named.values()]
+
+    def _names(self) -> set[str]:
+        return set(self._named) | set(self._files.names() if self._files else ())
+
+    def _forget(self, name: str) -> S | None:
+        self._open.pop(name, None)
+        return self._named.pop(name, None)

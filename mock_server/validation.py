@@ -139,6 +139,14 @@ class StrictJSONRequestBodyValidator(JSONRequestBodyValidator):
         length = headers.get("content-length", "")
         if length.isascii() and length.isdigit() and int(length) > MAX_BODY_BYTES:
             raise _too_large()
+        sent_a_body = (length not in ("", "0")) or "transfer-encoding" in headers
+        if sent_a_body and "content-type" not in headers:
+            # Connexion would guess JSON to validate it, then hand the handler raw bytes.
+            raise ProblemException(
+                status=415,
+                title="Unsupported Media Type",
+                detail="A request body needs Content-Type: application/json",
+            )
         if "content-length" not in headers and "transfer-encoding" in headers:
             chunks, size, more_body = [], 0, True
             while more_body:
@@ -159,13 +167,6 @@ class StrictJSONRequestBodyValidator(JSONRequestBodyValidator):
         raw = b"".join([message async for message in stream])
         if not raw.strip():
             return None
-        if "content-type" not in Headers(scope=scope):
-            # Connexion would guess JSON to validate it, then hand the handler raw bytes.
-            raise ProblemException(
-                status=415,
-                title="Unsupported Media Type",
-                detail="A request body needs Content-Type: application/json",
-            )
         try:
             return parse_json_strictly(raw)
         except UnicodeDecodeError as exc:

@@ -14,6 +14,7 @@ import pytest
 
 from mock_server.control.faults import Draw, Fault, FaultBook
 from mock_server.control.journal import Journal
+from mock_server.store import session_url
 from tests.support import ContractClient, LiveMock
 
 URL = "/accounts/demo_account_credit_balance/refunds"
@@ -308,7 +309,7 @@ def test_a_deleted_session_is_gone_with_its_state_and_starts_afresh_when_named_a
     as_it = {"X-Mock-Session": name}
     token = v3.post(URL, json=REFUND, headers=as_it).json()["token"]
     assert name in mock_control.get("/sessions").json()["sessions"]
-    session_file = Path(f"{store_url.removeprefix('sqlite:')}.session-{name}")
+    session_file = Path(session_url(store_url, name).removeprefix("sqlite:"))
     assert session_file.exists() == store_url.startswith("sqlite:")
 
     assert mock_control.delete(f"/sessions/{name}").status_code == 204

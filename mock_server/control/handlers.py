@@ -44,6 +44,9 @@ class ControlHandlers:
 
     def reset(self, fixtures: bool) -> tuple[Json, int]:
         self.state.reset(load_fixtures=fixtures)
+        sessions = self.shared.sessions
+        if sessions is not None and self.state is sessions.default:
+            sessions.delete_all()  # a reset of the whole mock; a session's reset is its own
         return self._counts(), 200
 
     def seed(self, body: Json) -> tuple[Json, int]:

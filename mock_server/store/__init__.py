@@ -12,9 +12,11 @@ one atomic check-and-write, whatever the store.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Protocol
 
 Record = dict[str, Any]
@@ -187,6 +189,48 @@ def is_shared(url: str) -> bool:
 
 
 def session_url(url: str, session: str) -> str:
-    """Where a session's own state lives: a new memory store, or a file beside the main one
-    (``PATH.session-NAME``, so every worker process finds the same one)."""
-    return f"{url}.session-{session}" if is_shared(url) else url
+    """Where a session's own state lives: a new memory store, or a file of its own in the
+    folder ``PATH.sessions/`` (so every worker process finds the same one).
+
+    The file is ``NAME-HASH.db``: no session's file or SQLite's own files beside it
+    (``-wal``, ``-shm``) can be another session's, and names that differ only in case get
+    different files on file systems that ignore case.
+    """
+    if not is_shared(url):
+        return url
+    return f"{SQLITE}{_sessions_folder(url) / _session_file(session)}"
+
+
+def stored_sessions(url: str) -> list[str]:
+    """The sessions a shared store keeps on disk (those of earlier runs and other workers)."""
+    if not is_shared(url):
+        return []
+    names = []
+    for path in _sessions_folder(url).glob("*.db"):
+        name = path.stem.rsplit("-", 1)[0]
+        if path.name == _session_file(name):
+            names.append(name)
+    return names
+
+
+def session_stored(url: str, session: str) -> bool:
+    """Whether a shared store keeps this session on disk (another worker may have deleted it)."""
+    return is_shared(url) and (_sessions_folder(url) / _session_file(session)).exists()
+
+
+def remove_stored_session(url: str, session: str) -> None:
+    """Delete a session's files (the database and SQLite's own beside it)."""
+    if is_shared(url):
+        path = _sessions_folder(url) / _session_file(session)
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+
+
+def _sessions_folder(url: str) -> Path:
+    folder = Path(url.removeprefix(SQLITE) + ".sessions")
+    folder.mkdir(exist_ok=True)
+    return folder
+
+
+def _session_file(session: str) -> str:
+    return f"{session}-{hashlib.sha256(session.encode()).hexdigest()[:12]}.db"

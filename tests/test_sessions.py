@@ -1,0 +1,129 @@
+"""Sessions a team can share a mock with: names that cannot collide, limits that hold, deletion
+and reset that clean up, on both stores."""
+
+from __future__ import annotations
+
+import os
+from decimal import Decimal
+from pathlib import Path
+
+import httpx
+import pytest
+
+from mock_server.app import MockConfig
+from mock_server.sessions import SessionLimits
+from mock_server.store import session_url
+from tests.support import DEMO_AUTH, serve
+
+ACCOUNT = "/v3/accounts/demo_account_credit_balance"
+REFUND = {"method": "ACH", "type": "CREDIT_BALANCE_REFUND", "amount": 1}
+# Names whose files, spelled naively beside the database, are SQLite's own files or each other's.
+TRICKY_NAMES = ["v", "v-wal", "v-shm", "v-journal", "c.db", "c.db-wal", "V", "col", "col-wal"]
+
+
+@pytest.fixture(params=["memory", "sqlite"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    return "memory" if request.param == "memory" else f"sqlite:{tmp_path / 'mock.db'}"
+
+
+def as_session(name: str) -> dict[str, str]:
+    return {"X-Mock-Session": name}
+
+
+def refunds_of(root: str, name: str) -> list[str]:
+    page = httpx.get(f"{root}{ACCOUNT}/refunds?count=100", auth=DEMO_AUTH, headers=as_session(name))
+    assert page.status_code == 200, page.text
+    return sorted(refund["token"] for refund in page.json()["data"])
+
+
+def make_refunds(root: str, name: str, count: int) -> list[str]:
+    made = []
+    for number in range(count):
+        token = f"{name.replace('.', '_')}_{number}"
+        created = httpx.post(
+            f"{root}{ACCOUNT}/refunds",
+            json={**REFUND, "token": token},
+            auth=DEMO_AUTH,
+            headers=as_session(name),
+        )
+        assert created.status_code == 201, created.text
+        made.append(token)
+    return sorted(made)
+
+
+def test_no_session_name_collides_with_another_or_with_sqlite_files_across_a_restart(tmp_path):
+    store = f"sqlite:{tmp_path / 'c.db'}"
+    made = {}
+    with serve(MockConfig(store=store)) as mock:
+        for count, name in enumerate(TRICKY_NAMES, start=1):
+            made[name] = make_refunds(mock.root, name, count)
+        for name in TRICKY_NAMES:
+            assert refunds_of(mock.root, name) == made[name]
+    with serve(MockConfig(store=store)) as restarted:
+        for name in TRICKY_NAMES:
+            assert refunds_of(restarted.root, name) == made[name], name
+        listed = httpx.get(f"{restarted.root}/__mock__/sessions").json()["sessions"]
+        assert listed == sorted(TRICKY_NAMES)  # the names as users gave them, from disk
+
+
+def test_the_session_limit_is_a_clear_400_that_fails_no_other_session(store):
+    config = MockConfig(store=store, session_limits=SessionLimits(max_sessions=3, max_open=2))
+    with serve(config) as mock:
+        for name in ("a", "b", "c"):
+            make_refunds(mock.root, name, 1)
+        refused = httpx.get(f"{mock.root}{ACCOUNT}", auth=DEMO_AUTH, headers=as_session("d"))
+        assert refused.status_code == 400
+        assert "3 sessions" in refused.json()["error_message"]
+        assert "DELETE /__mock__/sessions" in refused.json()["error_message"]
+        # The others, the default state included, go on; closed stores open again on use.
+        assert [refunds_of(mock.root, name) for name in ("a", "b", "c")] == [
+            ["a_0"],
+            ["b_0"],
+            ["c_0"],
+        ]
+        assert httpx.get(f"{mock.root}{ACCOUNT}", auth=DEMO_AUTH).status_code == 200
+        assert httpx.delete(f"{mock.root}/__mock__/sessions/a").status_code == 204
+        assert refunds_of(mock.root, "d") == []
+
+
+def open_files() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+def test_open_sessions_are_capped_so_file_descriptors_stay_bounded(tmp_path):
+    limits = SessionLimits(max_sessions=500, max_open=4)
+    with serve(MockConfig(store=f"sqlite:{tmp_path / 'mock.db'}", session_limits=limits)) as mock:
+        httpx.get(f"{mock.root}/__mock__/state")  # the default store, warmed up
+        before = open_files()
+        for number in range(60):
+            state = httpx.get(f"{mock.root}/__mock__/state", headers=as_session(f"s{number}"))
+            assert state.status_code == 200
+        # Four open sessions hold at most 3 descriptors each; 60 held 180 or more.
+        assert open_files() - before <= 4 * 3 + 4
+        assert httpx.get(f"{mock.root}{ACCOUNT}", auth=DEMO_AUTH).status_code == 200
+
+
+def test_a_reset_of_the_mock_deletes_every_session(store):
+    with serve(MockConfig(store=store)) as mock:
+        for name in ("x", "y"):
+            make_refunds(mock.root, name, 1)
+        # A session's own reset is its own: the others stay.
+        httpx.post(f"{mock.root}/__mock__/reset", headers=as_session("x"))
+        assert httpx.get(f"{mock.root}/__mock__/sessions").json()["sessions"] == ["x", "y"]
+        assert httpx.post(f"{mock.root}/__mock__/reset").status_code == 200
+        assert httpx.get(f"{mock.root}/__mock__/sessions").json()["sessions"] == []
+        assert refunds_of(mock.root, "y") == []  # named again: afresh
+        if store.startswith("sqlite:"):
+            folder = Path(session_url(store, "y").removeprefix("sqlite:")).parent
+            assert {path.name.split("-")[0] for path in folder.iterdir()} == {"y"}
+
+
+def test_a_session_deleted_by_one_worker_is_gone_for_the_others(tmp_path):
+    store = f"sqlite:{tmp_path / 'shared.db'}"
+    with serve(MockConfig(store=store)) as one, serve(MockConfig(store=store)) as other:
+        made = make_refunds(one.root, "team", 2)
+        assert refunds_of(other.root, "team") == made  # one state, shared through the files
+        assert httpx.delete(f"{other.root}/__mock__/sessions/team").status_code == 204
+        assert refunds_of(one.root, "team") == []
+        balance = httpx.get(f"{one.root}{ACCOUNT}", auth=DEMO_AUTH, headers=as_session("team"))
+        assert Decimal(str(balance.json()["current_balance"])) == Decimal("-1250")
