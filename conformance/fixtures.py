@@ -8,6 +8,7 @@ current state through the API rather than assuming it.
 
 from __future__ import annotations
 
+import os
 import uuid
 from dataclasses import dataclass
 from decimal import Decimal
@@ -16,6 +17,9 @@ from typing import Any, Protocol
 
 import httpx
 import yaml
+
+# The mock's control token (mock_server/control/guard.py), where it requires one.
+CONTROL_TOKEN_VARIABLE = "REFUND_MOCK_CONTROL_TOKEN"
 
 
 class NoSetupData(Exception):
@@ -55,7 +59,14 @@ class MockSetup:
     can_create = True
 
     def __init__(self, control_url: str) -> None:
-        self.http = httpx.Client(base_url=control_url, timeout=10)
+        # The control API takes changes as JSON only, and a token where the mock requires one.
+        token = os.environ.get(CONTROL_TOKEN_VARIABLE)
+        headers = {"Content-Type": "application/json"}
+        self.http = httpx.Client(
+            base_url=control_url,
+            headers=headers | ({"X-Mock-Control-Token": token} if token else {}),
+            timeout=10,
+        )
         self._balanced: list[BalancedAccount] = []
 
     def marqeta_account(self, balance: Decimal | None = None) -> str:

@@ -27,6 +27,7 @@ from mock_server.app import (
     build_app,
 )
 from mock_server.auth import DEMO_BALANCED_CREDENTIALS, DEMO_CREDENTIALS, Credentials
+from mock_server.control.guard import TOKEN_VARIABLE, is_loopback
 from mock_server.control.lifecycle import parse_lifecycle
 from mock_server.fixtures import FixturesError
 from mock_server.marqeta.service import ListQuery
@@ -91,6 +92,21 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--no-control",
         action="store_true",
         help=f"do not serve the control API under {CONTROL_PATH}",
+    )
+    parser.add_argument(
+        "--control-origin",
+        metavar="ORIGIN",
+        action="append",
+        default=[],
+        help="a web origin (e.g. http://localhost:5173) whose pages may use the control API;"
+        " repeatable (default: only the mock's own pages)",
+    )
+    parser.add_argument(
+        "--control-token",
+        metavar="TOKEN",
+        default=os.environ.get(TOKEN_VARIABLE) or None,
+        help="require this token (header X-Mock-Control-Token) for the control API; needed to"
+        f" listen beyond loopback (default: ${TOKEN_VARIABLE}, which keeps it out of `ps`)",
     )
     parser.add_argument(
         "--store",
@@ -164,6 +180,11 @@ def config_from(args: argparse.Namespace) -> MockConfig:
         )
     if args.journal_size < 0:
         raise ValueError("--journal-size must be 0 or more")
+    if not args.no_control and args.control_token is None and not is_loopback(args.host):
+        raise ValueError(
+            f"--host {args.host} opens the control API (reset, state, faults) to the network:"
+            f" give --control-token (or ${TOKEN_VARIABLE}), or --no-control"
+        )
     if args.max_sessions < 0 or args.max_open_sessions < 1:
         raise ValueError("--max-sessions must be 0 or more, --max-open-sessions 1 or more")
     return MockConfig(
@@ -177,6 +198,8 @@ def config_from(args: argparse.Namespace) -> MockConfig:
         validate_responses=args.validate_responses,
         store=args.store,
         session_limits=SessionLimits(args.max_sessions, args.max_open_sessions),
+        control_origins=frozenset(origin.rstrip("/") for origin in args.control_origin),
+        control_token=args.control_token,
     )
 
 
@@ -288,7 +311,8 @@ def banner(app: object, config: MockConfig, host: str, port: int) -> str:
             summary = ", ".join(f"{d.id} ({d.amount})" for d in debits)
             lines.append(f"      account {account.id}  debits {summary or 'none'}")
     if config.control:
-        lines.append(f"  Dashboard: {root}{CONTROL_PATH}/")
+        hint = "  (add #token=YOUR_TOKEN to the address)" if config.control_token else ""
+        lines.append(f"  Dashboard: {root}{CONTROL_PATH}/{hint}")
         lines.append(f"  Control API: {root}{CONTROL_PATH}/health")
     return "\n".join(lines)
 

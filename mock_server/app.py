@@ -22,7 +22,6 @@ from connexion.resolver import Resolver
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
-from starlette.middleware.cors import CORSMiddleware
 
 from mock_server.auth import (
     DEMO_BALANCED_CREDENTIALS,
@@ -36,6 +35,7 @@ from mock_server.balanced.service import Policy as BalancedPolicy
 from mock_server.clock import Clock, SystemClock
 from mock_server.control.faults import FaultBook
 from mock_server.control.forced import Forcing, OperationAnswers
+from mock_server.control.guard import ControlGuardMiddleware, ControlPolicy, VendorCORSMiddleware
 from mock_server.control.handlers import CONTROL_PATH, ControlHandlers
 from mock_server.control.journal import Journal, JournalMiddleware
 from mock_server.control.lifecycle import AutoLifecycle
@@ -90,6 +90,8 @@ class MockConfig:
     journal_size: int = 1000  # exchanges kept for GET /__mock__/requests; 0 keeps none
     lifecycle_step: timedelta | None = None  # --lifecycle auto:DURATION
     session_limits: SessionLimits = field(default_factory=SessionLimits)  # --max-*sessions
+    control_origins: frozenset[str] = frozenset()  # --control-origin: pages that may use it
+    control_token: str | None = None  # --control-token: required with every control request
 
 
 @dataclass
@@ -287,6 +289,15 @@ def build_app(config: MockConfig | None = None, store: Store | None = None) -> A
     app.add_error_handler(ProblemException, errors.on_problem)
     app.add_error_handler(HTTPException, errors.on_http_exception)
     app.add_error_handler(Exception, errors.on_unexpected)
+    control_policy = ControlPolicy(CONTROL_PATH, config.control_origins, config.control_token)
+    if config.control:
+        # Outermost: a request the guard refuses reaches nothing else.
+        app.add_middleware(
+            ControlGuardMiddleware,
+            position=MiddlewarePosition.BEFORE_EXCEPTION,
+            policy=control_policy,
+            error_body=CodedErrorFormat(error_codes(load_contract(CONTROL_CONTRACT))).body,
+        )
     if config.journal_size:
         # Outside CORS and the error handlers: the journal sees what the client got.
         app.add_middleware(
@@ -295,11 +306,12 @@ def build_app(config: MockConfig | None = None, store: Store | None = None) -> A
             journal=shared.journal,
             base_paths=[path for api in apis.values() for path in api.base_paths],
         )
-    # Outermost but for the journal, so that error responses carry CORS headers too and
-    # preflights need no auth.
+    # Outermost but for the guard and the journal, so that error responses carry CORS headers
+    # too and preflights need no auth.
     app.add_middleware(
-        CORSMiddleware,
+        VendorCORSMiddleware,
         position=MiddlewarePosition.BEFORE_EXCEPTION,
+        policy=control_policy,
         allow_origins=["*"],
         allow_methods=["*"],
         allow_headers=["*"],

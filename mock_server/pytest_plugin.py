@@ -51,6 +51,7 @@ class RefundMockServer:
     marqeta_auth: tuple[str, str]
     balanced_auth: tuple[str, str]
     log: Path = field(repr=False)
+    control_token: str | None = field(default=None, repr=False)
 
     @property
     def marqeta_url(self) -> str:
@@ -107,7 +108,11 @@ class RefundMock:
 
     def control(self) -> httpx.Client:
         """A client for the control API (``/__mock__``) in this test's session."""
-        return httpx.Client(base_url=self.control_url, headers=self.headers, timeout=30)
+        # Changes to state go as JSON, body or none (the mock's guard asks for it).
+        headers = {**self.headers, "Content-Type": "application/json"}
+        if self.server.control_token:
+            headers["X-Mock-Control-Token"] = self.server.control_token
+        return httpx.Client(base_url=self.control_url, headers=headers, timeout=30)
 
     def _client(self, base_url: str, auth: tuple[str, str]) -> httpx.Client:
         return httpx.Client(base_url=base_url, auth=auth, headers=self.headers, timeout=30)
@@ -122,12 +127,12 @@ def refund_mock_args() -> list[str]:
 @pytest.fixture(scope="session")
 def refund_mock_server(refund_mock_args: list[str]) -> Iterator[RefundMockServer]:
     """The mock, started once for the test session and stopped after it."""
-    marqeta_auth, balanced_auth = _credentials(refund_mock_args)
+    marqeta_auth, balanced_auth, control_token = _credentials(refund_mock_args)
     with tempfile.TemporaryDirectory(prefix="refund-mock-") as workdir:
         log = Path(workdir) / "refund-mock.log"
         process, root = _start(refund_mock_args, log)
         try:
-            yield RefundMockServer(root, marqeta_auth, balanced_auth, log)
+            yield RefundMockServer(root, marqeta_auth, balanced_auth, log, control_token)
         finally:
             _stop(process)
 
@@ -149,8 +154,9 @@ def refund_mock(
         control.delete(f"/sessions/{session}")
 
 
-def _credentials(args: list[str]) -> tuple[tuple[str, str], tuple[str, str]]:
-    """The first Marqeta pair and Balanced key the mock will accept with these options."""
+def _credentials(args: list[str]) -> tuple[tuple[str, str], tuple[str, str], str | None]:
+    """The first Marqeta pair and Balanced key the mock will accept with these options, and
+    the control token it will require (if any)."""
     # The [mock] extra. Connexion's own deprecation notices are not the user's to read.
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
@@ -162,7 +168,7 @@ def _credentials(args: list[str]) -> tuple[tuple[str, str], tuple[str, str]]:
         raise pytest.UsageError(f"refund_mock_args {args}: {exc}") from None
     user, password = config.credentials.pairs[0]
     secret, _ = config.balanced_credentials.pairs[0]
-    return (user, password), (secret, "")
+    return (user, password), (secret, ""), config.control_token
 
 
 def _start(args: list[str], log: Path) -> tuple[subprocess.Popen[bytes], str]:

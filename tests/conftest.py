@@ -27,6 +27,8 @@ from tests.support import (
 )
 
 MARQETA = "marqeta-credit.yaml"
+# Control requests that change state need it (mock_server/control/guard.py), body or none.
+JSON = {"Content-Type": "application/json"}
 
 
 @pytest.fixture(scope="session")
@@ -52,7 +54,7 @@ def live_mock(clock: SettableClock, store_url: str) -> Iterator[LiveMock]:
 def control(live_mock: LiveMock, clock: SettableClock) -> Iterator[httpx.Client]:
     """The control API, after a reset to the demo data, the real clock, no faults and an empty
     request journal."""
-    with httpx.Client(base_url=f"{live_mock.root}/__mock__", timeout=10) as client:
+    with httpx.Client(base_url=f"{live_mock.root}/__mock__", headers=JSON, timeout=10) as client:
         clock.pinned = None
         client.post("/reset").raise_for_status()
         client.delete("/faults").raise_for_status()

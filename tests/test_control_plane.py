@@ -25,6 +25,7 @@ REFUND = {"method": "ACH", "type": "CREDIT_BALANCE_REFUND", "amount": 1}
 def mock_control(live_mock: LiveMock, control) -> Iterator[ContractClient]:
     """The control API through a client that checks answers against mock-control.yaml."""
     client = ContractClient(f"{live_mock.root}/__mock__", "mock-control.yaml", auth=None)
+    client.http.headers["Content-Type"] = "application/json"  # what changing state needs
     yield client
     client.close()
 

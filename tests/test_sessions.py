@@ -17,6 +17,7 @@ from tests.support import DEMO_AUTH, serve
 
 ACCOUNT = "/v3/accounts/demo_account_credit_balance"
 REFUND = {"method": "ACH", "type": "CREDIT_BALANCE_REFUND", "amount": 1}
+JSON = {"Content-Type": "application/json"}
 # Names whose files, spelled naively beside the database, are SQLite's own files or each other's.
 TRICKY_NAMES = ["v", "v-wal", "v-shm", "v-journal", "c.db", "c.db-wal", "V", "col", "col-wal"]
 
@@ -82,7 +83,7 @@ def test_the_session_limit_is_a_clear_400_that_fails_no_other_session(store):
             ["c_0"],
         ]
         assert httpx.get(f"{mock.root}{ACCOUNT}", auth=DEMO_AUTH).status_code == 200
-        assert httpx.delete(f"{mock.root}/__mock__/sessions/a").status_code == 204
+        assert httpx.delete(f"{mock.root}/__mock__/sessions/a", headers=JSON).status_code == 204
         assert refunds_of(mock.root, "d") == []
 
 
@@ -108,9 +109,9 @@ def test_a_reset_of_the_mock_deletes_every_session(store):
         for name in ("x", "y"):
             make_refunds(mock.root, name, 1)
         # A session's own reset is its own: the others stay.
-        httpx.post(f"{mock.root}/__mock__/reset", headers=as_session("x"))
+        httpx.post(f"{mock.root}/__mock__/reset", headers={**JSON, **as_session("x")})
         assert httpx.get(f"{mock.root}/__mock__/sessions").json()["sessions"] == ["x", "y"]
-        assert httpx.post(f"{mock.root}/__mock__/reset").status_code == 200
+        assert httpx.post(f"{mock.root}/__mock__/reset", headers=JSON).status_code == 200
         assert httpx.get(f"{mock.root}/__mock__/sessions").json()["sessions"] == []
         assert refunds_of(mock.root, "y") == []  # named again: afresh
         if store.startswith("sqlite:"):
@@ -123,7 +124,7 @@ def test_a_session_deleted_by_one_worker_is_gone_for_the_others(tmp_path):
     with serve(MockConfig(store=store)) as one, serve(MockConfig(store=store)) as other:
         made = make_refunds(one.root, "team", 2)
         assert refunds_of(other.root, "team") == made  # one state, shared through the files
-        assert httpx.delete(f"{other.root}/__mock__/sessions/team").status_code == 204
+        assert httpx.delete(f"{other.root}/__mock__/sessions/team", headers=JSON).status_code == 204
         assert refunds_of(one.root, "team") == []
         balance = httpx.get(f"{one.root}{ACCOUNT}", auth=DEMO_AUTH, headers=as_session("team"))
         assert Decimal(str(balance.json()["current_balance"])) == Decimal("-1250")

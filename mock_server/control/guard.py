@@ -1,0 +1,175 @@
+"""The control API's guard: only the developer's own pages and tools may use it.
+
+The control API changes everything (reset, state import, faults) and needs no vendor
+credentials. Three rules keep it to the developer:
+
+- **Origin.** A browser names the page behind a request in ``Origin``. Requests from another
+  origin are refused (403) unless ``--control-origin`` allows it, so a web page the developer
+  happens to visit cannot reset the mock. The mock's own origin (the dashboard) is allowed when
+  the mock is reached by a loopback name, or when a token is required (a page reaching the mock
+  through a rebound DNS name has neither).
+- **JSON only for changes.** POST, PUT, PATCH and DELETE need ``Content-Type: application/json``
+  (415 otherwise): a browser must ask first (a CORS preflight) before sending that from another
+  origin, so no "simple" cross-site request can change state.
+- **A token beyond loopback.** With ``--control-token`` (or ``REFUND_MOCK_CONTROL_TOKEN``),
+  every control request but the dashboard page, health and the contract needs
+  ``X-Mock-Control-Token``; the mock refuses to listen beyond loopback without one.
+
+Vendor API paths are not touched: apps call them from any origin, with credentials.
+"""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+import json
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from starlette.datastructures import Headers
+from starlette.middleware.cors import CORSMiddleware
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+TOKEN_HEADER = "x-mock-control-token"
+TOKEN_VARIABLE = "REFUND_MOCK_CONTROL_TOKEN"
+CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+OPEN_WITHOUT_TOKEN = frozenset({"/", "/health", "/openapi.json", "/openapi.yaml"})
+ALLOWED_HEADERS = "content-type, x-mock-session, x-mock-control-token, prefer"
+ALLOWED_METHODS = "GET, POST, PUT, PATCH, DELETE"
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` (a name or address, no port) is this machine only."""
+    if host.lower() in ("localhost", "localhost."):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+@dataclass(frozen=True)
+class ControlPolicy:
+    path: str  # /__mock__
+    origins: frozenset[str] = frozenset()  # --control-origin
+    token: str | None = None  # --control-token
+
+    def refusal(self, scope: Scope) -> tuple[int, str, str] | None:
+        """Why this control request is refused: (status, error kind, message), or None."""
+        headers = Headers(scope=scope)
+        origin = headers.get("origin")
+        if origin is not None and not self.allows_origin(origin, headers.get("host", "")):
+            return (
+                403,
+                "origin_not_allowed",
+                (f"Origin {origin} may not use the control API (allow it with --control-origin)"),
+            )
+        if scope["method"] == "OPTIONS":
+            return None  # a preflight: answered with CORS headers, no token is sent with it
+        if self.token is not None and self._inner_path(scope) not in OPEN_WITHOUT_TOKEN:
+            given = headers.get(TOKEN_HEADER, "").encode("latin-1")
+            if not hmac.compare_digest(given, self.token.encode()):
+                return (
+                    401,
+                    "unauthorized",
+                    ("The control API needs the X-Mock-Control-Token header (--control-token)"),
+                )
+        if scope["method"] in CHANGING:
+            media_type = headers.get("content-type", "").split(";")[0].strip().lower()
+            if media_type != "application/json":
+                return (
+                    415,
+                    "unsupported_media_type",
+                    ("Control requests that change state need Content-Type: application/json"),
+                )
+        return None
+
+    def allows_origin(self, origin: str, host: str) -> bool:
+        if origin in self.origins:
+            return True
+        same_origin = origin in (f"http://{host}", f"https://{host}")
+        hostname = host.rsplit(":", 1)[0] if not host.endswith("]") else host
+        return same_origin and (self.token is not None or is_loopback(hostname))
+
+    def _inner_path(self, scope: Scope) -> str:
+        return scope["path"].removeprefix(self.path) or "/"
+
+    def governs(self, scope: Scope) -> bool:
+        if scope["type"] != "http":
+            return False
+        path = scope["path"]
+        return path == self.path or path.startswith(self.path + "/")
+
+
+class VendorCORSMiddleware(CORSMiddleware):
+    """CORS open to every origin, for the vendor APIs only: the control API has its own rules."""
+
+    def __init__(self, app: ASGIApp, policy: ControlPolicy, **options: object) -> None:
+        super().__init__(app, **options)  # type: ignore[arg-type]
+        self.policy = policy
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.policy.governs(scope):
+            await self.app(scope, receive, send)
+        else:
+            await super().__call__(scope, receive, send)
+
+
+ErrorBody = Callable[[str, str], dict[str, object]]
+
+
+class ControlGuardMiddleware:
+    """Refuses control requests the policy does not allow, in the control API's error shape, and
+    answers CORS for the origins ``--control-origin`` allows."""
+
+    def __init__(self, app: ASGIApp, policy: ControlPolicy, error_body: ErrorBody) -> None:
+        self.app = app
+        self.policy = policy
+        self.error_body = error_body
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if not self.policy.governs(scope):
+            await self.app(scope, receive, send)
+            return
+        refused = self.policy.refusal(scope)
+        if refused is not None:
+            status, kind, message = refused
+            await _answer(send, status, json.dumps(self.error_body(kind, message)).encode())
+            return
+        origin = Headers(scope=scope).get("origin")
+        cors = _cors_headers(origin) if origin in self.policy.origins else []
+        if scope["method"] == "OPTIONS" and cors:
+            await _answer(send, 204, b"", cors)
+            return
+        await self.app(scope, receive, _with_headers(send, cors))
+
+
+def _cors_headers(origin: str | None) -> list[tuple[bytes, bytes]]:
+    return [
+        (b"access-control-allow-origin", (origin or "").encode()),
+        (b"access-control-allow-methods", ALLOWED_METHODS.encode()),
+        (b"access-control-allow-headers", ALLOWED_HEADERS.encode()),
+        (b"vary", b"Origin"),
+    ]
+
+
+def _with_headers(send: Send, extra: Iterable[tuple[bytes, bytes]]) -> Send:
+    added = list(extra)
+    if not added:
+        return send
+
+    async def sending(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            message = {**message, "headers": [*message.get("headers", []), *added]}
+        await send(message)
+
+    return sending
+
+
+async def _answer(
+    send: Send, status: int, body: bytes, headers: list[tuple[bytes, bytes]] | None = None
+) -> None:
+    content = [(b"content-type", b"application/json")] if body else []
+    content += [(b"content-length", str(len(body)).encode()), *(headers or [])]
+    await send({"type": "http.response.start", "status": status, "headers": content})
+    await send({"type": "http.response.body", "body": body})
