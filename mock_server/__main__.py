@@ -27,6 +27,7 @@ from mock_server.app import (
     build_app,
 )
 from mock_server.auth import DEMO_BALANCED_CREDENTIALS, DEMO_CREDENTIALS, Credentials
+from mock_server.connections import ConnectionLimits, use_limits
 from mock_server.control.guard import TOKEN_VARIABLE, is_loopback
 from mock_server.control.lifecycle import parse_lifecycle
 from mock_server.fixtures import FixturesError
@@ -136,6 +137,28 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         " status (e.g. auto:5s, auto:500ms, auto:1m), until COMPLETED",
     )
     parser.add_argument(
+        "--header-timeout",
+        type=float,
+        default=ConnectionLimits.header_timeout,
+        metavar="SECONDS",
+        help="close a connection whose request headers take longer (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--keep-alive",
+        type=float,
+        default=ConnectionLimits.keep_alive,
+        metavar="SECONDS",
+        help="close an idle connection after this long (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--max-connections",
+        type=int,
+        default=ConnectionLimits.max_connections,
+        metavar="N",
+        help="connections open at once; one more closes the one idle longest"
+        " (default: %(default)s)",
+    )
+    parser.add_argument(
         "--max-sessions",
         type=int,
         default=SessionLimits.max_sessions,
@@ -185,6 +208,10 @@ def config_from(args: argparse.Namespace) -> MockConfig:
             f"--host {args.host} opens the control API (reset, state, faults) to the network:"
             f" give --control-token (or ${TOKEN_VARIABLE}), or --no-control"
         )
+    if args.header_timeout <= 0 or args.keep_alive <= 0 or args.max_connections < 1:
+        raise ValueError(
+            "--header-timeout and --keep-alive must be above 0, --max-connections 1 or more"
+        )
     if args.max_sessions < 0 or args.max_open_sessions < 1:
         raise ValueError("--max-sessions must be 0 or more, --max-open-sessions 1 or more")
     return MockConfig(
@@ -219,9 +246,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     logger.info("%s", banner(app, config, args.host, args.port))
     if args.workers == 1:
-        server = uvicorn.Server(
-            uvicorn.Config(app, host=args.host, port=args.port, log_level="info")
-        )
+        server = uvicorn.Server(uvicorn.Config(app, **serving_options(args)))
         with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C is how a developer stops it
             server.run(sockets=[listening])
         return 0 if server.started else 1
@@ -232,11 +257,21 @@ def main(argv: list[str] | None = None) -> int:
         "mock_server.__main__:worker_app",
         factory=True,
         workers=args.workers,
-        host=args.host,
-        port=args.port,
-        log_level="info",
+        **serving_options(args),
     )
     return 0
+
+
+def serving_options(args: argparse.Namespace) -> dict[str, Any]:
+    """uvicorn's options for these arguments: where to listen, and connection hygiene."""
+    limits = ConnectionLimits(args.header_timeout, args.keep_alive, args.max_connections)
+    return {
+        "host": args.host,
+        "port": args.port,
+        "log_level": "info",
+        "http": use_limits(limits),
+        "timeout_keep_alive": limits.keep_alive,
+    }
 
 
 def listen(host: str, port: int) -> socket.socket:
@@ -271,7 +306,9 @@ def listen(host: str, port: int) -> socket.socket:
 def worker_app() -> Any:
     """The app of one worker process, built from the options the parent was given."""
     exit_with_supervisor(os.getppid())
-    return build_app(config_from(parse_args(json.loads(os.environ[ARGV_VARIABLE]))))
+    args = parse_args(json.loads(os.environ[ARGV_VARIABLE]))
+    serving_options(args)  # this process's connection limits
+    return build_app(config_from(args))
 
 
 def exit_with_supervisor(supervisor: int, every_s: float = 1.0) -> threading.Thread:

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import resource
 import signal
 import subprocess
 import sys
@@ -122,6 +123,11 @@ def buyer(seed) -> dict[str, Any]:
     return created["balanced"]["marketplaces"][0]["accounts"][0]
 
 
+def _limit_open_files(count: int) -> None:
+    """In the child, before the mock starts: at most ``count`` file descriptors (ulimit -n)."""
+    resource.setrlimit(resource.RLIMIT_NOFILE, (count, count))
+
+
 @pytest.fixture
 def start_mock(tmp_path: Path):
     """Start the CLI in a subprocess; wait for it to answer; stop it at the end.
@@ -131,7 +137,9 @@ def start_mock(tmp_path: Path):
     """
     started: list[subprocess.Popen[str]] = []
 
-    def start(*args: str, port: int | None = None) -> tuple[subprocess.Popen[str], str]:
+    def start(
+        *args: str, port: int | None = None, open_files: int | None = None
+    ) -> tuple[subprocess.Popen[str], str]:
         port = port or free_port()
         # Responses checked on the way out, unless the test chose otherwise.
         checked = [] if "--no-validate-responses" in args else ["--validate-responses"]
@@ -145,6 +153,7 @@ def start_mock(tmp_path: Path):
                 text=True,
                 env={**os.environ, "PYTHONUNBUFFERED": "1"},
                 start_new_session=True,  # its workers too can be stopped as one group
+                preexec_fn=None if open_files is None else lambda: _limit_open_files(open_files),
             )
         LOGS[process.pid] = log
         started.append(process)

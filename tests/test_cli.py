@@ -152,7 +152,7 @@ def test_a_host_that_does_not_resolve_is_refused():
 
 def test_an_address_of_another_machine_is_refused():
     assert_refused_in_one_line(
-        run_cli_on_a_free_port("--host", "192.0.2.1"), "192.0.2.1", "not an address"
+        run_cli_on_a_free_port("--host", "192.0.2.1", "--no-control"), "192.0.2.1", "not an address"
     )
 
 

@@ -1,0 +1,105 @@
+"""Connection hygiene: clients that connect and stall cannot take the mock from everyone else."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+from collections.abc import Iterator
+
+import httpx
+import pytest
+from uvicorn.config import Config
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from uvicorn.server import ServerState
+
+from mock_server.connections import GuardedHttpProtocol
+from tests.support import DEMO_AUTH
+
+PARTIAL_HEADERS = b"GET /v3/accounts HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: "
+
+
+@contextlib.contextmanager
+def stalled_clients(root: str, count: int) -> Iterator[list[socket.socket]]:
+    """``count`` connections, half saying nothing, half stuck in the middle of their headers."""
+    host, port = root.removeprefix("http://").split(":")
+    held = []
+    try:
+        for number in range(count):
+            sock = socket.create_connection((host, int(port)), timeout=10)
+            if number % 2:
+                sock.sendall(PARTIAL_HEADERS)
+            held.append(sock)
+        yield held
+    finally:
+        for sock in held:
+            sock.close()
+
+
+def closed_by_server(sock: socket.socket, within: float) -> bool:
+    """Whether the server closes ``sock`` (reading gives EOF or a reset) within a time."""
+    sock.settimeout(within)
+    try:
+        return sock.recv(1024) == b""
+    except ConnectionResetError:
+        return True
+    except TimeoutError:
+        return False
+
+
+def test_more_stalled_sockets_than_the_cap_and_the_fd_limit_do_not_lock_anyone_out(start_mock):
+    # 300 stalled clients against a mock allowed 256 file descriptors and 64 connections: it
+    # would run out of descriptors; the cap evicts the longest-waiting stalled one instead.
+    _, root = start_mock("--max-connections", "64", "--header-timeout", "60", open_files=256)
+    with stalled_clients(root, 300):
+        for _ in range(30):
+            answered = httpx.get(f"{root}/v3/accounts", auth=DEMO_AUTH, timeout=10)
+            assert answered.status_code == 200
+        assert httpx.get(f"{root}/__mock__/health", timeout=10).status_code == 200
+
+
+def test_silent_and_slow_header_connections_are_closed_after_the_header_timeout(start_mock):
+    _, root = start_mock("--header-timeout", "1")
+    with stalled_clients(root, 2) as (silent, slow):
+        # Bounded wait for the server's own timer: a second, with room for a loaded machine.
+        assert closed_by_server(silent, within=15)
+        assert closed_by_server(slow, within=15)
+        assert httpx.get(f"{root}/__mock__/health").status_code == 200
+
+
+def test_an_idle_keep_alive_connection_is_closed_and_a_busy_one_is_not_evicted(start_mock):
+    _, root = start_mock("--keep-alive", "1", "--max-connections", "4")
+    host, port = root.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as idle:
+        idle.sendall(b"GET /__mock__/health HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert b"200 OK" in idle.recv(4096)
+        assert closed_by_server(idle, within=15)
+
+
+@pytest.mark.parametrize(
+    "callback",
+    [
+        "connection_made",
+        "on_message_begin",
+        "on_headers_complete",
+        "on_response_complete",
+        "connection_lost",
+        "timeout_keep_alive_handler",
+    ],
+)
+def test_the_uvicorn_callbacks_the_guard_relies_on_are_still_there(callback):
+    # mock_server/connections.py overrides these; an upgrade that renames one must fail here.
+    assert callable(getattr(HttpToolsProtocol, callback))
+    assert issubclass(GuardedHttpProtocol, HttpToolsProtocol)
+
+
+def test_uvicorn_keeps_a_shared_connections_set_on_each_protocol():
+    state = ServerState()
+    loop = asyncio.new_event_loop()
+    try:
+        protocol = HttpToolsProtocol(
+            config=Config(app=None, http="httptools"), server_state=state, app_state={}, _loop=loop
+        )
+    finally:
+        loop.close()
+    assert protocol.connections is state.connections
