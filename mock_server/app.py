@@ -117,8 +117,9 @@ class Shared:
 class MockState:
     """One session's state: its store, each vendor's service, and the handlers that use them."""
 
-    def __init__(self, shared: Shared, store: Store) -> None:
+    def __init__(self, shared: Shared, store: Store, name: str | None = None) -> None:
         clock = shared.config.clock
+        self.name = name  # the session's, None for the default state
         self.store = store
         self.start_fixtures = shared.start_fixtures
         self.marqeta = MarqetaService(store, clock, shared.marqeta_policy)
@@ -224,7 +225,7 @@ def build_app(config: MockConfig | None = None, store: Store | None = None) -> A
     sessions: Sessions[MockState] = Sessions(
         state,
         SessionHooks(
-            open=lambda name: MockState(shared, open_store(session_url(config.store, name))),
+            open=lambda name: MockState(shared, open_store(session_url(config.store, name)), name),
             release=lambda session: session.store.close(),
             discard=lambda session: session.store.destroy(),
         ),
@@ -364,7 +365,9 @@ def operation_resolver(
             headers = Headers(scope=connexion.context.scope)
             state = sessions.state(headers.get(SESSION_HEADER))
             if forcing is not None:
-                forced = await forcing.answer(operation_id, headers.get("prefer"))
+                forced = await forcing.answer(
+                    operation_id, headers.get("prefer"), headers.get(SESSION_HEADER)
+                )
                 if forced is not None:
                     return forced
             handler = getattr(state.handlers[api], name)

@@ -332,3 +332,29 @@ def test_deleting_a_session_leaves_the_others_alone(mock_control, v3):
     assert v3.get(f"{URL}/{token}", headers={"X-Mock-Session": kept}).status_code == 200
     refused = mock_control.delete("/sessions/not a name!")
     assert (refused.status_code, refused.json()["error_code"]) == (400, "400001")
+
+
+def test_a_fault_set_for_a_session_hits_only_that_session(mock_control, v3):
+    alice, bob = (f"{name}-{uuid.uuid4().hex[:8]}" for name in ("alice", "bob"))
+    mine = mock_control.put(
+        "/faults/marqeta/retrieveAccount", json={"next": [500]}, headers={"X-Mock-Session": alice}
+    )
+    assert mine.json()["session"] == alice
+    account = URL.removesuffix("/refunds")
+    assert v3.get(account, headers={"X-Mock-Session": bob}).status_code == 200
+    assert v3.get(account).status_code == 200  # nor the default state
+    assert v3.get(account, headers={"X-Mock-Session": alice}).status_code == 500
+    assert v3.get(account, headers={"X-Mock-Session": alice}).status_code == 200  # used up
+
+
+def test_a_fault_set_without_a_session_hits_every_request_until_cleared(mock_control, v3):
+    mock_control.put("/faults/marqeta/retrieveAccount", json={"error_rate": 1})
+    account = URL.removesuffix("/refunds")
+    someone = {"X-Mock-Session": f"someone-{uuid.uuid4().hex[:8]}"}
+    assert v3.get(account).status_code == 500
+    assert v3.get(account, headers=someone).status_code == 500
+    # A session's own faults are cleared with it; everyone's only without the header.
+    assert mock_control.delete("/faults", headers=someone).status_code == 204
+    assert v3.get(account).status_code == 500
+    assert mock_control.delete("/faults").status_code == 204
+    assert v3.get(account).status_code == 200

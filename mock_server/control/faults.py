@@ -1,6 +1,8 @@
 """Faults a developer sets per operation: latency, an error rate, or the next N answers.
 
-Kept in the process (like the request journal): with ``--workers N`` each worker has its own.
+A fault set with ``X-Mock-Session`` applies to that session's requests only; one set without it
+applies to every request (a session's own fault on the same operation comes first). Kept in the
+process (like the request journal): with ``--workers N`` each worker has its own.
 """
 
 from __future__ import annotations
@@ -36,39 +38,55 @@ class _Set:
     queued: deque[int] = field(default_factory=deque)
 
 
+EVERY_SESSION = ""  # the scope of a fault set without X-Mock-Session
+Slot = tuple[str, str, str]  # (session or EVERY_SESSION, api, operationId)
+
+
 class FaultBook:
     def __init__(self, rng: random.Random | None = None) -> None:
         self._rng = rng or random.Random()
         self._lock = threading.Lock()
-        self._faults: dict[tuple[str, str], _Set] = {}
+        self._faults: dict[Slot, _Set] = {}
 
-    def set(self, api: str, operation_id: str, fault: Fault) -> None:
+    def set(self, api: str, operation_id: str, fault: Fault, session: str | None = None) -> None:
         with self._lock:
-            self._faults[(api, operation_id)] = _Set(fault, deque(fault.next))
+            self._faults[(session or EVERY_SESSION, api, operation_id)] = _Set(
+                fault, deque(fault.next)
+            )
 
-    def clear(self, api: str | None = None, operation_id: str | None = None) -> bool:
-        """Remove one operation's fault (False if it had none), or every fault."""
+    def clear(
+        self,
+        api: str | None = None,
+        operation_id: str | None = None,
+        session: str | None = None,
+    ) -> bool:
+        """Remove one operation's fault (False if it had none), or every fault of the session
+        (every fault there is, without one)."""
         with self._lock:
             if api is None or operation_id is None:
-                self._faults.clear()
+                for slot in [slot for slot in self._faults if not session or slot[0] == session]:
+                    del self._faults[slot]
                 return True
-            return self._faults.pop((api, operation_id), None) is not None
+            return self._faults.pop((session or EVERY_SESSION, api, operation_id), None) is not None
 
     def listing(self) -> list[dict[str, Any]]:
         """Each fault, with the forced answers still queued as its ``next``."""
         with self._lock:
             return [_described(slot, entry) for slot, entry in sorted(self._faults.items())]
 
-    def described(self, api: str, operation_id: str) -> dict[str, Any]:
+    def described(self, api: str, operation_id: str, session: str | None = None) -> dict[str, Any]:
+        slot = (session or EVERY_SESSION, api, operation_id)
         with self._lock:
-            return _described((api, operation_id), self._faults[(api, operation_id)])
+            return _described(slot, self._faults[slot])
 
-    def draw(self, api: str, operation_id: str) -> Draw:
+    def draw(self, api: str, operation_id: str, session: str | None = None) -> Draw:
         """What happens to this call: how long it waits, and the error it answers, if any."""
         if not self._faults:  # the common case costs one dictionary check, no lock
             return Draw()
         with self._lock:
-            entry = self._faults.get((api, operation_id))
+            entry = (session and self._faults.get((session, api, operation_id))) or (
+                self._faults.get((EVERY_SESSION, api, operation_id))
+            )
             if entry is None:
                 return Draw()
             fault = entry.fault
@@ -79,6 +97,7 @@ class FaultBook:
             return Draw(delay, fault.error_status if failing else None)
 
 
-def _described(slot: tuple[str, str], entry: _Set) -> dict[str, Any]:
-    api, operation = slot
-    return {"api": api, "operation": operation} | asdict(entry.fault) | {"next": [*entry.queued]}
+def _described(slot: Slot, entry: _Set) -> dict[str, Any]:
+    session, api, operation = slot
+    scope = {"api": api, "operation": operation, "session": session or None}
+    return scope | asdict(entry.fault) | {"next": [*entry.queued]}

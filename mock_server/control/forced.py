@@ -148,9 +148,11 @@ class Forcing:
         self.errors = errors
         self.faults = faults
 
-    async def answer(self, operation_id: str, prefer: str | None) -> tuple[Json, int] | None:
+    async def answer(
+        self, operation_id: str, prefer: str | None, session: str | None = None
+    ) -> tuple[Json, int] | None:
         """The forced answer for this call, or None to let the mock answer."""
-        draw = self.faults.draw(self.api, operation_id)
+        draw = self.faults.draw(self.api, operation_id, session)
         if draw.delay_seconds:
             await asyncio.sleep(draw.delay_seconds)
         if draw.status is not None:

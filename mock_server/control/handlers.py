@@ -113,16 +113,16 @@ class ControlHandlers:
                     f" contract documents for it and the vendor's error table has"
                     f" (documented: {answers.statuses()})",
                 )
-        self.shared.faults.set(api, operation_id, fault)
-        return self.shared.faults.described(api, operation_id), 200
+        self.shared.faults.set(api, operation_id, fault, self.state.name)
+        return self.shared.faults.described(api, operation_id, self.state.name), 200
 
     def clear_fault(self, api: str, operation_id: str) -> tuple[None, int]:
         self._answers(api, operation_id)
-        self.shared.faults.clear(api, operation_id)
+        self.shared.faults.clear(api, operation_id, self.state.name)
         return None, 204
 
     def clear_faults(self) -> tuple[None, int]:
-        self.shared.faults.clear()
+        self.shared.faults.clear(session=self.state.name)
         return None, 204
 
     def _answers(self, api: str, operation_id: str) -> OperationAnswers:
