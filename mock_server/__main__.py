@@ -39,6 +39,8 @@ from mock_server.store import StoreError, is_shared
 
 logger = logging.getLogger("mock_server")
 ARGV_VARIABLE = "MOCK_SERVER_ARGV"  # how worker processes learn the options
+AUTH_VARIABLE = "REFUND_MOCK_AUTH"  # Marqeta USER:PASS pairs, one a line
+BALANCED_KEYS_VARIABLE = "REFUND_MOCK_BALANCED_KEYS"  # Balanced API key secrets, one a line
 PROG = "refund-mock"
 
 
@@ -88,6 +90,20 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=[],
         help="Balanced: accept this API key secret (user name, empty password) instead of the"
         " demo key; repeatable",
+    )
+    parser.add_argument(
+        "--auth-file",
+        metavar="FILE",
+        type=Path,
+        help="Marqeta: accept the USER:PASS pairs of this file, one a line (# comments), so that"
+        f" no password shows in `ps`; ${AUTH_VARIABLE} may hold the same lines",
+    )
+    parser.add_argument(
+        "--balanced-key-file",
+        metavar="FILE",
+        type=Path,
+        help=f"Balanced: accept the API key secrets of this file, one a line;"
+        f" ${BALANCED_KEYS_VARIABLE} may hold the same lines",
     )
     parser.add_argument(
         "--no-control",
@@ -186,11 +202,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def config_from(args: argparse.Namespace) -> MockConfig:
     """The mock's configuration from parsed options; ValueError for a bad combination."""
-    credentials = Credentials.parse(args.auth) if args.auth else DEMO_CREDENTIALS
+    pairs = args.auth + secret_lines(args.auth_file, AUTH_VARIABLE)
+    credentials = Credentials.parse(pairs) if pairs else DEMO_CREDENTIALS
+    secrets = args.balanced_key + secret_lines(args.balanced_key_file, BALANCED_KEYS_VARIABLE)
     balanced_credentials = (
-        Credentials.api_key_secrets(args.balanced_key)
-        if args.balanced_key
-        else DEMO_BALANCED_CREDENTIALS
+        Credentials.api_key_secrets(secrets) if secrets else DEMO_BALANCED_CREDENTIALS
     )
     if not 1 <= args.port <= 65535:
         raise ValueError(f"--port must be 1-65535, not {args.port}")
@@ -228,6 +244,19 @@ def config_from(args: argparse.Namespace) -> MockConfig:
         control_origins=frozenset(origin.rstrip("/") for origin in args.control_origin),
         control_token=args.control_token,
     )
+
+
+def secret_lines(path: Path | None, variable: str) -> list[str]:
+    """Credentials from a file and from an environment variable: one a line, blank lines and
+    ``#`` comments left out."""
+    texts = [os.environ.get(variable, "")]
+    if path is not None:
+        try:
+            texts.append(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ValueError(f"cannot read credentials from {path}: {exc}") from None
+    lines = (line.strip() for text in texts for line in text.splitlines())
+    return [line for line in lines if line and not line.startswith("#")]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -6,6 +6,7 @@ import gc
 import socket
 import subprocess
 import sys
+from pathlib import Path
 
 import httpx
 import pytest
@@ -191,3 +192,27 @@ def test_a_seed_file_that_cannot_be_read_is_refused(tmp_path):
 def test_the_banner_names_the_dashboard(start_mock):
     process, root = start_mock()
     assert f"Dashboard: {root}/__mock__/" in stop(process)
+
+
+def test_credentials_from_a_file_and_the_environment_stay_out_of_ps(
+    start_mock, tmp_path, monkeypatch
+):
+    auth = tmp_path / "marqeta.auth"
+    auth.write_text("# the team's pairs\nteam:f1le-s3cret\n\nci:an0ther:with-colon\n")
+    keys = tmp_path / "balanced.keys"
+    keys.write_text("ak-file-key\n")
+    monkeypatch.setenv("REFUND_MOCK_AUTH", "env-user:env-s3cret")
+    process, root = start_mock("--auth-file", str(auth), "--balanced-key-file", str(keys))
+    for pair in [("team", "f1le-s3cret"), ("ci", "an0ther:with-colon"), ("env-user", "env-s3cret")]:
+        assert httpx.get(f"{root}/v3/accounts", auth=pair).status_code == 200, pair
+    assert httpx.get(f"{root}/v3/accounts", auth=DEMO_AUTH).status_code == 401
+    assert httpx.get(f"{root}/v1/marketplaces", auth=("ak-file-key", "")).status_code == 200
+    command_line = Path(f"/proc/{process.pid}/cmdline").read_bytes()
+    assert b"s3cret" not in command_line
+    assert "s3cret" not in stop(process)
+
+
+def test_an_unreadable_credentials_file_is_refused(tmp_path):
+    assert_refused_in_one_line(
+        run_cli_on_a_free_port("--auth-file", str(tmp_path / "missing")), "missing"
+    )
