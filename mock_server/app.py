@@ -72,6 +72,10 @@ from mock_server.store import (
 )
 from mock_server.validation import validator_map
 
+# Operations whose work grows with the whole state (a 10^4-record export takes seconds): always in
+# a worker thread, so that the event loop keeps answering everyone else meanwhile.
+WHOLE_STATE_OPERATIONS = frozenset({"getState", "putState"})
+
 MARQETA_CONTRACT = "marqeta-credit.yaml"
 BALANCED_CONTRACT = "balanced-v1.yaml"
 CONTROL_CONTRACT = "mock-control.yaml"
@@ -371,7 +375,7 @@ def operation_resolver(
                 if forced is not None:
                     return forced
             handler = getattr(state.handlers[api], name)
-            if on_event_loop:
+            if on_event_loop and operation_id not in WHOLE_STATE_OPERATIONS:
                 return handler(*args, **kwargs)
             return await run_in_threadpool(handler, *args, **kwargs)
 

@@ -4,18 +4,22 @@ document, the request journal and sessions. Every answer is checked against its 
 from __future__ import annotations
 
 import random
+import threading
 import time
 import uuid
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 
+import httpx
 import pytest
 
+from mock_server.app import MockConfig
 from mock_server.control.faults import Draw, Fault, FaultBook
 from mock_server.control.journal import Journal
 from mock_server.store import session_url
-from tests.support import ContractClient, LiveMock
+from mock_server.store.memory import MemoryStore
+from tests.support import DEMO_AUTH, ContractClient, LiveMock, serve
 
 URL = "/accounts/demo_account_credit_balance/refunds"
 REFUND = {"method": "ACH", "type": "CREDIT_BALANCE_REFUND", "amount": 1}
@@ -358,3 +362,67 @@ def test_a_fault_set_without_a_session_hits_every_request_until_cleared(mock_con
     assert v3.get(account).status_code == 500
     assert mock_control.delete("/faults").status_code == 204
     assert v3.get(account).status_code == 200
+
+
+# The dashboard's reads stay small and off the way of everyone else ---------------------------
+
+
+def test_the_overview_is_bounded_whatever_the_state_holds(mock_control, v3):
+    for _ in range(30):
+        v3.post(URL, json=REFUND)
+    shown = mock_control.get("/overview?limit=5").json()
+    (account,) = [a for a in shown["marqeta"]["accounts"] if a["token"] == URL.split("/")[2]]
+    assert (len(account["refunds"]), account["refunds_total"]) == (5, 30)
+    assert len(account["journal_entries"]) == 5 and account["journal_entries_total"] == 30
+    newest = v3.get(f"{URL}?count=5&sort_by=-lastModifiedTime").json()["data"]
+    assert [r["token"] for r in account["refunds"]] == [r["token"] for r in newest]
+    assert len(shown["marqeta"]["accounts"]) <= 5
+
+
+def test_the_journal_since_a_cursor_holds_only_what_is_newer(mock_control, v3):
+    v3.get("/accounts/first")
+    (seen,) = mock_control.get("/requests?limit=1").json()["requests"]
+    v3.get("/accounts/second")
+    v3.get("/accounts/third")
+    newer = mock_control.get(f"/requests?since={seen['id']}").json()["requests"]
+    assert [entry["path"] for entry in newer] == ["/v3/accounts/third", "/v3/accounts/second"]
+    assert mock_control.get(f"/requests?since={newer[0]['id']}").json()["requests"] == []
+
+
+class ExportWaitsStore:
+    """A memory store whose export waits until the test lets it go: an export that takes long."""
+
+    def __init__(self, inner) -> None:
+        self.inner = inner
+        self.blocking = inner.blocking
+        self.exporting = threading.Event()
+        self.release = threading.Event()
+
+    def export(self):
+        self.exporting.set()
+        assert self.release.wait(timeout=60)
+        return self.inner.export()
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+
+def test_a_state_export_in_progress_does_not_hold_up_other_requests():
+    store = ExportWaitsStore(MemoryStore())
+    with serve(MockConfig(), store) as mock:
+        exported: list[httpx.Response] = []
+        exporter = threading.Thread(
+            target=lambda: exported.append(httpx.get(f"{mock.root}/__mock__/state", timeout=60))
+        )
+        exporter.start()
+        try:
+            assert store.exporting.wait(timeout=30)
+            # Were the export on the event loop, this would wait for it (and time out).
+            account = httpx.get(
+                f"{mock.root}/v3/accounts/demo_account_credit_balance", auth=DEMO_AUTH, timeout=10
+            )
+            assert account.status_code == 200
+        finally:
+            store.release.set()
+            exporter.join(timeout=60)
+        assert exported[0].status_code == 200

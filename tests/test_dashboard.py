@@ -66,10 +66,14 @@ def test_the_dashboard_shows_a_refund_made_through_the_api_and_advances_it(brows
     from playwright.sync_api import expect
 
     page = browser_page
+    polls = PollWatch()
+    page.on("request", polls.started)
+    page.on("requestfinished", polls.finished)
+    page.on("requestfailed", polls.finished)
     with serve(MockConfig()) as mock, httpx.Client(base_url=mock.root, auth=DEMO_AUTH) as api:
         page.goto(f"{mock.root}/__mock__/")
         account = page.locator('[data-account="demo_account_credit_balance"]')
-        expect(account).to_contain_text("balance -1250.0 USD")
+        expect(account).to_contain_text("balance -1250.00 USD")
 
         created = api.post(
             URL,
@@ -83,7 +87,7 @@ def test_the_dashboard_shows_a_refund_made_through_the_api_and_advances_it(brows
         assert created.status_code == 201
         row = page.locator('tr[data-refund="dash-1"]')
         expect(row.locator("[data-status]")).to_have_text("INITIATED")
-        expect(account).to_contain_text("balance -1224.5 USD")
+        expect(account).to_contain_text("balance -1224.50 USD")
         expect(page.locator("#journal")).to_contain_text(f"{URL}")
 
         row.get_by_role("button", name="Advance").click()
@@ -107,5 +111,28 @@ def test_the_dashboard_shows_a_refund_made_through_the_api_and_advances_it(brows
                 }
             ]
         )
-        expect(page.locator('[data-account="from_a_file"]')).to_contain_text("balance -7")
+        expect(page.locator('[data-account="from_a_file"]')).to_contain_text("balance -7.00")
         assert api.get("/v3/accounts/from_a_file").status_code == 200
+    # It polls a bounded overview and the journal since its cursor, one poll at a time; never
+    # the whole state.
+    assert polls.overviews >= 2 and polls.most_at_once == 1
+    assert not polls.whole_state
+
+
+class PollWatch:
+    """What the page asked the control API for, and how many overview polls overlapped."""
+
+    def __init__(self) -> None:
+        self.overviews = self.in_flight = self.most_at_once = 0
+        self.whole_state = False
+
+    def started(self, request) -> None:
+        self.whole_state |= request.url.split("?")[0].endswith("/__mock__/state")
+        if "/__mock__/overview" in request.url:
+            self.overviews += 1
+            self.in_flight += 1
+            self.most_at_once = max(self.most_at_once, self.in_flight)
+
+    def finished(self, request) -> None:
+        if "/__mock__/overview" in request.url:
+            self.in_flight -= 1

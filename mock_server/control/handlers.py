@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from mock_server.control import state as state_document
 from mock_server.control.faults import Fault
 from mock_server.control.forced import OperationAnswers
+from mock_server.control.overview import overview as dashboard_overview
 from mock_server.domain import DomainError
 from mock_server.fixtures import new_account
 from mock_server.marqeta.handlers import refund_json
@@ -142,9 +143,13 @@ class ControlHandlers:
         path: str | None = None,
         status: int | None = None,
         session: str | None = None,
+        since: int = 0,
     ) -> tuple[Json, int]:
-        entries = self.shared.journal.entries(path, status, session, limit)
+        entries = self.shared.journal.entries(path, status, session, limit, since)
         return {"requests": entries}, 200
+
+    def overview(self, limit: int) -> tuple[Json, int]:
+        return dashboard_overview(self.state, limit), 200
 
     def clear_requests(self) -> tuple[None, int]:
         self.shared.journal.clear()

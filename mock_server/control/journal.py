@@ -60,13 +60,16 @@ class Journal:
         status: int | None = None,
         session: str | None = None,
         limit: int = 100,
+        since: int = 0,
     ) -> list[dict[str, Any]]:
-        """Newest first; ``path`` is a prefix, ``session`` a name."""
+        """Newest first; ``path`` is a prefix, ``session`` a name, ``since`` the newest ``id``
+        the caller has already (a poll then costs what is new, not the whole journal)."""
         with self._lock:
-            newest_first: Iterator[Entry] = reversed(self._entries.copy())
+            newest = itertools.takewhile(lambda entry: entry.id > since, reversed(self._entries))
+            unseen: Iterator[Entry] = iter(list(newest))
         chosen = (
             entry
-            for entry in newest_first
+            for entry in unseen
             if (path is None or entry.path.startswith(path))
             and (status is None or entry.status == status)
             and (session is None or entry.session == session)

@@ -91,17 +91,24 @@ class MemoryStore:
             return not any(self._rows.values())
 
     def export(self) -> list[Stored]:
+        # Only the references are taken under the lock (packed records are immutable bytes):
+        # decoding 10^4 records there would stall every request behind it.
         with self._lock:
             held = [
-                (facts(packed), kind, key, packed)
+                (kind, key, packed)
                 for kind, rows in self._rows.items()
                 for key, packed in rows.items()
             ]
-            held.sort(key=lambda row: row[0][_SEQUENCE])
-            return [
-                Stored(kind, key, self._owner_sets[known[_OWNERS]], self._record(kind, packed))
-                for known, kind, key, packed in held
-            ]
+            owner_sets = list(self._owner_sets)
+            codecs = dict(self._codecs)
+        ordered = sorted(
+            ((facts(packed), kind, key, packed) for kind, key, packed in held),
+            key=lambda row: row[0][_SEQUENCE],
+        )
+        return [
+            Stored(kind, key, owner_sets[known[_OWNERS]], decode(codecs[kind].body(packed)))
+            for known, kind, key, packed in ordered
+        ]
 
     def replace_all(self, records: list[Stored]) -> None:
         replacement = MemoryStore()
