@@ -16,6 +16,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -220,6 +221,74 @@ def scale_table(sizes: list[int], seconds: int) -> tuple[list[dict[str, object]]
         return rows, ours.peak_rss_mb()
 
 
+class Poller:
+    """A browser tab's polling, in a thread: ``paths`` fetched one after the other, then a
+    pause of ``every`` seconds, until stopped (what the dashboard page does)."""
+
+    def __init__(self, root: str, paths: list[str], every: float = 1.0) -> None:
+        self.root, self.paths, self.every = root, paths, every
+        self.stopped = threading.Event()
+        self.polls = 0
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        with httpx.Client(base_url=self.root, timeout=120) as client:
+            while not self.stopped.is_set():
+                for path in self.paths:
+                    client.get(path).raise_for_status()
+                self.polls += 1
+                self.stopped.wait(self.every)
+
+    def __enter__(self) -> Poller:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.stopped.set()
+        self.thread.join(timeout=180)
+
+
+# What the dashboard polls every second, and what it polled before it had /overview.
+DASHBOARD_POLL = [
+    "/__mock__/overview?limit=20",
+    "/__mock__/requests?limit=50",
+    "/__mock__/sessions",
+]
+WHOLE_STATE_POLL = ["/__mock__/state", "/__mock__/requests?limit=50", "/__mock__/sessions"]
+
+
+def dashboard_table(refunds: int, seconds: int) -> dict[str, object]:
+    """Retrieve latency with ``refunds`` refunds held: idle, with the dashboard open, and with
+    the whole-state polling the dashboard did before."""
+    with targets.our_mock() as ours:
+        account = httpx.post(
+            f"{ours.root}/__mock__/accounts", json={"current_balance": -1_000_000_000}
+        ).json()["token"]
+        asyncio.run(_fill(ours.root, account, 0, refunds))
+        retrieve = Request(
+            "GET", f"/v3/accounts/{account}/refunds/fill-{refunds // 2}", auth=MARQETA_AUTH
+        )
+        idle = load.run(ours.root, retrieve, seconds)
+        with Poller(ours.root, DASHBOARD_POLL) as dashboard:
+            polled = load.run(ours.root, retrieve, seconds)
+        with Poller(ours.root, WHOLE_STATE_POLL) as before:
+            whole = load.run(ours.root, retrieve, seconds)
+    print(
+        f"  retrieve p99 with {refunds} refunds: idle {idle.p99_ms:.1f} ms, dashboard open"
+        f" {polled.p99_ms:.1f} ms ({dashboard.polls} polls), whole-state polling"
+        f" {whole.p99_ms:.1f} ms ({before.polls} polls)",
+        flush=True,
+    )
+    return {
+        "refunds": refunds,
+        "idle": asdict(idle),
+        "dashboard": asdict(polled),
+        "dashboard_polls": dashboard.polls,
+        "whole_state": asdict(whole),
+        "whole_state_polls": before.polls,
+    }
+
+
 def sqlite_scale(size: int, seconds: int) -> dict[str, object]:
     """The same list page served from the SQLite store. Its file is filled in this process
     (quicker than over HTTP), then a mock serves it: the server's peak RSS is what the records
@@ -310,6 +379,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seconds", type=int, default=10, help="wrk duration per endpoint")
     parser.add_argument("--sizes", default="1000,10000,100000", help="refund counts for scale")
+    parser.add_argument(
+        "--dashboard-refunds", type=int, default=20_000, help="refunds held while a dashboard polls"
+    )
     args = parser.parse_args()
     load.ensure_wrk()
     targets.ensure_prism()
@@ -322,6 +394,7 @@ def main() -> int:
     sizes = [int(size) for size in args.sizes.split(",")]
     scale, scale_rss = scale_table(sizes, max(3, args.seconds // 2))
     on_sqlite = sqlite_scale(sizes[-1], max(3, args.seconds // 2))
+    dashboard = dashboard_table(args.dashboard_refunds, args.seconds)
     results = {
         "date": datetime.now(UTC).strftime("%Y-%m-%d"),
         "machine": {"cores": os.cpu_count(), "python": platform.python_version()},
@@ -337,6 +410,7 @@ def main() -> int:
         "scale": scale,
         "scale_peak_rss_mb": round(scale_rss, 1),
         "scale_sqlite": on_sqlite,
+        "dashboard": dashboard,
         "start_up_seconds": round(start_up_seconds(), 2),
         "conformance_seconds": conformance_seconds(),
     }
