@@ -191,6 +191,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         " opens again when next used (default: %(default)s)",
     )
     parser.add_argument(
+        "--session-idle",
+        type=float,
+        default=SessionLimits.idle_seconds,
+        metavar="SECONDS",
+        help="close the store of a session unused this long (default: %(default)s)",
+    )
+    parser.add_argument(
         "--journal-size",
         type=int,
         default=1000,
@@ -228,8 +235,11 @@ def config_from(args: argparse.Namespace) -> MockConfig:
         raise ValueError(
             "--header-timeout and --keep-alive must be above 0, --max-connections 1 or more"
         )
-    if args.max_sessions < 0 or args.max_open_sessions < 1:
-        raise ValueError("--max-sessions must be 0 or more, --max-open-sessions 1 or more")
+    if args.max_sessions < 0 or args.max_open_sessions < 1 or args.session_idle <= 0:
+        raise ValueError(
+            "--max-sessions must be 0 or more, --max-open-sessions 1 or more,"
+            " --session-idle above 0"
+        )
     return MockConfig(
         lifecycle_step=parse_lifecycle(args.lifecycle) if args.lifecycle else None,
         journal_size=args.journal_size,
@@ -240,7 +250,7 @@ def config_from(args: argparse.Namespace) -> MockConfig:
         control=not args.no_control,
         validate_responses=args.validate_responses,
         store=args.store,
-        session_limits=SessionLimits(args.max_sessions, args.max_open_sessions),
+        session_limits=SessionLimits(args.max_sessions, args.max_open_sessions, args.session_idle),
         control_origins=frozenset(origin.rstrip("/") for origin in args.control_origin),
         control_token=args.control_token,
     )

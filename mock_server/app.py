@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import functools
 import gc
+import logging
 import re
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
@@ -76,6 +78,7 @@ from mock_server.validation import validator_map
 # a worker thread, so that the event loop keeps answering everyone else meanwhile.
 WHOLE_STATE_OPERATIONS = frozenset({"getState", "putState"})
 
+logger = logging.getLogger("mock_server")
 MARQETA_CONTRACT = "marqeta-credit.yaml"
 BALANCED_CONTRACT = "balanced-v1.yaml"
 CONTROL_CONTRACT = "mock-control.yaml"
@@ -249,6 +252,7 @@ def build_app(config: MockConfig | None = None, store: Store | None = None) -> A
             running.enter_context(startup_objects_frozen())
             if lifecycle is not None:
                 await running.enter_async_context(lifecycle.running())
+            await running.enter_async_context(sessions_tidied(sessions, config))
             yield
         for each in sessions.all():
             each.store.close()
@@ -269,7 +273,7 @@ def build_app(config: MockConfig | None = None, store: Store | None = None) -> A
     on_event_loop = not store.blocking
     for api in apis.values():
         forcing = Forcing(api.name, api.answers, api.error_format, shared.faults)
-        resolver = operation_resolver(api.name, sessions, forcing, on_event_loop)
+        resolver = operation_resolver(api.name, sessions, forcing, on_event_loop, config.clock)
         # Longest first: /v3/credit/... must not be taken by the /v3 mount.
         for base_path in sorted(api.base_paths, key=len, reverse=True):
             allowed = AllowedMethods(base_path, api.contract["paths"])
@@ -286,7 +290,7 @@ def build_app(config: MockConfig | None = None, store: Store | None = None) -> A
     if config.control:
         control = load_contract(CONTROL_CONTRACT)
         errors.register(CONTROL_PATH, CodedErrorFormat(error_codes(control)))
-        resolver = operation_resolver("control", sessions, None, on_event_loop)
+        resolver = operation_resolver("control", sessions, None, on_event_loop, config.clock)
         app.add_api(control, base_path=CONTROL_PATH, resolver=resolver)
         contract_routes(app, control, CONTROL_PATH)
 
@@ -326,6 +330,29 @@ def build_app(config: MockConfig | None = None, store: Store | None = None) -> A
     return app
 
 
+@contextlib.asynccontextmanager
+async def sessions_tidied(sessions: Sessions[MockState], config: MockConfig) -> AsyncIterator[None]:
+    """Tidy the sessions in the background while serving: idle ones closed, deleted ones
+    (by another worker) forgotten."""
+    every = min(config.session_limits.idle_seconds / 4, 5.0)
+
+    async def tidy_now_and_then() -> None:
+        while True:
+            await asyncio.sleep(every)
+            try:  # closing SQLite stores waits on their transactions: off the event loop
+                await run_in_threadpool(sessions.tidy, config.clock.now().timestamp())
+            except Exception:  # a failed round must not stop the next one
+                logger.exception("tidying the sessions failed")
+
+    task = asyncio.create_task(tidy_now_and_then())
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
 @contextlib.contextmanager
 def startup_objects_frozen() -> Iterator[None]:
     """Leave what start-up built (contracts, routes, validators: about 70,000 objects) out of
@@ -350,7 +377,11 @@ def connexion_middlewares(validate_responses: bool) -> list[type]:
 
 
 def operation_resolver(
-    api: str, sessions: Sessions[MockState], forcing: Forcing | None, on_event_loop: bool
+    api: str,
+    sessions: Sessions[MockState],
+    forcing: Forcing | None,
+    on_event_loop: bool,
+    clock: Clock,
 ) -> Resolver:
     """Map the contract's vendor operationIds (``createBalanceRefund``) to handler methods.
 
@@ -367,11 +398,12 @@ def operation_resolver(
         @functools.wraps(getattr(sessions.default.handlers[api], name))
         async def run(*args: Any, **kwargs: Any) -> Any:
             headers = Headers(scope=connexion.context.scope)
-            state = sessions.state(headers.get(SESSION_HEADER))
+            session = headers.get(SESSION_HEADER)
+            state = (
+                sessions.state(session, clock.now().timestamp()) if session else sessions.default
+            )
             if forcing is not None:
-                forced = await forcing.answer(
-                    operation_id, headers.get("prefer"), headers.get(SESSION_HEADER)
-                )
+                forced = await forcing.answer(operation_id, headers.get("prefer"), session)
                 if forced is not None:
                     return forced
             handler = getattr(state.handlers[api], name)

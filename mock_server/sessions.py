@@ -32,6 +32,7 @@ S = TypeVar("S")
 class SessionLimits:
     max_sessions: int = 256  # sessions that exist at once: a runaway client cannot fill memory
     max_open: int = 32  # sessions whose store is open at once: bounds file descriptors
+    idle_seconds: float = 60.0  # a session unused this long has its store closed
 
 
 @dataclass(frozen=True)
@@ -64,11 +65,13 @@ class Sessions(Generic[S]):
         self._limits = limits
         self._files = files
         self._named: dict[str, S] = {}
-        self._open: OrderedDict[str, None] = OrderedDict()  # least recently used first
+        # Sessions with an open store, least recently used first, with when each was last used.
+        self._open: OrderedDict[str, float] = OrderedDict()
         self._lock = threading.Lock()
 
-    def state(self, name: str | None) -> S:
-        """The state of session ``name`` (the default one when no name is given)."""
+    def state(self, name: str | None, now: float = 0.0) -> S:
+        """The state of session ``name`` (the default one when no name is given); ``now`` (a
+        monotonic time) is when it was used, for ``tidy``."""
         if not name:
             return self.default
         if not SESSION_NAME.fullmatch(name):
@@ -92,7 +95,7 @@ class Sessions(Generic[S]):
                         " (--max-sessions): delete some (DELETE /__mock__/sessions/NAME) or reset",
                     )
                 found = self._named[name] = self._hooks.open(name)
-            self._open[name] = None
+            self._open[name] = now
             self._open.move_to_end(name)
             while len(self._open) > self._limits.max_open:
                 idle, _ = self._open.popitem(last=False)
@@ -116,6 +119,21 @@ class Sessions(Generic[S]):
         for name in self.names():
             with contextlib.suppress(DomainError):  # deleted meanwhile, by another worker
                 self.delete(name)
+
+    def tidy(self, now: float) -> None:
+        """Close the stores of sessions unused for ``idle_seconds``, and forget sessions another
+        worker deleted (their files are gone): what they held goes back to the system."""
+        with self._lock:
+            idle = [
+                name for name, used in self._open.items() if now - used >= self._limits.idle_seconds
+            ]
+            for name in idle:
+                del self._open[name]
+                self._hooks.release(self._named[name])
+            if self._files is not None:
+                for name in [name for name in self._named if not self._files.exists(name)]:
+                    self._hooks.release(self._named[name])
+                    self._forget(name)
 
     def names(self) -> list[str]:
         with self._lock:

@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from mock_server.app import MockConfig
-from mock_server.sessions import SessionLimits
+from mock_server.sessions import SessionFiles, SessionHooks, SessionLimits, Sessions
 from mock_server.store import session_url
 from tests.support import DEMO_AUTH, serve
 
@@ -128,3 +128,47 @@ def test_a_session_deleted_by_one_worker_is_gone_for_the_others(tmp_path):
         assert refunds_of(one.root, "team") == []
         balance = httpx.get(f"{one.root}{ACCOUNT}", auth=DEMO_AUTH, headers=as_session("team"))
         assert Decimal(str(balance.json()["current_balance"])) == Decimal("-1250")
+
+
+class Recorded:
+    """Session hooks that note what was done to which session."""
+
+    def __init__(self) -> None:
+        self.released: list[str] = []
+        self.discarded: list[str] = []
+
+    def hooks(self) -> SessionHooks[str]:
+        return SessionHooks(
+            open=lambda name: name, release=self.released.append, discard=self.discarded.append
+        )
+
+
+def test_tidying_closes_the_stores_of_idle_sessions_only():
+    done = Recorded()
+    sessions = Sessions("default", done.hooks(), SessionLimits(idle_seconds=60))
+    sessions.state("early", now=0)
+    sessions.state("busy", now=0)
+    sessions.state("busy", now=50)
+    sessions.tidy(now=61)
+    assert done.released == ["early"]
+    sessions.tidy(now=62)
+    assert done.released == ["early"]  # a closed store is not closed twice
+    assert sessions.names() == ["busy", "early"]  # closed, not gone: it opens again on use
+    sessions.tidy(now=111)
+    assert done.released == ["early", "busy"]
+
+
+def test_tidying_forgets_sessions_another_worker_deleted():
+    done = Recorded()
+    on_disk = {"kept", "deleted_elsewhere"}
+    files = SessionFiles(
+        names=lambda: sorted(on_disk), exists=on_disk.__contains__, remove=on_disk.discard
+    )
+    sessions = Sessions("default", done.hooks(), SessionLimits(idle_seconds=60), files)
+    sessions.state("kept", now=0)
+    sessions.state("deleted_elsewhere", now=0)
+    on_disk.discard("deleted_elsewhere")
+    sessions.tidy(now=1)
+    assert done.released == ["deleted_elsewhere"]
+    assert sessions.names() == ["kept"]
+    assert done.discarded == []  # its files are already gone; nothing more to remove
