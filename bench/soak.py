@@ -1,8 +1,13 @@
-"""``make soak``: a long conformance run per API against two mock workers on one SQLite file.
+"""``make soak``: a long conformance run per API against two mock workers on one SQLite file,
+then session churn.
 
 Schemathesis generates positive and negative requests for every operation, follows the
 contracts' links and runs the behaviour tests; the soak passes when both APIs conform, no
 response is a 5xx and each API got at least ``--min-requests`` generated requests.
+
+The churn makes sessions, uses them and deletes them, round after round, then restarts the
+mock on the same file: the files, file descriptors and memory it holds must come back to where
+they started (memory within ``RSS_SLACK``: Python keeps some of what it freed).
 """
 
 from __future__ import annotations
@@ -16,6 +21,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
+
 from bench import targets
 
 ROOT = targets.ROOT
@@ -24,6 +31,10 @@ APIS = {
     "balanced": ("/v1", "ak-test-demo-secret:"),
 }
 ANSWERED = re.compile(r"generated requests: (\d+)(?: \(([^)]*)\))?")
+JSON = {"Content-Type": "application/json"}
+MARQETA_AUTH = ("demo_app_token", "demo_access_token")
+RSS_SLACK = 0.10
+SESSION_IDLE_S = 1  # the mock closes idle sessions' stores this soon; the churn waits for it
 
 
 @dataclass
@@ -67,12 +78,80 @@ def soak(api: str, root: str, max_examples: int, seed: int) -> SoakRun:
     )
 
 
+@dataclass(frozen=True)
+class Held:
+    files: int  # in the store's folder, sessions' included
+    descriptors: int  # open in the mock's processes
+    rss_mb: float
+
+    def line(self, label: str) -> str:
+        return f"| {label} | {self.files} | {self.descriptors} | {self.rss_mb:.0f} |"
+
+
+def held(mock: targets.Running, folder: Path) -> Held:
+    time.sleep(3 * SESSION_IDLE_S)  # idle stores closed, closed sockets gone
+    files = sum(1 for path in folder.rglob("*") if path.is_file() and path.name != "mock.log")
+    return Held(files, mock.open_files(), mock.rss_mb())
+
+
+def churn_round(root: str, number: int, sessions: int) -> None:
+    """Make ``sessions`` sessions, use each (an account, a refund, a read), delete them."""
+    with httpx.Client(base_url=root, timeout=60) as client:
+        for index in range(sessions):
+            name = {"X-Mock-Session": f"churn-{number}-{index}"}
+            account = client.post("/__mock__/accounts", json={"current_balance": -50}, headers=name)
+            token = account.raise_for_status().json()["token"]
+            refund = {"method": "ACH", "type": "CREDIT_BALANCE_REFUND", "amount": 1}
+            created = client.post(
+                f"/v3/accounts/{token}/refunds", json=refund, auth=MARQETA_AUTH, headers=name
+            )
+            created.raise_for_status()
+            url = f"/v3/accounts/{token}/refunds/{created.json()['token']}"
+            client.get(url, auth=MARQETA_AUTH, headers=name).raise_for_status()
+            deleted = client.delete(f"/__mock__/sessions/{name['X-Mock-Session']}", headers=JSON)
+            deleted.raise_for_status()
+
+
+def churn(mock_args: list[str], folder: Path, rounds: int, sessions: int) -> list[tuple[str, Held]]:
+    """Session churn with what the mock holds measured before, after, and after a restart."""
+    measured = []
+    with targets.our_mock(*mock_args) as mock:
+        churn_round(mock.root, 0, sessions)  # warm: every code path loaded, pools made
+        measured.append(("before the churn", held(mock, folder)))
+        for number in range(1, rounds + 1):
+            churn_round(mock.root, number, sessions)
+        measured.append((f"after {rounds} x {sessions} sessions", held(mock, folder)))
+    with targets.our_mock(*mock_args) as restarted:
+        left = httpx.get(f"{restarted.root}/__mock__/sessions").json()["sessions"]
+        if left:
+            raise SystemExit(f"sessions left after the churn and a restart: {left}")
+        churn_round(restarted.root, rounds + 1, sessions)
+        measured.append(("after a restart and one more round", held(restarted, folder)))
+    return measured
+
+
+def churn_failures(measured: list[tuple[str, Held]]) -> list[str]:
+    (_, start), *later = measured
+    failures = []
+    for label, now in later:
+        if now.files != start.files:
+            failures.append(f"{label}: {now.files} files, {start.files} before")
+        if label.startswith("after ") and "restart" not in label:
+            if now.descriptors != start.descriptors:
+                failures.append(f"{label}: {now.descriptors} fds, {start.descriptors} before")
+            if now.rss_mb > start.rss_mb * (1 + RSS_SLACK):
+                failures.append(f"{label}: {now.rss_mb:.0f} MB, {start.rss_mb:.0f} before")
+    return failures
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--max-examples", type=int, default=150)
     parser.add_argument("--min-requests", type=int, default=1000)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument("--churn-rounds", type=int, default=10)
+    parser.add_argument("--churn-sessions", type=int, default=40, help="sessions per round")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         log = Path(folder) / "mock.log"
@@ -80,6 +159,16 @@ def main() -> int:
         with targets.our_mock("--store", store, "--workers", str(args.workers), log=log) as mock:
             runs = [soak(api, mock.root, args.max_examples, args.seed) for api in APIS]
         tracebacks = log.read_text(errors="replace").count("Traceback")
+        churn_store = Path(folder) / "churn"
+        churn_store.mkdir()
+        churn_args = [
+            "--store",
+            f"sqlite:{churn_store / 'mock.db'}",
+            "--workers",
+            str(args.workers),
+        ]
+        churn_args += ["--session-idle", str(SESSION_IDLE_S)]
+        measured = churn(churn_args, churn_store, args.churn_rounds, args.churn_sessions)
     print(
         f"Soak: {args.workers} mock workers on SQLite, --max-examples {args.max_examples}, "
         f"seed {args.seed}"
@@ -91,10 +180,18 @@ def main() -> int:
             f"| {run.api} | {run.requests} | {run.server_errors} | {run.verdict} | {run.seconds} |"
         )
     print(f"tracebacks in the mock's log: {tracebacks}")
+    print(f"\nSession churn: {args.workers} workers on SQLite, --session-idle {SESSION_IDLE_S}")
+    print("| when | files | file descriptors | RSS MB (all processes) |")
+    print("| --- | ---: | ---: | ---: |")
+    for label, figures in measured:
+        print(figures.line(label))
+    churned = churn_failures(measured)
+    for failure in churned:
+        print(f"churn: {failure}")
     failed = [run for run in runs if not run.passed or run.requests < args.min_requests]
     for run in failed:
         print(f"\n{run.api} failed the soak:\n{run.report[-6000:]}")
-    return 1 if failed or tracebacks else 0
+    return 1 if failed or tracebacks or churned else 0
 
 
 if __name__ == "__main__":

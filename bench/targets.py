@@ -6,7 +6,9 @@ Each runs as its own process on a free 127.0.0.1 port and is stopped when its bl
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -29,13 +31,36 @@ class Running:
     root: str  # what request paths are appended to
     process: subprocess.Popen[bytes]
 
+    def group(self) -> list[int]:
+        """The pids of the process and everything it started (its process group)."""
+        pids = []
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            with contextlib.suppress(OSError):
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+                if int(fields[2]) == self.process.pid:  # the process group id
+                    pids.append(int(stat.parent.name))
+        return pids
+
+    def open_files(self) -> int:
+        """File descriptors the group holds (sockets, store files, pipes)."""
+        return sum(len(list(Path(f"/proc/{pid}/fd").iterdir())) for pid in self.group())
+
+    def rss_mb(self) -> float:
+        """Resident memory of the whole group now, in MB."""
+        return sum(_status_kb(pid, "VmRSS") for pid in self.group()) / 1024
+
     def peak_rss_mb(self) -> float:
         """The process's peak resident memory so far (VmHWM), in MB."""
-        status = Path(f"/proc/{self.process.pid}/status").read_text()
-        kilobytes = next(
-            line.split()[1] for line in status.splitlines() if line.startswith("VmHWM")
-        )
-        return int(kilobytes) / 1024
+        return _status_kb(self.process.pid, "VmHWM") / 1024
+
+
+def _status_kb(pid: int, field: str) -> int:
+    """A kilobyte figure of /proc/PID/status (0 once the process is gone)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return 0
+    return next(int(line.split()[1]) for line in status.splitlines() if line.startswith(field))
 
 
 def free_port() -> int:
@@ -65,17 +90,26 @@ def serve(
     """Run ``command`` until the block ends; its output goes to ``log`` (or nowhere)."""
     with contextlib.ExitStack() as stack:
         output = stack.enter_context(log.open("wb")) if log is not None else subprocess.DEVNULL
-        process = subprocess.Popen(command, cwd=ROOT, stdout=output, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(
+            command,
+            cwd=ROOT,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # workers and all: stopped as one group
+        )
         try:
             wait_until_ready(f"http://127.0.0.1:{port}{ready_path}", process)
             yield Running(name, f"http://127.0.0.1:{port}", process)
         finally:
-            process.terminate()
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGTERM)
             try:
                 process.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)  # whatever the group left behind
 
 
 def mock_command(port: int, *extra: str) -> list[str]:
