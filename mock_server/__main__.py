@@ -27,7 +27,7 @@ from mock_server.app import (
     build_app,
 )
 from mock_server.auth import DEMO_BALANCED_CREDENTIALS, DEMO_CREDENTIALS, Credentials
-from mock_server.connections import ConnectionLimits, use_limits
+from mock_server.connections import ConnectionLimits, GuardedHttpProtocol, use_limits
 from mock_server.control.guard import TOKEN_VARIABLE, is_loopback
 from mock_server.control.lifecycle import parse_lifecycle
 from mock_server.fixtures import FixturesError
@@ -280,6 +280,7 @@ def main(argv: list[str] | None = None) -> int:
         # Built here even with workers: it checks the options, loads the fixtures into the
         # store once, and gives the banner its data.
         app = build_app(config)
+        GuardedHttpProtocol.answer_malformed = app.error_router.malformed  # type: ignore[attr-defined]
     except (ValueError, FixturesError, StoreError, CannotListen) as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return 2
@@ -347,7 +348,9 @@ def worker_app() -> Any:
     exit_with_supervisor(os.getppid())
     args = parse_args(json.loads(os.environ[ARGV_VARIABLE]))
     serving_options(args)  # this process's connection limits
-    return build_app(config_from(args))
+    app = build_app(config_from(args))
+    GuardedHttpProtocol.answer_malformed = app.error_router.malformed  # type: ignore[attr-defined]
+    return app
 
 
 def exit_with_supervisor(supervisor: int, every_s: float = 1.0) -> threading.Thread:

@@ -327,6 +327,7 @@ def build_app(config: MockConfig | None = None, store: Store | None = None) -> A
     )
     app.mock_state = state  # type: ignore[attr-defined]  # for tests and the start-up banner
     app.mock_sessions = sessions  # type: ignore[attr-defined]
+    app.error_router = errors  # type: ignore[attr-defined]  # for the HTTP protocol's own 400s
     return app
 
 

@@ -13,16 +13,21 @@ out. This protocol adds two rules to uvicorn's own (httptools):
 
 This is the one place that relies on uvicorn's protocol internals: the callbacks named below
 (``connection_made``, ``on_message_begin``, ``on_headers_complete``, ``on_response_complete``,
-``connection_lost``) and its shared ``connections`` set. ``tests/test_connections.py`` fails if
+``connection_lost``, ``send_400_response``), its ``url`` as read so far, and its shared
+``connections`` set. ``tests/test_connections.py`` fails if
 they change.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+# (path as far as it was read, message) -> (status, JSON body) in the vendor's error shape
+MalformedAnswer = Callable[[str, str], tuple[int, bytes]]
 
 
 @dataclass(frozen=True)
@@ -36,6 +41,21 @@ class GuardedHttpProtocol(HttpToolsProtocol):
     """uvicorn's httptools protocol, with a header deadline and an evicting connection cap."""
 
     limits = ConnectionLimits()  # set once per process by ``use_limits``
+    answer_malformed: MalformedAnswer | None = None  # set once the app is built
+
+    def send_400_response(self, msg: str) -> None:
+        """A request the parser refuses (a request line over 64 KB, bad framing): uvicorn
+        answers plain text; the vendor's error shape is what clients of the mock parse."""
+        answer = type(self).answer_malformed
+        if answer is None:
+            super().send_400_response(msg)
+            return
+        path = (getattr(self, "url", None) or b"").decode("latin-1").split("?")[0]
+        status, body = answer(path, f"The request could not be read: {msg}")
+        head = f"HTTP/1.1 {status} Bad Request\r\ncontent-type: application/json\r\n"
+        head += f"content-length: {len(body)}\r\nconnection: close\r\n\r\n"
+        self.transport.write(head.encode() + body)
+        self.transport.close()
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)

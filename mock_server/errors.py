@@ -160,6 +160,13 @@ class ErrorRouter:
                 return entry
         return self._formats[-1]
 
+    def malformed(self, path: str, message: str) -> tuple[int, bytes]:
+        """The status and body for a request too malformed to reach the app (answered by the
+        HTTP protocol itself, from as much of its path as was read)."""
+        error_format = self.format_for(path)
+        body = error_format.body("invalid_request", message)
+        return error_format.status("invalid_request"), json.dumps(body).encode()
+
     def respond(
         self, path: str, kind: str, message: str, headers: dict[str, str] | None = None
     ) -> ConnexionResponse:

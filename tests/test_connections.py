@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import socket
 from collections.abc import Iterator
 
@@ -103,3 +104,21 @@ def test_uvicorn_keeps_a_shared_connections_set_on_each_protocol():
     finally:
         loop.close()
     assert protocol.connections is state.connections
+
+
+@pytest.mark.parametrize(
+    ("prefix", "shape"),
+    [("/v3/accounts/", "error_code"), ("/v1/marketplaces/", "category_code")],
+)
+def test_a_request_line_too_long_to_read_gets_the_vendors_error_shape(start_mock, prefix, shape):
+    _, root = start_mock()
+    host, port = root.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        sock.sendall(f"GET {prefix}{'x' * 70_000} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 400")
+    assert b"application/json" in head
+    assert shape in json.loads(body)
