@@ -1,7 +1,10 @@
-"""``python -m conformance run``: check an implementation against a contract.
+"""``refund-conformance run`` (``python -m conformance run``): check an implementation against a
+contract.
 
-A thin layer over pytest and the suite's plugin. Exit 0: conforms. Exit 1: violations found.
-Exit 2: usage error, or the target cannot be reached.
+A thin layer over pytest and the suite's plugin. Exit 0: conforms. 1: violations found. 2: usage
+error, or a target that cannot be tested as given (unreachable, credentials refused, nothing of
+the API under the base URL). 3: inconclusive (tests left out by a time limit or missing setup
+data; ``--allow-skips`` accepts that).
 """
 
 from __future__ import annotations
@@ -12,7 +15,16 @@ from pathlib import Path
 
 import pytest
 
-from conformance.options import OPTIONS, UsageError, run_options
+from conformance.options import (
+    EXIT_CONFORMS,
+    EXIT_INCONCLUSIVE,
+    EXIT_UNUSABLE,
+    EXIT_VIOLATIONS,
+    OPTIONS,
+    UsageError,
+    run_options,
+)
+from conformance.target import NotTestable, Unreachable, check_target
 
 # The plugins a run needs, loaded by name. Autoloading every installed pytest plugin would
 # also have pytest rewrite the asserts of each one's whole distribution (all of Schemathesis
@@ -31,8 +43,8 @@ def build_parser() -> argparse.ArgumentParser:
         "run",
         help="run the conformance suite against a base URL",
         description="Run property tests (Schemathesis), linked sequences and behaviour tests "
-        "against BASE-URL. Exit 0: conforms; 1: violations found; 2: usage error or target "
-        "unreachable.",
+        "against BASE-URL. Exit 0: conforms; 1: violations found; 2: usage error, or a target "
+        "that cannot be tested as given; 3: inconclusive (tests left out).",
     )
     for option in OPTIONS:
         if option.flag:
@@ -46,7 +58,6 @@ def build_parser() -> argparse.ArgumentParser:
                 help=option.help,
                 required=option.name in ("api", "base-url"),
             )
-    run.add_argument("--junit-xml", metavar="FILE", help="also write a JUnit XML report (for CI)")
     run.add_argument(
         "--verbose", action="store_true", help="show pytest's tracebacks as well as the report"
     )
@@ -66,20 +77,26 @@ def pytest_args(args: argparse.Namespace) -> list[str]:
             argv.append(f"--conformance-{option.name}")
         elif not option.flag and value is not None:
             argv += [f"--conformance-{option.name}", str(value)]
-    if args.junit_xml:
-        argv.append(f"--junit-xml={args.junit_xml}")
     return argv
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        run_options({name: getattr(args, name) for name in vars(args)})
+        options = run_options({name: getattr(args, name) for name in vars(args)})
+        # Before any generated case: a wrong base URL or refused credentials is one line here,
+        # not a report full of violations the target does not have.
+        check_target(options.base_url, options.api, options.auth, options.read_only)
     except UsageError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    code = pytest.main(pytest_args(args))
-    return {pytest.ExitCode.OK: 0, pytest.ExitCode.TESTS_FAILED: 1}.get(code, 2)
+        print(f"refund-conformance: error: {exc}", file=sys.stderr)
+        return EXIT_UNUSABLE
+    except (Unreachable, NotTestable) as exc:
+        kind = "target unreachable" if isinstance(exc, Unreachable) else "target not testable"
+        print(f"refund-conformance: {kind}: {exc}", file=sys.stderr)
+        return EXIT_UNUSABLE
+    code = int(pytest.main(pytest_args(args)))
+    known = (EXIT_CONFORMS, EXIT_VIOLATIONS, EXIT_INCONCLUSIVE)
+    return code if code in known else EXIT_UNUSABLE
 
 
 if __name__ == "__main__":

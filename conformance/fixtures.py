@@ -18,12 +18,50 @@ from typing import Any, Protocol
 import httpx
 import yaml
 
-# The mock's control token (mock_server/control/guard.py), where it requires one.
-CONTROL_TOKEN_VARIABLE = "REFUND_MOCK_CONTROL_TOKEN"
+from conformance.target import CONTROL_TOKEN_VARIABLE
 
 
 class NoSetupData(Exception):
     """The test needs data this setup cannot provide; the message says what to add."""
+
+
+class NotApplicable(NoSetupData):
+    """The test can only run against this kit's mock (it needs state only the mock can make):
+    against another target it does not apply, and its skip leaves the verdict conclusive."""
+
+
+class FixturesFileError(ValueError):
+    """A fixtures file that cannot be used: the message says what is wrong."""
+
+
+FIXTURES_SECTIONS = {
+    "marqeta": {"refundable_accounts", "non_negative_balance_account", "payment_source"},
+    "balanced": {"marketplace_id", "accounts"},
+}
+
+
+def read_fixtures_file(path: Path) -> dict[str, Any]:
+    """A fixtures file's content, checked: a mapping of the known sections and keys."""
+    if not path.is_file():
+        raise FixturesFileError("no such file")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise FixturesFileError(f"cannot be read: {exc}".splitlines()[0]) from None
+    if data is None:
+        raise FixturesFileError("is empty")
+    if not isinstance(data, dict):
+        raise FixturesFileError("must be a mapping with marqeta: and/or balanced: sections")
+    for section, content in data.items():
+        known = FIXTURES_SECTIONS.get(section)
+        if known is None:
+            raise FixturesFileError(f"unknown section {section!r} (known: marqeta, balanced)")
+        if not isinstance(content, dict):
+            raise FixturesFileError(f"{section}: must be a mapping")
+        unknown = set(content) - known
+        if unknown:
+            raise FixturesFileError(f"{section}: unknown keys {sorted(unknown)}")
+    return data
 
 
 @dataclass(frozen=True)
@@ -58,10 +96,13 @@ class MockSetup:
 
     can_create = True
 
-    def __init__(self, control_url: str) -> None:
-        # The control API takes changes as JSON only, and a token where the mock requires one.
+    def __init__(self, control_url: str, session: str | None = None) -> None:
+        # The control API takes changes as JSON only, and a token where the mock requires one;
+        # what it makes goes into the run's own session.
         token = os.environ.get(CONTROL_TOKEN_VARIABLE)
         headers = {"Content-Type": "application/json"}
+        if session:
+            headers["X-Mock-Session"] = session
         self.http = httpx.Client(
             base_url=control_url,
             headers=headers | ({"X-Mock-Control-Token": token} if token else {}),
@@ -126,7 +167,7 @@ class FileSetup:
     can_create = False
 
     def __init__(self, path: Path) -> None:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        data = read_fixtures_file(path)
         self.marqeta = data.get("marqeta") or {}
         self.balanced = data.get("balanced") or {}
         self.path = path

@@ -14,6 +14,8 @@ from typing import Any
 import httpx
 import schemathesis
 
+from conformance.checks.common import undocumented_success
+
 REDACTED = "[redacted]"
 _SEQUENCE = itertools.count()  # orders exchanges across clients
 
@@ -80,6 +82,17 @@ class RateLimiter:
         time.sleep(max(0.0, start - now))
 
 
+class UndocumentedStatus(AssertionError):
+    """A success status the operation does not list, named as such in the report."""
+
+    title = "Undocumented status"
+    code = ""
+
+    @property
+    def message(self) -> str:
+        return str(self)
+
+
 class ContractClient:
     """HTTP client for one API that validates every response against its contract."""
 
@@ -89,9 +102,10 @@ class ContractClient:
         contract_path: str,
         auth: tuple[str, str] | None,
         limiter: RateLimiter | None = None,
+        headers: dict[str, str] | None = None,
     ) -> None:
         self.base_url = base_url
-        self.http = httpx.Client(base_url=base_url, auth=auth, timeout=30)
+        self.http = httpx.Client(base_url=base_url, auth=auth, headers=headers, timeout=30)
         self.schema = _contract(contract_path)
         self.limiter = limiter or RateLimiter(None)
         self.exchanges: list[Exchange] = []
@@ -116,6 +130,9 @@ class ContractClient:
         if check:
             operation = self.schema.find_operation_by_path(method, path.split("?")[0])
             assert operation is not None, f"{method} {path} is not an operation of the contract"
+            undocumented = undocumented_success(operation.definition.raw, response.status_code)
+            if undocumented is not None:
+                raise UndocumentedStatus(undocumented)
             operation.validate_response(response)
         return response
 

@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import base64
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 DEFAULT_MAX_EXAMPLES = 25
+
+# What a run's exit status means, for CI (the CLI's and pytest's alike).
+EXIT_CONFORMS = 0
+EXIT_VIOLATIONS = 1
+EXIT_UNUSABLE = 2  # a usage error, or a target that cannot be tested as given
+EXIT_INCONCLUSIVE = 3  # too little ran to say it conforms (skips, a time limit, no setup data)
 
 
 @dataclass(frozen=True)
@@ -59,6 +67,19 @@ OPTIONS = (
         type=float,
         metavar="SECONDS",
     ),
+    Option(
+        "allow-skips",
+        "exit 0 when nothing failed even if tests were skipped (a time limit, missing setup"
+        f" data); without it such a run is inconclusive (exit {EXIT_INCONCLUSIVE})",
+        flag=True,
+    ),
+    Option(
+        "junit-xml",
+        "also write a JUnit XML report (for CI): a test case per operation, sequence and rule;"
+        " the folder must exist",
+        type=Path,
+        metavar="FILE",
+    ),
 )
 
 
@@ -73,13 +94,30 @@ class RunOptions:
     seed: int | None
     max_rps: int | None
     time_limit: float | None
+    allow_skips: bool = False
+    junit_xml: Path | None = None
 
     @property
     def secrets(self) -> list[str]:
-        """Strings that must never appear in any output."""
+        """Strings that must never appear in any output: the credentials, and the header
+        value that carries them."""
         if self.auth is None:
             return []
-        return [secret for secret in self.auth if len(secret) >= 3]
+        header = base64.b64encode(":".join(self.auth).encode()).decode()
+        return [header, *(secret for secret in self.auth if len(secret) >= 3)]
+
+
+REDACTED = "[redacted]"  # the one spelling of a masked credential
+_AUTHORIZATION = re.compile(r"(?i)(authorization: ?)(basic|bearer) [A-Za-z0-9+/=._~-]+")
+
+
+def redact(text: str, secrets: list[str]) -> str:
+    """``text`` with credentials masked, and nothing else: an Authorization header's value and
+    each secret string."""
+    text = _AUTHORIZATION.sub(lambda match: match.group(1) + REDACTED, text)
+    for secret in secrets:
+        text = text.replace(secret, REDACTED)
+    return text
 
 
 class UsageError(ValueError):
@@ -106,13 +144,26 @@ def run_options(values: dict[str, Any]) -> RunOptions:
     if not base_url or not base_url.startswith(("http://", "https://")):
         raise UsageError("--base-url must be an http(s) URL, e.g. http://127.0.0.1:8080/v3")
     fixtures = values.get("fixtures")
-    if fixtures is not None and not Path(fixtures).is_file():
-        raise UsageError(f"--fixtures {fixtures}: no such file")
-    max_examples = values.get("max_examples") or DEFAULT_MAX_EXAMPLES
+    if fixtures is not None:
+        from conformance.fixtures import FixturesFileError, read_fixtures_file
+
+        try:
+            read_fixtures_file(Path(fixtures))  # a mistake is one whatever the target
+        except FixturesFileError as exc:
+            raise UsageError(f"--fixtures {fixtures}: {exc}") from None
+    max_examples = values.get("max_examples")
+    max_examples = DEFAULT_MAX_EXAMPLES if max_examples is None else max_examples
     if max_examples < 1:
-        raise UsageError("--max-examples must be at least 1")
+        raise UsageError(f"--max-examples must be at least 1, not {max_examples}")
     if values.get("max_rps") is not None and values["max_rps"] < 1:
-        raise UsageError("--max-rps must be at least 1")
+        raise UsageError(f"--max-rps must be at least 1, not {values['max_rps']}")
+    if values.get("time_limit") is not None and not values["time_limit"] > 0:
+        raise UsageError(f"--time-limit must be above 0 seconds, not {values['time_limit']}")
+    if values.get("seed") is not None and values["seed"] < 0:
+        raise UsageError(f"--seed must be 0 or more, not {values['seed']}")
+    junit = values.get("junit_xml")
+    if junit is not None and not Path(junit).resolve().parent.is_dir():
+        raise UsageError(f"--junit-xml {junit}: no folder {Path(junit).parent} to write it in")
     return RunOptions(
         api=api,
         base_url=base_url.rstrip("/"),
@@ -123,4 +174,6 @@ def run_options(values: dict[str, Any]) -> RunOptions:
         seed=values.get("seed"),
         max_rps=values.get("max_rps"),
         time_limit=values.get("time_limit"),
+        allow_skips=bool(values.get("allow_skips")),
+        junit_xml=Path(junit) if junit is not None else None,
     )

@@ -7,15 +7,37 @@ Loaded by the ``pytest11`` entry point, so ``pytest --pyargs conformance.suite -
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Generator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from conformance.fixtures import FileSetup, MockSetup, NoFixtures, NoSetupData, SetupData
-from conformance.options import OPTIONS, RunOptions, UsageError, run_options
-from conformance.target import Unreachable, find_mock_control, probe
+from conformance.fixtures import (
+    FileSetup,
+    MockSetup,
+    NoFixtures,
+    NoSetupData,
+    NotApplicable,
+    SetupData,
+)
+from conformance.options import (
+    EXIT_UNUSABLE,
+    EXIT_VIOLATIONS,
+    OPTIONS,
+    RunOptions,
+    UsageError,
+    redact,
+    run_options,
+)
+from conformance.target import (
+    SESSION_HEADER,
+    NotTestable,
+    Unreachable,
+    check_target,
+    delete_mock_session,
+)
 
 # The report (and through it Schemathesis) is imported only when a suite runs: this module is
 # loaded by every pytest run of a project with the kit installed, with only the [mock] extra too.
@@ -24,6 +46,8 @@ if TYPE_CHECKING:
 
 PREFIX = "conformance-"
 STATE_KEY = pytest.StashKey["SuiteState"]()
+READ_ONLY_REASON = "left out by --read-only: it creates or changes data"
+WRITES = ("POST", "PUT", "PATCH", "DELETE")
 
 
 @dataclass
@@ -31,8 +55,16 @@ class SuiteState:
     options: RunOptions
     setup: SetupData = field(default_factory=NoFixtures)
     mock_control: str | None = None
+    # Against this kit's mock, everything happens in a session of the run's own (deleted at the
+    # end), so the developer's state and journal are left as they were.
+    mock_session: str | None = None
     deadline: float | None = None
     outcomes: list[Outcome] = field(default_factory=list)
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """Headers every request of the run carries."""
+        return {SESSION_HEADER: self.mock_session} if self.mock_session else {}
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -86,14 +118,17 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         return
     options = suite.options
     try:
-        probe(options.base_url)
+        control = check_target(options.base_url, options.api, options.auth, options.read_only)
     except Unreachable as exc:
-        pytest.exit(f"target unreachable: {exc}", returncode=2)
-    control = find_mock_control(options.base_url, options.api)
-    # A read-only run makes nothing, not even setup data through the mock's control API.
-    if control is not None and not options.read_only:
-        suite.setup = MockSetup(control.url)
+        pytest.exit(f"target unreachable: {exc}", returncode=EXIT_UNUSABLE)
+    except NotTestable as exc:
+        pytest.exit(str(exc), returncode=EXIT_UNUSABLE)
+    if control is not None:
         suite.mock_control = control.url
+        # A read-only run makes nothing, not even a session or setup data: it reads as it is.
+        if not options.read_only:
+            suite.mock_session = f"conformance-{uuid.uuid4().hex[:12]}"
+            suite.setup = MockSetup(control.url, suite.mock_session)
     elif options.fixtures is not None:
         suite.setup = FileSetup(options.fixtures)
     if options.time_limit:
@@ -101,7 +136,7 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     # Loading the contracts takes a while: after the option checks, so usage errors are fast.
     from conformance import contracts
 
-    contracts.configure(options, _pinned_parameters(suite))
+    contracts.configure(options, _pinned_parameters(suite), suite.headers)
 
 
 def _pinned_parameters(suite: SuiteState) -> dict[str, str]:
@@ -121,15 +156,22 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     selected, deselected = [], []
     for item in items:
         marker = item.get_closest_marker("conformance_api")
-        other_api = marker is not None and marker.args[0] != suite.options.api
-        if other_api or (suite.options.read_only and item.get_closest_marker("mutates")):
-            deselected.append(item)
-        else:
-            selected.append(item)
+        if marker is not None and marker.args[0] != suite.options.api:
+            deselected.append(item)  # the other vendor's: not part of this run at all
+            continue
+        if suite.options.read_only and (item.get_closest_marker("mutates") or _writes(item)):
+            # Listed, as skipped with the reason: the report says what was not checked.
+            item.add_marker(pytest.mark.skip(reason=READ_ONLY_REASON))
+        selected.append(item)
     if deselected:
         config.hook.pytest_deselected(items=deselected)
     # Behaviour first: generated requests may use up the credit balances the rules are tried on.
     items[:] = sorted(selected, key=lambda item: "behaviour" not in item.nodeid)
+
+
+def _writes(item: pytest.Item) -> bool:
+    """Whether a property test is of an operation that is not a read (POST, PUT, ...)."""
+    return any(f"[{method} " in item.name for method in WRITES)
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
@@ -154,17 +196,54 @@ def pytest_runtest_makereport(
     if report.when == "call" or (report.when == "setup" and report.outcome != "passed"):
         from conformance.report import outcome_of
 
-        suite.outcomes.append(outcome_of(item, report, call, suite.options.secrets))
+        # Skips the user chose (--read-only) or that cannot apply to this target (it is not
+        # the mock) leave the verdict conclusive; a time limit or missing setup data do not.
+        by_choice = item.get_closest_marker("skip") is not None or (
+            call.excinfo is not None and call.excinfo.errisinstance(NotApplicable)
+        )
+        suite.outcomes.append(
+            outcome_of(item, report, call, suite.options.secrets, skip_by_choice=by_choice)
+        )
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """The run's verdict becomes its exit status; the JUnit file is written; the mock session
+    the run worked in is deleted."""
+    suite = state(session.config)
+    if suite is None:
+        return
+    from conformance.report import Report
+
+    report = _report(suite, Report)
+    verdict = report.verdict()
+    # Violations are reproduced in the run's session (the curl lines name it): kept then.
+    if suite.mock_control and suite.mock_session and verdict.exit_status != EXIT_VIOLATIONS:
+        delete_mock_session(suite.mock_control, suite.mock_session)
+    if exitstatus not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
+        return  # interrupted, an internal error, a usage error: pytest's own status stands
+    session.exitstatus = verdict.exit_status
+    if suite.options.junit_xml is not None:
+        report.write_junit(suite.options.junit_xml)
+
+
+def _report(suite: SuiteState, report_class: Any) -> Any:
+    return report_class(
+        api=suite.options.api,
+        base_url=suite.options.base_url,
+        mock_control=suite.mock_control,
+        options=suite.options,
+        outcomes=suite.outcomes,
+        answered=_answered(),
+        mock_session=suite.mock_session,
+    )
 
 
 def _scrub(report: pytest.TestReport, secrets: list[str]) -> None:
     """Credentials never reach the console, the JUnit file or any captured output."""
     text = report.longreprtext
-    if report.longrepr is not None and any(secret in text for secret in secrets):
-        for secret in secrets:
-            text = text.replace(secret, "[redacted]")
-        report.longrepr = text
-    report.sections = [(title, _redact(content, secrets)) for title, content in report.sections]
+    if report.longrepr is not None and redact(text, secrets) != text:
+        report.longrepr = redact(text, secrets)
+    report.sections = [(title, redact(content, secrets)) for title, content in report.sections]
 
 
 def _answered() -> dict[str, int]:
@@ -173,25 +252,11 @@ def _answered() -> dict[str, int]:
     return dict(contracts.ANSWERED)
 
 
-def _redact(text: str, secrets: list[str]) -> str:
-    for secret in secrets:
-        text = text.replace(secret, "[redacted]")
-    return text
-
-
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
     suite = state(config)
     if suite is None:
         return
     from conformance.report import Report
 
-    report = Report(
-        api=suite.options.api,
-        base_url=suite.options.base_url,
-        mock_control=suite.mock_control,
-        options=suite.options,
-        outcomes=suite.outcomes,
-        answered=_answered(),
-    )
-    for line in report.lines():
-        terminalreporter.write_line(_redact(line, suite.options.secrets))
+    for line in _report(suite, Report).lines():
+        terminalreporter.write_line(redact(line, suite.options.secrets))

@@ -5,17 +5,24 @@ from __future__ import annotations
 
 import re
 import textwrap
+import xml.etree.ElementTree as ElementTree
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from conformance.checks import ALL as SUITE_CHECKS
 from conformance.http import Exchange, curl
-from conformance.options import RunOptions
+from conformance.options import (
+    EXIT_CONFORMS,
+    EXIT_INCONCLUSIVE,
+    EXIT_VIOLATIONS,
+    RunOptions,
+    redact,
+)
 
 BUILT_IN_CHECKS = (
-    "not_a_server_error",
     "status_code_conformance",
     "content_type_conformance",
     "response_headers_conformance",
@@ -23,7 +30,6 @@ BUILT_IN_CHECKS = (
     "negative_data_rejection",
     "positive_data_acceptance",
     "missing_required_header",
-    "unsupported_method",
     "allow_header_conformance",
     "ignored_auth",
 )
@@ -47,18 +53,40 @@ class Outcome:
     status: str  # "passed", "failed" or "skipped"
     reason: str = ""
     violations: list[Violation] = field(default_factory=list)
+    # A skip the user chose (--read-only) or that cannot apply to this target: it leaves the
+    # verdict conclusive. Other skips (a time limit, missing setup data) make it inconclusive.
+    skipped_by_choice: bool = False
 
 
 def outcome_of(
-    item: pytest.Item, report: pytest.TestReport, call: pytest.CallInfo[Any], secrets: list[str]
+    item: pytest.Item,
+    report: pytest.TestReport,
+    call: pytest.CallInfo[Any],
+    secrets: list[str],
+    skip_by_choice: bool = False,
 ) -> Outcome:
     kind, title = _describe(item)
     outcome = Outcome(kind=kind, title=title, status=report.outcome)
     if report.skipped:
-        outcome.reason = report.longreprtext.rsplit("Skipped: ", 1)[-1].strip()
+        outcome.reason = _skip_reason(report)
+        outcome.skipped_by_choice = skip_by_choice
     elif report.failed and call.excinfo is not None:
         outcome.violations = _violations(item, call.excinfo.value)
     return outcome
+
+
+def _skip_reason(report: pytest.TestReport) -> str:
+    """The reason alone (a skip's report is a (path, line, "Skipped: reason") tuple)."""
+    longrepr = report.longrepr
+    text = longrepr[2] if isinstance(longrepr, tuple) else report.longreprtext
+    return str(text).removeprefix("Skipped: ").strip()
+
+
+@dataclass(frozen=True)
+class Verdict:
+    word: str  # CONFORMS, DOES NOT CONFORM, INCONCLUSIVE
+    exit_status: int
+    why: str = ""  # for an inconclusive run: what did not run
 
 
 def _describe(item: pytest.Item) -> tuple[str, str]:
@@ -141,6 +169,7 @@ class Report:
     options: RunOptions
     outcomes: list[Outcome]
     answered: dict[str, int] = field(default_factory=dict)  # generated requests by status class
+    mock_session: str | None = None  # the run's session on this kit's mock
 
     def lines(self) -> list[str]:
         lines = ["", "=" * 78, f"Conformance of {self.api} at {self.base_url}"]
@@ -171,30 +200,143 @@ class Report:
                 mark = {"passed": "PASS", "failed": "FAIL", "skipped": "SKIP"}[outcome.status]
                 suffix = f"  ({outcome.reason})" if outcome.reason else ""
                 lines.append(f"  {mark}  {outcome.title}{suffix}")
-        violations = [(o, v) for o in self.outcomes for v in o.violations]
-        if violations:
-            lines += ["", f"Violations ({len(violations)})"]
-            for number, (outcome, violation) in enumerate(violations, 1):
-                lines.append(f"  {number}. {outcome.title} ({violation.check})")
+        groups = self.violation_groups()
+        if groups:
+            count = sum(len(group.hits) for group in groups)
+            lines += ["", f"Violations ({count}, {len(groups)} distinct)"]
+            for number, group in enumerate(groups, 1):
+                first, violation = group.hits[0]
+                where = first.title if len(group.hits) == 1 else f"{len(group.hits)} tests"
+                lines.append(f"  {number}. {violation.check}: {where}")
+                if len(group.hits) > 1:
+                    titles = list(dict.fromkeys(outcome.title for outcome, _ in group.hits))
+                    lines.append("     hit by:   " + _indent("\n".join(titles)))
                 if violation.expected:
                     lines.append("     expected: " + _indent(violation.expected))
                 if violation.got:
                     lines.append("     got:      " + _indent(violation.got))
                 if violation.reproduce:
                     lines.append("     reproduce: " + violation.reproduce)
-        failed = sum(o.status == "failed" for o in self.outcomes)
-        passed = sum(o.status == "passed" for o in self.outcomes)
-        skipped = sum(o.status == "skipped" for o in self.outcomes)
-        verdict = "CONFORMS" if not failed else "DOES NOT CONFORM"
+        failed, passed, skipped = self.counts()
+        verdict = self.verdict()
         classes = ", ".join(f"{name} {count}" for name, count in sorted(self.answered.items()))
         lines += [
             "",
             f"generated requests: {sum(self.answered.values())}"
             + (f" ({classes})" if classes else ""),
-            f"{verdict}: {passed} passed, {failed} failed, {skipped} skipped",
+        ]
+        if verdict.why:
+            lines += textwrap.wrap(verdict.why, width=78)
+        if self.mock_session and verdict.exit_status == EXIT_VIOLATIONS:
+            lines += textwrap.wrap(
+                f"The run's state is kept in the mock's session {self.mock_session}, which the"
+                " curl lines name, so that they reproduce; remove it with DELETE"
+                f" {self.mock_control}/sessions/{self.mock_session}.",
+                width=78,
+            )
+        lines += [
+            f"{verdict.word}: {passed} passed, {failed} failed, {skipped} skipped",
             "=" * 78,
         ]
         return lines
+
+    def counts(self) -> tuple[int, int, int]:
+        """(failed, passed, skipped)."""
+        statuses = [outcome.status for outcome in self.outcomes]
+        return statuses.count("failed"), statuses.count("passed"), statuses.count("skipped")
+
+    def verdict(self) -> Verdict:
+        """What CI acts on: a failure is a violation; a run that left tests out for a reason
+        the user did not choose (a time limit, missing setup data) has not shown conformance."""
+        failed, passed, _ = self.counts()
+        if failed:
+            return Verdict("DOES NOT CONFORM", EXIT_VIOLATIONS)
+        unchosen = [o for o in self.outcomes if o.status == "skipped" and not o.skipped_by_choice]
+        if passed and not unchosen:
+            return Verdict("CONFORMS", EXIT_CONFORMS)
+        reasons = sorted({outcome.reason for outcome in unchosen}) or ["no test ran"]
+        why = (
+            f"{len(unchosen)} tests did not run ({'; '.join(reasons)}), so this run cannot"
+            " say the target conforms"
+        )
+        if self.options.allow_skips and passed:
+            return Verdict(
+                "CONFORMS",
+                EXIT_CONFORMS,
+                why.replace("cannot", "does not") + (" in full (--allow-skips)"),
+            )
+        return Verdict(
+            "INCONCLUSIVE", EXIT_INCONCLUSIVE, why + " (--allow-skips accepts such a run)"
+        )
+
+    def violation_groups(self) -> list[ViolationGroup]:
+        """One entry per rule and cause (the check, and what it expected), with every test
+        that hit it: one wrong answer seen by twelve tests is one finding, not twelve."""
+        groups: dict[tuple[str, str], ViolationGroup] = {}
+        for outcome in self.outcomes:
+            for violation in _causes(outcome.violations):
+                cause = violation.expected.splitlines()[0] if violation.expected else violation.got
+                key = (violation.check, cause)
+                groups.setdefault(key, ViolationGroup()).hits.append((outcome, violation))
+        return list(groups.values())
+
+    def write_junit(self, path: Path) -> None:
+        """JUnit XML for CI: one suite named after the API, one case per operation, sequence
+        and behaviour rule, named as the report names them; a failure carries what was
+        expected, what came back and the curl line."""
+        failed, _, skipped = self.counts()
+        suite = ElementTree.Element(
+            "testsuite",
+            name=self.api,
+            tests=str(len(self.outcomes)),
+            failures=str(failed),
+            errors="0",
+            skipped=str(skipped),
+        )
+        ElementTree.SubElement(
+            ElementTree.SubElement(suite, "properties"),
+            "property",
+            name="verdict",
+            value=self.verdict().word,
+        )
+        for outcome in self.outcomes:
+            case = ElementTree.SubElement(
+                suite, "testcase", classname=f"{self.api}.{outcome.kind}", name=outcome.title
+            )
+            if outcome.status == "skipped":
+                ElementTree.SubElement(case, "skipped", message=outcome.reason)
+            for violation in outcome.violations:
+                failure = ElementTree.SubElement(case, "failure", message=violation.check)
+                failure.text = "\n".join(
+                    f"{label}: {text}"
+                    for label, text in (
+                        ("expected", violation.expected),
+                        ("got", violation.got),
+                        ("reproduce", violation.reproduce or ""),
+                    )
+                    if text
+                )
+        tree = ElementTree.ElementTree(ElementTree.Element("testsuites"))
+        tree.getroot().append(suite)
+        ElementTree.indent(tree)
+        xml = ElementTree.tostring(tree.getroot(), encoding="unicode")
+        path.write_text(redact(xml, self.options.secrets) + "\n", encoding="utf-8")
+
+
+UNDOCUMENTED_STATUS = ("Undocumented status", "success_status_documented")
+
+
+def _causes(violations: list[Violation]) -> list[Violation]:
+    """The violations, less those another one explains: a body checked against the
+    ``default`` (error) schema only because its success status is undocumented."""
+    if not any(name in v.check for v in violations for name in UNDOCUMENTED_STATUS):
+        return violations
+    return [v for v in violations if "schema" not in v.check.lower()]
+
+
+@dataclass
+class ViolationGroup:
+    hits: list[tuple[Outcome, Violation]] = field(default_factory=list)
 
 
 def _suite_checks(api: str) -> list[str]:

@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import uuid
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import httpx
 
 CONTROL_HEALTH = "/__mock__/health"
+CONTROL_TOKEN_VARIABLE = "REFUND_MOCK_CONTROL_TOKEN"  # as the mock reads it (control/guard.py)
 
 
 class Unreachable(Exception):
     """The target did not answer at all."""
+
+
+class NotTestable(Exception):
+    """The target answers, but not as this API with these credentials: one line naming the
+    likely mistake (credentials, base URL)."""
 
 
 @dataclass(frozen=True)
@@ -21,10 +30,32 @@ class MockControl:
     url: str  # e.g. http://127.0.0.1:8080/__mock__
 
 
-def probe(base_url: str, timeout: float = 5.0) -> None:
+SESSION_HEADER = "X-Mock-Session"
+
+
+def check_target(
+    base_url: str, api: str, auth: tuple[str, str] | None, read_only: bool
+) -> MockControl | None:
+    """Before any generated case: the target answers (Unreachable otherwise), as this API with
+    these credentials (NotTestable otherwise). Returns this kit's mock's control API if that is
+    the target; there the checks run in a session of their own, deleted after, so that they
+    leave nothing in the developer's state or journal (a read-only run makes no session)."""
+    control = find_mock_control(base_url, api)
+    session = f"conformance-check-{uuid.uuid4().hex[:12]}" if control and not read_only else None
+    headers = {SESSION_HEADER: session} if session else {}
+    try:
+        probe(base_url, headers)
+        preflight(base_url, api, auth, headers)
+    finally:
+        if control is not None and session is not None:
+            delete_mock_session(control.url, session)
+    return control
+
+
+def probe(base_url: str, headers: dict[str, str] | None = None, timeout: float = 5.0) -> None:
     """Raise Unreachable unless something answers HTTP at the base URL."""
     try:
-        httpx.get(base_url, timeout=timeout)
+        httpx.get(base_url, headers=headers, timeout=timeout)
     except httpx.HTTPError as exc:
         raise Unreachable(f"{base_url} did not answer: {exc}") from exc
 
@@ -42,3 +73,77 @@ def find_mock_control(base_url: str, api: str, timeout: float = 5.0) -> MockCont
     if response.status_code != 200 or (parts.path or "/").rstrip("/") not in served:
         return None
     return MockControl(url=origin + health["control"])
+
+
+def preflight(
+    base_url: str,
+    api: str,
+    auth: tuple[str, str] | None,
+    headers: dict[str, str] | None = None,
+    timeout: float = 10.0,
+) -> None:
+    """Before any generated case: a documented read of this API answers under the base URL,
+    and the credentials are accepted. Raise NotTestable naming the likely mistake."""
+    from conformance.apis import APIS
+
+    contract = APIS[api].contract
+    path = _documented_read(contract)
+    answer = _get(base_url + path, auth, headers, timeout)
+    if answer in (401, 403):
+        if auth is None:
+            raise NotTestable(f"GET {base_url}{path} answered {answer}: pass --auth USER:PASS")
+        raise NotTestable(
+            f"credentials refused: GET {base_url}{path} answered {answer} with --auth"
+            f" {auth[0]}:... (check the {APIS[api].credentials_hint})"
+        )
+    if answer == 404:
+        title = contract["info"]["title"]
+        suggestion = next(
+            (
+                candidate
+                for candidate in _base_url_candidates(base_url, contract)
+                if _get(candidate + path, auth, headers, timeout) not in (None, 404)
+            ),
+            None,
+        )
+        hint = f": did you mean {suggestion}?" if suggestion else ""
+        raise NotTestable(
+            f"nothing of the {title} API under {base_url} (GET {path} answered 404){hint}"
+        )
+
+
+def _documented_read(contract: dict) -> str:
+    """The contract's first GET without path parameters (a list), e.g. ``/accounts``."""
+    return next(
+        path for path, item in contract["paths"].items() if "get" in item and "{" not in path
+    )
+
+
+def _base_url_candidates(base_url: str, contract: dict) -> list[str]:
+    """Where the API may be instead: the contract's server paths at the target's origin, or
+    below the given base URL (behind a gateway prefix)."""
+    parts = urlsplit(base_url)
+    origin = f"{parts.scheme}://{parts.netloc}"
+    servers = [server["url"].rstrip("/") for server in contract.get("servers", [])]
+    found = [origin + server for server in servers] + [base_url + server for server in servers]
+    return [candidate for candidate in dict.fromkeys(found) if candidate != base_url]
+
+
+def _get(
+    url: str, auth: tuple[str, str] | None, headers: dict[str, str] | None, timeout: float
+) -> int | None:
+    try:
+        return httpx.get(url, auth=auth, headers=headers, timeout=timeout).status_code
+    except httpx.HTTPError:
+        return None
+
+
+def delete_mock_session(control_url: str, session: str, timeout: float = 10.0) -> None:
+    """Delete the session a run worked in on this kit's mock (its state and journal entries)."""
+    headers = {"Content-Type": "application/json"}
+    token = os.environ.get(CONTROL_TOKEN_VARIABLE)
+    if token:
+        headers["X-Mock-Control-Token"] = token
+    # If the mock went away, nothing of the run is left to clean.
+    with contextlib.suppress(httpx.HTTPError):
+        httpx.delete(f"{control_url}/sessions/{session}", headers=headers, timeout=timeout)

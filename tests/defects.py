@@ -180,6 +180,23 @@ def _created_as_200(out: Outgoing, back: Returned) -> Returned:
     return back
 
 
+def _transition_as_200(out: Outgoing, back: Returned) -> Returned:
+    if out.method == "POST" and out.path.endswith("/transitions") and back.status == 201:
+        return replace(back, status=200)
+    return back
+
+
+UNRECOGNISED_METHODS = ("TRACE", "QUERY", "CONNECT", "PROPFIND")
+
+
+def gateway_501_for_unknown_methods(out: Outgoing, back: Returned) -> Returned:
+    """What a gateway may do (RFC 9110): 501 to a method it does not recognise at all."""
+    if out.method in UNRECOGNISED_METHODS:
+        body = b'{"message": "Not Implemented"}'
+        return Returned(501, {"content-type": "application/json"}, body)
+    return back
+
+
 def _flip_is_more(_: Outgoing, body: Any) -> Any:
     if isinstance(body, dict) and "is_more" in body:
         body["is_more"] = not body["is_more"]
@@ -289,6 +306,13 @@ MARQETA_REFUND = "POST /accounts/{account_token}/refunds"
 MARQETA_LIST = "GET /accounts/{account_token}/refunds"
 
 DEFECTS = [
+    Defect(
+        "transition answered 200",
+        "marqeta",
+        "200 is not a documented status of transitionRefund",
+        on_response=_transition_as_200,
+        also_shows=("documented: 201",),
+    ),
     Defect(
         "wrong success status", "marqeta", f"FAIL  {MARQETA_REFUND}", on_response=_created_as_200
     ),

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import base64
 import subprocess
 import sys
 import time
 import xml.etree.ElementTree as ElementTree
+from pathlib import Path
 
 import httpx
 import pytest
+from junitparser import JUnitXml
 
 from mock_server.app import MockConfig, build_app
-from tests.defects import proxy
-from tests.support import serve_app
+from tests.defects import DEFECTS, proxy
+from tests.support import DEMO_AUTH, serve, serve_app
 from tests.test_conformance_defects import AUTH, BASE, ROOT, conformance
 
 
@@ -124,9 +127,10 @@ def test_junit_xml_lists_every_test_without_credentials(mock_root, tmp_path):
 def test_read_only_run_sends_no_writes(mock_root):
     app, log = proxy(mock_root)
     with serve_app(app) as root:
-        result = conformance("marqeta", root, "--seed", "1", "--read-only")
+        result = conformance("marqeta", root, "--seed", "1", "--read-only", "--allow-skips")
     assert result.returncode == 0, result.stdout[-3000:]
-    assert "read-only" in result.stdout
+    # What it left out is listed, saying why, not dropped from the report.
+    assert "SKIP  POST /accounts/{account_token}/refunds  (left out by --read-only" in result.stdout
     writes = [method for method in log.methods if method not in ("GET", "HEAD", "OPTIONS")]
     assert writes == [], f"a read-only run sent {sorted(set(writes))}"
     assert log.methods, "nothing was sent at all"
@@ -151,17 +155,20 @@ def test_fixtures_file_supplies_setup_data_for_a_target_that_is_not_the_mock(moc
     assert "only the mock can make" in result.stdout
 
 
-def test_without_setup_data_tests_that_need_it_are_skipped_saying_why(mock_root):
+def test_without_setup_data_the_run_is_inconclusive_saying_what_is_missing(mock_root):
     app, _ = proxy(mock_root, prefix="/gateway")
     with serve_app(app) as root:
         result = conformance("balanced", root + "/gateway", "--seed", "1")
-    assert result.returncode == 0, result.stdout[-3000:]
-    assert "pass --fixtures FILE" in result.stdout
+        accepted = conformance("balanced", root + "/gateway", "--seed", "1", "--allow-skips")
+    assert result.returncode == 3, result.stdout[-3000:]
+    assert "pass --fixtures FILE" in result.stdout and "INCONCLUSIVE" in result.stdout
+    assert accepted.returncode == 0, accepted.stdout[-3000:]
+    assert "CONFORMS" in accepted.stdout and "--allow-skips" in accepted.stdout
 
 
 def test_time_limit_stops_starting_tests(mock_root):
     result = conformance("marqeta", mock_root, "--seed", "1", "--time-limit", "0.01")
-    assert "time limit of 0.01 s reached" in result.stdout
+    assert "(time limit of 0.01 s reached)" in result.stdout  # the reason alone, no stray quotes
     assert "0 failed" in result.stdout
 
 
@@ -205,3 +212,105 @@ def test_pytest_runs_the_suite_with_the_same_options(mock_root):
     assert result.returncode == 0, result.stdout[-4000:]
     assert "CONFORMS:" in result.stdout
     assert "deselected" in result.stdout  # the Balanced tests are not run for --api marqeta
+
+
+# What CI reads ------------------------------------------------------------------------------
+
+
+def test_junit_names_the_suite_after_the_api_and_each_case_as_the_report_does(mock_root, tmp_path):
+    junit = tmp_path / "marqeta.xml"
+    result = conformance("marqeta", mock_root, "--seed", "1", "--junit-xml", str(junit))
+    assert result.returncode == 0, result.stdout[-3000:]
+    (suite,) = list(JUnitXml.fromfile(str(junit)))
+    assert suite.name == "marqeta"
+    names = [case.name for case in suite]
+    assert len(names) == len(set(names)) >= 25  # one case per operation, sequence and rule
+    for name in names:
+        assert name in result.stdout  # the report's own wording
+    assert "POST /accounts/{account_token}/refunds" in names
+    assert "hypothesis" not in junit.read_text().lower()  # no statistics blobs
+
+
+def test_a_violation_in_junit_carries_expected_got_and_a_curl_line(tmp_path):
+    junit = tmp_path / "failing.xml"
+    defect = next(d for d in DEFECTS if d.name == "missing required field")
+    with serve(MockConfig()) as upstream:
+        app, _ = proxy(upstream.root, defect)
+        with serve_app(app) as root:
+            result = conformance("marqeta", root, "--seed", "1", "--junit-xml", str(junit))
+    assert result.returncode == 1
+    (suite,) = list(JUnitXml.fromfile(str(junit)))
+    failing = [case for case in suite if not case.is_passed and not case.is_skipped]
+    assert failing
+    text = failing[0].result[0].text
+    assert "expected: " in text and "got: " in text and "reproduce: curl" in text
+    assert DEMO_AUTH[1] not in junit.read_text()  # the password never appears
+
+
+def test_reproduce_lines_mask_the_credentials_only_in_one_spelling(tmp_path):
+    defect = next(d for d in DEFECTS if d.name == "missing required field")
+    with serve(MockConfig()) as upstream:
+        app, _ = proxy(upstream.root, defect)
+        with serve_app(app) as root:
+            report = conformance("marqeta", root, "--seed", "1").stdout
+    assert "[Filtered]" not in report  # fields named like secrets (a refund's token) are data
+    assert "authorization: [redacted]" in report.lower()
+    assert DEMO_AUTH[1] not in report and base64_credentials() not in report
+
+
+def base64_credentials() -> str:
+    return base64.b64encode(":".join(DEMO_AUTH).encode()).decode()
+
+
+def test_one_wrong_answer_seen_by_many_tests_is_one_finding(tmp_path):
+    defect = next(d for d in DEFECTS if d.name == "transition answered 200")
+    with serve(MockConfig()) as upstream:
+        app, _ = proxy(upstream.root, defect)
+        with serve_app(app) as root:
+            report = conformance("marqeta", root, "--seed", "1").stdout
+    findings = [line for line in report.splitlines() if "200 is not a documented status" in line]
+    assert len(findings) == 1, report[-4000:]
+    assert "hit by:" in report
+    # Not filed as a body missing error_code: that is a consequence of the wrong status.
+    assert '"error_code" is a required property' not in report
+
+
+def test_a_run_against_the_mock_leaves_the_developers_state_and_journal_alone(mock_root):
+    before_accounts = httpx.get(f"{mock_root}/v3/accounts?count=100", auth=DEMO_AUTH).json()
+    httpx.delete(f"{mock_root}/__mock__/requests", headers={"Content-Type": "application/json"})
+    result = conformance("balanced", mock_root, "--seed", "1")
+    assert result.returncode == 0, result.stdout[-3000:]
+    after_accounts = httpx.get(f"{mock_root}/v3/accounts?count=100", auth=DEMO_AUTH).json()
+    assert after_accounts == before_accounts
+    assert httpx.get(f"{mock_root}/__mock__/sessions").json()["sessions"] == []
+    journal = httpx.get(f"{mock_root}/__mock__/requests?limit=1000").json()["requests"]
+    assert [entry for entry in journal if entry["path"] != "/v3/accounts"] == []
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--max-examples", "0"], "--max-examples must be at least 1, not 0"),
+        (["--max-rps", "0"], "--max-rps must be at least 1"),
+        (["--time-limit", "-1"], "--time-limit must be above 0"),
+        (["--seed", "-5"], "--seed must be 0 or more"),
+        (["--junit-xml", "/nonexistent/dir/r.xml"], "no folder /nonexistent/dir"),
+    ],
+)
+def test_out_of_range_flags_are_refused_in_one_line(mock_root, args, message):
+    result = conformance("marqeta", mock_root, *args)
+    assert result.returncode == 2
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith("refund-conformance: error: ") and message in line
+    assert not Path("/nonexistent/dir").exists()
+
+
+@pytest.mark.parametrize(
+    "content", ["marqeta: [1, 2\n", "- a list\n", "paypal:\n  x: 1\n", "marqeta:\n  wat: 1\n"]
+)
+def test_a_malformed_fixtures_file_is_refused_even_against_the_mock(mock_root, tmp_path, content):
+    fixtures = tmp_path / "fixtures.yaml"
+    fixtures.write_text(content)
+    result = conformance("marqeta", mock_root, "--fixtures", str(fixtures))
+    assert result.returncode == 2
+    assert "--fixtures" in result.stderr and len(result.stderr.strip().splitlines()) == 1

@@ -10,7 +10,13 @@ from unittest import mock
 import pytest
 
 from mock_server.app import MockConfig
-from tests.defects import DEFECTS, Defect, proxy
+from tests.defects import (
+    DEFECTS,
+    UNRECOGNISED_METHODS,
+    Defect,
+    proxy,
+)
+from tests.defects import gateway_501_for_unknown_methods as gateway_501
 from tests.support import DEMO_AUTH, ROOT, serve, serve_app
 
 AUTH = {"marqeta": ":".join(DEMO_AUTH), "balanced": "ak-test-demo-secret:"}
@@ -59,3 +65,48 @@ def test_each_planted_defect_is_reported(defect: Defect):
     assert "Value:" not in report  # the expectation, not Schemathesis' dump of the whole body
     assert "reproduce: curl" in report
     assert "demo_access_token" not in report  # credentials are redacted
+
+
+# Verdicts CI can act on --------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def correct_mock():
+    with serve(MockConfig()) as upstream:
+        yield upstream.root
+
+
+def test_a_gateway_answering_501_to_methods_it_does_not_recognise_conforms(correct_mock):
+    app, log = proxy(correct_mock, Defect("501", "marqeta", "", on_response=gateway_501))
+    with serve_app(app) as root:
+        result = conformance("marqeta", root, "--seed", "1")
+    assert result.returncode == 0, result.stdout[-4000:]
+    assert "CONFORMS" in result.stdout
+    assert set(log.methods) & set(UNRECOGNISED_METHODS), "no such method was tried"
+
+
+def test_wrong_credentials_are_named_as_such_before_any_case(correct_mock):
+    command = [sys.executable, "-m", "conformance", "run", "--api", "marqeta"]
+    command += ["--base-url", correct_mock + "/v3", "--auth", "wrong:creds"]
+    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2
+    (line,) = result.stderr.strip().splitlines()
+    assert "credentials refused" in line and "creds" not in line  # the password stays out
+    assert result.stdout == ""  # no generated case ran
+
+
+def test_a_wrong_base_url_is_named_with_the_likely_one(correct_mock):
+    result = conformance("marqeta", correct_mock + "/wrong")  # .../wrong/v3: nothing there
+    assert result.returncode == 2
+    assert "nothing of the Marqeta Credit" in result.stderr
+    assert f"did you mean {correct_mock}/v3?" in result.stderr
+    assert result.stdout == ""
+
+
+def test_a_time_limited_run_is_inconclusive_unless_skips_are_accepted(correct_mock):
+    limited = conformance("marqeta", correct_mock, "--time-limit", "0.01")
+    assert limited.returncode == 3, limited.stdout[-3000:]
+    assert "INCONCLUSIVE" in limited.stdout and "time limit of 0.01 s reached" in limited.stdout
+    # Accepting skips does not make a run in which nothing ran a pass.
+    nothing_ran = conformance("marqeta", correct_mock, "--time-limit", "0.01", "--allow-skips")
+    assert nothing_ran.returncode == 3

@@ -37,16 +37,18 @@ def limiter(run: RunOptions) -> RateLimiter:
 
 
 @pytest.fixture
-def client(run: RunOptions, limiter: RateLimiter) -> Iterator[ContractClient]:
+def client(suite: SuiteState, run: RunOptions, limiter: RateLimiter) -> Iterator[ContractClient]:
     """An HTTP client for the API under test; every response is checked against the contract."""
-    http = ContractClient(run.base_url, APIS[run.api].contract_path, run.auth, limiter)
+    path = APIS[run.api].contract_path
+    http = ContractClient(run.base_url, path, run.auth, limiter, suite.headers)
     yield http
     http.close()
 
 
 @pytest.fixture
-def anonymous(run: RunOptions, limiter: RateLimiter) -> Iterator[ContractClient]:
+def anonymous(suite: SuiteState, run: RunOptions, limiter: RateLimiter) -> Iterator[ContractClient]:
     """The same client without credentials."""
-    http = ContractClient(run.base_url, APIS[run.api].contract_path, None, limiter)
+    path = APIS[run.api].contract_path
+    http = ContractClient(run.base_url, path, None, limiter, suite.headers)
     yield http
     http.close()

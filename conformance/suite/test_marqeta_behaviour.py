@@ -10,7 +10,7 @@ from decimal import Decimal
 import pytest
 
 from conformance.apis import APIS
-from conformance.fixtures import NoSetupData
+from conformance.fixtures import NotApplicable
 
 pytestmark = pytest.mark.conformance_api("marqeta")
 
@@ -43,7 +43,7 @@ def listed(client, account: str, query: str = "") -> list[dict]:
 
 def exact_account(setup, current_balance: str) -> str:
     if not setup.can_create:
-        raise NoSetupData("needs an account with an exact balance, which only the mock can make")
+        raise NotApplicable("needs an account with an exact balance, which only the mock can make")
     return setup.marqeta_account(Decimal(current_balance))
 
 

@@ -48,6 +48,7 @@ class ControlHandlers:
         sessions = self.shared.sessions
         if sessions is not None and self.state is sessions.default:
             sessions.delete_all()  # a reset of the whole mock; a session's reset is its own
+            self.shared.journal.forget()
         return self._counts(), 200
 
     def seed(self, body: Json) -> tuple[Json, int]:
@@ -94,6 +95,7 @@ class ControlHandlers:
 
     def delete_session(self, session: str) -> tuple[None, int]:
         self.shared.sessions.delete(session)
+        self.shared.journal.forget(session)
         return None, 204
 
     # Faults -------------------------------------------------------------------------------

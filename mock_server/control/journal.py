@@ -54,6 +54,17 @@ class Journal:
         with self._lock:
             self._entries.clear()
 
+    def forget(self, session: str | None = None) -> None:
+        """Drop the entries of a deleted session (of every session, without a name): what a
+        session did goes with it."""
+        with self._lock:
+            kept = [
+                entry
+                for entry in self._entries
+                if entry.session is None or (session is not None and entry.session != session)
+            ]
+            self._entries = deque(kept, maxlen=self._entries.maxlen)
+
     def entries(
         self,
         path: str | None = None,
