@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import functools
 import gc
-import logging
 import re
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
@@ -25,6 +23,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
 
+from mock_server import background
 from mock_server.auth import (
     DEMO_BALANCED_CREDENTIALS,
     DEMO_CREDENTIALS,
@@ -78,7 +77,6 @@ from mock_server.validation import validator_map
 # a worker thread, so that the event loop keeps answering everyone else meanwhile.
 WHOLE_STATE_OPERATIONS = frozenset({"getState", "putState"})
 
-logger = logging.getLogger("mock_server")
 MARQETA_CONTRACT = "marqeta-credit.yaml"
 BALANCED_CONTRACT = "balanced-v1.yaml"
 CONTROL_CONTRACT = "mock-control.yaml"
@@ -331,27 +329,16 @@ def build_app(config: MockConfig | None = None, store: Store | None = None) -> A
     return app
 
 
-@contextlib.asynccontextmanager
-async def sessions_tidied(sessions: Sessions[MockState], config: MockConfig) -> AsyncIterator[None]:
+def sessions_tidied(
+    sessions: Sessions[MockState], config: MockConfig
+) -> contextlib.AbstractAsyncContextManager[None]:
     """Tidy the sessions in the background while serving: idle ones closed, deleted ones
     (by another worker) forgotten."""
-    every = min(config.session_limits.idle_seconds / 4, 5.0)
-
-    async def tidy_now_and_then() -> None:
-        while True:
-            await asyncio.sleep(every)
-            try:  # closing SQLite stores waits on their transactions: off the event loop
-                await run_in_threadpool(sessions.tidy, config.clock.now().timestamp())
-            except Exception:  # a failed round must not stop the next one
-                logger.exception("tidying the sessions failed")
-
-    task = asyncio.create_task(tidy_now_and_then())
-    try:
-        yield
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+    return background.every(
+        min(config.session_limits.idle_seconds / 4, 5.0),
+        lambda: sessions.tidy(config.clock.now().timestamp()),
+        "tidying the sessions",
+    )
 
 
 @contextlib.contextmanager

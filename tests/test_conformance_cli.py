@@ -233,11 +233,7 @@ def test_junit_names_the_suite_after_the_api_and_each_case_as_the_report_does(mo
 
 def test_a_violation_in_junit_carries_expected_got_and_a_curl_line(tmp_path):
     junit = tmp_path / "failing.xml"
-    defect = next(d for d in DEFECTS if d.name == "missing required field")
-    with serve(MockConfig()) as upstream:
-        app, _ = proxy(upstream.root, defect)
-        with serve_app(app) as root:
-            result = conformance("marqeta", root, "--seed", "1", "--junit-xml", str(junit))
+    result = report_on("missing required field", "--junit-xml", str(junit))
     assert result.returncode == 1
     (suite,) = list(JUnitXml.fromfile(str(junit)))
     failing = [case for case in suite if not case.is_passed and not case.is_skipped]
@@ -247,12 +243,17 @@ def test_a_violation_in_junit_carries_expected_got_and_a_curl_line(tmp_path):
     assert DEMO_AUTH[1] not in junit.read_text()  # the password never appears
 
 
-def test_reproduce_lines_mask_the_credentials_only_in_one_spelling(tmp_path):
-    defect = next(d for d in DEFECTS if d.name == "missing required field")
+def report_on(defect_name: str, *extra: str) -> subprocess.CompletedProcess[str]:
+    """A Marqeta run against a proxy that plants the named defect in a correct mock."""
+    defect = next(d for d in DEFECTS if d.name == defect_name)
     with serve(MockConfig()) as upstream:
         app, _ = proxy(upstream.root, defect)
         with serve_app(app) as root:
-            report = conformance("marqeta", root, "--seed", "1").stdout
+            return conformance("marqeta", root, "--seed", "1", *extra)
+
+
+def test_reproduce_lines_mask_the_credentials_only_in_one_spelling():
+    report = report_on("missing required field").stdout
     assert "[Filtered]" not in report  # fields named like secrets (a refund's token) are data
     assert "authorization: [redacted]" in report.lower()
     assert DEMO_AUTH[1] not in report and base64_credentials() not in report
@@ -262,12 +263,8 @@ def base64_credentials() -> str:
     return base64.b64encode(":".join(DEMO_AUTH).encode()).decode()
 
 
-def test_one_wrong_answer_seen_by_many_tests_is_one_finding(tmp_path):
-    defect = next(d for d in DEFECTS if d.name == "transition answered 200")
-    with serve(MockConfig()) as upstream:
-        app, _ = proxy(upstream.root, defect)
-        with serve_app(app) as root:
-            report = conformance("marqeta", root, "--seed", "1").stdout
+def test_one_wrong_answer_seen_by_many_tests_is_one_finding():
+    report = report_on("transition answered 200").stdout
     findings = [line for line in report.splitlines() if "200 is not a documented status" in line]
     assert len(findings) == 1, report[-4000:]
     assert "hit by:" in report

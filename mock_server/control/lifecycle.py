@@ -8,20 +8,16 @@ several worker processes running the timer never move a refund twice.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import logging
 import re
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import Iterable
 from datetime import timedelta
 from typing import Protocol
 
-from starlette.concurrency import run_in_threadpool
-
+from mock_server import background
 from mock_server.clock import Clock
 from mock_server.marqeta.service import MarqetaService
 
-logger = logging.getLogger("mock_server")
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m)")
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0}
 
@@ -54,22 +50,8 @@ class AutoLifecycle:
         cutoff = self.clock.now() - self.step
         return sum(state.marqeta.advance_due(cutoff) for state in self.sessions.all())
 
-    @contextlib.asynccontextmanager
-    async def running(self) -> AsyncIterator[None]:
+    def running(self) -> contextlib.AbstractAsyncContextManager[None]:
         """Tick in the background (a few times per step) while the block runs."""
-        task = asyncio.create_task(self._loop())
-        try:
-            yield
-        finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-
-    async def _loop(self) -> None:
-        interval = min(self.step.total_seconds() / 4, 1.0)
-        while True:
-            await asyncio.sleep(interval)
-            try:
-                await run_in_threadpool(self.tick)  # stores may block: off the event loop
-            except Exception:  # a failed tick must not stop the timer; the next one retries
-                logger.exception("lifecycle tick failed")
+        return background.every(
+            min(self.step.total_seconds() / 4, 1.0), self.tick, "lifecycle tick"
+        )
