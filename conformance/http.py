@@ -8,6 +8,7 @@ import itertools
 import shlex
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -69,6 +70,8 @@ class RateLimiter:
     """At most ``per_second`` calls a second, across threads."""
 
     per_second: int | None
+    clock: Callable[[], float] = time.monotonic  # injected by tests, with ``sleep``
+    sleep: Callable[[float], None] = time.sleep
     _next: float = 0.0
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -76,10 +79,10 @@ class RateLimiter:
         if not self.per_second:
             return
         with self._lock:
-            now = time.monotonic()
+            now = self.clock()
             start = max(now, self._next)
             self._next = start + 1 / self.per_second
-        time.sleep(max(0.0, start - now))
+        self.sleep(max(0.0, start - now))
 
 
 class UndocumentedStatus(AssertionError):

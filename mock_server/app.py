@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import functools
 import gc
@@ -35,7 +36,7 @@ from mock_server.balanced.service import BalancedService
 from mock_server.balanced.service import Policy as BalancedPolicy
 from mock_server.clock import Clock, SystemClock
 from mock_server.control.faults import FaultBook
-from mock_server.control.forced import Forcing, OperationAnswers
+from mock_server.control.forced import Forcing, OperationAnswers, Sleep
 from mock_server.control.guard import ControlGuardMiddleware, ControlPolicy, VendorCORSMiddleware
 from mock_server.control.handlers import CONTROL_PATH, ControlHandlers
 from mock_server.control.journal import Journal, JournalMiddleware
@@ -92,6 +93,7 @@ class MockConfig:
     validate_responses: bool = False  # on in our tests; off when serving, for speed
     store: str = "memory"
     clock: Clock = field(default_factory=SystemClock)
+    sleep: Sleep = asyncio.sleep  # how a fault's latency waits
     journal_size: int = 1000  # exchanges kept for GET /__mock__/requests; 0 keeps none
     lifecycle_step: timedelta | None = None  # --lifecycle auto:DURATION
     session_limits: SessionLimits = field(default_factory=SessionLimits)  # --max-*sessions
@@ -270,7 +272,7 @@ def build_app(config: MockConfig | None = None, store: Store | None = None) -> A
     errors = ErrorRouter()
     on_event_loop = not store.blocking
     for api in apis.values():
-        forcing = Forcing(api.name, api.answers, api.error_format, shared.faults)
+        forcing = Forcing(api.name, api.answers, api.error_format, shared.faults, config.sleep)
         resolver = operation_resolver(api.name, sessions, forcing, on_event_loop, config.clock)
         # Longest first: /v3/credit/... must not be taken by the /v3 mount.
         for base_path in sorted(api.base_paths, key=len, reverse=True):

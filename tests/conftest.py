@@ -21,6 +21,7 @@ from tests.support import (
     ROOT,
     ContractClient,
     LiveMock,
+    RecordedSleeps,
     SettableClock,
     free_port,
     log_of,
@@ -46,8 +47,13 @@ def store_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathF
 
 
 @pytest.fixture(scope="session")
-def live_mock(clock: SettableClock, store_url: str) -> Iterator[LiveMock]:
-    with serve(MockConfig(clock=clock, store=store_url)) as mock:
+def sleeps() -> RecordedSleeps:
+    return RecordedSleeps()
+
+
+@pytest.fixture(scope="session")
+def live_mock(clock: SettableClock, sleeps: RecordedSleeps, store_url: str) -> Iterator[LiveMock]:
+    with serve(MockConfig(clock=clock, store=store_url, sleep=sleeps)) as mock:
         yield mock
 
 

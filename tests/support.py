@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import signal
 import socket
 import threading
@@ -34,6 +35,17 @@ class SettableClock:
 
     def now(self) -> datetime:
         return self.pinned or datetime.now(UTC)
+
+
+class RecordedSleeps:
+    """A fault's wait, recorded instead of taken: tests check the delay asked for."""
+
+    def __init__(self) -> None:
+        self.asked: list[float] = []
+
+    async def __call__(self, seconds: float) -> None:
+        self.asked.append(seconds)
+        await asyncio.sleep(0)
 
 
 LOGS: dict[int, Path] = {}  # pid of a mock started by the start_mock fixture -> its output

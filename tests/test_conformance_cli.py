@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import subprocess
 import sys
-import time
 import xml.etree.ElementTree as ElementTree
 from pathlib import Path
 
@@ -13,6 +12,7 @@ import httpx
 import pytest
 from junitparser import JUnitXml
 
+from conformance.http import RateLimiter
 from mock_server.app import MockConfig, build_app
 from tests.defects import DEFECTS, proxy
 from tests.support import DEMO_AUTH, serve, serve_app
@@ -172,14 +172,18 @@ def test_time_limit_stops_starting_tests(mock_root):
     assert "0 failed" in result.stdout
 
 
-def test_max_rps_paces_the_requests(mock_root):
-    app, log = proxy(mock_root)
-    with serve_app(app) as root:
-        started = time.monotonic()
-        result = conformance("balanced", root, "--seed", "1", "--max-rps", "40", "--read-only")
-        elapsed = time.monotonic() - started
-    assert result.returncode == 0, result.stdout[-3000:]
-    assert len(log.methods) / elapsed <= 40 * 1.1, f"{len(log.methods)} requests in {elapsed:.1f}s"
+def test_max_rps_spaces_the_behaviour_tests_requests_evenly():
+    now = [100.0]
+    slept: list[float] = []
+
+    def sleep(seconds: float) -> None:  # a clock that moves only when the limiter waits
+        slept.append(seconds)
+        now[0] += seconds
+
+    limiter = RateLimiter(40, clock=lambda: now[0], sleep=sleep)
+    for _ in range(5):
+        limiter.wait()
+    assert slept == pytest.approx([0.0, 0.025, 0.025, 0.025, 0.025])
 
 
 def test_pytest_runs_the_suite_with_the_same_options(mock_root):

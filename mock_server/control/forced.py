@@ -10,6 +10,7 @@ is one a client could really get.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +20,7 @@ from mock_server.errors import ErrorFormat
 from mock_server.spec import Contract, resolved
 
 Json = dict[str, Any]
+Sleep = Callable[[float], Awaitable[None]]  # how a fault waits (asyncio.sleep)
 FORCED = "Forced by the mock"
 
 
@@ -142,11 +144,13 @@ class Forcing:
         answers: dict[str, OperationAnswers],
         errors: ErrorFormat,
         faults: FaultBook,
+        sleep: Sleep = asyncio.sleep,
     ) -> None:
         self.api = api
         self.answers = answers
         self.errors = errors
         self.faults = faults
+        self.sleep = sleep  # injected: tests check the delay asked for, not the time taken
 
     async def answer(
         self, operation_id: str, prefer: str | None, session: str | None = None
@@ -154,7 +158,7 @@ class Forcing:
         """The forced answer for this call, or None to let the mock answer."""
         draw = self.faults.draw(self.api, operation_id, session)
         if draw.delay_seconds:
-            await asyncio.sleep(draw.delay_seconds)
+            await self.sleep(draw.delay_seconds)
         if draw.status is not None:
             raise forced_error(
                 self.answers[operation_id],
