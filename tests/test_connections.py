@@ -38,14 +38,17 @@ def stalled_clients(root: str, count: int) -> Iterator[list[socket.socket]]:
 
 
 def closed_by_server(sock: socket.socket, within: float) -> bool:
-    """Whether the server closes ``sock`` (reading gives EOF or a reset) within a time."""
+    """Whether the server closes ``sock`` within a time (whatever it still sends first: the
+    rest of an answer is read and set aside)."""
     sock.settimeout(within)
     try:
-        return sock.recv(1024) == b""
+        while sock.recv(65536):
+            pass
     except ConnectionResetError:
         return True
     except TimeoutError:
         return False
+    return True
 
 
 def test_more_stalled_sockets_than_the_cap_and_the_fd_limit_do_not_lock_anyone_out(start_mock):
@@ -68,7 +71,7 @@ def test_silent_and_slow_header_connections_are_closed_after_the_header_timeout(
         assert httpx.get(f"{root}/__mock__/health").status_code == 200
 
 
-def test_an_idle_keep_alive_connection_is_closed_and_a_busy_one_is_not_evicted(start_mock):
+def test_an_idle_keep_alive_connection_is_closed_after_the_keep_alive(start_mock):
     _, root = start_mock("--keep-alive", "1", "--max-connections", "4")
     host, port = root.removeprefix("http://").split(":")
     with socket.create_connection((host, int(port)), timeout=10) as idle:
