@@ -42,7 +42,7 @@ from conformance.target import (
 # The report (and through it Schemathesis) is imported only when a suite runs: this module is
 # loaded by every pytest run of a project with the kit installed, with only the [mock] extra too.
 if TYPE_CHECKING:
-    from conformance.report import Outcome
+    from conformance.report import Outcome, Report
 
 PREFIX = "conformance-"
 STATE_KEY = pytest.StashKey["SuiteState"]()
@@ -212,9 +212,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     suite = state(session.config)
     if suite is None:
         return
-    from conformance.report import Report
-
-    report = _report(suite, Report)
+    report = _report(suite)
     verdict = report.verdict()
     # Violations are reproduced in the run's session (the curl lines name it): kept then.
     if suite.mock_control and suite.mock_session and verdict.exit_status != EXIT_VIOLATIONS:
@@ -226,8 +224,11 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         report.write_junit(suite.options.junit_xml)
 
 
-def _report(suite: SuiteState, report_class: Any) -> Any:
-    return report_class(
+def _report(suite: SuiteState) -> Report:
+    """The run's report, verdict and JUnit file, from what the tests found."""
+    from conformance.report import Report
+
+    return Report(
         api=suite.options.api,
         base_url=suite.options.base_url,
         mock_control=suite.mock_control,
@@ -256,7 +257,5 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     suite = state(config)
     if suite is None:
         return
-    from conformance.report import Report
-
-    for line in _report(suite, Report).lines():
+    for line in _report(suite).lines():
         terminalreporter.write_line(redact(line, suite.options.secrets))
