@@ -22,7 +22,8 @@ run: $(BIN)/.installed ## start the mock with demo data on $(HOST):$(PORT)
 	$(BIN)/python -m mock_server --host $(HOST) --port $(PORT) $(ARGS)
 
 # loadgroup: the tests of one installed-kit virtualenv stay on one process.
-test: $(BIN)/.installed ## the whole test suite, in $(JOBS) processes
+test: $(BIN)/.installed ## type check, then the whole test suite in $(JOBS) processes
+	$(BIN)/mypy
 	$(BIN)/python -m pytest -n $(JOBS) --dist loadgroup --durations=15 $(ARGS)
 
 soak: $(BIN)/.installed ## long generated-request run per API against 2 workers on SQLite
@@ -31,6 +32,7 @@ soak: $(BIN)/.installed ## long generated-request run per API against 2 workers 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 format: $(BIN)/.installed
 	$(BIN)/ruff check --fix .

@@ -15,9 +15,9 @@ import uvicorn
 from connexion import AsyncApp
 from connexion.resolver import Resolver
 
-from mock_server.auth import DEMO_BALANCED_CREDENTIALS, DEMO_CREDENTIALS, security_map
+from mock_server.auth import DEMO_BALANCED_CREDENTIALS, DEMO_CREDENTIALS
+from mock_server.connexion_adapter import security_map, validator_map
 from mock_server.spec import load_contract
-from mock_server.validation import validator_map
 
 BODY = {"token": "my_refund_token_01", "status": "INITIATED", "amount": 0.01}
 CREDENTIALS = {
@@ -36,7 +36,7 @@ def floor_app(contract_file: str, base_path: str) -> AsyncApp:
         load_contract(contract_file),
         base_path=base_path,
         resolver=Resolver(function_resolver=lambda _operation_id: answer),
-        security_map=security_map(CREDENTIALS[contract_file]),
+        security_map=security_map(CREDENTIALS[contract_file].check),
     )
     return app
 

@@ -25,7 +25,7 @@ class Api:
 
     @property
     def title(self) -> str:
-        return self.contract["info"]["title"]
+        return str(self.contract["info"]["title"])
 
     def is_malformed_request_error(self, status: int, body: Any) -> bool:
         """Whether an error body says "your request is malformed" (as opposed to a business rule).
@@ -36,9 +36,11 @@ class Api:
         if status != 400 or not isinstance(body, dict):
             return False
         if "x-mock-error-codes" in self.contract:
-            return body.get("error_code") == self.contract["x-mock-error-codes"]["invalid_request"]
+            return bool(
+                body.get("error_code") == self.contract["x-mock-error-codes"]["invalid_request"]
+            )
         category = self.contract["x-mock-error-categories"]["invalid_request"]
-        return body.get("category_code") == category["category_code"]
+        return bool(body.get("category_code") == category["category_code"])
 
 
 APIS = {

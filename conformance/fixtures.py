@@ -153,12 +153,13 @@ class MockSetup:
 
     def _account(self, balance: Decimal, **fields: Any) -> str:
         body = {"current_balance": float(balance), "credit_limit": 1_000_000, **fields}
-        return self._post("/accounts", body)["token"]
+        return str(self._post("/accounts", body)["token"])
 
     def _post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
         response = self.http.post(path, json=body)
         response.raise_for_status()
-        return response.json()
+        created: dict[str, Any] = response.json()
+        return created
 
 
 class FileSetup:
@@ -176,18 +177,18 @@ class FileSetup:
         accounts = self.marqeta.get("refundable_accounts") or []
         if not accounts:
             raise NoSetupData(f"{self.path}: add marqeta.refundable_accounts")
-        return accounts[0]
+        return str(accounts[0])
 
     def marqeta_account_for_property_tests(self) -> str:
         # The last one: generated refunds may use up its balance (list two to keep the first).
         self.marqeta_account()
-        return self.marqeta["refundable_accounts"][-1]
+        return str(self.marqeta["refundable_accounts"][-1])
 
     def marqeta_account_with_balance_at_least_zero(self) -> str:
         token = self.marqeta.get("non_negative_balance_account")
         if not token:
             raise NoSetupData(f"{self.path}: add marqeta.non_negative_balance_account")
-        return token
+        return str(token)
 
     def marqeta_payment_source(self) -> tuple[str, str]:
         source = self.marqeta.get("payment_source") or {}

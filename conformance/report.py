@@ -93,8 +93,9 @@ def _describe(item: pytest.Item) -> tuple[str, str]:
     operation = _OPERATION.search(item.name)
     if operation:
         return "operation", operation.group(1)
-    if getattr(item, "cls", None) is not None and "Sequences" in item.cls.__name__:
-        return "sequence", (item.cls.__doc__ or item.cls.__name__).strip().splitlines()[0]
+    cls = getattr(item, "cls", None)
+    if cls is not None and "Sequences" in cls.__name__:
+        return "sequence", (cls.__doc__ or cls.__name__).strip().splitlines()[0]
     function = getattr(item, "function", None)
     doc = (getattr(function, "__doc__", None) or "").strip()
     title = doc.splitlines()[0] if doc else item.name.removeprefix("test_").replace("_", " ")
@@ -141,7 +142,9 @@ def _violations(item: pytest.Item, error: BaseException) -> list[Violation]:
 def _last_exchange(item: pytest.Item) -> Exchange | None:
     """The last request a behaviour test's clients made: it reproduces the failure."""
     clients = [getattr(item, "funcargs", {}).get(name) for name in ("client", "anonymous")]
-    exchanges = [c.last for c in clients if getattr(c, "last", None) is not None]
+    exchanges: list[Exchange] = [
+        exchange for client in clients if (exchange := getattr(client, "last", None)) is not None
+    ]
     return max(exchanges, key=lambda exchange: exchange.sequence, default=None)
 
 
@@ -316,10 +319,10 @@ class Report:
                     )
                     if text
                 )
-        tree = ElementTree.ElementTree(ElementTree.Element("testsuites"))
-        tree.getroot().append(suite)
-        ElementTree.indent(tree)
-        xml = ElementTree.tostring(tree.getroot(), encoding="unicode")
+        root = ElementTree.Element("testsuites")
+        root.append(suite)
+        ElementTree.indent(root)
+        xml = ElementTree.tostring(root, encoding="unicode")
         path.write_text(redact(xml, self.options.secrets) + "\n", encoding="utf-8")
 
 

@@ -6,6 +6,7 @@ import contextlib
 import os
 import uuid
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
@@ -112,14 +113,14 @@ def preflight(
         )
 
 
-def _documented_read(contract: dict) -> str:
+def _documented_read(contract: dict[str, Any]) -> str:
     """The contract's first GET without path parameters (a list), e.g. ``/accounts``."""
     return next(
-        path for path, item in contract["paths"].items() if "get" in item and "{" not in path
+        str(path) for path, item in contract["paths"].items() if "get" in item and "{" not in path
     )
 
 
-def _base_url_candidates(base_url: str, contract: dict) -> list[str]:
+def _base_url_candidates(base_url: str, contract: dict[str, Any]) -> list[str]:
     """Where the API may be instead: the contract's server paths at the target's origin, or
     below the given base URL (behind a gateway prefix)."""
     parts = urlsplit(base_url)

@@ -17,10 +17,10 @@ from pathlib import Path
 from typing import Any
 
 import uvicorn
+from connexion import AsyncApp
 
 from mock_server.app import (
     BALANCED_CONTRACT,
-    CONTROL_PATH,
     MARQETA_CONTRACT,
     MockConfig,
     base_paths,
@@ -29,6 +29,7 @@ from mock_server.app import (
 from mock_server.auth import DEMO_BALANCED_CREDENTIALS, DEMO_CREDENTIALS, Credentials
 from mock_server.connections import ConnectionLimits, GuardedHttpProtocol, use_limits
 from mock_server.control.guard import TOKEN_VARIABLE, is_loopback
+from mock_server.control.handlers import CONTROL_PATH
 from mock_server.control.lifecycle import parse_lifecycle
 from mock_server.fixtures import FixturesError
 from mock_server.marqeta.service import ListQuery
@@ -280,7 +281,7 @@ def main(argv: list[str] | None = None) -> int:
         # Built here even with workers: it checks the options, loads the fixtures into the
         # store once, and gives the banner its data.
         app = build_app(config)
-        GuardedHttpProtocol.answer_malformed = app.error_router.malformed  # type: ignore[attr-defined]
+        GuardedHttpProtocol.answer_malformed = app.error_router.malformed
     except (ValueError, FixturesError, StoreError, CannotListen) as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return 2
@@ -291,7 +292,7 @@ def main(argv: list[str] | None = None) -> int:
             server.run(sockets=[listening])
         return 0 if server.started else 1
     listening.close()  # the workers' supervisor binds its own; this one checked the address
-    app.mock_state.store.close()  # type: ignore[attr-defined]
+    app.mock_state.store.close()
     os.environ[ARGV_VARIABLE] = json.dumps(argv)
     uvicorn.run(
         "mock_server.__main__:worker_app",
@@ -349,7 +350,7 @@ def worker_app() -> Any:
     args = parse_args(json.loads(os.environ[ARGV_VARIABLE]))
     serving_options(args)  # this process's connection limits
     app = build_app(config_from(args))
-    GuardedHttpProtocol.answer_malformed = app.error_router.malformed  # type: ignore[attr-defined]
+    GuardedHttpProtocol.answer_malformed = app.error_router.malformed
     return app
 
 
@@ -368,9 +369,9 @@ def exit_with_supervisor(supervisor: int, every_s: float = 1.0) -> threading.Thr
     return watcher
 
 
-def banner(app: object, config: MockConfig, host: str, port: int) -> str:
+def banner(app: AsyncApp, config: MockConfig, host: str, port: int) -> str:
     root = f"http://{host}:{port}"
-    state = app.mock_state  # type: ignore[attr-defined]
+    state = app.mock_state
     lines = ["refund contract kit mock", "  Marqeta Credit API:"]
     for path in base_paths(load_contract(MARQETA_CONTRACT)):
         lines.append(f"    {root}{path}   (Swagger UI: {root}{path}/ui/)")

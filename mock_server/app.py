@@ -25,16 +25,12 @@ from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
 
 from mock_server import background
-from mock_server.auth import (
-    DEMO_BALANCED_CREDENTIALS,
-    DEMO_CREDENTIALS,
-    Credentials,
-    security_map,
-)
+from mock_server.auth import DEMO_BALANCED_CREDENTIALS, DEMO_CREDENTIALS, Credentials
 from mock_server.balanced.handlers import BalancedHandlers
 from mock_server.balanced.service import BalancedService
 from mock_server.balanced.service import Policy as BalancedPolicy
 from mock_server.clock import Clock, SystemClock
+from mock_server.connexion_adapter import security_map, validator_map
 from mock_server.control.faults import FaultBook
 from mock_server.control.forced import Forcing, OperationAnswers, Sleep
 from mock_server.control.guard import ControlGuardMiddleware, ControlPolicy, VendorCORSMiddleware
@@ -72,7 +68,6 @@ from mock_server.store import (
     session_url,
     stored_sessions,
 )
-from mock_server.validation import validator_map
 
 # Operations whose work grows with the whole state (a 10^4-record export takes seconds): always in
 # a worker thread, so that the event loop keeps answering everyone else meanwhile.
@@ -111,6 +106,12 @@ class Shared:
     journal: Journal
     start_fixtures: list[dict[str, Any]]
     sessions: Sessions[MockState] | None = None  # set once the default state exists
+
+    @property
+    def all_sessions(self) -> Sessions[MockState]:
+        if self.sessions is None:
+            raise RuntimeError("the sessions are opened once the default state exists")
+        return self.sessions
 
     @functools.cached_property
     def marqeta_policy(self) -> MarqetaPolicy:
@@ -282,7 +283,7 @@ def build_app(config: MockConfig | None = None, store: Store | None = None) -> A
                 api.contract,
                 base_path=base_path,
                 resolver=resolver,
-                security_map=security_map(api.credentials),
+                security_map=security_map(api.credentials.check),
                 name=base_path,
             )
             contract_routes(app, api.contract, base_path)
@@ -325,9 +326,9 @@ def build_app(config: MockConfig | None = None, store: Store | None = None) -> A
         allow_methods=["*"],
         allow_headers=["*"],
     )
-    app.mock_state = state  # type: ignore[attr-defined]  # for tests and the start-up banner
-    app.mock_sessions = sessions  # type: ignore[attr-defined]
-    app.error_router = errors  # type: ignore[attr-defined]  # for the HTTP protocol's own 400s
+    app.mock_state = state  # for tests and the start-up banner
+    app.mock_sessions = sessions
+    app.error_router = errors  # for the HTTP protocol's own 400s
     return app
 
 

@@ -1,14 +1,10 @@
-"""HTTP Basic credentials the mock accepts, plugged into Connexion's security handling."""
+"""HTTP Basic credentials the mock accepts (``connexion_adapter`` plugs the check in)."""
 
 from __future__ import annotations
 
-import functools
 import hmac
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
-
-from connexion.security import BasicSecurityHandler
 
 DEMO_USER = "demo_app_token"
 DEMO_PASSWORD = "demo_access_token"
@@ -75,20 +71,3 @@ def _wire_bytes(text: str) -> bytes:
 
 DEMO_CREDENTIALS = Credentials(((DEMO_USER, DEMO_PASSWORD),))
 DEMO_BALANCED_CREDENTIALS = Credentials(((DEMO_BALANCED_SECRET, ""),))
-
-
-def security_map(credentials: Credentials) -> dict[str, type]:
-    """Connexion ``security_map`` whose HTTP Basic handler checks against ``credentials``.
-
-    This keeps Python module paths (``x-basicInfoFunc``) out of the vendor contracts.
-    """
-
-    class ConfiguredBasicHandler(BasicSecurityHandler):
-        def _resolve_func(self, security_scheme: dict[str, Any]) -> Callable[..., Any]:
-            return credentials.check
-
-        # Connexion inspects the callback's signature on every request (about 7 % of a create,
-        # profiled); the answer for our callback never changes.
-        _accepts_kwarg = staticmethod(functools.cache(BasicSecurityHandler._accepts_kwarg))
-
-    return {"basic": ConfiguredBasicHandler}

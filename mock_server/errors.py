@@ -11,6 +11,7 @@ import json
 import logging
 import re
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any, Protocol
@@ -204,7 +205,7 @@ class ErrorRouter:
         request: ConnexionRequest,
         status: int | None,
         message: str,
-        headers: dict[str, str] | None,
+        headers: Mapping[str, str] | None,
     ) -> ConnexionResponse:
         kind = FRAMEWORK_KINDS.get(status or 500, "internal_error")
         headers = dict(headers or {})

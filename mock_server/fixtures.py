@@ -42,7 +42,8 @@ def read_fixtures(path: Path) -> dict[str, Any]:
     if error is not None:
         where = "/".join(str(part) for part in error.absolute_path) or "(top level)"
         raise FixturesError(f"{path}: {where}: {error.message}")
-    return data
+    checked: dict[str, Any] = data
+    return checked
 
 
 def apply_fixtures(
@@ -71,7 +72,7 @@ def apply_fixtures(
             )
             accounts = []
             for account_seed in seed.get("accounts", []):
-                account = balanced.open_account_in(
+                buyer = balanced.open_account_in(
                     tx,
                     marketplace.id,
                     NewBalancedAccount(
@@ -85,7 +86,7 @@ def apply_fixtures(
                     balanced.debit_account_in(
                         tx,
                         marketplace.id,
-                        account.id,
+                        buyer.id,
                         NewDebit(
                             id=debit_seed.get("id"),
                             amount=debit_seed["amount"],
@@ -99,8 +100,8 @@ def apply_fixtures(
                 ]
                 accounts.append(
                     {
-                        "id": account.id,
-                        "uri": balanced_uris.account(marketplace.id, account.id),
+                        "id": buyer.id,
+                        "uri": balanced_uris.account(marketplace.id, buyer.id),
                         "debits": [
                             {
                                 "id": d.id,

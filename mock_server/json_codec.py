@@ -2,7 +2,8 @@
 standard library at both; profiled, JSON was about 12 % of a create and more of a list page).
 
 Request bodies are still parsed by ``validation.parse_json_strictly``, which refuses NaN and
-Infinity and keeps numbers exact; orjson reads only what the mock wrote.
+Infinity and keeps numbers exact; orjson reads only what the mock wrote. Every integer the
+contracts allow is at most 2^53-1 (their ``maximum``), well within orjson's 64 bits.
 """
 
 from __future__ import annotations
@@ -13,29 +14,18 @@ from typing import Any
 import orjson
 from connexion.jsonifier import Jsonifier
 
-# orjson stops at 64-bit integers both ways: it refuses to write larger ones and reads them back
-# as floats. The contracts allow larger integers (a Balanced amount of 10^22 cents, a
-# start_index echoed in a page), so those documents are written by the standard library behind
-# a leading space (JSON allows it), and a leading space sends reading back the same way.
-_BIG_INTEGERS = b" "
-
 
 def encode(value: Any) -> bytes:
     """For sending on: orjson's bytes keep their whole working buffer (about 4 KB each), so
     anything kept in memory is ``encode_text``, which is exactly as long as the text."""
-    try:
-        return orjson.dumps(value)
-    except orjson.JSONEncodeError:
-        return _BIG_INTEGERS + json.dumps(value, separators=(",", ":")).encode()
+    return orjson.dumps(value)
 
 
 def encode_text(value: Any) -> str:
-    return encode(value).decode()
+    return orjson.dumps(value).decode()
 
 
 def decode(data: bytes | str) -> Any:
-    if data[:1] in (_BIG_INTEGERS, " "):
-        return json.loads(data)
     return orjson.loads(data)
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import functools
 import typing
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
@@ -45,16 +44,24 @@ def from_record(cls: type[T], record: Record) -> T:
 
 # Worked out once per class: a list page reads a hundred records, and asking ``typing`` about
 # each field of each one was most of the page's cost.
-@functools.cache
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+_READERS: dict[type, tuple[tuple[str, Callable[[Any], Any] | None], ...]] = {}
+
+
 def _field_names(cls: type) -> tuple[str, ...]:
-    return tuple(field.name for field in dataclasses.fields(cls))
+    names = _FIELD_NAMES.get(cls)
+    if names is None:
+        names = _FIELD_NAMES[cls] = tuple(field.name for field in dataclasses.fields(cls))
+    return names
 
 
-@functools.cache
 def _readers(cls: type) -> tuple[tuple[str, Callable[[Any], Any] | None], ...]:
     """Each field's name, and what turns its stored value back into its type (None: as stored)."""
-    hints = typing.get_type_hints(cls)
-    return tuple((name, _reader(hints[name])) for name in _field_names(cls))
+    readers = _READERS.get(cls)
+    if readers is None:
+        hints = typing.get_type_hints(cls)
+        readers = _READERS[cls] = tuple((name, _reader(hints[name])) for name in _field_names(cls))
+    return readers
 
 
 def _reader(hint: Any) -> Callable[[Any], Any] | None:

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import copy
 import functools
+import importlib.resources
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-import mock_server.contracts
-
 # The repository's openapi/ directory, installed as the package mock_server.contracts.
-CONTRACTS_DIR = Path(mock_server.contracts.__file__).resolve().parent
+CONTRACTS_DIR = Path(str(importlib.resources.files("mock_server.contracts")))
 
 Contract = dict[str, Any]
 
@@ -20,7 +19,8 @@ Contract = dict[str, Any]
 @functools.cache
 def _read(filename: str) -> Contract:
     with (CONTRACTS_DIR / filename).open(encoding="utf-8") as handle:
-        return yaml.safe_load(handle)
+        contract: Contract = yaml.safe_load(handle)
+    return contract
 
 
 def load_contract(filename: str) -> Contract:
@@ -31,7 +31,8 @@ def load_contract(filename: str) -> Contract:
     control API reuses the vendor's enums and limits instead of retyping them, and Connexion (which
     cannot follow file references when it checks defaults) gets a self-contained document.
     """
-    return _inline_file_refs(copy.deepcopy(_read(filename)))
+    inlined: Contract = _inline_file_refs(copy.deepcopy(_read(filename)))
+    return inlined
 
 
 def _inline_file_refs(node: Any, current: str | None = None) -> Any:
@@ -55,7 +56,17 @@ def _pointer(document: Any, pointer: str) -> Any:
 
 
 def schema(contract: Contract, name: str) -> dict[str, Any]:
-    return contract["components"]["schemas"][name]
+    found: dict[str, Any] = contract["components"]["schemas"][name]
+    return found
+
+
+def max_body_bytes(*filenames: str) -> int:
+    """The request body limit the contracts state (``x-mock-max-body-bytes``), which must agree:
+    one body validator serves them all."""
+    limits = {int(_read(filename)["x-mock-max-body-bytes"]) for filename in filenames}
+    if len(limits) != 1:
+        raise ValueError(f"the contracts {filenames} state different body limits: {limits}")
+    return limits.pop()
 
 
 def error_codes(contract: Contract) -> dict[str, str]:

@@ -1,4 +1,5 @@
-"""Stricter request validators plugged into Connexion's ``validator_map``.
+"""What the mock's request validation refuses beyond Connexion's, as plain functions and
+jsonschema validators (``connexion_adapter`` plugs them into Connexion's ``validator_map``).
 
 Bodies: Connexion's default parser accepts ``NaN`` and ``Infinity``, silently rounds numbers a
 float cannot hold (so ``0.1000000000000000055`` would become the amount 0.1), and answers 500 to a
@@ -10,28 +11,20 @@ Parameters: Connexion checks them with Draft 4's format checker, which knows no 
 
 from __future__ import annotations
 
+import collections
 import functools
 import json
 import re
 import typing as t
 from decimal import Decimal
 
-from connexion.datastructures import MediaTypeDict
-from connexion.exceptions import BadRequestProblem, ProblemException
 from connexion.json_schema import Draft4RequestValidator
-from connexion.validators import VALIDATOR_MAP, JSONRequestBodyValidator, ParameterValidator
 from jsonschema import Draft4Validator, FormatChecker, ValidationError
 from jsonschema.validators import extend
-from starlette.datastructures import Headers
-from starlette.types import Receive, Scope
 
-MAX_BODY_BYTES = 1024 * 1024  # the contracts' stated limit (their x-mock-assumption)
+from mock_server.spec import max_body_bytes
 
-
-def _too_large() -> ProblemException:
-    return ProblemException(
-        status=413, title="Payload Too Large", detail=f"Request body is over {MAX_BODY_BYTES} bytes"
-    )
+MAX_BODY_BYTES = max_body_bytes("marqeta-credit.yaml", "balanced-v1.yaml")
 
 
 def _exact_float(text: str) -> float:
@@ -49,8 +42,8 @@ def _refuse_duplicate_keys(pairs: list[tuple[str, t.Any]]) -> dict[str, t.Any]:
     # Which of two "amount"s counts is up to each parser; a refund must not depend on it.
     found = dict(pairs)
     if len(found) < len(pairs):
-        seen: set[str] = set()
-        repeated = next(key for key, _ in pairs if key in seen or seen.add(key))
+        counted = collections.Counter(key for key, _ in pairs)
+        repeated = next(key for key, _ in pairs if counted[key] > 1)
         raise ValueError(f"key {repeated!r} appears more than once")
     return found
 
@@ -107,9 +100,11 @@ def _ecma_pattern(
         yield ValidationError(f"{instance!r} does not match {pattern!r}")
 
 
-RequestValidator = extend(Draft4RequestValidator, {"pattern": _ecma_pattern})
+# jsonschema's stubs leave ``extend`` unannotated; what it makes is a validator class.
+_extend = t.cast(t.Callable[[t.Any, dict[str, t.Any]], type[Draft4Validator]], extend)
+RequestValidator = _extend(Draft4RequestValidator, {"pattern": _ecma_pattern})
 PARAMETER_FORMATS = FormatChecker()
-ParameterSchemaValidator = extend(Draft4Validator, {"pattern": _ecma_pattern})
+ParameterSchemaValidator = _extend(Draft4Validator, {"pattern": _ecma_pattern})
 
 
 # Connexion builds its validators for every request, and each built its jsonschema validators
@@ -119,84 +114,11 @@ ParameterSchemaValidator = extend(Draft4Validator, {"pattern": _ecma_pattern})
 _COMPILED: dict[tuple[type, int], tuple[t.Any, t.Any]] = {}
 
 
-def _compiled(validator_class: type, schema: t.Any, format_checker: FormatChecker) -> t.Any:
+def compiled_validator(
+    validator_class: type, schema: t.Any, format_checker: FormatChecker
+) -> t.Any:
     cached = _COMPILED.get((validator_class, id(schema)))
     if cached is None or cached[0] is not schema:
         cached = (schema, validator_class(schema, format_checker=format_checker))
         _COMPILED[(validator_class, id(schema))] = cached
     return cached[1]
-
-
-class StrictJSONRequestBodyValidator(JSONRequestBodyValidator):
-    @property
-    def _validator(self) -> t.Any:
-        return _compiled(RequestValidator, self._schema, Draft4Validator.FORMAT_CHECKER)
-
-    async def wrap_receive(self, receive: Receive, *, scope: Scope) -> tuple[Receive, Scope]:
-        # Connexion takes a request without Content-Length for one without a body, which a
-        # chunked upload is not: read it whole first and give it its length.
-        headers = Headers(scope=scope)
-        length = headers.get("content-length", "")
-        if length.isascii() and length.isdigit() and int(length) > MAX_BODY_BYTES:
-            raise _too_large()
-        sent_a_body = (length not in ("", "0")) or "transfer-encoding" in headers
-        if sent_a_body and "content-type" not in headers:
-            # Connexion would guess JSON to validate it, then hand the handler raw bytes.
-            raise ProblemException(
-                status=415,
-                title="Unsupported Media Type",
-                detail="A request body needs Content-Type: application/json",
-            )
-        if "content-length" not in headers and "transfer-encoding" in headers:
-            chunks, size, more_body = [], 0, True
-            while more_body:
-                message = await receive()
-                chunks.append(message.get("body", b""))
-                size += len(chunks[-1])
-                if size > MAX_BODY_BYTES:
-                    raise _too_large()
-                more_body = message.get("more_body", False)
-            body = b"".join(chunks)
-            kept = [(k, v) for k, v in scope["headers"] if k.lower() != b"transfer-encoding"]
-            scope = {**scope, "headers": [*kept, (b"content-length", str(len(body)).encode())]}
-            whole = {"type": "http.request", "body": body, "more_body": False}
-            receive = self._insert_messages(receive, messages=[whole])
-        return await super().wrap_receive(receive, scope=scope)
-
-    async def _parse(self, stream: t.AsyncGenerator[bytes, None], scope: Scope) -> t.Any:
-        raw = b"".join([message async for message in stream])
-        if not raw.strip():
-            return None
-        try:
-            return parse_json_strictly(raw)
-        except UnicodeDecodeError as exc:
-            raise BadRequestProblem(
-                detail=f"Request body is not valid UTF-8: {exc.reason}"
-            ) from exc
-        except RecursionError as exc:
-            raise BadRequestProblem(detail="Request body is nested too deeply") from exc
-        except ValueError as exc:
-            raise BadRequestProblem(detail=f"Request body is not valid JSON: {exc}") from exc
-
-
-class StrictParameterValidator(ParameterValidator):
-    @staticmethod
-    def validate_parameter(
-        parameter_type: str, value: t.Any, param: dict[str, t.Any], param_name: str | None = None
-    ) -> str | None:
-        name = param.get("name", param_name)
-        if value is None:
-            return f"Missing {parameter_type} parameter '{name}'" if param.get("required") else None
-        try:
-            _compiled(
-                ParameterSchemaValidator, param.get("schema", param), PARAMETER_FORMATS
-            ).validate(value)
-        except ValidationError as exc:
-            return f"Invalid {parameter_type} parameter '{name}': {exc.message}"
-        return None
-
-
-def validator_map() -> dict[str, t.Any]:
-    """Connexion's validators with the strict body and parameter validators swapped in."""
-    body = MediaTypeDict({**VALIDATOR_MAP["body"], "*/*json": StrictJSONRequestBodyValidator})
-    return {**VALIDATOR_MAP, "body": body, "parameter": StrictParameterValidator}

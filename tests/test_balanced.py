@@ -98,16 +98,19 @@ def test_refund_reverses_the_fee_as_the_vendor_sample_does(balanced, seed):
     assert body["debit"]["fee"] == 43 and body["meta"] == {}
 
 
-def test_amounts_past_64_bits_stay_exact_integer_cents(balanced, buyer):
-    # The contract sets no maximum, and a generated request once found that such a debit came
-    # back (and was refunded) in floats.
-    huge = 37014422581643055000000
-    made = debit(balanced, huge)
+def test_amounts_up_to_the_javascript_bound_stay_exact_integer_cents(balanced, buyer):
+    # A generated request once found that a debit past 64 bits came back (and was refunded) in
+    # floats; the contract now bounds every integer at 2^53-1, what a JavaScript client holds.
+    largest = 2**53 - 1
+    made = debit(balanced, largest)
     refunded = refund(balanced, made["uri"], amount=1).json()
     assert (refunded["amount"], type(refunded["fee"])) == (1, int)
     listed = balanced.get(f"{MP}/accounts/AC1/debits").json()["items"]
-    assert [(d["amount"], d["fee"]) for d in listed] == [(huge, made["fee"])]
+    assert [(d["amount"], d["fee"]) for d in listed] == [(largest, made["fee"])]
     assert isinstance(made["fee"], int)
+    too_large = balanced.post(f"{MP}/accounts/AC1/debits", json={"amount": largest + 1})
+    assert_balanced_error(too_large, 400, "request")
+    assert balanced.get(f"{MP}/accounts/AC1/debits").json()["total"] == 1
 
 
 def test_refund_without_amount_refunds_the_whole_remainder(balanced, buyer):

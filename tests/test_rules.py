@@ -22,7 +22,10 @@ from mock_server.marqeta.rules import (
 from mock_server.money import decimal_from_json, json_number
 from mock_server.paging import Page
 from mock_server.records import from_record, stored_time, to_record
+from mock_server.spec import load_contract
 from mock_server.validation import parse_json_strictly
+
+SAFE_INTEGER = 2**53 - 1  # JavaScript's Number.MAX_SAFE_INTEGER
 
 
 def test_refund_within_credit_balance_allows_up_to_zero():
@@ -135,13 +138,38 @@ def test_records_round_trip_money_and_time_exactly():
     assert to_record(refund)["amount"] == "0.10"
 
 
-def test_json_beyond_64_bit_integers_round_trips_as_integers():
-    page = {"start_index": 14964460519589561761792, "data": [{"amount": 2**64}]}
+def test_the_largest_integer_the_contracts_allow_round_trips_as_an_integer():
+    page = {"start_index": SAFE_INTEGER, "data": [{"amount": -SAFE_INTEGER}]}
     for written in (encode(page), encode(page).decode(), JSONIFIER.dumps(page)):
         read = decode(written)
         assert read == page
         assert isinstance(read["start_index"], int) and isinstance(read["data"][0]["amount"], int)
     assert JSONIFIER.loads(JSONIFIER.dumps(page)) == page
+
+
+@pytest.mark.parametrize(
+    "filename", ["marqeta-credit.yaml", "balanced-v1.yaml", "mock-control.yaml"]
+)
+def test_every_integer_in_the_contracts_is_bounded_for_javascript_clients(filename):
+    """A JavaScript client holds integers exactly up to 2^53-1: every integer schema says so."""
+    unbounded = [
+        path
+        for path, node in _schemas(load_contract(filename))
+        if node.get("type") == "integer"
+        and "enum" not in node
+        and not (isinstance(node.get("maximum"), int) and node["maximum"] <= SAFE_INTEGER)
+    ]
+    assert unbounded == []
+
+
+def _schemas(node, path=""):
+    if isinstance(node, dict):
+        yield path, node
+        for key, value in node.items():
+            yield from _schemas(value, f"{path}/{key}")
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            yield from _schemas(value, f"{path}/{index}")
 
 
 @pytest.mark.parametrize(

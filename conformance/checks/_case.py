@@ -13,7 +13,8 @@ def api_of(case: Any) -> Api | None:
 
 
 def operation_id(case: Any) -> str | None:
-    return case.operation.definition.raw.get("operationId")
+    found = case.operation.definition.raw.get("operationId")
+    return str(found) if found is not None else None
 
 
 def query_value(case: Any, response: Any, name: str) -> Any:

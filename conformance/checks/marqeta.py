@@ -8,8 +8,17 @@ import schemathesis
 
 from conformance.checks._case import api_of, json_body, query_value
 
-# Marqeta sorts by "system field names"; these are the response fields they stand for.
-SORT_FIELDS = {"lastModifiedTime": "updated_time", "createdTime": "created_time"}
+
+def _sorted_on(case: Any, sort_by: str) -> str | None:
+    """The response field a ``sort_by`` value sorts on: Marqeta sorts by "system field names"
+    (``lastModifiedTime``), and the contract says which field each stands for
+    (``x-mock-sorts-on`` on the parameter)."""
+    for parameter in case.operation.query:
+        definition = parameter.definition
+        if parameter.name == "sort_by" and sort_by in definition.get("schema", {}).get("enum", []):
+            field = definition.get("x-mock-sorts-on")
+            return str(field) if field is not None else None
+    return None
 
 
 def _page(response: Any, case: Any) -> dict[str, Any] | None:
@@ -60,9 +69,9 @@ def marqeta_list_sorted_as_requested(ctx: Any, response: Any, case: Any) -> bool
     """Items come in the order ``sort_by`` (or its documented default) asks for."""
     page = _page(response, case)
     sort_by = query_value(case, response, "sort_by")
-    if page is None or not isinstance(sort_by, str) or sort_by.lstrip("-") not in SORT_FIELDS:
+    field = _sorted_on(case, sort_by) if isinstance(sort_by, str) else None
+    if page is None or field is None:
         return None
-    field = SORT_FIELDS[sort_by.lstrip("-")]
     values = [item.get(field) for item in page["data"]]
     if any(not isinstance(value, str) for value in values):
         return None  # a missing field is the schema check's to report

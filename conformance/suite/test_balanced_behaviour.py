@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 from urllib.parse import urlsplit
 
+import httpx
 import pytest
+
+from conformance.fixtures import BalancedAccount, SetupData
+from conformance.http import ContractClient
 
 pytestmark = pytest.mark.conformance_api("balanced")
 
@@ -17,26 +22,34 @@ def relative(uri: str) -> str:
     return urlsplit(uri).path.split("/v1", 1)[1] + (f"?{urlsplit(uri).query}" if "?" in uri else "")
 
 
-def debit(client, account, amount: int) -> dict:
+def debit(client: ContractClient, account: BalancedAccount, amount: int) -> dict[str, Any]:
     path = f"/marketplaces/{account.marketplace_id}/accounts/{account.account_id}/debits"
     response = client.post(path, json={"amount": amount, "description": "conformance"})
     assert response.status_code == 201, f"debit answered {response.status_code}"
-    return response.json()
+    created: dict[str, Any] = response.json()
+    return created
 
 
-def refund(client, account, debit_uri: str, **fields):
+def refund(
+    client: ContractClient, account: BalancedAccount, debit_uri: str, **fields: Any
+) -> httpx.Response:
     path = f"/marketplaces/{account.marketplace_id}/refunds"
     return client.post(path, json={"debit_uri": debit_uri, **fields})
 
 
-def refunded(client, account, debit_uri: str, **fields) -> dict:
+def refunded(
+    client: ContractClient, account: BalancedAccount, debit_uri: str, **fields: Any
+) -> dict[str, Any]:
     response = refund(client, account, debit_uri, **fields)
     assert response.status_code == 201, f"refund answered {response.status_code}"
-    return response.json()
+    created: dict[str, Any] = response.json()
+    return created
 
 
 @pytest.mark.mutates
-def test_refund_without_amount_refunds_the_remainder(client, setup):
+def test_refund_without_amount_refunds_the_remainder(
+    client: ContractClient, setup: SetupData
+) -> None:
     """A refund without amount refunds what is left of the debit."""
     account = setup.balanced_account()
     made = debit(client, account, 1000)
@@ -46,7 +59,7 @@ def test_refund_without_amount_refunds_the_remainder(client, setup):
 
 
 @pytest.mark.mutates
-def test_refund_beyond_the_remainder_is_refused(client, setup):
+def test_refund_beyond_the_remainder_is_refused(client: ContractClient, setup: SetupData) -> None:
     """More than the remainder is invalid-amount (400); a fully refunded debit is 409."""
     account = setup.balanced_account()
     made = debit(client, account, 500)
@@ -61,7 +74,9 @@ def test_refund_beyond_the_remainder_is_refused(client, setup):
 
 
 @pytest.mark.mutates
-def test_fee_reversal_is_proportional_and_adds_up_to_the_debit_fee(client, setup):
+def test_fee_reversal_is_proportional_and_adds_up_to_the_debit_fee(
+    client: ContractClient, setup: SetupData
+) -> None:
     """Each refund reverses its share of the debit's fee; all of them reverse exactly the fee."""
     account = setup.balanced_account()
     made = debit(client, account, 1254)
@@ -76,7 +91,9 @@ def test_fee_reversal_is_proportional_and_adds_up_to_the_debit_fee(client, setup
 
 
 @pytest.mark.mutates
-def test_refund_read_back_equals_what_create_returned(client, setup):
+def test_refund_read_back_equals_what_create_returned(
+    client: ContractClient, setup: SetupData
+) -> None:
     """A refund read back, on either path, equals what create returned."""
     account = setup.balanced_account()
     made = debit(client, account, 300)
@@ -91,7 +108,9 @@ def test_refund_read_back_equals_what_create_returned(client, setup):
 
 
 @pytest.mark.mutates
-def test_meta_and_description_round_trip_through_update(client, setup):
+def test_meta_and_description_round_trip_through_update(
+    client: ContractClient, setup: SetupData
+) -> None:
     """PUT description and meta; both paths then return them."""
     account = setup.balanced_account()
     made = debit(client, account, 300)
@@ -106,7 +125,7 @@ def test_meta_and_description_round_trip_through_update(client, setup):
 
 
 @pytest.mark.mutates
-def test_links_walk_a_25_refund_list_page_by_page(client, setup):
+def test_links_walk_a_25_refund_list_page_by_page(client: ContractClient, setup: SetupData) -> None:
     """total, first, next, previous and last links walk every page of a list once."""
     account = setup.balanced_account()
     made = debit(client, account, 2500)
@@ -127,7 +146,9 @@ def test_links_walk_a_25_refund_list_page_by_page(client, setup):
 
 
 @pytest.mark.mutates
-def test_account_refund_list_holds_only_that_accounts_refunds(client, setup):
+def test_account_refund_list_holds_only_that_accounts_refunds(
+    client: ContractClient, setup: SetupData
+) -> None:
     """An account's refund list holds its own refunds, not another account's."""
     mine, theirs = setup.balanced_account(), setup.other_balanced_account()
     own = refunded(client, mine, debit(client, mine, 100)["uri"])["id"]
@@ -138,7 +159,7 @@ def test_account_refund_list_holds_only_that_accounts_refunds(client, setup):
 
 
 @pytest.mark.mutates
-def test_uris_of_a_refund_resolve(client, setup):
+def test_uris_of_a_refund_resolve(client: ContractClient, setup: SetupData) -> None:
     """The refund's, its account's and its debit's URIs can be fetched."""
     account = setup.balanced_account()
     created = refunded(client, account, debit(client, account, 100)["uri"])
@@ -153,7 +174,7 @@ def test_uris_of_a_refund_resolve(client, setup):
         assert response.status_code == 200, f"{uri} answered {response.status_code}"
 
 
-def test_errors_use_the_balanced_error_shape(client):
+def test_errors_use_the_balanced_error_shape(client: ContractClient) -> None:
     """Errors carry status, status_code, category_code and an OHM request id."""
     response = client.get("/marketplaces/CONFORMANCE-no-such-marketplace")
     assert response.status_code == 404, f"unknown marketplace answered {response.status_code}"
@@ -162,7 +183,7 @@ def test_errors_use_the_balanced_error_shape(client):
     assert REQUEST_ID.match(body["request_id"]), f"request_id {body['request_id']}"
 
 
-def test_credentials_are_required(anonymous, client):
+def test_credentials_are_required(anonymous: ContractClient, client: ContractClient) -> None:
     """Every request needs a valid API key."""
     assert anonymous.get("/marketplaces").status_code == 401, "no credentials accepted"
     wrong = client.get("/marketplaces", auth=("ak-conformance-not-a-key", ""))

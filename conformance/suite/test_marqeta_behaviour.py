@@ -6,11 +6,14 @@ import re
 import time
 from datetime import date, timedelta
 from decimal import Decimal
+from typing import Any
 
+import httpx
 import pytest
 
 from conformance.apis import APIS
-from conformance.fixtures import NotApplicable
+from conformance.fixtures import NotApplicable, SetupData
+from conformance.http import ContractClient
 
 pytestmark = pytest.mark.conformance_api("marqeta")
 
@@ -21,27 +24,31 @@ LIFECYCLE = APIS["marqeta"].contract["components"]["schemas"]["RefundStatus"]["x
 ONE_CENT = Decimal("0.01")
 
 
-def balance(client, account: str) -> Decimal:
+def balance(client: ContractClient, account: str) -> Decimal:
     return Decimal(str(client.get(f"/accounts/{account}").json()["current_balance"]))
 
 
-def create(client, account: str, **fields) -> dict:
+def create(client: ContractClient, account: str, **fields: Any) -> dict[str, Any]:
     response = client.post(f"/accounts/{account}/refunds", json={**REFUND, **fields})
     assert response.status_code == 201, f"create refund answered {response.status_code}"
-    return response.json()
+    created: dict[str, Any] = response.json()
+    return created
 
 
-def transition(client, account: str, refund: str, status: str, **fields):
+def transition(
+    client: ContractClient, account: str, refund: str, status: str, **fields: Any
+) -> httpx.Response:
     return client.post(
         f"/accounts/{account}/refunds/{refund}/transitions", json={"status": status, **fields}
     )
 
 
-def listed(client, account: str, query: str = "") -> list[dict]:
-    return client.get(f"/accounts/{account}/refunds?count=100&{query}").json()["data"]
+def listed(client: ContractClient, account: str, query: str = "") -> list[dict[str, Any]]:
+    page: dict[str, Any] = client.get(f"/accounts/{account}/refunds?count=100&{query}").json()
+    return list(page["data"])
 
 
-def exact_account(setup, current_balance: str) -> str:
+def exact_account(setup: SetupData, current_balance: str) -> str:
     if not setup.can_create:
         raise NotApplicable("needs an account with an exact balance, which only the mock can make")
     return setup.marqeta_account(Decimal(current_balance))
@@ -49,7 +56,7 @@ def exact_account(setup, current_balance: str) -> str:
 
 def path_to(target: str) -> list[str]:
     """The statuses a new refund moves through to reach ``target`` (shortest path)."""
-    paths = {LIFECYCLE["initial"]: []}
+    paths: dict[str, list[str]] = {LIFECYCLE["initial"]: []}
     frontier = [LIFECYCLE["initial"]]
     while frontier:
         current = frontier.pop(0)
@@ -64,7 +71,9 @@ def path_to(target: str) -> list[str]:
 
 
 @pytest.mark.mutates
-def test_refund_read_back_equals_what_create_returned(client, setup):
+def test_refund_read_back_equals_what_create_returned(
+    client: ContractClient, setup: SetupData
+) -> None:
     """A refund read back equals what create returned."""
     account = setup.marqeta_account()
     created = create(client, account, amount=0.01, description="read back")
@@ -73,7 +82,7 @@ def test_refund_read_back_equals_what_create_returned(client, setup):
 
 
 @pytest.mark.mutates
-def test_list_contains_the_refunds_created(client, setup):
+def test_list_contains_the_refunds_created(client: ContractClient, setup: SetupData) -> None:
     """A list of refunds contains the refunds created."""
     account = setup.marqeta_account()
     tokens = {create(client, account, amount=0.01)["token"] for _ in range(2)}
@@ -82,7 +91,9 @@ def test_list_contains_the_refunds_created(client, setup):
 
 
 @pytest.mark.mutates
-def test_pages_cover_the_list_without_gaps_or_repeats(client, setup):
+def test_pages_cover_the_list_without_gaps_or_repeats(
+    client: ContractClient, setup: SetupData
+) -> None:
     """Pages (count, start_index, end_index, is_more) walk the whole list once."""
     account = setup.marqeta_account()
     created = {create(client, account, amount=0.01)["token"] for _ in range(7)}
@@ -105,7 +116,9 @@ def test_pages_cover_the_list_without_gaps_or_repeats(client, setup):
 
 
 @pytest.mark.mutates
-def test_sort_by_last_modified_time_in_both_directions(client, setup):
+def test_sort_by_last_modified_time_in_both_directions(
+    client: ContractClient, setup: SetupData
+) -> None:
     """sort_by=lastModifiedTime sorts ascending, -lastModifiedTime descending."""
     account = setup.marqeta_account()
     first = create(client, account, amount=0.01)["token"]
@@ -119,7 +132,9 @@ def test_sort_by_last_modified_time_in_both_directions(client, setup):
 
 
 @pytest.mark.mutates
-def test_statuses_filter_returns_only_those_statuses(client, setup):
+def test_statuses_filter_returns_only_those_statuses(
+    client: ContractClient, setup: SetupData
+) -> None:
     """statuses= returns the refunds in those statuses and no others."""
     account = setup.marqeta_account()
     moved = create(client, account, amount=0.01)["token"]
@@ -132,7 +147,9 @@ def test_statuses_filter_returns_only_those_statuses(client, setup):
 
 
 @pytest.mark.mutates
-def test_date_filters_are_inclusive_days_of_created_time(client, setup):
+def test_date_filters_are_inclusive_days_of_created_time(
+    client: ContractClient, setup: SetupData
+) -> None:
     """start_date and end_date include the refunds created on those days, and only those."""
     account = setup.marqeta_account()
     refund = create(client, account, amount=0.01)
@@ -151,7 +168,7 @@ def test_date_filters_are_inclusive_days_of_created_time(client, setup):
 
 
 @pytest.mark.mutates
-def test_each_documented_transition_is_accepted(client, setup):
+def test_each_documented_transition_is_accepted(client: ContractClient, setup: SetupData) -> None:
     """Every transition the contract's lifecycle allows is accepted and recorded."""
     account = setup.marqeta_account()
     for source, targets in LIFECYCLE["transitions"].items():
@@ -171,7 +188,9 @@ def test_each_documented_transition_is_accepted(client, setup):
 
 
 @pytest.mark.mutates
-def test_transitions_outside_the_lifecycle_are_refused_and_change_nothing(client, setup):
+def test_transitions_outside_the_lifecycle_are_refused_and_change_nothing(
+    client: ContractClient, setup: SetupData
+) -> None:
     """A transition the lifecycle does not allow is refused and leaves the refund as it was."""
     account = setup.marqeta_account()
     statuses = APIS["marqeta"].contract["components"]["schemas"]["RefundStatus"]["enum"]
@@ -194,7 +213,9 @@ def test_transitions_outside_the_lifecycle_are_refused_and_change_nothing(client
 
 
 @pytest.mark.mutates
-def test_refund_beyond_the_credit_balance_is_refused(client, setup):
+def test_refund_beyond_the_credit_balance_is_refused(
+    client: ContractClient, setup: SetupData
+) -> None:
     """A refund larger than the credit balance is refused and moves nothing."""
     account = setup.marqeta_account()
     before = balance(client, account)
@@ -212,7 +233,9 @@ def test_refund_beyond_the_credit_balance_is_refused(client, setup):
 
 
 @pytest.mark.mutates
-def test_refund_on_a_balance_that_is_not_negative_is_refused(client, setup):
+def test_refund_on_a_balance_that_is_not_negative_is_refused(
+    client: ContractClient, setup: SetupData
+) -> None:
     """No refund is possible when the balance is zero or owed to the issuer."""
     account = setup.marqeta_account_with_balance_at_least_zero()
     before = balance(client, account)
@@ -222,7 +245,9 @@ def test_refund_on_a_balance_that_is_not_negative_is_refused(client, setup):
 
 
 @pytest.mark.mutates
-def test_largest_refund_brings_the_balance_to_exactly_zero(client, setup):
+def test_largest_refund_brings_the_balance_to_exactly_zero(
+    client: ContractClient, setup: SetupData
+) -> None:
     """The largest refund is the credit balance, and it leaves exactly 0."""
     account = exact_account(setup, "-123.45")
     assert create(client, account, amount=123.45)["amount"] == 123.45
@@ -230,7 +255,7 @@ def test_largest_refund_brings_the_balance_to_exactly_zero(client, setup):
 
 
 @pytest.mark.mutates
-def test_amounts_add_up_exactly(client, setup):
+def test_amounts_add_up_exactly(client: ContractClient, setup: SetupData) -> None:
     """Money is exact: three refunds of 0.10 empty a credit balance of 0.30."""
     account = exact_account(setup, "-0.30")
     for _ in range(3):
@@ -240,7 +265,9 @@ def test_amounts_add_up_exactly(client, setup):
 
 @pytest.mark.mutates
 @pytest.mark.parametrize("final", ["CANCELLED", "RETURNED"])
-def test_balance_moves_on_refund_and_back_when_it_is_undone(client, setup, final):
+def test_balance_moves_on_refund_and_back_when_it_is_undone(
+    client: ContractClient, setup: SetupData, final: str
+) -> None:
     """A refund moves the balance up; CANCELLED or RETURNED moves it back."""
     account = setup.marqeta_account()
     before = balance(client, account)
@@ -252,7 +279,7 @@ def test_balance_moves_on_refund_and_back_when_it_is_undone(client, setup, final
 
 
 @pytest.mark.mutates
-def test_refunds_write_journal_entries(client, setup):
+def test_refunds_write_journal_entries(client: ContractClient, setup: SetupData) -> None:
     """Refunds and balance refunds appear as journal entries (BALANCE_REFUND group)."""
     account = setup.marqeta_account()
     balance_refund = client.post(
@@ -269,7 +296,7 @@ def test_refunds_write_journal_entries(client, setup):
 
 
 @pytest.mark.mutates
-def test_duplicate_client_tokens_are_refused(client, setup):
+def test_duplicate_client_tokens_are_refused(client: ContractClient, setup: SetupData) -> None:
     """A client token already used is refused (409), for refunds and transitions."""
     account = setup.marqeta_account()
     token = f"conf-{time.time_ns()}"[:36]
@@ -286,7 +313,9 @@ def test_duplicate_client_tokens_are_refused(client, setup):
 
 
 @pytest.mark.mutates
-def test_timestamps_are_utc_seconds_and_updated_time_moves(client, setup):
+def test_timestamps_are_utc_seconds_and_updated_time_moves(
+    client: ContractClient, setup: SetupData
+) -> None:
     """Timestamps are yyyy-MM-ddTHH:mm:ssZ; a transition moves updated_time forward."""
     account = setup.marqeta_account()
     refund = create(client, account, amount=0.01)
@@ -300,7 +329,7 @@ def test_timestamps_are_utc_seconds_and_updated_time_moves(client, setup):
 # Errors and credentials ---------------------------------------------------------------------------
 
 
-def test_errors_use_the_marqeta_error_shape(client):
+def test_errors_use_the_marqeta_error_shape(client: ContractClient) -> None:
     """Errors carry error_code (6 digits, starting with the status) and error_message."""
     for path, status in (
         ("/accounts/conformance-no-such-account", 404),
@@ -313,7 +342,7 @@ def test_errors_use_the_marqeta_error_shape(client):
         assert body["error_code"].startswith(str(status)), f"error_code {body['error_code']}"
 
 
-def test_credentials_are_required(anonymous, client):
+def test_credentials_are_required(anonymous: ContractClient, client: ContractClient) -> None:
     """Every request needs valid credentials."""
     assert anonymous.get("/accounts").status_code == 401, "no credentials accepted"
     wrong = client.get("/accounts", auth=("conformance", "not-the-password"))

@@ -32,8 +32,6 @@ LISTINGS = (MARKETPLACES, ACCOUNTS, DEBITS, REFUNDS)
 # Every model kept, by kind: what an imported state may hold.
 MODELS: dict[str, type] = {MARKETPLACE: Marketplace, ACCOUNT: Account, DEBIT: Debit, REFUND: Refund}
 
-AVAILABLE_AFTER = timedelta(hours=8)  # contract: x-mock-assumption on createDebit
-
 
 def _in_marketplace(marketplace_id: str) -> str:
     return f"marketplace:{marketplace_id}"
@@ -53,6 +51,7 @@ class Policy:
 
     fee_basis_points: int
     statement_length: int
+    available_after: timedelta  # from a debit's creation to its funds' availability
 
     @classmethod
     def from_contract(cls, contract: Contract) -> Policy:
@@ -62,6 +61,9 @@ class Policy:
         statement = schema(contract, "DebitCreateReq")["properties"]["appears_on_statement_as"]
         return cls(
             fee_basis_points=create_debit["post"]["x-mock-fee-basis-points"],
+            available_after=timedelta(
+                seconds=create_debit["post"]["x-mock-available-after-seconds"]
+            ),
             statement_length=statement["maxLength"],
         )
 
@@ -173,7 +175,7 @@ class BalancedService:
             hold_id=prefixed_id("HL"),
             card_id=account.card_id,
             created_at=now,
-            available_at=now + AVAILABLE_AFTER,
+            available_at=now + self.policy.available_after,
             refunded=0,
             fee_reversed=0,
         )

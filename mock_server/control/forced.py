@@ -68,7 +68,8 @@ class OperationAnswers:
     def example(self, status: int) -> Json | None:
         media = _json_media(self.responses.get(str(status), {}))
         if "example" in media:
-            return media["example"]
+            example: Json = media["example"]
+            return example
         examples = media.get("examples") or {}
         return next((e["value"] for e in examples.values() if "value" in e), None)
 
@@ -88,7 +89,8 @@ class OperationAnswers:
 
 
 def _json_media(response: Json) -> Json:
-    return response.get("content", {}).get("application/json", {})
+    media: Json = response.get("content", {}).get("application/json", {})
+    return media
 
 
 def forced_answer(

@@ -97,7 +97,7 @@ class ControlPolicy:
     def governs(self, scope: Scope) -> bool:
         if scope["type"] != "http":
             return False
-        path = scope["path"]
+        path: str = scope["path"]
         return path == self.path or path.startswith(self.path + "/")
 
 

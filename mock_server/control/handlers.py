@@ -91,10 +91,10 @@ class ControlHandlers:
         return refund_json(self.state.marqeta.advance_refund(refund_token, status)), 200
 
     def list_sessions(self) -> tuple[Json, int]:
-        return {"sessions": self.shared.sessions.names()}, 200
+        return {"sessions": self.shared.all_sessions.names()}, 200
 
     def delete_session(self, session: str) -> tuple[None, int]:
-        self.shared.sessions.delete(session)
+        self.shared.all_sessions.delete(session)
         self.shared.journal.forget(session)
         return None, 204
 

@@ -23,7 +23,7 @@ from mock_server.marqeta.rules import Lifecycle
 from mock_server.paging import Page
 from mock_server.records import add_new, from_record, load, load_page, stored_time, to_record
 from mock_server.spec import Contract, schema
-from mock_server.store import Listing, OneOf, PageQuery, Store, Transaction, Within
+from mock_server.store import Condition, Listing, OneOf, PageQuery, Store, Transaction, Within
 
 T = TypeVar("T")
 
@@ -52,11 +52,6 @@ MODELS: dict[str, type] = {
 }
 _ALL = 1 << 62  # a page size that holds any listing
 
-# Journal entries the mock writes (contract: x-mock-assumption on JournalEntry).
-BALANCE_REFUND_ENTRY = ("BALANCE_REFUND", "account.balancerefund")
-REFUND_ENTRY = ("REFUND", "account.refund")
-REFUND_REVERSAL_ENTRY = ("REFUND", "account.refund.reversal")
-
 
 @dataclass(frozen=True)
 class Policy:
@@ -66,6 +61,9 @@ class Policy:
     balance_refund_lifecycle: Lifecycle
     default_currency: str
     fraction_digits: int
+    # (group, type) of the journal entry each balance move writes: balance_refund, refund,
+    # refund_reversal (contract: x-mock-journal-entries on JournalEntry)
+    journal_entries: dict[str, tuple[str, str]]
 
     @classmethod
     def from_contract(cls, contract: Contract) -> Policy:
@@ -78,6 +76,12 @@ class Policy:
             ),
             default_currency=schema(contract, "CurrencyCode")["enum"][0],
             fraction_digits=schema(contract, "RequestAmount")["x-mock-fraction-digits"],
+            journal_entries={
+                move: (entry["group"], entry["type"])
+                for move, entry in schema(contract, "JournalEntry")[
+                    "x-mock-journal-entries"
+                ].items()
+            },
         )
 
 
@@ -231,7 +235,7 @@ class MarqetaService:
                 updated_at=now,
             )
             add_new(tx, BALANCE_REFUND, refund.token, refund, owners=(account_token,))
-            self._move_balance(tx, account, amount, refund.token, BALANCE_REFUND_ENTRY)
+            self._move_balance(tx, account, amount, refund.token, "balance_refund")
         return refund
 
     # Refunds -----------------------------------------------------------------------------
@@ -260,7 +264,7 @@ class MarqetaService:
                 updated_at=now,
             )
             add_new(tx, REFUND, refund.token, refund, owners=(account_token,))
-            self._move_balance(tx, account, amount, refund.token, REFUND_ENTRY)
+            self._move_balance(tx, account, amount, refund.token, "refund")
         return refund
 
     def refund(self, account_token: str, refund_token: str) -> Refund:
@@ -271,7 +275,7 @@ class MarqetaService:
     def refunds(self, account_token: str, query: ListQuery) -> Page[Refund]:
         rules.date_range(query.start_date, query.end_date)
         low, high = rules.creation_bounds(query.start_date, query.end_date)
-        where = (Within("created_at", low, high),) if low or high else ()
+        where: tuple[Condition, ...] = (Within("created_at", low, high),) if low or high else ()
         if query.statuses:
             where += (OneOf("status", query.statuses),)
         with self.store.transaction() as tx:
@@ -343,7 +347,7 @@ class MarqetaService:
         add_new(tx, TRANSITION, transition.token, transition, owners=(refund.token,))
         if status in lifecycle.returns_amount:
             account = _account(tx, refund.account_token)
-            self._move_balance(tx, account, -refund.amount, refund.token, REFUND_REVERSAL_ENTRY)
+            self._move_balance(tx, account, -refund.amount, refund.token, "refund_reversal")
         return moved
 
     def transitions(
@@ -362,13 +366,13 @@ class MarqetaService:
         account: Account,
         change: Decimal,
         detail_token: str,
-        entry_kind: tuple[str, str],
+        move: str,
     ) -> None:
         """Apply ``change`` to the balance and write the journal entry that records it."""
         now = self.clock.now()
         moved = replace(account, current_balance=account.current_balance + change, updated_at=now)
         tx.replace(ACCOUNT, account.token, to_record(moved))
-        group, entry_type = entry_kind
+        group, entry_type = self.policy.journal_entries[move]
         entry = JournalEntry(
             token=uuid_token(),
             account_token=account.token,
