@@ -296,7 +296,11 @@ def sqlite_scale(size: int, seconds: int) -> dict[str, object]:
     with tempfile.TemporaryDirectory() as folder:
         url = f"sqlite:{folder}/scale.db"
         store = open_store(url)
-        service = build_app(MockConfig(store=url, demo=False), store).mock_state.marqeta
+        service = (
+            build_app(MockConfig(store=url, demo=False), store)
+            .mock_state.vendors["marqeta"]
+            .service
+        )
         account, _ = service.open_account(
             NewAccount(current_balance=Decimal(-1_000_000_000), credit_limit=Decimal(0))
         )

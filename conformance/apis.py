@@ -6,14 +6,26 @@ import functools
 from dataclasses import dataclass
 from typing import Any
 
+from mock_server.registry import VENDORS
 from mock_server.spec import CONTRACTS_DIR, Contract, load_contract
+from mock_server.vendor import Vendor
 
 
 @dataclass(frozen=True)
 class Api:
-    name: str
-    contract_file: str
-    credentials_hint: str
+    vendor: Vendor
+
+    @property
+    def name(self) -> str:
+        return self.vendor.name
+
+    @property
+    def contract_file(self) -> str:
+        return self.vendor.contract_file
+
+    @property
+    def credentials_hint(self) -> str:
+        return self.vendor.credentials.suite_hint
 
     @property
     def contract_path(self) -> str:
@@ -43,10 +55,7 @@ class Api:
         return bool(body.get("category_code") == category["category_code"])
 
 
-APIS = {
-    "marqeta": Api("marqeta", "marqeta-credit.yaml", "application token:access token"),
-    "balanced": Api("balanced", "balanced-v1.yaml", "API key secret: (empty password)"),
-}
+APIS = {vendor.name: Api(vendor) for vendor in VENDORS}
 
 
 def api_titled(title: str) -> Api | None:

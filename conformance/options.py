@@ -8,6 +8,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from mock_server.registry import VENDORS
+
+_NAMES = [vendor.name for vendor in VENDORS]
+
 DEFAULT_MAX_EXAMPLES = 25
 
 # What a run's exit status means, for CI (the CLI's and pytest's alike).
@@ -28,7 +32,11 @@ class Option:
 
 
 OPTIONS = (
-    Option("api", "which contract to check: marqeta or balanced", metavar="{marqeta,balanced}"),
+    Option(
+        "api",
+        f"which contract to check: {' or '.join(_NAMES)}",
+        metavar="{" + ",".join(_NAMES) + "}",
+    ),
     Option(
         "base-url",
         "the API root the contract's paths hang from, e.g. http://127.0.0.1:8080/v3",

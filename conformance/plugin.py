@@ -141,10 +141,9 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 
 def _pinned_parameters(suite: SuiteState) -> dict[str, str]:
     try:
-        if suite.options.api == "marqeta":
-            return {"account_token": suite.setup.marqeta_account_for_property_tests()}
-        account = suite.setup.balanced_account()
-        return {"marketplace_id": account.marketplace_id, "account_id": account.account_id}
+        from conformance.apis import APIS
+
+        return APIS[suite.options.api].vendor.suite_parameters(suite.setup)
     except NoSetupData:
         return {}  # generated requests then mostly meet 404s; behaviour tests say what is missing
 

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from conformance.apis import APIS
 from conformance.checks import ALL as SUITE_CHECKS
 from conformance.http import Exchange, curl
 from conformance.options import (
@@ -344,7 +345,7 @@ class ViolationGroup:
 
 def _suite_checks(api: str) -> list[str]:
     """The suite's checks that apply to ``api`` (the others are named for the other vendor)."""
-    others = [name for name in ("marqeta", "balanced") if name != api]
+    others = [name for name in APIS if name != api]
     names = [check.__name__ for check in SUITE_CHECKS]
     return [name for name in names if not name.startswith(tuple(f"{o}_" for o in others))]
 

@@ -19,29 +19,19 @@ from typing import Any
 import uvicorn
 from connexion import AsyncApp
 
-from mock_server.app import (
-    BALANCED_CONTRACT,
-    MARQETA_CONTRACT,
-    MockConfig,
-    base_paths,
-    build_app,
-)
-from mock_server.auth import DEMO_BALANCED_CREDENTIALS, DEMO_CREDENTIALS, Credentials
+from mock_server.app import MockConfig, build_app
+from mock_server.auth import Credentials
 from mock_server.connections import ConnectionLimits, GuardedHttpProtocol, use_limits
 from mock_server.control.guard import TOKEN_VARIABLE, is_loopback
 from mock_server.control.handlers import CONTROL_PATH
 from mock_server.control.lifecycle import parse_lifecycle
 from mock_server.fixtures import FixturesError
-from mock_server.marqeta.service import ListQuery
-from mock_server.money import json_number
+from mock_server.registry import VENDORS
 from mock_server.sessions import SessionLimits
-from mock_server.spec import load_contract
 from mock_server.store import StoreError, is_shared
 
 logger = logging.getLogger("mock_server")
 ARGV_VARIABLE = "MOCK_SERVER_ARGV"  # how worker processes learn the options
-AUTH_VARIABLE = "REFUND_MOCK_AUTH"  # Marqeta USER:PASS pairs, one a line
-BALANCED_KEYS_VARIABLE = "REFUND_MOCK_BALANCED_KEYS"  # Balanced API key secrets, one a line
 PROG = "refund-mock"
 
 
@@ -77,35 +67,25 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
             " /__mock__/openapi.json); repeatable"
         ),
     )
-    parser.add_argument(
-        "--auth",
-        metavar="USER:PASS",
-        action="append",
-        default=[],
-        help="Marqeta: accept these HTTP Basic credentials instead of the demo pair; repeatable",
-    )
-    parser.add_argument(
-        "--balanced-key",
-        metavar="SECRET",
-        action="append",
-        default=[],
-        help="Balanced: accept this API key secret (user name, empty password) instead of the"
-        " demo key; repeatable",
-    )
-    parser.add_argument(
-        "--auth-file",
-        metavar="FILE",
-        type=Path,
-        help="Marqeta: accept the USER:PASS pairs of this file, one a line (# comments), so that"
-        f" no password shows in `ps`; ${AUTH_VARIABLE} may hold the same lines",
-    )
-    parser.add_argument(
-        "--balanced-key-file",
-        metavar="FILE",
-        type=Path,
-        help=f"Balanced: accept the API key secrets of this file, one a line;"
-        f" ${BALANCED_KEYS_VARIABLE} may hold the same lines",
-    )
+    for vendor in VENDORS:
+        options = vendor.credentials
+        parser.add_argument(
+            options.flag,
+            metavar=options.metavar,
+            action="append",
+            default=[],
+            dest=f"{vendor.name}_credentials",
+            help=f"{vendor.title}: accept this {options.meaning} instead of the demo one;"
+            " repeatable",
+        )
+        parser.add_argument(
+            options.file_flag,
+            metavar="FILE",
+            type=Path,
+            dest=f"{vendor.name}_credentials_file",
+            help=f"{vendor.title}: accept the {options.metavar} lines of this file (# comments),"
+            f" so that no secret shows in `ps`; ${options.variable} may hold the same lines",
+        )
     parser.add_argument(
         "--no-control",
         action="store_true",
@@ -210,12 +190,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def config_from(args: argparse.Namespace) -> MockConfig:
     """The mock's configuration from parsed options; ValueError for a bad combination."""
-    pairs = args.auth + secret_lines(args.auth_file, AUTH_VARIABLE)
-    credentials = Credentials.parse(pairs) if pairs else DEMO_CREDENTIALS
-    secrets = args.balanced_key + secret_lines(args.balanced_key_file, BALANCED_KEYS_VARIABLE)
-    balanced_credentials = (
-        Credentials.api_key_secrets(secrets) if secrets else DEMO_BALANCED_CREDENTIALS
-    )
+    credentials: dict[str, Credentials] = {}
+    for vendor in VENDORS:
+        given = getattr(args, f"{vendor.name}_credentials")
+        given += secret_lines(
+            getattr(args, f"{vendor.name}_credentials_file"), vendor.credentials.variable
+        )
+        if given:
+            credentials[vendor.name] = vendor.credentials.parse(given)
     if not 1 <= args.port <= 65535:
         raise ValueError(f"--port must be 1-65535, not {args.port}")
     if args.workers < 1:
@@ -245,7 +227,6 @@ def config_from(args: argparse.Namespace) -> MockConfig:
         lifecycle_step=parse_lifecycle(args.lifecycle) if args.lifecycle else None,
         journal_size=args.journal_size,
         credentials=credentials,
-        balanced_credentials=balanced_credentials,
         demo=not args.no_demo,
         seed_files=tuple(args.seed),
         control=not args.no_control,
@@ -371,44 +352,19 @@ def exit_with_supervisor(supervisor: int, every_s: float = 1.0) -> threading.Thr
 
 def banner(app: AsyncApp, config: MockConfig, host: str, port: int) -> str:
     root = f"http://{host}:{port}"
-    state = app.mock_state
-    lines = ["refund contract kit mock", "  Marqeta Credit API:"]
-    for path in base_paths(load_contract(MARQETA_CONTRACT)):
-        lines.append(f"    {root}{path}   (Swagger UI: {root}{path}/ui/)")
-    lines.append(f"    credentials (HTTP Basic): {_credentials(config.credentials)}")
-    accounts = state.marqeta.accounts(ListQuery(100, 0, "lastModifiedTime")).items
-    for account in accounts:
-        balance = json_number(account.current_balance)
-        lines.append(f"    account {account.token}  current_balance {balance}")
-    lines.append("  Balanced Payments v1 API:")
-    for path in base_paths(load_contract(BALANCED_CONTRACT)):
-        lines.append(f"    {root}{path}   (Swagger UI: {root}{path}/ui/)")
-    lines.append(f"    API key secret (HTTP Basic user, empty password): {_secrets(config)}")
-    for marketplace in state.balanced.marketplaces(offset=0, limit=100).items:
-        lines.append(f"    marketplace {marketplace.id}")
-        for account in state.balanced.accounts(marketplace.id, offset=0, limit=100).items:
-            debits = state.balanced.debits(marketplace.id, 0, 100, account_id=account.id).items
-            summary = ", ".join(f"{d.id} ({d.amount})" for d in debits)
-            lines.append(f"      account {account.id}  debits {summary or 'none'}")
+    lines = ["refund contract kit mock"]
+    for api in app.mock_state_apis.values():
+        lines.append(f"  {api.vendor.title}:")
+        for path in api.base_paths:
+            lines.append(f"    {root}{path}   (Swagger UI: {root}{path}/ui/)")
+        options = api.vendor.credentials
+        lines.append(f"    {options.meaning}: {options.describe(api.credentials)}")
+        lines += [f"    {line}" for line in app.mock_state.vendors[api.name].banner()]
     if config.control:
         hint = "  (add #token=YOUR_TOKEN to the address)" if config.control_token else ""
         lines.append(f"  Dashboard: {root}{CONTROL_PATH}/{hint}")
         lines.append(f"  Control API: {root}{CONTROL_PATH}/health")
     return "\n".join(lines)
-
-
-def _credentials(credentials: Credentials) -> str:
-    if credentials.is_demo:
-        user, password = credentials.pairs[0]
-        return f"{user} / {password}"
-    users = ", ".join(user for user, _ in credentials.pairs)
-    return f"users {users} (passwords as given with --auth)"
-
-
-def _secrets(config: MockConfig) -> str:
-    if config.balanced_credentials.is_demo:
-        return config.balanced_credentials.pairs[0][0]
-    return f"{len(config.balanced_credentials.pairs)} configured with --balanced-key"
 
 
 if __name__ == "__main__":

@@ -7,7 +7,7 @@ import contextlib
 import functools
 import gc
 import re
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -25,10 +25,7 @@ from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
 
 from mock_server import background
-from mock_server.auth import DEMO_BALANCED_CREDENTIALS, DEMO_CREDENTIALS, Credentials
-from mock_server.balanced.handlers import BalancedHandlers
-from mock_server.balanced.service import BalancedService
-from mock_server.balanced.service import Policy as BalancedPolicy
+from mock_server.auth import Credentials
 from mock_server.clock import Clock, SystemClock
 from mock_server.connexion_adapter import security_map, validator_map
 from mock_server.control.faults import FaultBook
@@ -38,18 +35,11 @@ from mock_server.control.handlers import CONTROL_PATH, ControlHandlers
 from mock_server.control.journal import Journal, JournalMiddleware
 from mock_server.control.lifecycle import AutoLifecycle
 from mock_server.domain import DomainError
-from mock_server.errors import (
-    AllowedMethods,
-    BalancedErrorFormat,
-    CodedErrorFormat,
-    ErrorFormat,
-    ErrorRouter,
-)
-from mock_server.fixtures import DEMO_FIXTURES, apply_fixtures, read_fixtures
+from mock_server.error_formats import CodedErrorFormat, ErrorFormat
+from mock_server.errors import AllowedMethods, ErrorRouter
+from mock_server.fixtures import DEMO_FIXTURES, read_fixtures
 from mock_server.json_codec import JSONIFIER
-from mock_server.marqeta.handlers import MarqetaHandlers
-from mock_server.marqeta.service import MarqetaService
-from mock_server.marqeta.service import Policy as MarqetaPolicy
+from mock_server.registry import VENDORS
 from mock_server.served import contract_routes
 from mock_server.sessions import (
     SESSION_HEADER,
@@ -58,7 +48,7 @@ from mock_server.sessions import (
     SessionLimits,
     Sessions,
 )
-from mock_server.spec import Contract, error_codes, load_contract
+from mock_server.spec import CONTROL_CONTRACT, Contract, error_codes, load_contract
 from mock_server.store import (
     Store,
     is_shared,
@@ -68,20 +58,17 @@ from mock_server.store import (
     session_url,
     stored_sessions,
 )
+from mock_server.vendor import Vendor, VendorState
 
 # Operations whose work grows with the whole state (a 10^4-record export takes seconds): always in
 # a worker thread, so that the event loop keeps answering everyone else meanwhile.
 WHOLE_STATE_OPERATIONS = frozenset({"getState", "putState"})
 
-MARQETA_CONTRACT = "marqeta-credit.yaml"
-BALANCED_CONTRACT = "balanced-v1.yaml"
-CONTROL_CONTRACT = "mock-control.yaml"
-
 
 @dataclass(frozen=True)
 class MockConfig:
-    credentials: Credentials = DEMO_CREDENTIALS
-    balanced_credentials: Credentials = DEMO_BALANCED_CREDENTIALS
+    # Each vendor's accepted credentials, by vendor name; a vendor not named accepts its demo.
+    credentials: Mapping[str, Credentials] = field(default_factory=dict)
     demo: bool = True
     seed_files: tuple[Path, ...] = ()
     control: bool = True
@@ -94,6 +81,9 @@ class MockConfig:
     session_limits: SessionLimits = field(default_factory=SessionLimits)  # --max-*sessions
     control_origins: frozenset[str] = frozenset()  # --control-origin: pages that may use it
     control_token: str | None = None  # --control-token: required with every control request
+
+    def credentials_for(self, vendor: Vendor) -> Credentials:
+        return self.credentials.get(vendor.name, vendor.credentials.demo)
 
 
 @dataclass
@@ -113,36 +103,45 @@ class Shared:
             raise RuntimeError("the sessions are opened once the default state exists")
         return self.sessions
 
-    @functools.cached_property
-    def marqeta_policy(self) -> MarqetaPolicy:
-        return MarqetaPolicy.from_contract(self.apis["marqeta"].contract)
-
-    @functools.cached_property
-    def balanced_policy(self) -> BalancedPolicy:
-        return BalancedPolicy.from_contract(self.apis["balanced"].contract)
-
 
 class MockState:
-    """One session's state: its store, each vendor's service, and the handlers that use them."""
+    """One session's state: its store, each vendor's state on it, and the control handlers."""
 
     def __init__(self, shared: Shared, store: Store, name: str | None = None) -> None:
         clock = shared.config.clock
         self.name = name  # the session's, None for the default state
         self.store = store
         self.start_fixtures = shared.start_fixtures
-        self.marqeta = MarqetaService(store, clock, shared.marqeta_policy)
-        self.balanced = BalancedService(store, clock, shared.balanced_policy)
-        self.handlers: dict[str, object] = {
-            "marqeta": MarqetaHandlers(self.marqeta),
-            "balanced": BalancedHandlers(self.balanced),
-            "control": ControlHandlers(self, shared),
+        self.vendors: dict[str, VendorState] = {
+            api.name: api.vendor.open(store, clock, api.contract) for api in shared.apis.values()
         }
+        self.control = ControlHandlers(self, shared)
         # A durable store restarted on its file keeps its state; fixtures go into an empty one.
         if store.is_empty():
             self.load_start_fixtures()
 
+    def operation(self, api: str, name: str) -> Callable[..., Any]:
+        """The handler of an operation (``name`` in snake_case) of a vendor API or the control
+        API; a vendor may serve control operations of its own (``VendorState.control``)."""
+        owners = (
+            [self.vendors[api].handlers]
+            if api != "control"
+            else [self.control, *(state.control for state in self.vendors.values())]
+        )
+        for owner in owners:
+            handler: Callable[..., Any] | None = getattr(owner, name, None)
+            if handler is not None:
+                return handler
+        raise LookupError(f"no handler {name} for the {api} API")
+
     def seed(self, fixtures: dict[str, Any]) -> dict[str, Any]:
-        return apply_fixtures(self.store, self.marqeta, self.balanced, fixtures)
+        """Create everything in ``fixtures`` in one transaction (all or nothing: a duplicate id
+        anywhere leaves the state as it was); what was created, by vendor."""
+        with self.store.transaction() as tx:
+            return {
+                name: state.seed(tx, fixtures.get(name) or {})
+                for name, state in self.vendors.items()
+            }
 
     def load_start_fixtures(self) -> None:
         for fixtures in self.start_fixtures:
@@ -158,10 +157,14 @@ class MockState:
 class VendorApi:
     """One vendor contract as the mock serves it."""
 
-    name: str
+    vendor: Vendor
     contract: Contract
     error_format: ErrorFormat
     credentials: Credentials
+
+    @property
+    def name(self) -> str:
+        return self.vendor.name
 
     @property
     def base_paths(self) -> list[str]:
@@ -197,22 +200,16 @@ def base_paths(contract: Contract) -> list[str]:
 
 
 def vendor_apis(config: MockConfig) -> dict[str, VendorApi]:
-    marqeta = load_contract(MARQETA_CONTRACT)
-    balanced = load_contract(BALANCED_CONTRACT)
-    return {
-        "marqeta": VendorApi(
-            name="marqeta",
-            contract=marqeta,
-            error_format=CodedErrorFormat(error_codes(marqeta)),
-            credentials=config.credentials,
-        ),
-        "balanced": VendorApi(
-            name="balanced",
-            contract=balanced,
-            error_format=BalancedErrorFormat(balanced["x-mock-error-categories"]),
-            credentials=config.balanced_credentials,
-        ),
-    }
+    apis = {}
+    for vendor in VENDORS:
+        contract = load_contract(vendor.contract_file)
+        apis[vendor.name] = VendorApi(
+            vendor=vendor,
+            contract=contract,
+            error_format=vendor.error_format(contract),
+            credentials=config.credentials_for(vendor),
+        )
+    return apis
 
 
 def build_app(config: MockConfig | None = None, store: Store | None = None) -> AsyncApp:
@@ -328,6 +325,7 @@ def build_app(config: MockConfig | None = None, store: Store | None = None) -> A
     )
     app.mock_state = state  # for tests and the start-up banner
     app.mock_sessions = sessions
+    app.mock_state_apis = apis  # for the start-up banner
     app.error_router = errors  # for the HTTP protocol's own 400s
     return app
 
@@ -386,7 +384,7 @@ def operation_resolver(
         name = _snake_case(operation_id)
 
         # Connexion reads the parameters from the wrapped (default session's) method.
-        @functools.wraps(getattr(sessions.default.handlers[api], name))
+        @functools.wraps(sessions.default.operation(api, name))
         async def run(*args: Any, **kwargs: Any) -> Any:
             headers = Headers(scope=connexion.context.scope)
             session = headers.get(SESSION_HEADER)
@@ -397,7 +395,7 @@ def operation_resolver(
                 forced = await forcing.answer(operation_id, headers.get("prefer"), session)
                 if forced is not None:
                     return forced
-            handler = getattr(state.handlers[api], name)
+            handler = state.operation(api, name)
             if on_event_loop and operation_id not in WHOLE_STATE_OPERATIONS:
                 return handler(*args, **kwargs)
             return await run_in_threadpool(handler, *args, **kwargs)

@@ -12,12 +12,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from mock_server.registry import VENDORS
 from mock_server.spec import Contract, load_contract
 
 BEGIN = "<!-- generated from openapi/{name}: make docs -->"
 END = "<!-- end of generated block -->"
 METHODS = ("get", "post", "put", "patch", "delete")
-DOCUMENTED = ("marqeta-credit.yaml", "balanced-v1.yaml")
+DOCUMENTED = tuple(vendor.contract_file for vendor in VENDORS)
 
 
 def render(filename: str) -> str:

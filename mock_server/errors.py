@@ -10,17 +10,15 @@ from __future__ import annotations
 import json
 import logging
 import re
-import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
-from http import HTTPStatus
-from typing import Any, Protocol
+from typing import Any
 
 from connexion.exceptions import ProblemException
 from connexion.lifecycle import ConnexionRequest, ConnexionResponse
 from starlette.exceptions import HTTPException
 
 from mock_server.domain import DomainError
+from mock_server.error_formats import ErrorFormat
 
 logger = logging.getLogger("mock_server")
 
@@ -34,78 +32,6 @@ FRAMEWORK_KINDS = {
     413: "payload_too_large",
     415: "unsupported_media_type",
 }
-
-
-class ErrorFormat(Protocol):
-    def status(self, kind: str) -> int: ...
-
-    def body(self, kind: str, message: str) -> dict[str, object]: ...
-
-    def kind_for(self, status: int, example: dict[str, Any] | None = None) -> str | None:
-        """The error kind to answer ``status`` with: the one ``example`` (the contract's example
-        for that status) shows, else the first the vendor has for it; None if it has none."""
-
-
-@dataclass(frozen=True)
-class CodedErrorFormat:
-    """``{"error_code": "400001", "error_message": ...}``, codes from the contract's error table.
-
-    The first three digits of a code are its HTTP status.
-    """
-
-    codes: dict[str, str]
-
-    def status(self, kind: str) -> int:
-        return int(self._code(kind)[:3])
-
-    def body(self, kind: str, message: str) -> dict[str, object]:
-        return {"error_code": self._code(kind), "error_message": message}
-
-    def kind_for(self, status: int, example: dict[str, Any] | None = None) -> str | None:
-        kinds = [k for k, code in self.codes.items() if code[:3] == str(status)]
-        shown = (example or {}).get("error_code")
-        return next((k for k in kinds if self.codes[k] == shown), kinds[0] if kinds else None)
-
-    def _code(self, kind: str) -> str:
-        return self.codes.get(kind) or self.codes["internal_error"]
-
-
-@dataclass(frozen=True)
-class BalancedErrorFormat:
-    """Balanced's body: status, status_code, category_code, category_type, description,
-    request_id (``OHM`` + 32 hex digits), additional, extras. Categories come from the contract's
-    ``x-mock-error-categories``."""
-
-    categories: dict[str, dict[str, Any]]
-
-    def status(self, kind: str) -> int:
-        return int(self._category(kind)["status_code"])
-
-    def body(self, kind: str, message: str) -> dict[str, object]:
-        category = self._category(kind)
-        request_id = "OHM" + uuid.uuid4().hex
-        status_code = int(category["status_code"])
-        return {
-            "status": HTTPStatus(status_code).phrase,
-            "status_code": status_code,
-            "category_code": category["category_code"],
-            "category_type": category["category_type"],
-            "description": f"{message} Your request id is {request_id}.",
-            "request_id": request_id,
-            "additional": None,
-            "extras": {},
-        }
-
-    def kind_for(self, status: int, example: dict[str, Any] | None = None) -> str | None:
-        kinds = [k for k, c in self.categories.items() if int(c["status_code"]) == status]
-        shown = (example or {}).get("category_code")
-        return next(
-            (k for k in kinds if self.categories[k]["category_code"] == shown),
-            kinds[0] if kinds else None,
-        )
-
-    def _category(self, kind: str) -> dict[str, Any]:
-        return self.categories.get(kind) or self.categories["internal_error"]
 
 
 class AllowedMethods:

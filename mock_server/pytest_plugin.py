@@ -161,13 +161,15 @@ def _credentials(args: list[str]) -> tuple[tuple[str, str], tuple[str, str], str
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
         from mock_server.__main__ import config_from, parse_args
+        from mock_server.balanced.vendor import BALANCED
+        from mock_server.marqeta.vendor import MARQETA
 
     try:
         config = config_from(parse_args(args))
     except (ValueError, SystemExit) as exc:
         raise pytest.UsageError(f"refund_mock_args {args}: {exc}") from None
-    user, password = config.credentials.pairs[0]
-    secret, _ = config.balanced_credentials.pairs[0]
+    user, password = config.credentials_for(MARQETA).pairs[0]
+    secret, _ = config.credentials_for(BALANCED).pairs[0]
     return (user, password), (secret, ""), config.control_token
 
 

@@ -14,6 +14,7 @@ import yaml
 CONTRACTS_DIR = Path(str(importlib.resources.files("mock_server.contracts")))
 
 Contract = dict[str, Any]
+CONTROL_CONTRACT = "mock-control.yaml"  # the mock's own API, beside the vendors'
 
 
 @functools.cache
@@ -58,6 +59,12 @@ def _pointer(document: Any, pointer: str) -> Any:
 def schema(contract: Contract, name: str) -> dict[str, Any]:
     found: dict[str, Any] = contract["components"]["schemas"][name]
     return found
+
+
+def defaults(filename: str, schema_name: str) -> dict[str, Any]:
+    """The ``default`` of each property of a contract's schema that has one."""
+    properties = schema(load_contract(filename), schema_name)["properties"]
+    return {name: prop["default"] for name, prop in properties.items() if "default" in prop}
 
 
 def max_body_bytes(*filenames: str) -> int:

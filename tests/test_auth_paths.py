@@ -120,8 +120,10 @@ def test_non_ascii_credentials_are_refused_with_401_not_500(live_mock, user, pas
 
 def test_configured_non_ascii_credentials_work_beside_ascii_ones():
     config = MockConfig(
-        credentials=Credentials.parse(["me:pässwörd", "ci:s3cr3t"]),
-        balanced_credentials=Credentials.api_key_secrets(["ak-tëst-clé"]),
+        credentials={
+            "marqeta": Credentials.parse(["me:pässwörd", "ci:s3cr3t"]),
+            "balanced": Credentials.api_key_secrets(["ak-tëst-clé"]),
+        },
     )
     with serve(config) as mock:
         accounts = f"{mock.root}/v3/accounts"

@@ -40,11 +40,11 @@ def test_a_tick_moves_each_refund_that_is_due_one_step_in_every_session():
     default, other = sessions.default, sessions.state("other")
     lifecycle = AutoLifecycle(sessions, timedelta(seconds=5), clock)
     new = NewRefund(method="ACH", type="CREDIT_BALANCE_REFUND", amount=Decimal(1))
-    first = default.marqeta.create_refund("demo_account_credit_balance", new)
-    theirs = other.marqeta.create_refund("demo_account_credit_balance", new)
+    first = default.vendors["marqeta"].service.create_refund("demo_account_credit_balance", new)
+    theirs = other.vendors["marqeta"].service.create_refund("demo_account_credit_balance", new)
     clock.pinned += timedelta(seconds=4)
     assert lifecycle.tick() == 0  # not due yet
-    later = default.marqeta.create_refund("demo_account_credit_balance", new)
+    later = default.vendors["marqeta"].service.create_refund("demo_account_credit_balance", new)
     clock.pinned += timedelta(seconds=1)
     assert lifecycle.tick() == 2  # first and theirs; later has waited only 1 s
     assert (status(default, first), status(other, theirs), status(default, later)) == (
@@ -59,7 +59,7 @@ def test_a_tick_moves_each_refund_that_is_due_one_step_in_every_session():
 
 
 def status(state: MockState, refund: Refund) -> str:
-    return state.marqeta.refund(refund.account_token, refund.token).status
+    return state.vendors["marqeta"].service.refund(refund.account_token, refund.token).status
 
 
 def test_a_served_mock_completes_refunds_on_its_own(start_mock):

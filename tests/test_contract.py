@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 from jsonschema import FormatChecker
 from openapi_schema_validator import OAS30Validator
 from openapi_spec_validator import validate
@@ -34,6 +35,22 @@ def test_contract_is_a_valid_openapi_document(filename):
     document, base_uri = read_from_filename(str(CONTRACTS_DIR / filename))
     assert document["openapi"] == "3.0.3"
     validate(document, base_uri=base_uri)
+
+
+class _RefusingDuplicateKeys(yaml.SafeLoader):
+    """YAML keeps the last of two equal keys; a contract with one means what it does not say
+    (OpenAPI Generator refuses it; openapi-spec-validator never sees the first)."""
+
+    def construct_mapping(self, node, deep=False):
+        keys = [self.construct_object(key, deep=deep) for key, _ in node.value]
+        repeated = {key for key in keys if keys.count(key) > 1}
+        assert not repeated, f"{sorted(repeated)} repeated at {node.start_mark}"
+        return super().construct_mapping(node, deep)
+
+
+@pytest.mark.parametrize("filename", CONTRACTS)
+def test_contract_has_no_key_twice_in_one_mapping(filename):
+    yaml.load((CONTRACTS_DIR / filename).read_text(encoding="utf-8"), _RefusingDuplicateKeys)
 
 
 def operations(contract):

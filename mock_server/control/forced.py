@@ -16,7 +16,7 @@ from typing import Any
 
 from mock_server.control.faults import FaultBook
 from mock_server.domain import DomainError
-from mock_server.errors import ErrorFormat
+from mock_server.error_formats import ErrorFormat
 from mock_server.spec import Contract, resolved
 
 Json = dict[str, Any]

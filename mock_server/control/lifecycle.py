@@ -1,7 +1,8 @@
 """``--lifecycle auto:DURATION``: refunds move along the forward path on their own.
 
 Every refund that has not changed for DURATION moves one step (INITIATED -> PENDING -> ...
--> COMPLETED), in every session, so a status screen can be watched changing. Each step is an
+-> COMPLETED), in every session and every vendor API that has a lifecycle
+(``VendorState.advance_due``), so a status screen can be watched changing. Each step is an
 ordinary transition (recorded, balance rules applied) and re-checked inside its transaction, so
 several worker processes running the timer never move a refund twice.
 """
@@ -10,13 +11,13 @@ from __future__ import annotations
 
 import contextlib
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import timedelta
 from typing import Protocol
 
 from mock_server import background
 from mock_server.clock import Clock
-from mock_server.marqeta.service import MarqetaService
+from mock_server.vendor import VendorState
 
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m)")
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0}
@@ -31,12 +32,13 @@ def parse_lifecycle(spec: str) -> timedelta:
     return timedelta(seconds=float(matched.group(1)) * _UNITS[matched.group(2)])
 
 
-class _HasMarqeta(Protocol):
-    marqeta: MarqetaService
+class _HasVendors(Protocol):
+    @property
+    def vendors(self) -> Mapping[str, VendorState]: ...
 
 
 class _SessionStates(Protocol):
-    def all(self) -> Iterable[_HasMarqeta]: ...
+    def all(self) -> Iterable[_HasVendors]: ...
 
 
 class AutoLifecycle:
@@ -48,7 +50,11 @@ class AutoLifecycle:
     def tick(self) -> int:
         """Move every refund that is due one step; how many moved."""
         cutoff = self.clock.now() - self.step
-        return sum(state.marqeta.advance_due(cutoff) for state in self.sessions.all())
+        return sum(
+            vendor.advance_due(cutoff)
+            for state in self.sessions.all()
+            for vendor in state.vendors.values()
+        )
 
     def running(self) -> contextlib.AbstractAsyncContextManager[None]:
         """Tick in the background (a few times per step) while the block runs."""

@@ -12,15 +12,14 @@ import dataclasses
 from decimal import InvalidOperation
 from typing import Any
 
-from mock_server.balanced.service import MODELS as BALANCED_MODELS
 from mock_server.domain import DomainError
-from mock_server.marqeta.service import MODELS as MARQETA_MODELS
 from mock_server.records import from_record, to_record
+from mock_server.registry import VENDORS
 from mock_server.store import KeyExistsError, Store, Stored
 
 FORMAT = "refund-contract-kit/state"
 VERSION = 1
-MODELS: dict[str, type] = MARQETA_MODELS | BALANCED_MODELS
+MODELS: dict[str, type] = {kind: model for v in VENDORS for kind, model in v.models.items()}
 
 
 def export_state(store: Store) -> dict[str, Any]:

@@ -1,0 +1,118 @@
+"""What the mock's control side asks of Balanced: fixtures, the dashboard's overview and the
+start-up banner."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mock_server.balanced import uris
+from mock_server.balanced.service import BalancedService, NewAccount, NewDebit, NewMarketplace
+from mock_server.store import Transaction
+
+Json = dict[str, Any]
+
+
+def seed(service: BalancedService, tx: Transaction, section: Json) -> Json:
+    """The ``balanced`` section of a fixtures file, created inside ``tx``."""
+    marketplaces = []
+    for seed in section.get("marketplaces", []):
+        marketplace = service.open_marketplace_in(
+            tx,
+            NewMarketplace(
+                id=seed.get("id"),
+                name=seed["name"],
+                domain_url=seed.get("domain_url"),
+                support_email_address=seed.get("support_email_address"),
+            ),
+        )
+        accounts = []
+        for account_seed in seed.get("accounts", []):
+            account = service.open_account_in(
+                tx,
+                marketplace.id,
+                NewAccount(
+                    id=account_seed.get("id"),
+                    name=account_seed.get("name"),
+                    email_address=account_seed.get("email_address"),
+                    roles=tuple(account_seed.get("roles", ("buyer",))),
+                ),
+            )
+            debits = [
+                service.debit_account_in(
+                    tx,
+                    marketplace.id,
+                    account.id,
+                    NewDebit(
+                        id=debit_seed.get("id"),
+                        amount=debit_seed["amount"],
+                        fee=debit_seed.get("fee"),
+                        description=debit_seed.get("description"),
+                        appears_on_statement_as=debit_seed.get("appears_on_statement_as"),
+                        meta=debit_seed.get("meta", {}),
+                    ),
+                )
+                for debit_seed in account_seed.get("debits", [])
+            ]
+            accounts.append(
+                {
+                    "id": account.id,
+                    "uri": uris.account(marketplace.id, account.id),
+                    "debits": [
+                        {
+                            "id": d.id,
+                            "uri": uris.debit(marketplace.id, d.id),
+                            "amount": d.amount,
+                            "fee": d.fee,
+                        }
+                        for d in debits
+                    ],
+                }
+            )
+        marketplaces.append(
+            {"id": marketplace.id, "uri": uris.marketplace(marketplace.id), "accounts": accounts}
+        )
+    return {"marketplaces": marketplaces}
+
+
+def overview(service: BalancedService, limit: int) -> Json:
+    """The first ``limit`` marketplaces, each with its ``limit`` newest debits and their
+    refunds."""
+    marketplaces = service.marketplaces(offset=0, limit=limit)
+    shown = []
+    for marketplace in marketplaces.items:
+        total = service.debits(marketplace.id, offset=0, limit=0).total
+        newest = service.debits(marketplace.id, offset=max(0, total - limit), limit=limit)
+        debits = []
+        for debit in reversed(newest.items):
+            refunds = service.refunds(marketplace.id, 0, limit, debit_id=debit.id)
+            debits.append(
+                {
+                    "id": debit.id,
+                    "amount": debit.amount,
+                    "refunds_total": refunds.total,
+                    "refunds": [
+                        {"id": detail.refund.id, "amount": detail.refund.amount}
+                        for detail in refunds.items
+                    ],
+                }
+            )
+        shown.append(
+            {
+                "id": marketplace.id,
+                "name": marketplace.name,
+                "debits_total": total,
+                "debits": debits,
+            }
+        )
+    return {"marketplaces_total": marketplaces.total, "marketplaces": shown}
+
+
+def banner(service: BalancedService) -> list[str]:
+    lines = []
+    for marketplace in service.marketplaces(offset=0, limit=100).items:
+        lines.append(f"marketplace {marketplace.id}")
+        for account in service.accounts(marketplace.id, offset=0, limit=100).items:
+            debits = service.debits(marketplace.id, 0, 100, account_id=account.id).items
+            summary = ", ".join(f"{d.id} ({d.amount})" for d in debits)
+            lines.append(f"  account {account.id}  debits {summary or 'none'}")
+    return lines

@@ -1,0 +1,68 @@
+"""Balanced Payments v1 as the kit knows it (see ``mock_server.vendor``)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from mock_server.auth import DEMO_BALANCED_CREDENTIALS, Credentials
+from mock_server.balanced import control
+from mock_server.balanced.handlers import BalancedHandlers
+from mock_server.balanced.service import MODELS, BalancedService, Policy
+from mock_server.clock import Clock
+from mock_server.error_formats import BalancedErrorFormat
+from mock_server.spec import Contract
+from mock_server.store import Store, Transaction
+from mock_server.vendor import CredentialOptions, Vendor
+
+Json = dict[str, Any]
+
+
+class BalancedState:
+    control = None  # no control operations of its own: fixtures make its resources
+
+    def __init__(self, store: Store, clock: Clock, contract: Contract) -> None:
+        self.service = BalancedService(store, clock, Policy.from_contract(contract))
+        self.handlers = BalancedHandlers(self.service)
+
+    def seed(self, tx: Transaction, section: Json) -> Json:
+        return control.seed(self.service, tx, section)
+
+    def counts(self) -> Json:
+        return {"balanced_marketplaces": self.service.marketplaces(offset=0, limit=1).total}
+
+    def overview(self, limit: int) -> Json:
+        return control.overview(self.service, limit)
+
+    def banner(self) -> list[str]:
+        return control.banner(self.service)
+
+    def advance_due(self, cutoff: datetime) -> int:
+        return 0  # debits and refunds are final when made
+
+
+def _suite_parameters(setup: Any) -> dict[str, str]:
+    account = setup.balanced_account()
+    return {"marketplace_id": account.marketplace_id, "account_id": account.account_id}
+
+
+BALANCED = Vendor(
+    name="balanced",
+    title="Balanced Payments v1 API",
+    contract_file="balanced-v1.yaml",
+    credentials=CredentialOptions(
+        flag="--balanced-key",
+        metavar="SECRET",
+        file_flag="--balanced-key-file",
+        variable="REFUND_MOCK_BALANCED_KEYS",
+        meaning="API key secret (HTTP Basic user, empty password)",
+        demo=DEMO_BALANCED_CREDENTIALS,
+        parse=Credentials.api_key_secrets,
+        suite_hint="API key secret: (empty password)",
+        user_is_secret=True,
+    ),
+    error_format=lambda contract: BalancedErrorFormat(contract["x-mock-error-categories"]),
+    open=BalancedState,
+    models=MODELS,
+    suite_parameters=_suite_parameters,
+)

@@ -1,0 +1,65 @@
+"""Marqeta Credit as the kit knows it (see ``mock_server.vendor``)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from mock_server.auth import DEMO_CREDENTIALS, Credentials
+from mock_server.clock import Clock
+from mock_server.error_formats import CodedErrorFormat
+from mock_server.marqeta import control
+from mock_server.marqeta.handlers import MarqetaHandlers
+from mock_server.marqeta.service import MODELS, MarqetaService, Policy
+from mock_server.spec import Contract, error_codes
+from mock_server.store import Store, Transaction
+from mock_server.vendor import CredentialOptions, Vendor
+
+Json = dict[str, Any]
+
+
+class MarqetaState:
+    def __init__(self, store: Store, clock: Clock, contract: Contract) -> None:
+        self.service = MarqetaService(store, clock, Policy.from_contract(contract))
+        self.handlers = MarqetaHandlers(self.service)
+        self.control = control.MarqetaControl(self.service)
+
+    def seed(self, tx: Transaction, section: Json) -> Json:
+        return control.seed(self.service, tx, section)
+
+    def counts(self) -> Json:
+        return {"marqeta_accounts": self.service.account_count()}
+
+    def overview(self, limit: int) -> Json:
+        return control.overview(self.service, limit)
+
+    def banner(self) -> list[str]:
+        return control.banner(self.service)
+
+    def advance_due(self, cutoff: datetime) -> int:
+        return self.service.advance_due(cutoff)
+
+
+def _suite_parameters(setup: Any) -> dict[str, str]:
+    return {"account_token": setup.marqeta_account_for_property_tests()}
+
+
+MARQETA = Vendor(
+    name="marqeta",
+    title="Marqeta Credit API",
+    contract_file="marqeta-credit.yaml",
+    credentials=CredentialOptions(
+        flag="--auth",
+        metavar="USER:PASS",
+        file_flag="--auth-file",
+        variable="REFUND_MOCK_AUTH",
+        meaning="credentials (HTTP Basic)",
+        demo=DEMO_CREDENTIALS,
+        parse=Credentials.parse,
+        suite_hint="application token:access token",
+    ),
+    error_format=lambda contract: CodedErrorFormat(error_codes(contract)),
+    open=MarqetaState,
+    models=MODELS,
+    suite_parameters=_suite_parameters,
+)

@@ -1,0 +1,94 @@
+"""What the kit needs to know about one vendor API, in one object.
+
+Each vendor package (``marqeta/``, ``balanced/``) declares a ``Vendor`` in its ``vendor.py``;
+``registry.VENDORS`` lists them. The app, the command line, the control API, the contract docs
+and the conformance suite loop over the registry, so a vendor is added by writing its contract
+(``openapi/``), its package, and one line in the registry.
+
+This module imports no web framework: the conformance suite reads the registry too, and it is
+installed without Connexion.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+from mock_server.auth import Credentials
+from mock_server.clock import Clock
+from mock_server.error_formats import ErrorFormat
+from mock_server.spec import Contract
+from mock_server.store import Store, Transaction
+
+Json = dict[str, Any]
+
+
+class VendorState(Protocol):
+    """One session's state of one vendor API: its service, and what the rest of the mock asks
+    of it."""
+
+    @property
+    def handlers(self) -> object:
+        """The contract's operations: a method per ``operationId``, in snake_case."""
+
+    @property
+    def control(self) -> object | None:
+        """Control API operations of this vendor's own (a method per ``operationId`` in
+        snake_case, e.g. Marqeta's ``createAccount``), or None."""
+
+    def seed(self, tx: Transaction, section: Json) -> Json:
+        """Create the vendor's section of a fixtures file inside ``tx``; what was created."""
+
+    def counts(self) -> Json:
+        """What a reset or a state import reports for this vendor (``ResetResult``)."""
+
+    def overview(self, limit: int) -> Json:
+        """The dashboard's view of this vendor (``Overview``): pages, never the whole state."""
+
+    def banner(self) -> list[str]:
+        """Start-up banner lines naming the demo resources."""
+
+    def advance_due(self, cutoff: datetime) -> int:
+        """``--lifecycle auto``: move each resource unchanged since ``cutoff`` one step along
+        its lifecycle; how many moved (0 for an API without lifecycles)."""
+
+
+@dataclass(frozen=True)
+class CredentialOptions:
+    """How a user tells the mock which credentials this vendor's API accepts."""
+
+    flag: str  # repeatable command-line option, e.g. --auth USER:PASS
+    metavar: str
+    file_flag: str  # a file of the same values, one a line (nothing in `ps`)
+    variable: str  # an environment variable holding the same lines
+    meaning: str  # what one value is, for --help
+    demo: Credentials
+    parse: Callable[[list[str]], Credentials]
+    suite_hint: str  # how the conformance suite's --auth is spelled for this vendor
+    user_is_secret: bool = False  # an API key as the user name: never shown
+
+    def describe(self, credentials: Credentials) -> str:
+        """The banner's words for the credentials in use (never a configured password)."""
+        if credentials.is_demo:
+            user, password = credentials.pairs[0]
+            return f"{user} / {password}" if password else user
+        configured = f"{len(credentials.pairs)} configured with {self.flag}"
+        if self.user_is_secret:
+            return configured
+        return f"{configured} (users {', '.join(user for user, _ in credentials.pairs)})"
+
+
+@dataclass(frozen=True)
+class Vendor:
+    name: str  # the control API's {api}, the fixtures file's section, conformance --api
+    title: str  # as the banner and the docs name it
+    contract_file: str  # in openapi/
+    credentials: CredentialOptions
+    error_format: Callable[[Contract], ErrorFormat]  # the vendor's error body, from its contract
+    open: Callable[[Store, Clock, Contract], VendorState]  # a session's state
+    models: Mapping[str, type]  # every kind it stores, with its model (state import checks)
+    # Which path parameters generated requests pin to the setup data's resources, by the name
+    # of the setup method that gives them (conformance: so requests reach the business rules).
+    suite_parameters: Callable[[Any], dict[str, str]]
