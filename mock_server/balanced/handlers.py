@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from mock_server.balanced import uris
-from mock_server.balanced.models import Account, Debit, Marketplace
+from mock_server.balanced.models import Account, Debit, Marketplace, Refund
 from mock_server.balanced.service import (
     BalancedService,
     NewDebit,
@@ -20,31 +20,35 @@ from mock_server.balanced.service import (
     RefundDetail,
 )
 from mock_server.paging import Page
+from mock_server.spec import Contract
+from mock_server.wire import wire_shape
 
 Json = dict[str, Any]
 T = TypeVar("T")
 
 
 class BalancedHandlers:
-    def __init__(self, service: BalancedService) -> None:
+    def __init__(self, service: BalancedService, shapes: BalancedShapes) -> None:
         self.service = service
+        self.shapes = shapes
 
     # Marketplaces and accounts ----------------------------------------------------------------
 
     def list_marketplaces(self, limit: int, offset: int) -> tuple[Json, int]:
         page = self.service.marketplaces(offset, limit)
-        return page_json(page, f"{uris.BASE}/marketplaces", limit, marketplace_json), 200
+        path = f"{uris.BASE}/marketplaces"
+        return page_json(page, path, limit, self.shapes.marketplace.write), 200
 
     def retrieve_marketplace(self, marketplace_id: str) -> tuple[Json, int]:
-        return marketplace_json(self.service.marketplace(marketplace_id)), 200
+        return self.shapes.marketplace.write(self.service.marketplace(marketplace_id)), 200
 
     def list_accounts(self, marketplace_id: str, limit: int, offset: int) -> tuple[Json, int]:
         page = self.service.accounts(marketplace_id, offset, limit)
         path = f"{uris.marketplace(marketplace_id)}/accounts"
-        return page_json(page, path, limit, account_json), 200
+        return page_json(page, path, limit, self.shapes.account.write), 200
 
     def retrieve_account(self, marketplace_id: str, account_id: str) -> tuple[Json, int]:
-        return account_json(self.service.account(marketplace_id, account_id)), 200
+        return self.shapes.account.write(self.service.account(marketplace_id, account_id)), 200
 
     # Debits -----------------------------------------------------------------------------------
 
@@ -55,22 +59,24 @@ class BalancedHandlers:
             appears_on_statement_as=body.get("appears_on_statement_as"),
             meta=body.get("meta", {}),
         )
-        return debit_json(self.service.debit_account(marketplace_id, account_id, new)), 201
+        return self.shapes.debit.write(
+            self.service.debit_account(marketplace_id, account_id, new)
+        ), 201
 
     def list_account_debits(
         self, marketplace_id: str, account_id: str, limit: int, offset: int
     ) -> tuple[Json, int]:
         page = self.service.debits(marketplace_id, offset, limit, account_id=account_id)
         path = f"{uris.account(marketplace_id, account_id)}/debits"
-        return page_json(page, path, limit, debit_json), 200
+        return page_json(page, path, limit, self.shapes.debit.write), 200
 
     def list_debits(self, marketplace_id: str, limit: int, offset: int) -> tuple[Json, int]:
         page = self.service.debits(marketplace_id, offset, limit)
         path = f"{uris.marketplace(marketplace_id)}/debits"
-        return page_json(page, path, limit, debit_json), 200
+        return page_json(page, path, limit, self.shapes.debit.write), 200
 
     def retrieve_debit(self, marketplace_id: str, debit_id: str) -> tuple[Json, int]:
-        return debit_json(self.service.debit(marketplace_id, debit_id)), 200
+        return self.shapes.debit.write(self.service.debit(marketplace_id, debit_id)), 200
 
     # Refunds ----------------------------------------------------------------------------------
 
@@ -82,43 +88,43 @@ class BalancedHandlers:
             )
         else:
             detail = self.service.refund_account(marketplace_id, account_id, new)
-        return refund_json(detail), 201
+        return self.shapes.refund_detail(detail), 201
 
     def create_refund(self, marketplace_id: str, body: Json) -> tuple[Json, int]:
         detail = self.service.refund_debit(marketplace_id, body["debit_uri"], _new_refund(body))
-        return refund_json(detail), 201
+        return self.shapes.refund_detail(detail), 201
 
     def list_refunds(self, marketplace_id: str, limit: int, offset: int) -> tuple[Json, int]:
         page = self.service.refunds(marketplace_id, offset, limit)
         path = f"{uris.marketplace(marketplace_id)}/refunds"
-        return refund_page_json(page, path, limit), 200
+        return self.shapes.refund_page(page, path, limit), 200
 
     def list_account_refunds(
         self, marketplace_id: str, account_id: str, limit: int, offset: int
     ) -> tuple[Json, int]:
         page = self.service.refunds(marketplace_id, offset, limit, account_id=account_id)
         path = f"{uris.account(marketplace_id, account_id)}/refunds"
-        return refund_page_json(page, path, limit), 200
+        return self.shapes.refund_page(page, path, limit), 200
 
     def list_debit_refunds(
         self, marketplace_id: str, debit_id: str, limit: int, offset: int
     ) -> tuple[Json, int]:
         page = self.service.refunds(marketplace_id, offset, limit, debit_id=debit_id)
         path = f"{uris.debit(marketplace_id, debit_id)}/refunds"
-        return refund_page_json(page, path, limit), 200
+        return self.shapes.refund_page(page, path, limit), 200
 
     def retrieve_refund(self, marketplace_id: str, refund_id: str) -> tuple[Json, int]:
-        return refund_json(self.service.refund(marketplace_id, refund_id)), 200
+        return self.shapes.refund_detail(self.service.refund(marketplace_id, refund_id)), 200
 
     def retrieve_account_refund(
         self, marketplace_id: str, account_id: str, refund_id: str
     ) -> tuple[Json, int]:
         detail = self.service.refund(marketplace_id, refund_id, account_id=account_id)
-        return refund_json(detail), 200
+        return self.shapes.refund_detail(detail), 200
 
     def update_refund(self, marketplace_id: str, refund_id: str, body: Json) -> tuple[Json, int]:
         detail = self.service.update_refund(marketplace_id, refund_id, _changes(body))
-        return refund_json(detail), 200
+        return self.shapes.refund_detail(detail), 200
 
     def update_account_refund(
         self, marketplace_id: str, account_id: str, refund_id: str, body: Json
@@ -126,7 +132,7 @@ class BalancedHandlers:
         detail = self.service.update_refund(
             marketplace_id, refund_id, _changes(body), account_id=account_id
         )
-        return refund_json(detail), 200
+        return self.shapes.refund_detail(detail), 200
 
 
 def _new_refund(body: Json) -> NewRefund:
@@ -139,7 +145,7 @@ def _changes(body: Json) -> RefundChanges:
     return RefundChanges(description=body.get("description"), meta=body.get("meta"))
 
 
-# Response shapes (the contract's schemas, as the seed shows them) ----------------------------
+# Response shapes: the contract's schemas (mock_server.wire), as the seed shows them -----------
 
 
 def timestamp(moment: datetime) -> str:
@@ -158,36 +164,6 @@ def page_json(page: Page[T], path: str, limit: int, item_json: Callable[[T], Jso
     }
 
 
-def marketplace_json(marketplace: Marketplace) -> Json:
-    uri = uris.marketplace(marketplace.id)
-    return {
-        "id": marketplace.id,
-        "uri": uri,
-        "name": marketplace.name,
-        "domain_url": marketplace.domain_url,
-        "support_email_address": marketplace.support_email_address,
-        "created_at": timestamp(marketplace.created_at),
-        "meta": marketplace.meta,
-        "accounts_uri": f"{uri}/accounts",
-        "debits_uri": f"{uri}/debits",
-        "refunds_uri": f"{uri}/refunds",
-    }
-
-
-def account_json(account: Account) -> Json:
-    uri = uris.account(account.marketplace_id, account.id)
-    return {
-        "id": account.id,
-        "uri": uri,
-        "name": account.name,
-        "roles": account.roles,
-        "created_at": timestamp(account.created_at),
-        "email_address": account.email_address,
-        "meta": account.meta,
-        **{f"{link}_uri": f"{uri}/{link}" for link in LINKS_OF_ACCOUNT},
-    }
-
-
 LINKS_OF_ACCOUNT = (
     "holds",
     "bank_accounts",
@@ -199,50 +175,83 @@ LINKS_OF_ACCOUNT = (
 )
 
 
-def debit_json(debit: Debit) -> Json:
-    uri = uris.debit(debit.marketplace_id, debit.id)
-    return {
-        "id": debit.id,
-        "uri": uri,
-        "amount": debit.amount,
-        "fee": debit.fee,
-        "description": debit.description,
-        "transaction_number": debit.transaction_number,
-        "created_at": timestamp(debit.created_at),
-        "available_at": timestamp(debit.available_at),
-        "appears_on_statement_as": debit.appears_on_statement_as,
-        "meta": debit.meta,
-        "hold_uri": uris.hold(debit.marketplace_id, debit.hold_id),
-        "source_uri": uris.card(debit.marketplace_id, debit.account_id, debit.card_id),
-        "refunds_uri": f"{uri}/refunds",
-    }
+def _account_links() -> dict[str, Callable[[Any], Any]]:
+    def link(name: str) -> Callable[[Account], str]:
+        return lambda account: f"{uris.account(account.marketplace_id, account.id)}/{name}"
+
+    return {f"{name}_uri": link(name) for name in LINKS_OF_ACCOUNT}
 
 
-def refund_json(detail: RefundDetail, embedded: dict[tuple[str, str], Json] | None = None) -> Json:
-    """``embedded`` lets the refunds of one page share the JSON of the accounts and debits they
-    embed: a page often names one account and one debit a hundred times."""
-    refund = detail.refund
-    embedded = {} if embedded is None else embedded
-    account = embedded.get(("account", refund.account_id))
-    if account is None:
-        account = embedded[("account", refund.account_id)] = account_json(detail.account)
-    debit = embedded.get(("debit", refund.debit_id))
-    if debit is None:
-        debit = embedded[("debit", refund.debit_id)] = debit_json(detail.debit)
-    return {
-        "id": refund.id,
-        "uri": uris.refund(refund.marketplace_id, refund.id),
-        "amount": refund.amount,
-        "fee": refund.fee,
-        "description": refund.description,
-        "created_at": timestamp(refund.created_at),
-        "transaction_number": refund.transaction_number,
-        "appears_on_statement_as": refund.appears_on_statement_as,
-        "meta": refund.meta,
-        "account": account,
-        "debit": debit,
-    }
+class BalancedShapes:
+    """Each model as its response schema writes it; URIs are the mock's own (``uris``)."""
 
+    def __init__(self, contract: Contract) -> None:
+        def marketplace_link(name: str) -> Callable[[Marketplace], str]:
+            return lambda marketplace: f"{uris.marketplace(marketplace.id)}/{name}"
 
-def refund_page_json(page: Page[RefundDetail], path: str, limit: int) -> Json:
-    return page_json(page, path, limit, functools.partial(refund_json, embedded={}))
+        self.marketplace = wire_shape(
+            contract,
+            "Marketplace",
+            Marketplace,
+            timestamp,
+            computed={
+                "uri": lambda marketplace: uris.marketplace(marketplace.id),
+                **{
+                    f"{name}_uri": marketplace_link(name)
+                    for name in ("accounts", "debits", "refunds")
+                },
+            },
+        )
+        self.account = wire_shape(
+            contract,
+            "Account",
+            Account,
+            timestamp,
+            computed={
+                "uri": lambda account: uris.account(account.marketplace_id, account.id),
+                **_account_links(),
+            },
+        )
+        self.debit = wire_shape(
+            contract,
+            "Debit",
+            Debit,
+            timestamp,
+            computed={
+                "uri": lambda debit: uris.debit(debit.marketplace_id, debit.id),
+                "hold_uri": lambda debit: uris.hold(debit.marketplace_id, debit.hold_id),
+                "source_uri": lambda debit: uris.card(
+                    debit.marketplace_id, debit.account_id, debit.card_id
+                ),
+                "refunds_uri": lambda debit: (
+                    f"{uris.debit(debit.marketplace_id, debit.id)}/refunds"
+                ),
+            },
+        )
+        self.refund = wire_shape(
+            contract,
+            "Refund",
+            Refund,
+            timestamp,
+            computed={"uri": lambda refund: uris.refund(refund.marketplace_id, refund.id)},
+            embedded=frozenset({"account", "debit"}),
+        )
+
+    def refund_detail(
+        self, detail: RefundDetail, embedded: dict[tuple[str, str], Json] | None = None
+    ) -> Json:
+        """A refund with its account and debit. ``embedded`` lets the refunds of one page share
+        the JSON of the accounts and debits they embed: a page often names one account and one
+        debit a hundred times."""
+        refund = detail.refund
+        embedded = {} if embedded is None else embedded
+        account = embedded.get(("account", refund.account_id))
+        if account is None:
+            account = embedded[("account", refund.account_id)] = self.account.write(detail.account)
+        debit = embedded.get(("debit", refund.debit_id))
+        if debit is None:
+            debit = embedded[("debit", refund.debit_id)] = self.debit.write(detail.debit)
+        return self.refund.write(refund, account=account, debit=debit)
+
+    def refund_page(self, page: Page[RefundDetail], path: str, limit: int) -> Json:
+        return page_json(page, path, limit, functools.partial(self.refund_detail, embedded={}))

@@ -7,7 +7,7 @@ from typing import Any
 
 from mock_server.auth import DEMO_BALANCED_CREDENTIALS, Credentials
 from mock_server.balanced import control
-from mock_server.balanced.handlers import BalancedHandlers
+from mock_server.balanced.handlers import BalancedHandlers, BalancedShapes
 from mock_server.balanced.service import MODELS, BalancedService, Policy
 from mock_server.clock import Clock
 from mock_server.error_formats import BalancedErrorFormat
@@ -23,7 +23,7 @@ class BalancedState:
 
     def __init__(self, store: Store, clock: Clock, contract: Contract) -> None:
         self.service = BalancedService(store, clock, Policy.from_contract(contract))
-        self.handlers = BalancedHandlers(self.service)
+        self.handlers = BalancedHandlers(self.service, BalancedShapes(contract))
 
     def seed(self, tx: Transaction, section: Json) -> Json:
         return control.seed(self.service, tx, section)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from mock_server.marqeta.handlers import refund_json
+from mock_server.marqeta.handlers import MarqetaShapes
 from mock_server.marqeta.service import ListQuery, MarqetaService, NewAccount, NewPaymentSource
 from mock_server.money import decimal_from_json, json_number
 from mock_server.spec import CONTROL_CONTRACT, defaults
@@ -49,8 +49,9 @@ def seed(service: MarqetaService, tx: Transaction, section: Json) -> Json:
 class MarqetaControl:
     """Control API operations on Marqeta resources."""
 
-    def __init__(self, service: MarqetaService) -> None:
+    def __init__(self, service: MarqetaService, shapes: MarqetaShapes) -> None:
         self.service = service
+        self.shapes = shapes
 
     def create_account(self, body: Json) -> tuple[Json, int]:
         account, sources = self.service.open_account(new_account(body))
@@ -73,7 +74,7 @@ class MarqetaControl:
         # Sent without a body (and so without a content type), Connexion passes the contract's
         # default body unparsed: it means one step forward.
         status = body.get("status") if isinstance(body, dict) else None
-        return refund_json(self.service.advance_refund(refund_token, status)), 200
+        return self.shapes.refund.write(self.service.advance_refund(refund_token, status)), 200
 
 
 def overview(service: MarqetaService, limit: int) -> Json:

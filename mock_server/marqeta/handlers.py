@@ -18,42 +18,45 @@ from mock_server.marqeta.models import (
     Transition,
 )
 from mock_server.marqeta.service import ListQuery, MarqetaService, NewBalanceRefund, NewRefund
-from mock_server.money import decimal_from_json, json_number
+from mock_server.money import decimal_from_json
 from mock_server.paging import Page
+from mock_server.spec import Contract
+from mock_server.wire import WireShape, wire_shape
 
 Json = dict[str, Any]
 
 
 class MarqetaHandlers:
-    def __init__(self, service: MarqetaService) -> None:
+    def __init__(self, service: MarqetaService, shapes: MarqetaShapes) -> None:
         self.service = service
+        self.shapes = shapes
 
     # Credit accounts, payment sources, journal entries -----------------------------------
 
     def list_accounts(self, count: int, start_index: int, sort_by: str) -> tuple[Json, int]:
         page = self.service.accounts(ListQuery(count, start_index, sort_by))
-        return page_json(page, account_json), 200
+        return page_json(page, self.shapes.account), 200
 
     def retrieve_account(self, account_token: str) -> tuple[Json, int]:
-        return account_json(self.service.account(account_token)), 200
+        return self.shapes.account.write(self.service.account(account_token)), 200
 
     def list_payment_sources(
         self, account_token: str, count: int, start_index: int, sort_by: str
     ) -> tuple[Json, int]:
         page = self.service.payment_sources(account_token, ListQuery(count, start_index, sort_by))
-        return page_json(page, payment_source_json), 200
+        return page_json(page, self.shapes.payment_source), 200
 
     def retrieve_payment_source(
         self, account_token: str, payment_source_token: str
     ) -> tuple[Json, int]:
         source = self.service.payment_source(account_token, payment_source_token)
-        return payment_source_json(source), 200
+        return self.shapes.payment_source.write(source), 200
 
     def list_journal_entries(
         self, account_token: str, count: int, start_index: int, sort_by: str
     ) -> tuple[Json, int]:
         page = self.service.journal_entries(account_token, ListQuery(count, start_index, sort_by))
-        return page_json(page, journal_entry_json), 200
+        return page_json(page, self.shapes.journal_entry), 200
 
     # Refunds -----------------------------------------------------------------------------
 
@@ -65,7 +68,8 @@ class MarqetaHandlers:
             description=body["description"],
             currency_code=body["currency_code"],
         )
-        return balance_refund_json(self.service.create_balance_refund(account_token, new)), 201
+        refund = self.service.create_balance_refund(account_token, new)
+        return self.shapes.balance_refund.write(refund), 201
 
     def create_refund(self, account_token: str, body: Json) -> tuple[Json, int]:
         new = NewRefund(
@@ -77,7 +81,7 @@ class MarqetaHandlers:
             currency_code=body.get("currency_code"),
             description=body.get("description"),
         )
-        return refund_json(self.service.create_refund(account_token, new)), 201
+        return self.shapes.refund.write(self.service.create_refund(account_token, new)), 201
 
     def list_refunds(
         self,
@@ -97,10 +101,10 @@ class MarqetaHandlers:
             start_date=date.fromisoformat(start_date) if start_date else None,
             end_date=date.fromisoformat(end_date) if end_date else None,
         )
-        return page_json(self.service.refunds(account_token, query), refund_json), 200
+        return page_json(self.service.refunds(account_token, query), self.shapes.refund), 200
 
     def retrieve_refund(self, account_token: str, refund_token: str) -> tuple[Json, int]:
-        return refund_json(self.service.refund(account_token, refund_token)), 200
+        return self.shapes.refund.write(self.service.refund(account_token, refund_token)), 200
 
     def transition_refund(
         self, account_token: str, refund_token: str, body: Json
@@ -108,110 +112,42 @@ class MarqetaHandlers:
         refund = self.service.transition_refund(
             account_token, refund_token, body["status"], token=body.get("token") or None
         )
-        return refund_json(refund), 201
+        return self.shapes.refund.write(refund), 201
 
     def retrieve_refund_transitions(
         self, account_token: str, refund_token: str, count: int, start_index: int, sort_by: str
     ) -> tuple[Json, int]:
         query = ListQuery(count, start_index, sort_by)
         page = self.service.transitions(account_token, refund_token, query)
-        return page_json(page, transition_json), 200
+        return page_json(page, self.shapes.transition), 200
 
 
-# Response shapes (the contract's schemas) --------------------------------------------------
+# Response shapes: the contract's schemas (mock_server.wire) ------------------------------------
+
+# The models keep times as ``*_at``; Marqeta's responses name them ``*_time``.
+TIMES = {"created_time": "created_at", "updated_time": "updated_at", "impact_time": "impact_at"}
 
 
-def page_json(page: Page[Any], item_json: Any) -> Json:
+class MarqetaShapes:
+    """Each model as its response schema writes it."""
+
+    def __init__(self, contract: Contract) -> None:
+        def shape(schema_name: str, model: type) -> WireShape:
+            return wire_shape(contract, schema_name, model, format_timestamp, renamed=TIMES)
+
+        self.account = shape("CreditAccount", Account)
+        self.payment_source = shape("PaymentSource", PaymentSource)
+        self.balance_refund = shape("AccountCreditBalanceRefundResponse", BalanceRefund)
+        self.refund = shape("AccountRefundResponse", Refund)
+        self.transition = shape("AccountRefundTransition", Transition)
+        self.journal_entry = shape("JournalEntry", JournalEntry)
+
+
+def page_json(page: Page[Any], shape: WireShape) -> Json:
     return {
         "count": len(page.items),
         "start_index": page.offset,
         "end_index": page.end_index,
         "is_more": page.is_more,
-        "data": [item_json(item) for item in page.items],
-    }
-
-
-def account_json(account: Account) -> Json:
-    return {
-        "token": account.token,
-        "status": account.status,
-        "currency_code": account.currency_code,
-        "credit_limit": json_number(account.credit_limit),
-        "current_balance": json_number(account.current_balance),
-        "available_credit": json_number(account.available_credit),
-        "created_time": format_timestamp(account.created_at),
-        "updated_time": format_timestamp(account.updated_at),
-    }
-
-
-def payment_source_json(source: PaymentSource) -> Json:
-    body = {
-        "token": source.token,
-        "account_token": source.account_token,
-        "type": source.type,
-        "account_suffix": source.account_suffix,
-        "status": source.status,
-        "created_time": format_timestamp(source.created_at),
-        "updated_time": format_timestamp(source.updated_at),
-    }
-    if source.name is not None:
-        body["name"] = source.name
-    return body
-
-
-def balance_refund_json(refund: BalanceRefund) -> Json:
-    return {
-        "token": refund.token,
-        "account_token": refund.account_token,
-        "status": refund.status,
-        "method": refund.method,
-        "amount": json_number(refund.amount),
-        "description": refund.description,
-        "created_time": format_timestamp(refund.created_at),
-        "updated_time": format_timestamp(refund.updated_at),
-    }
-
-
-def refund_json(refund: Refund) -> Json:
-    body: Json = {
-        "token": refund.token,
-        "account_token": refund.account_token,
-        "status": refund.status,
-        "method": refund.method,
-        "type": refund.type,
-        "amount": json_number(refund.amount),
-        "currency_code": refund.currency_code,
-        "created_time": format_timestamp(refund.created_at),
-        "updated_time": format_timestamp(refund.updated_at),
-    }
-    # "Conditionally returned" fields are left out, not sent as null.
-    if refund.payment_source_token is not None:
-        body["payment_source_token"] = refund.payment_source_token
-    if refund.description is not None:
-        body["description"] = refund.description
-    return body
-
-
-def transition_json(transition: Transition) -> Json:
-    return {
-        "token": transition.token,
-        "account_token": transition.account_token,
-        "refund_token": transition.refund_token,
-        "status": transition.status,
-        "created_time": format_timestamp(transition.created_at),
-    }
-
-
-def journal_entry_json(entry: JournalEntry) -> Json:
-    return {
-        "token": entry.token,
-        "account_token": entry.account_token,
-        "amount": json_number(entry.amount),
-        "currency_code": entry.currency_code,
-        "group": entry.group,
-        "type": entry.type,
-        "status": entry.status,
-        "detail_token": entry.detail_token,
-        "impact_time": format_timestamp(entry.impact_at),
-        "created_time": format_timestamp(entry.created_at),
+        "data": [shape.write(item) for item in page.items],
     }

@@ -9,7 +9,7 @@ from mock_server.auth import DEMO_CREDENTIALS, Credentials
 from mock_server.clock import Clock
 from mock_server.error_formats import CodedErrorFormat
 from mock_server.marqeta import control
-from mock_server.marqeta.handlers import MarqetaHandlers
+from mock_server.marqeta.handlers import MarqetaHandlers, MarqetaShapes
 from mock_server.marqeta.service import MODELS, MarqetaService, Policy
 from mock_server.spec import Contract, error_codes
 from mock_server.store import Store, Transaction
@@ -21,8 +21,9 @@ Json = dict[str, Any]
 class MarqetaState:
     def __init__(self, store: Store, clock: Clock, contract: Contract) -> None:
         self.service = MarqetaService(store, clock, Policy.from_contract(contract))
-        self.handlers = MarqetaHandlers(self.service)
-        self.control = control.MarqetaControl(self.service)
+        shapes = MarqetaShapes(contract)
+        self.handlers = MarqetaHandlers(self.service, shapes)
+        self.control = control.MarqetaControl(self.service, shapes)
 
     def seed(self, tx: Transaction, section: Json) -> Json:
         return control.seed(self.service, tx, section)
