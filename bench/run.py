@@ -135,7 +135,12 @@ def our_ids(root: str, api: Api) -> dict[str, str]:
         return {"marketplace": marketplace, "debit": debit, "refund": refund.json()["id"]}
 
 
-def endpoint_table(seconds: int) -> tuple[list[dict[str, object]], float]:
+# The commit before issue 15's refactor (packed memory store, hand-written JSON): creates,
+# retrieves and lists must stay within 10 % of it, measured in the same run.
+BASELINE_COMMIT = "025cc3b"
+
+
+def endpoint_table(seconds: int, baseline: str) -> tuple[list[dict[str, object]], float]:
     rows: list[dict[str, object]] = []
     with targets.ceiling() as bare:
         ceiling = {
@@ -146,15 +151,17 @@ def endpoint_table(seconds: int) -> tuple[list[dict[str, object]], float]:
             )
             for method in ("GET", "POST")
         }
-    with targets.our_mock() as ours:
+    with targets.our_mock() as ours, targets.baseline_mock(baseline) as before:
         for api in APIS:
             ids = our_ids(ours.root, api)
+            ids_before = our_ids(before.root, api)
             with (
                 targets.prism(api.contract) as prism,
                 targets.connexion_floor(api.contract, api.base) as floor,
             ):
                 for endpoint, build in api.endpoints.items():
                     mine = load.run(ours.root + api.base, build(ids), seconds)
+                    earlier = load.run(before.root + api.base, build(ids_before), seconds)
                     theirs = load.run(prism.root, build(PRISM_IDS), seconds)
                     framework = load.run(floor.root + api.base, build(ids), seconds)
                     bare_figure = ceiling[build(ids).method]
@@ -163,6 +170,7 @@ def endpoint_table(seconds: int) -> tuple[list[dict[str, object]], float]:
                             "api": api.name,
                             "endpoint": endpoint,
                             "ours": asdict(mine),
+                            "baseline": {"commit": baseline, **asdict(earlier)},
                             "prism": asdict(theirs),
                             "connexion": asdict(framework),
                             "ceiling": asdict(bare_figure),
@@ -386,6 +394,11 @@ def main() -> int:
     parser.add_argument(
         "--dashboard-refunds", type=int, default=20_000, help="refunds held while a dashboard polls"
     )
+    parser.add_argument(
+        "--baseline",
+        default=BASELINE_COMMIT,
+        help="an earlier commit whose mock runs beside ours on every endpoint (A/B, same run)",
+    )
     args = parser.parse_args()
     load.ensure_wrk()
     targets.ensure_prism()
@@ -394,7 +407,7 @@ def main() -> int:
         f"generator and server share {os.cpu_count()} cores",
         flush=True,
     )
-    endpoints, rss = endpoint_table(args.seconds)
+    endpoints, rss = endpoint_table(args.seconds, args.baseline)
     sizes = [int(size) for size in args.sizes.split(",")]
     scale, scale_rss = scale_table(sizes, max(3, args.seconds // 2))
     on_sqlite = sqlite_scale(sizes[-1], max(3, args.seconds // 2))

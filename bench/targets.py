@@ -22,6 +22,7 @@ import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
 PRISM_DIR = ROOT / "bench" / ".prism"  # npm installs Prism here (ignored by git)
+BASELINES = ROOT / "bench" / ".baseline"  # earlier commits' sources, for A/B rows (ignored)
 PRISM_VERSION = "5.14.2"
 
 
@@ -85,14 +86,19 @@ def wait_until_ready(url: str, process: subprocess.Popen[bytes], timeout: float 
 
 @contextmanager
 def serve(
-    name: str, command: list[str], port: int, ready_path: str, log: Path | None = None
+    name: str,
+    command: list[str],
+    port: int,
+    ready_path: str,
+    log: Path | None = None,
+    cwd: Path = ROOT,
 ) -> Iterator[Running]:
     """Run ``command`` until the block ends; its output goes to ``log`` (or nowhere)."""
     with contextlib.ExitStack() as stack:
         output = stack.enter_context(log.open("wb")) if log is not None else subprocess.DEVNULL
         process = subprocess.Popen(
             command,
-            cwd=ROOT,
+            cwd=cwd,
             stdout=output,
             stderr=subprocess.STDOUT,
             start_new_session=True,  # workers and all: stopped as one group
@@ -110,6 +116,46 @@ def serve(
                 process.wait()
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(process.pid, signal.SIGKILL)  # whatever the group left behind
+
+
+def baseline_sources(commit: str) -> Path:
+    """The sources of ``commit`` (a tag, branch or hash), unpacked once into bench/.baseline/.
+
+    Its ``mock_server.contracts`` is its own ``openapi/`` (pyproject maps them so when
+    installed; here a link does it)."""
+    resolved = subprocess.run(
+        ["git", "-C", str(ROOT), "rev-parse", "--verify", f"{commit}^{{commit}}"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    folder = BASELINES / resolved[:12]
+    if not (folder / "mock_server").exists():
+        folder.mkdir(parents=True, exist_ok=True)
+        archive = subprocess.run(
+            ["git", "-C", str(ROOT), "archive", resolved, "mock_server", "openapi"],
+            check=True,
+            capture_output=True,
+        ).stdout
+        subprocess.run(["tar", "-x", "-C", str(folder)], input=archive, check=True)
+        contracts = folder / "mock_server" / "contracts"
+        if not contracts.exists():
+            contracts.symlink_to(Path("..") / "openapi")
+    return folder
+
+
+@contextmanager
+def baseline_mock(commit: str, *extra: str) -> Iterator[Running]:
+    """The mock as it was at ``commit``, with this run's Python and dependencies."""
+    port = free_port()
+    with serve(
+        f"baseline {commit}",
+        mock_command(port, *extra),
+        port,
+        "/__mock__/health",
+        cwd=baseline_sources(commit),
+    ) as running:
+        yield running
 
 
 def mock_command(port: int, *extra: str) -> list[str]:

@@ -81,6 +81,58 @@ class CredentialOptions:
 
 
 @dataclass(frozen=True)
+class Column:
+    """A column of a dashboard table: ``field`` of each row, shown as ``kind`` says: ``text``,
+    ``status``, ``money`` (decimal, two digits), ``cents`` (an integer), ``time`` (to the
+    second), ``list`` (each item as ``item``, a template such as ``{id} ({amount})``)."""
+
+    title: str
+    field: str
+    kind: str = "text"
+    item: str = ""
+
+
+@dataclass(frozen=True)
+class RowAction:
+    """A button on each row: a POST to the control API ``path`` (``{field}`` from the row)."""
+
+    label: str
+    path: str
+    done: str  # the message after it, ``{field}`` from the answer
+
+
+@dataclass(frozen=True)
+class Table:
+    """A list of each group (its newest items, with ``total`` saying how many in all)."""
+
+    items: str  # the group's field holding the rows
+    total: str  # the group's field counting them all
+    noun: str  # the first column's title, and the rows' data attribute (data-NOUN=key)
+    columns: tuple[Column, ...]
+    key: str | None = None  # the row field named by data-NOUN
+    action: RowAction | None = None
+    folded: str | None = None  # shown folded, under this title
+    empty: str | None = None  # said when there are no rows (None: the empty table)
+
+
+@dataclass(frozen=True)
+class Panel:
+    """What the dashboard shows of a vendor, from its part of ``GET /__mock__/overview``: a
+    group per item of ``items`` (an account, a marketplace), each with its tables."""
+
+    title: str
+    items: str  # the overview's list of groups
+    total: str  # and its count of them all
+    noun: str  # the groups' data attribute (data-NOUN=key) and plural in the footer
+    plural: str
+    order: str  # which of them the overview holds, e.g. "last changed"
+    key: str
+    heading: str  # templates: {field} or {field|money}
+    subtitle: str
+    tables: tuple[Table, ...]
+
+
+@dataclass(frozen=True)
 class Vendor:
     name: str  # the control API's {api}, the fixtures file's section, conformance --api
     title: str  # as the banner and the docs name it
@@ -89,6 +141,7 @@ class Vendor:
     error_format: Callable[[Contract], ErrorFormat]  # the vendor's error body, from its contract
     open: Callable[[Store, Clock, Contract], VendorState]  # a session's state
     models: Mapping[str, type]  # every kind it stores, with its model (state import checks)
+    panel: Panel  # the dashboard's view of its overview
     # Which path parameters generated requests pin to the setup data's resources, by the name
     # of the setup method that gives them (conformance: so requests reach the business rules).
     suite_parameters: Callable[[Any], dict[str, str]]

@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from mock_server.app import MockConfig
+from mock_server.auth import DEMO_BALANCED_SECRET
 from tests.support import DEMO_AUTH, ROOT, serve
 
 ARTIFACTS = ROOT / "test-artifacts"
@@ -93,6 +94,16 @@ def test_the_dashboard_shows_a_refund_made_through_the_api_and_advances_it(brows
         row.get_by_role("button", name="Advance").click()
         expect(row.locator("[data-status]")).to_have_text("PENDING")
         assert api.get(f"{URL}/dash-1").json()["status"] == "PENDING"
+
+        # The Balanced panel, drawn from the same declarations: a refund shows on its debit.
+        refunded = api.post(
+            "/v1/marketplaces/TEST-MPdemo/refunds",
+            json={"debit_uri": "/v1/marketplaces/TEST-MPdemo/debits/WDdemo431", "amount": 100},
+            auth=(DEMO_BALANCED_SECRET, ""),
+        )
+        assert refunded.status_code == 201
+        debit = page.locator('[data-marketplace="TEST-MPdemo"] tr[data-debit="WDdemo431"]')
+        expect(debit).to_contain_text(f"{refunded.json()['id']} (100)")
 
         ARTIFACTS.mkdir(exist_ok=True)
         page.screenshot(path=ARTIFACTS / "dashboard.png", full_page=True)

@@ -13,7 +13,7 @@ from mock_server.clock import Clock
 from mock_server.error_formats import BalancedErrorFormat
 from mock_server.spec import Contract
 from mock_server.store import Store, Transaction
-from mock_server.vendor import CredentialOptions, Vendor
+from mock_server.vendor import Column, CredentialOptions, Panel, Table, Vendor
 
 Json = dict[str, Any]
 
@@ -64,5 +64,29 @@ BALANCED = Vendor(
     error_format=lambda contract: BalancedErrorFormat(contract["x-mock-error-categories"]),
     open=BalancedState,
     models=MODELS,
+    panel=Panel(
+        title="Balanced marketplaces",
+        items="marketplaces",
+        total="marketplaces_total",
+        noun="marketplace",
+        plural="marketplaces",
+        order="first",
+        key="id",
+        heading="{name}",
+        subtitle="{id}",
+        tables=(
+            Table(
+                items="debits",
+                total="debits_total",
+                noun="debit",
+                key="id",
+                columns=(
+                    Column("debit", "id"),
+                    Column("amount", "amount", "cents"),
+                    Column("refunds", "refunds", "list", item="{id} ({amount})"),
+                ),
+            ),
+        ),
+    ),
     suite_parameters=_suite_parameters,
 )

@@ -4,6 +4,8 @@ that vendor's (``VendorState.control``)."""
 
 from __future__ import annotations
 
+import dataclasses
+import json
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 
@@ -17,6 +19,7 @@ if TYPE_CHECKING:
 
 Json = dict[str, Any]
 CONTROL_PATH = "/__mock__"
+PANELS_PLACEHOLDER = "{/* panels */}"  # in dashboard.html, where the declarations go
 
 
 class ControlHandlers:
@@ -35,7 +38,15 @@ class ControlHandlers:
         return {"status": "ok", "apis": apis, "control": CONTROL_PATH}, 200
 
     def dashboard(self) -> tuple[str, int, dict[str, str]]:
+        """The dashboard page, with each vendor's panel declaration (``Vendor.panel``) for its
+        script to draw the overview with."""
         page = resources.files("mock_server.control").joinpath("dashboard.html").read_text()
+        panels = {
+            api.name: dataclasses.asdict(api.vendor.panel) for api in self.shared.apis.values()
+        }
+        # Inside <script>, "</" would end it: JSON allows the escaped slash.
+        declared = json.dumps(panels).replace("</", "<\\/")
+        page = page.replace(PANELS_PLACEHOLDER, declared)
         return page, 200, {"Content-Type": "text/html"}  # the page declares its charset
 
     # State --------------------------------------------------------------------------------

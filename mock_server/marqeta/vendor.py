@@ -13,7 +13,7 @@ from mock_server.marqeta.handlers import MarqetaHandlers, MarqetaShapes
 from mock_server.marqeta.service import MODELS, MarqetaService, Policy
 from mock_server.spec import Contract, error_codes
 from mock_server.store import Store, Transaction
-from mock_server.vendor import CredentialOptions, Vendor
+from mock_server.vendor import Column, CredentialOptions, Panel, RowAction, Table, Vendor
 
 Json = dict[str, Any]
 
@@ -62,5 +62,48 @@ MARQETA = Vendor(
     error_format=lambda contract: CodedErrorFormat(error_codes(contract)),
     open=MarqetaState,
     models=MODELS,
+    panel=Panel(
+        title="Marqeta credit accounts",
+        items="accounts",
+        total="accounts_total",
+        noun="account",
+        plural="accounts",
+        order="last changed",
+        key="token",
+        heading="{token}",
+        subtitle="balance {current_balance|money} {currency_code}, limit {credit_limit|money},"
+        " journal entries: {journal_entries_total}",
+        tables=(
+            Table(
+                items="refunds",
+                total="refunds_total",
+                noun="refund",
+                key="token",
+                columns=(
+                    Column("refund", "token"),
+                    Column("status", "status", "status"),
+                    Column("amount", "amount", "money"),
+                    Column("updated", "updated_at", "time"),
+                ),
+                action=RowAction(
+                    "Advance", "/refunds/{token}/advance", "Refund {token} is now {status}"
+                ),
+                empty="No refunds.",
+            ),
+            Table(
+                items="journal_entries",
+                total="journal_entries_total",
+                noun="journal entry",
+                columns=(
+                    Column("type", "type"),
+                    Column("amount", "amount", "money"),
+                    Column("for", "detail_token"),
+                    Column("at", "created_at", "time"),
+                ),
+                folded="Journal entries",
+                empty="",
+            ),
+        ),
+    ),
     suite_parameters=_suite_parameters,
 )
