@@ -9,9 +9,6 @@ current state through the API rather than assuming it.
 from __future__ import annotations
 
 import os
-import uuid
-from dataclasses import dataclass
-from decimal import Decimal
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -19,6 +16,8 @@ import httpx
 import yaml
 
 from conformance.target import CONTROL_TOKEN_VARIABLE
+from conformance.vendors import setup_module
+from mock_server.registry import VENDORS
 
 
 class NoSetupData(Exception):
@@ -34,14 +33,15 @@ class FixturesFileError(ValueError):
     """A fixtures file that cannot be used: the message says what is wrong."""
 
 
-FIXTURES_SECTIONS = {
-    "marqeta": {"refundable_accounts", "non_negative_balance_account", "payment_source"},
-    "balanced": {"marketplace_id", "accounts"},
-}
+def _fixtures_sections() -> dict[str, frozenset[str]]:
+    """Each registered vendor's section of a fixtures file, and its keys."""
+    return {vendor.name: setup_module(vendor.name).FIXTURES_KEYS for vendor in VENDORS}
 
 
 def read_fixtures_file(path: Path) -> dict[str, Any]:
     """A fixtures file's content, checked: a mapping of the known sections and keys."""
+    sections = _fixtures_sections()
+    names = ", ".join(f"{name}:" for name in sections)
     if not path.is_file():
         raise FixturesFileError("no such file")
     try:
@@ -51,11 +51,11 @@ def read_fixtures_file(path: Path) -> dict[str, Any]:
     if data is None:
         raise FixturesFileError("is empty")
     if not isinstance(data, dict):
-        raise FixturesFileError("must be a mapping with marqeta: and/or balanced: sections")
+        raise FixturesFileError(f"must be a mapping with sections {names}")
     for section, content in data.items():
-        known = FIXTURES_SECTIONS.get(section)
+        known = sections.get(section)
         if known is None:
-            raise FixturesFileError(f"unknown section {section!r} (known: marqeta, balanced)")
+            raise FixturesFileError(f"unknown section {section!r} (known: {names})")
         if not isinstance(content, dict):
             raise FixturesFileError(f"{section}: must be a mapping")
         unknown = set(content) - known
@@ -64,41 +64,11 @@ def read_fixtures_file(path: Path) -> dict[str, Any]:
     return data
 
 
-@dataclass(frozen=True)
-class BalancedAccount:
-    marketplace_id: str
-    account_id: str
-
-
-class SetupData(Protocol):
-    can_create: bool  # fresh resources with chosen state (only against the mock)
-
-    def marqeta_account(self, balance: Decimal | None = None) -> str:
-        """A Marqeta account with a negative balance (exactly ``balance`` if creatable)."""
-
-    def marqeta_account_for_property_tests(self) -> str:
-        """The account generated requests refund against; they may use up its credit balance."""
-
-    def marqeta_account_with_balance_at_least_zero(self) -> str: ...
-
-    def marqeta_payment_source(self) -> tuple[str, str]:
-        """(account token, payment source token) of a payment source on a refundable account."""
-
-    def balanced_account(self) -> BalancedAccount:
-        """A Balanced account that debits can be made on."""
-
-    def other_balanced_account(self) -> BalancedAccount:
-        """A second account in the same marketplace."""
-
-
-class MockSetup:
-    """Makes fresh resources through the mock's control API."""
-
-    can_create = True
+class ControlClient:
+    """The mock's control API, as the suite's setup uses it: JSON changes, the token the mock
+    may require, and the run's own session."""
 
     def __init__(self, control_url: str, session: str | None = None) -> None:
-        # The control API takes changes as JSON only, and a token where the mock requires one;
-        # what it makes goes into the run's own session.
         token = os.environ.get(CONTROL_TOKEN_VARIABLE)
         headers = {"Content-Type": "application/json"}
         if session:
@@ -108,58 +78,34 @@ class MockSetup:
             headers=headers | ({"X-Mock-Control-Token": token} if token else {}),
             timeout=10,
         )
-        self._balanced: list[BalancedAccount] = []
 
-    def marqeta_account(self, balance: Decimal | None = None) -> str:
-        return self._account(balance if balance is not None else Decimal("-1000.00"))
-
-    def marqeta_account_for_property_tests(self) -> str:
-        return self._account(Decimal("-1000000000"))
-
-    def marqeta_account_with_balance_at_least_zero(self) -> str:
-        return self._account(Decimal("0"))
-
-    def marqeta_payment_source(self) -> tuple[str, str]:
-        token = f"conf-ps-{uuid.uuid4().hex[:12]}"
-        account = self._account(
-            Decimal("-1000.00"), payment_sources=[{"token": token, "account_suffix": "1234"}]
-        )
-        return account, token
-
-    def balanced_account(self) -> BalancedAccount:
-        marketplace = f"CONF-MP{uuid.uuid4().hex[:12]}"
-        accounts = [f"CONFAC{uuid.uuid4().hex[:12]}" for _ in range(2)]
-        self._post(
-            "/seed",
-            {
-                "balanced": {
-                    "marketplaces": [
-                        {
-                            "id": marketplace,
-                            "name": "Conformance",
-                            "accounts": [{"id": account} for account in accounts],
-                        }
-                    ]
-                }
-            },
-        )
-        self._balanced = [BalancedAccount(marketplace, account) for account in accounts]
-        return self._balanced[0]
-
-    def other_balanced_account(self) -> BalancedAccount:
-        if not self._balanced:
-            self.balanced_account()
-        return self._balanced[1]
-
-    def _account(self, balance: Decimal, **fields: Any) -> str:
-        body = {"current_balance": float(balance), "credit_limit": 1_000_000, **fields}
-        return str(self._post("/accounts", body)["token"])
-
-    def _post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+    def post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
         response = self.http.post(path, json=body)
         response.raise_for_status()
         created: dict[str, Any] = response.json()
         return created
+
+
+class SetupData(Protocol):
+    can_create: bool  # fresh resources with chosen state (only against the mock)
+
+    def vendor(self, name: str) -> Any:
+        """The setup data of one vendor API (``conformance.vendors.<name>``'s protocol)."""
+
+
+class MockSetup:
+    """Makes fresh resources through the mock's control API."""
+
+    can_create = True
+
+    def __init__(self, control_url: str, session: str | None = None) -> None:
+        self.control = ControlClient(control_url, session)
+        self._vendors: dict[str, Any] = {}
+
+    def vendor(self, name: str) -> Any:
+        if name not in self._vendors:
+            self._vendors[name] = setup_module(name).FromMock(self.control)
+        return self._vendors[name]
 
 
 class FileSetup:
@@ -168,48 +114,11 @@ class FileSetup:
     can_create = False
 
     def __init__(self, path: Path) -> None:
-        data = read_fixtures_file(path)
-        self.marqeta = data.get("marqeta") or {}
-        self.balanced = data.get("balanced") or {}
+        self.data = read_fixtures_file(path)
         self.path = path
 
-    def marqeta_account(self, balance: Decimal | None = None) -> str:
-        accounts = self.marqeta.get("refundable_accounts") or []
-        if not accounts:
-            raise NoSetupData(f"{self.path}: add marqeta.refundable_accounts")
-        return str(accounts[0])
-
-    def marqeta_account_for_property_tests(self) -> str:
-        # The last one: generated refunds may use up its balance (list two to keep the first).
-        self.marqeta_account()
-        return str(self.marqeta["refundable_accounts"][-1])
-
-    def marqeta_account_with_balance_at_least_zero(self) -> str:
-        token = self.marqeta.get("non_negative_balance_account")
-        if not token:
-            raise NoSetupData(f"{self.path}: add marqeta.non_negative_balance_account")
-        return str(token)
-
-    def marqeta_payment_source(self) -> tuple[str, str]:
-        source = self.marqeta.get("payment_source") or {}
-        if not source.get("account") or not source.get("token"):
-            raise NoSetupData(f"{self.path}: add marqeta.payment_source (account, token)")
-        return source["account"], source["token"]
-
-    def balanced_account(self) -> BalancedAccount:
-        return self._balanced_account(0)
-
-    def other_balanced_account(self) -> BalancedAccount:
-        return self._balanced_account(1)
-
-    def _balanced_account(self, index: int) -> BalancedAccount:
-        accounts = self.balanced.get("accounts") or []
-        marketplace = self.balanced.get("marketplace_id")
-        if not marketplace or len(accounts) <= index:
-            raise NoSetupData(
-                f"{self.path}: add balanced.marketplace_id and {index + 1} balanced.accounts"
-            )
-        return BalancedAccount(marketplace, accounts[index])
+    def vendor(self, name: str) -> Any:
+        return setup_module(name).FromFile(self.data.get(name) or {}, self.path)
 
 
 class NoFixtures:
@@ -217,9 +126,13 @@ class NoFixtures:
 
     can_create = False
 
-    def _missing(self, *_: Any, **__: Any) -> Any:
-        raise NoSetupData("the target is not this kit's mock: pass --fixtures FILE")
+    def vendor(self, name: str) -> Any:
+        return _Missing()
 
-    marqeta_account = marqeta_account_with_balance_at_least_zero = _missing
-    marqeta_account_for_property_tests = _missing
-    marqeta_payment_source = balanced_account = other_balanced_account = _missing
+
+class _Missing:
+    def __getattr__(self, _name: str) -> Any:
+        def missing(*_: Any, **__: Any) -> Any:
+            raise NoSetupData("the target is not this kit's mock: pass --fixtures FILE")
+
+        return missing

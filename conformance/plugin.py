@@ -141,9 +141,11 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 
 def _pinned_parameters(suite: SuiteState) -> dict[str, str]:
     try:
-        from conformance.apis import APIS
+        from conformance.vendors import setup_module
 
-        return APIS[suite.options.api].vendor.suite_parameters(suite.setup)
+        api = suite.options.api
+        pinned: dict[str, str] = setup_module(api).pinned_parameters(suite.setup.vendor(api))
+        return pinned
     except NoSetupData:
         return {}  # generated requests then mostly meet 404s; behaviour tests say what is missing
 

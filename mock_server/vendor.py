@@ -142,6 +142,5 @@ class Vendor:
     open: Callable[[Store, Clock, Contract], VendorState]  # a session's state
     models: Mapping[str, type]  # every kind it stores, with its model (state import checks)
     panel: Panel  # the dashboard's view of its overview
-    # Which path parameters generated requests pin to the setup data's resources, by the name
-    # of the setup method that gives them (conformance: so requests reach the business rules).
-    suite_parameters: Callable[[Any], dict[str, str]]
+    # The conformance suite's setup data is conformance.vendors.<name>, its checks
+    # conformance.checks.<name> (which need Schemathesis: not for the mock's installs).

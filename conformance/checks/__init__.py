@@ -1,32 +1,34 @@
 """Rules every response must satisfy that a JSON schema cannot say, as Schemathesis checks.
 
-Importing this package registers them; ``ALL`` lists them for reports.
+Importing this package registers them: those of every API (``common``), and each registered
+vendor's own (``conformance.checks.<name>``, named ``<name>_...``). ``ALL`` lists them for
+reports.
 """
 
-from conformance.checks.balanced import (
-    balanced_page_links_lead_to_their_pages,
-    balanced_refund_stays_within_its_debit,
-)
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from typing import Any
+
 from conformance.checks.common import (
     not_a_server_error_but_501_for_unlisted_methods,
     success_status_documented,
     unlisted_method_refused,
     valid_request_not_rejected_as_malformed,
 )
-from conformance.checks.marqeta import (
-    marqeta_list_respects_its_filters,
-    marqeta_list_sorted_as_requested,
-    marqeta_page_envelope_is_consistent,
-)
+from mock_server.registry import VENDORS
 
-ALL = (
+Check = Callable[[Any, Any, Any], bool | None]
+
+ALL: tuple[Check, ...] = (
     not_a_server_error_but_501_for_unlisted_methods,
     unlisted_method_refused,
     success_status_documented,
     valid_request_not_rejected_as_malformed,
-    marqeta_page_envelope_is_consistent,
-    marqeta_list_sorted_as_requested,
-    marqeta_list_respects_its_filters,
-    balanced_page_links_lead_to_their_pages,
-    balanced_refund_stays_within_its_debit,
+    *(
+        check
+        for vendor in VENDORS
+        for check in importlib.import_module(f"{__name__}.{vendor.name}").CHECKS
+    ),
 )

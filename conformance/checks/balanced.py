@@ -106,3 +106,6 @@ def balanced_refund_stays_within_its_debit(ctx: Any, response: Any, case: Any) -
                 f"{debit.get('appears_on_statement_as')!r}"
             )
     return True
+
+
+CHECKS = (balanced_page_links_lead_to_their_pages, balanced_refund_stays_within_its_debit)

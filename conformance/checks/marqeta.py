@@ -97,3 +97,10 @@ def marqeta_list_respects_its_filters(ctx: Any, response: Any, case: Any) -> boo
         if (isinstance(start, str) and day < start) or (isinstance(end, str) and day > end):
             raise AssertionError(f"Item created {day} listed for {start}..{end}")
     return True
+
+
+CHECKS = (
+    marqeta_page_envelope_is_consistent,
+    marqeta_list_sorted_as_requested,
+    marqeta_list_respects_its_filters,
+)

@@ -9,8 +9,9 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from conformance.fixtures import BalancedAccount, SetupData
+from conformance.fixtures import SetupData
 from conformance.http import ContractClient
+from conformance.vendors.balanced import BalancedAccount, BalancedSetup
 
 pytestmark = pytest.mark.conformance_api("balanced")
 
@@ -20,6 +21,11 @@ REQUEST_ID = re.compile(r"^OHM[0-9A-Za-z]{16,34}$")
 def relative(uri: str) -> str:
     """A URI the API hands out, as a path below the base URL (which ends in /v1)."""
     return urlsplit(uri).path.split("/v1", 1)[1] + (f"?{urlsplit(uri).query}" if "?" in uri else "")
+
+
+def accounts(setup: SetupData) -> BalancedSetup:
+    found: BalancedSetup = setup.vendor("balanced")
+    return found
 
 
 def debit(client: ContractClient, account: BalancedAccount, amount: int) -> dict[str, Any]:
@@ -51,7 +57,7 @@ def test_refund_without_amount_refunds_the_remainder(
     client: ContractClient, setup: SetupData
 ) -> None:
     """A refund without amount refunds what is left of the debit."""
-    account = setup.balanced_account()
+    account = accounts(setup).account()
     made = debit(client, account, 1000)
     assert refunded(client, account, made["uri"], amount=300)["amount"] == 300
     rest = refunded(client, account, made["uri"])
@@ -61,7 +67,7 @@ def test_refund_without_amount_refunds_the_remainder(
 @pytest.mark.mutates
 def test_refund_beyond_the_remainder_is_refused(client: ContractClient, setup: SetupData) -> None:
     """More than the remainder is invalid-amount (400); a fully refunded debit is 409."""
-    account = setup.balanced_account()
+    account = accounts(setup).account()
     made = debit(client, account, 500)
     refunded(client, account, made["uri"], amount=200)
     too_much = refund(client, account, made["uri"], amount=301)
@@ -78,7 +84,7 @@ def test_fee_reversal_is_proportional_and_adds_up_to_the_debit_fee(
     client: ContractClient, setup: SetupData
 ) -> None:
     """Each refund reverses its share of the debit's fee; all of them reverse exactly the fee."""
-    account = setup.balanced_account()
+    account = accounts(setup).account()
     made = debit(client, account, 1254)
     parts = [1234, 15, 5]
     fees = [refunded(client, account, made["uri"], amount=part)["fee"] for part in parts]
@@ -95,7 +101,7 @@ def test_refund_read_back_equals_what_create_returned(
     client: ContractClient, setup: SetupData
 ) -> None:
     """A refund read back, on either path, equals what create returned."""
-    account = setup.balanced_account()
+    account = accounts(setup).account()
     made = debit(client, account, 300)
     created = refunded(client, account, made["uri"], amount=100, description="read back")
     marketplace = f"/marketplaces/{account.marketplace_id}"
@@ -112,7 +118,7 @@ def test_meta_and_description_round_trip_through_update(
     client: ContractClient, setup: SetupData
 ) -> None:
     """PUT description and meta; both paths then return them."""
-    account = setup.balanced_account()
+    account = accounts(setup).account()
     made = debit(client, account, 300)
     created = refunded(client, account, made["uri"], amount=100)
     marketplace = f"/marketplaces/{account.marketplace_id}"
@@ -127,7 +133,7 @@ def test_meta_and_description_round_trip_through_update(
 @pytest.mark.mutates
 def test_links_walk_a_25_refund_list_page_by_page(client: ContractClient, setup: SetupData) -> None:
     """total, first, next, previous and last links walk every page of a list once."""
-    account = setup.balanced_account()
+    account = accounts(setup).account()
     made = debit(client, account, 2500)
     created = [refunded(client, account, made["uri"], amount=1)["id"] for _ in range(25)]
     page = client.get(relative(made["refunds_uri"]) + "?limit=10").json()
@@ -150,7 +156,7 @@ def test_account_refund_list_holds_only_that_accounts_refunds(
     client: ContractClient, setup: SetupData
 ) -> None:
     """An account's refund list holds its own refunds, not another account's."""
-    mine, theirs = setup.balanced_account(), setup.other_balanced_account()
+    mine, theirs = accounts(setup).account(), accounts(setup).other_account()
     own = refunded(client, mine, debit(client, mine, 100)["uri"])["id"]
     other = refunded(client, theirs, debit(client, theirs, 100)["uri"])["id"]
     path = f"/marketplaces/{mine.marketplace_id}/accounts/{mine.account_id}/refunds?limit=100"
@@ -161,7 +167,7 @@ def test_account_refund_list_holds_only_that_accounts_refunds(
 @pytest.mark.mutates
 def test_uris_of_a_refund_resolve(client: ContractClient, setup: SetupData) -> None:
     """The refund's, its account's and its debit's URIs can be fetched."""
-    account = setup.balanced_account()
+    account = accounts(setup).account()
     created = refunded(client, account, debit(client, account, 100)["uri"])
     for uri in (
         created["uri"],

@@ -14,6 +14,7 @@ import pytest
 from conformance.apis import APIS
 from conformance.fixtures import NotApplicable, SetupData
 from conformance.http import ContractClient
+from conformance.vendors.marqeta import MarqetaSetup
 
 pytestmark = pytest.mark.conformance_api("marqeta")
 
@@ -48,10 +49,15 @@ def listed(client: ContractClient, account: str, query: str = "") -> list[dict[s
     return list(page["data"])
 
 
+def accounts(setup: SetupData) -> MarqetaSetup:
+    found: MarqetaSetup = setup.vendor("marqeta")
+    return found
+
+
 def exact_account(setup: SetupData, current_balance: str) -> str:
     if not setup.can_create:
         raise NotApplicable("needs an account with an exact balance, which only the mock can make")
-    return setup.marqeta_account(Decimal(current_balance))
+    return accounts(setup).account(Decimal(current_balance))
 
 
 def path_to(target: str) -> list[str]:
@@ -75,7 +81,7 @@ def test_refund_read_back_equals_what_create_returned(
     client: ContractClient, setup: SetupData
 ) -> None:
     """A refund read back equals what create returned."""
-    account = setup.marqeta_account()
+    account = accounts(setup).account()
     created = create(client, account, amount=0.01, description="read back")
     fetched = client.get(f"/accounts/{account}/refunds/{created['token']}").json()
     assert fetched == created, f"read back {fetched}, create returned {created}"
@@ -84,7 +90,7 @@ def test_refund_read_back_equals_what_create_returned(
 @pytest.mark.mutates
 def test_list_contains_the_refunds_created(client: ContractClient, setup: SetupData) -> None:
     """A list of refunds contains the refunds created."""
-    account = setup.marqeta_account()
+    account = accounts(setup).account()
     tokens = {create(client, account, amount=0.01)["token"] for _ in range(2)}
     newest = {refund["token"] for refund in listed(client, account, "sort_by=-lastModifiedTime")}
     assert tokens <= newest, f"created {tokens}, the newest-first list has {newest}"
@@ -95,7 +101,7 @@ def test_pages_cover_the_list_without_gaps_or_repeats(
     client: ContractClient, setup: SetupData
 ) -> None:
     """Pages (count, start_index, end_index, is_more) walk the whole list once."""
-    account = setup.marqeta_account()
+    account = accounts(setup).account()
     created = {create(client, account, amount=0.01)["token"] for _ in range(7)}
     seen: list[str] = []
     start = 0
@@ -120,7 +126,7 @@ def test_sort_by_last_modified_time_in_both_directions(
     client: ContractClient, setup: SetupData
 ) -> None:
     """sort_by=lastModifiedTime sorts ascending, -lastModifiedTime descending."""
-    account = setup.marqeta_account()
+    account = accounts(setup).account()
     first = create(client, account, amount=0.01)["token"]
     second = create(client, account, amount=0.01)["token"]
     time.sleep(1.1)  # timestamps have whole seconds: make the change strictly later
@@ -136,7 +142,7 @@ def test_statuses_filter_returns_only_those_statuses(
     client: ContractClient, setup: SetupData
 ) -> None:
     """statuses= returns the refunds in those statuses and no others."""
-    account = setup.marqeta_account()
+    account = accounts(setup).account()
     moved = create(client, account, amount=0.01)["token"]
     stayed = create(client, account, amount=0.01)["token"]
     assert transition(client, account, moved, "PENDING").status_code == 201
@@ -151,7 +157,7 @@ def test_date_filters_are_inclusive_days_of_created_time(
     client: ContractClient, setup: SetupData
 ) -> None:
     """start_date and end_date include the refunds created on those days, and only those."""
-    account = setup.marqeta_account()
+    account = accounts(setup).account()
     refund = create(client, account, amount=0.01)
     day = date.fromisoformat(refund["created_time"][:10])
     before, after = (day - timedelta(days=1)).isoformat(), (day + timedelta(days=1)).isoformat()
@@ -170,7 +176,7 @@ def test_date_filters_are_inclusive_days_of_created_time(
 @pytest.mark.mutates
 def test_each_documented_transition_is_accepted(client: ContractClient, setup: SetupData) -> None:
     """Every transition the contract's lifecycle allows is accepted and recorded."""
-    account = setup.marqeta_account()
+    account = accounts(setup).account()
     for source, targets in LIFECYCLE["transitions"].items():
         for target in targets:
             refund = create(client, account, amount=0.01)["token"]
@@ -192,7 +198,7 @@ def test_transitions_outside_the_lifecycle_are_refused_and_change_nothing(
     client: ContractClient, setup: SetupData
 ) -> None:
     """A transition the lifecycle does not allow is refused and leaves the refund as it was."""
-    account = setup.marqeta_account()
+    account = accounts(setup).account()
     statuses = APIS["marqeta"].contract["components"]["schemas"]["RefundStatus"]["enum"]
     for source in (LIFECYCLE["initial"], "CANCELLED", "COMPLETED"):
         refund = create(client, account, amount=0.01)["token"]
@@ -217,7 +223,7 @@ def test_refund_beyond_the_credit_balance_is_refused(
     client: ContractClient, setup: SetupData
 ) -> None:
     """A refund larger than the credit balance is refused and moves nothing."""
-    account = setup.marqeta_account()
+    account = accounts(setup).account()
     before = balance(client, account)
     too_much = -before + ONE_CENT
     response = client.post(
@@ -237,7 +243,7 @@ def test_refund_on_a_balance_that_is_not_negative_is_refused(
     client: ContractClient, setup: SetupData
 ) -> None:
     """No refund is possible when the balance is zero or owed to the issuer."""
-    account = setup.marqeta_account_with_balance_at_least_zero()
+    account = accounts(setup).account_with_balance_at_least_zero()
     before = balance(client, account)
     response = client.post(f"/accounts/{account}/refunds", json={**REFUND, "amount": 0.01})
     assert 400 <= response.status_code < 500, f"refund accepted on a balance of {before}"
@@ -269,7 +275,7 @@ def test_balance_moves_on_refund_and_back_when_it_is_undone(
     client: ContractClient, setup: SetupData, final: str
 ) -> None:
     """A refund moves the balance up; CANCELLED or RETURNED moves it back."""
-    account = setup.marqeta_account()
+    account = accounts(setup).account()
     before = balance(client, account)
     refund = create(client, account, amount=0.05)["token"]
     assert balance(client, account) == before + Decimal("0.05")
@@ -281,7 +287,7 @@ def test_balance_moves_on_refund_and_back_when_it_is_undone(
 @pytest.mark.mutates
 def test_refunds_write_journal_entries(client: ContractClient, setup: SetupData) -> None:
     """Refunds and balance refunds appear as journal entries (BALANCE_REFUND group)."""
-    account = setup.marqeta_account()
+    account = accounts(setup).account()
     balance_refund = client.post(
         f"/accounts/{account}/creditbalancerefunds", json={**BALANCE_REFUND, "amount": 0.01}
     ).json()
@@ -298,7 +304,7 @@ def test_refunds_write_journal_entries(client: ContractClient, setup: SetupData)
 @pytest.mark.mutates
 def test_duplicate_client_tokens_are_refused(client: ContractClient, setup: SetupData) -> None:
     """A client token already used is refused (409), for refunds and transitions."""
-    account = setup.marqeta_account()
+    account = accounts(setup).account()
     token = f"conf-{time.time_ns()}"[:36]
     create(client, account, amount=0.01, token=token)
     before = balance(client, account)
@@ -317,7 +323,7 @@ def test_timestamps_are_utc_seconds_and_updated_time_moves(
     client: ContractClient, setup: SetupData
 ) -> None:
     """Timestamps are yyyy-MM-ddTHH:mm:ssZ; a transition moves updated_time forward."""
-    account = setup.marqeta_account()
+    account = accounts(setup).account()
     refund = create(client, account, amount=0.01)
     assert TIMESTAMP.match(refund["created_time"]) and TIMESTAMP.match(refund["updated_time"])
     time.sleep(1.1)

@@ -41,11 +41,6 @@ class BalancedState:
         return 0  # debits and refunds are final when made
 
 
-def _suite_parameters(setup: Any) -> dict[str, str]:
-    account = setup.balanced_account()
-    return {"marketplace_id": account.marketplace_id, "account_id": account.account_id}
-
-
 BALANCED = Vendor(
     name="balanced",
     title="Balanced Payments v1 API",
@@ -88,5 +83,4 @@ BALANCED = Vendor(
             ),
         ),
     ),
-    suite_parameters=_suite_parameters,
 )

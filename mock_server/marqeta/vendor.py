@@ -41,10 +41,6 @@ class MarqetaState:
         return self.service.advance_due(cutoff)
 
 
-def _suite_parameters(setup: Any) -> dict[str, str]:
-    return {"account_token": setup.marqeta_account_for_property_tests()}
-
-
 MARQETA = Vendor(
     name="marqeta",
     title="Marqeta Credit API",
@@ -105,5 +101,4 @@ MARQETA = Vendor(
             ),
         ),
     ),
-    suite_parameters=_suite_parameters,
 )
