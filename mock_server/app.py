@@ -282,6 +282,9 @@ def build_app(config: MockConfig | None = None, store: Store | None = None) -> A
                 resolver=resolver,
                 security_map=security_map(api.credentials.check),
                 name=base_path,
+                # Query parameters the contract does not name: refused, or ignored as the
+                # vendor does (x-mock-unknown-query-parameters).
+                strict_validation=api.contract.get("x-mock-unknown-query-parameters") != "ignored",
             )
             contract_routes(app, api.contract, base_path)
 

@@ -21,3 +21,8 @@ def format_timestamp(moment: datetime) -> str:
     # isoformat, not strftime: a list page writes two hundred of these, and strftime was a
     # quarter of the page's time (py-spy).
     return moment.astimezone(UTC).isoformat(timespec="seconds").removesuffix("+00:00") + "Z"
+
+
+def format_timestamp_millis(moment: datetime) -> str:
+    """``yyyy-MM-ddTHH:mm:ss.SSSZ``: UTC, milliseconds, as Marqeta's account example has them."""
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").removesuffix("+00:00") + "Z"

@@ -34,9 +34,12 @@ def to_record(obj: Any) -> Record:
 
 
 def from_record(cls: type[T], record: Record) -> T:
-    """The dataclass a record was made from."""
+    """The dataclass a record was made from. A field added to a model after a record was
+    stored has a default (a SQLite file or an exported state of an earlier version reads)."""
     values: dict[str, Any] = {}
     for name, read in _readers(cls):
+        if name not in record:
+            continue  # the field's default; a field without one is a TypeError from cls()
         value = record[name]
         values[name] = read(value) if read is not None and value is not None else value
     return cls(**values)

@@ -15,6 +15,7 @@ the models cannot drift apart unnoticed.
 from __future__ import annotations
 
 import dataclasses
+import operator
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -39,11 +40,10 @@ class WireShape:
         body: Json = {}
         for name, read, convert, optional in self.steps:
             value = read(model) if read is not None else embedded[name]
-            if value is None:
-                if not optional:
-                    body[name] = None
-            else:
-                body[name] = convert(value) if convert is not None else value
+            if value is not None:
+                body[name] = value if convert is None else convert(value)
+            elif not optional:
+                body[name] = None
         return body
 
 
@@ -91,7 +91,7 @@ def wire_shape(
 
 
 def _attribute(name: str) -> Getter:
-    return lambda model: getattr(model, name)
+    return operator.attrgetter(name)
 
 
 def _writer(definition: Json, timestamp: Callable[[datetime], str]) -> Callable[[Any], Any] | None:

@@ -417,6 +417,13 @@ DEFECTS = [
         ),
     ),
     Defect(
+        "simulation skips the lifecycle",
+        "marqeta",
+        "FAIL  The sandbox's simulation moves a refund to the status asked for, each step"
+        " recorded.",
+        patches=(("mock_server.marqeta.rules.steps_to", lambda _lifecycle, _now, to: [to]),),
+    ),
+    Defect(
         "wrong Balanced link",
         "balanced",
         "FAIL  GET /marketplaces/{marketplace_id}/refunds",

@@ -87,13 +87,13 @@ def test_the_dashboard_shows_a_refund_made_through_the_api_and_advances_it(brows
         )
         assert created.status_code == 201
         row = page.locator('tr[data-refund="dash-1"]')
-        expect(row.locator("[data-status]")).to_have_text("INITIATED")
+        expect(row.locator("[data-status]")).to_have_text("PENDING")
         expect(account).to_contain_text("balance -1224.50 USD")
         expect(page.locator("#journal")).to_contain_text(f"{URL}")
 
         row.get_by_role("button", name="Advance").click()
-        expect(row.locator("[data-status]")).to_have_text("PENDING")
-        assert api.get(f"{URL}/dash-1").json()["status"] == "PENDING"
+        expect(row.locator("[data-status]")).to_have_text("PROCESSING")
+        assert api.get(f"{URL}/dash-1").json()["status"] == "PROCESSING"
 
         # The Balanced panel, drawn from the same declarations: a refund shows on its debit.
         refunded = api.post(

@@ -25,7 +25,7 @@ def _refund(**changes: object) -> Refund:
     fields: dict[str, object] = {
         "token": "r1",
         "account_token": "a1",
-        "status": "INITIATED",
+        "status": "PENDING",
         "method": "ACH",
         "type": "CREDIT_BALANCE_REFUND",
         "payment_source_token": None,

@@ -22,6 +22,8 @@ REFUND = {"method": "ACH", "type": "CREDIT_BALANCE_REFUND"}
 BALANCE_REFUND = {"method": "CHECK", "description": "conformance", "currency_code": "USD"}
 TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
 LIFECYCLE = APIS["marqeta"].contract["components"]["schemas"]["RefundStatus"]["x-mock-lifecycle"]
+# The first two moves along the forward path from a new refund's status.
+FIRST_MOVE, SECOND_MOVE = LIFECYCLE["forward"][1:3]
 ONE_CENT = Decimal("0.01")
 
 
@@ -130,7 +132,7 @@ def test_sort_by_last_modified_time_in_both_directions(
     first = create(client, account, amount=0.01)["token"]
     second = create(client, account, amount=0.01)["token"]
     time.sleep(1.1)  # timestamps have whole seconds: make the change strictly later
-    assert transition(client, account, first, path_to("PENDING")[0]).status_code == 201
+    assert transition(client, account, first, FIRST_MOVE).status_code == 201
     descending = [r["token"] for r in listed(client, account, "sort_by=-lastModifiedTime")]
     ascending = [r["token"] for r in listed(client, account, "sort_by=lastModifiedTime")]
     assert descending.index(first) < descending.index(second), "descending: changed one first"
@@ -145,11 +147,11 @@ def test_statuses_filter_returns_only_those_statuses(
     account = accounts(setup).account()
     moved = create(client, account, amount=0.01)["token"]
     stayed = create(client, account, amount=0.01)["token"]
-    assert transition(client, account, moved, "PENDING").status_code == 201
-    pending = listed(client, account, "statuses=PENDING")
-    tokens = {refund["token"] for refund in pending}
-    assert moved in tokens and stayed not in tokens, f"statuses=PENDING listed {tokens}"
-    assert {refund["status"] for refund in pending} <= {"PENDING"}
+    assert transition(client, account, moved, FIRST_MOVE).status_code == 201
+    found = listed(client, account, f"statuses={FIRST_MOVE}")
+    tokens = {refund["token"] for refund in found}
+    assert moved in tokens and stayed not in tokens, f"statuses={FIRST_MOVE} listed {tokens}"
+    assert {refund["status"] for refund in found} <= {FIRST_MOVE}
 
 
 @pytest.mark.mutates
@@ -313,8 +315,8 @@ def test_duplicate_client_tokens_are_refused(client: ContractClient, setup: Setu
     )
     assert again.status_code == 409, f"duplicate refund token answered {again.status_code}"
     assert balance(client, account) == before
-    assert transition(client, account, token, "PENDING", token=token + "t").status_code == 201
-    repeated = transition(client, account, token, "PROCESSING", token=token + "t")
+    assert transition(client, account, token, FIRST_MOVE, token=token + "t").status_code == 201
+    repeated = transition(client, account, token, SECOND_MOVE, token=token + "t")
     assert repeated.status_code == 409, f"duplicate transition token: {repeated.status_code}"
 
 
@@ -327,9 +329,30 @@ def test_timestamps_are_utc_seconds_and_updated_time_moves(
     refund = create(client, account, amount=0.01)
     assert TIMESTAMP.match(refund["created_time"]) and TIMESTAMP.match(refund["updated_time"])
     time.sleep(1.1)
-    moved = transition(client, account, refund["token"], "PENDING").json()
+    moved = transition(client, account, refund["token"], FIRST_MOVE).json()
     assert moved["updated_time"] > refund["updated_time"], "updated_time did not move"
     assert moved["created_time"] == refund["created_time"], "created_time changed"
+
+
+@pytest.mark.mutates
+def test_the_simulation_moves_a_refund_through_the_allowed_transitions(
+    client: ContractClient, setup: SetupData
+) -> None:
+    """The sandbox's simulation moves a refund to the status asked for, each step recorded."""
+    account = accounts(setup).account()
+    made = create(client, account, amount=0.01)["token"]
+    target = LIFECYCLE["forward"][-1]
+    response = client.post(
+        f"/simulation/accounts/{account}/refunds/{made}/transitions",
+        json={"status": target, "token": made},
+    )
+    assert response.status_code == 201, f"the simulation answered {response.status_code}"
+    assert response.json()["status"] == target, f"the simulation left it {response.json()}"
+    history = client.get(
+        f"/accounts/{account}/refunds/{made}/transitions?sort_by=createdTime&count=100"
+    ).json()["data"]
+    recorded = [transition["status"] for transition in history]
+    assert recorded == path_to(target), f"recorded {recorded}, expected {path_to(target)}"
 
 
 # Errors and credentials ---------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 """``--lifecycle auto:DURATION``: refunds move along the forward path on their own.
 
-Every refund that has not changed for DURATION moves one step (INITIATED -> PENDING -> ...
+Every refund that has not changed for DURATION moves one step (PENDING -> PROCESSING -> ...
 -> COMPLETED), in every session and every vendor API that has a lifecycle
 (``VendorState.advance_due``), so a status screen can be watched changing. Each step is an
 ordinary transition (recorded, balance rules applied) and re-checked inside its transaction, so

@@ -25,6 +25,7 @@ def new_account(seed: Json) -> NewAccount:
         current_balance=decimal_from_json(seed["current_balance"]),
         credit_limit=decimal_from_json(seed.get("credit_limit", account_defaults["credit_limit"])),
         currency_code=seed.get("currency_code"),
+        type=seed.get("type", account_defaults["type"]),
         payment_sources=tuple(
             NewPaymentSource(
                 token=source.get("token") or None,

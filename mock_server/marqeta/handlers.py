@@ -5,10 +5,11 @@ Connexion maps each contract ``operationId`` to the method of the same name in s
 
 from __future__ import annotations
 
+import copy
 from datetime import date
 from typing import Any
 
-from mock_server.clock import format_timestamp
+from mock_server.clock import format_timestamp, format_timestamp_millis
 from mock_server.marqeta.models import (
     Account,
     BalanceRefund,
@@ -37,8 +38,17 @@ class MarqetaHandlers:
         page = self.service.accounts(ListQuery(count, start_index, sort_by))
         return page_json(page, self.shapes.account), 200
 
-    def retrieve_account(self, account_token: str) -> tuple[Json, int]:
-        return self.shapes.account.write(self.service.account(account_token)), 200
+    def retrieve_account(
+        self,
+        account_token: str,
+        light_response: bool = False,
+        effective_fee_schedule_only: bool = False,  # no fee schedules are kept: nothing to do
+    ) -> tuple[Json, int]:
+        account = self.shapes.account.write(self.service.account(account_token))
+        if light_response:  # "without any balances and usages"
+            for balance in BALANCES:
+                account.pop(balance, None)
+        return account, 200
 
     def list_payment_sources(
         self, account_token: str, count: int, start_index: int, sort_by: str
@@ -114,6 +124,12 @@ class MarqetaHandlers:
         )
         return self.shapes.refund.write(refund), 201
 
+    def simulate_transition_refund(
+        self, account_token: str, refund_token: str, body: Json
+    ) -> tuple[Json, int]:
+        refund = self.service.simulate_transition(account_token, refund_token, body["status"])
+        return self.shapes.refund.write(refund), 201
+
     def retrieve_refund_transitions(
         self, account_token: str, refund_token: str, count: int, start_index: int, sort_by: str
     ) -> tuple[Json, int]:
@@ -126,6 +142,15 @@ class MarqetaHandlers:
 
 # The models keep times as ``*_at``; Marqeta's responses name them ``*_time``.
 TIMES = {"created_time": "created_at", "updated_time": "updated_at", "impact_time": "impact_at"}
+BALANCES = ("current_balance", "available_credit")  # left out of a light_response
+# The vendor's default account configuration: the mock keeps no configuration of its own.
+DEFAULT_CONFIG: Json = {
+    "billing_cycle_day": 1,
+    "card_level": "NA",
+    "e_disclosure_active": False,
+    "fees": [],
+    "payment_holds": {"ach_hold_days": 0, "check_hold_days": 0},
+}
 
 
 class MarqetaShapes:
@@ -135,7 +160,15 @@ class MarqetaShapes:
         def shape(schema_name: str, model: type) -> WireShape:
             return wire_shape(contract, schema_name, model, format_timestamp, renamed=TIMES)
 
-        self.account = shape("CreditAccount", Account)
+        # Accounts with milliseconds, as the vendor's account example writes them.
+        self.account = wire_shape(
+            contract,
+            "CreditAccount",
+            Account,
+            format_timestamp_millis,
+            renamed=TIMES,
+            computed={"config": lambda _account: copy.deepcopy(DEFAULT_CONFIG)},
+        )
         self.payment_source = shape("PaymentSource", PaymentSource)
         self.balance_refund = shape("AccountCreditBalanceRefundResponse", BalanceRefund)
         self.refund = shape("AccountRefundResponse", Refund)

@@ -16,6 +16,7 @@ class Account:
     current_balance: Decimal
     created_at: datetime
     updated_at: datetime
+    type: str = "CONSUMER"  # added with the vendor's required fields: older records lack it
 
     @property
     def available_credit(self) -> Decimal:

@@ -109,6 +109,7 @@ class NewAccount:
     credit_limit: Decimal
     token: str | None = None
     currency_code: str | None = None
+    type: str = "CONSUMER"
     payment_sources: tuple[NewPaymentSource, ...] = ()
 
 
@@ -167,6 +168,7 @@ class MarqetaService:
             current_balance=new.current_balance,
             created_at=now,
             updated_at=now,
+            type=new.type,
         )
         sources = [
             PaymentSource(
@@ -298,8 +300,19 @@ class MarqetaService:
             refund = load(tx, REFUND, refund_token, Refund)
             if refund is None:
                 raise DomainError("refund_not_found", f"Refund not found: {refund_token}")
-            for step in rules.steps_to(self.policy.refund_lifecycle, refund.status, status):
-                refund = self._transition_in(tx, refund, step)
+            return self._move_in(tx, refund, status)
+
+    def simulate_transition(self, account_token: str, refund_token: str, status: str) -> Refund:
+        """The vendor's simulation: the refund moves to ``status`` as the processor would move
+        it, through the allowed transitions (all steps or none)."""
+        with self.store.transaction() as tx:
+            _account(tx, account_token)
+            refund = _owned_by(tx, REFUND, Refund, refund_token, account_token, "refund_not_found")
+            return self._move_in(tx, refund, status)
+
+    def _move_in(self, tx: Transaction, refund: Refund, status: str | None) -> Refund:
+        for step in rules.steps_to(self.policy.refund_lifecycle, refund.status, status):
+            refund = self._transition_in(tx, refund, step)
         return refund
 
     def advance_due(self, unchanged_since: datetime) -> int:

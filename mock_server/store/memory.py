@@ -57,10 +57,17 @@ class _State:
 def fresh(value: Any) -> Any:
     """A copy of a JSON-able value that shares nothing mutable with it."""
     if isinstance(value, dict):
-        return {key: fresh(item) for key, item in value.items()}
+        # Most values are strings and numbers: only containers need a call of their own (a
+        # list page copies a hundred records).
+        return {
+            key: fresh(item) if type(item) in _CONTAINERS else item for key, item in value.items()
+        }
     if isinstance(value, list | tuple):
-        return [fresh(item) for item in value]
+        return [fresh(item) if type(item) in _CONTAINERS else item for item in value]
     return value
+
+
+_CONTAINERS = frozenset({dict, list, tuple})
 
 
 class MemoryStore:
