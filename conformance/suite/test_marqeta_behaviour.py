@@ -62,8 +62,8 @@ def exact_account(setup: SetupData, current_balance: str) -> str:
     return accounts(setup).account(Decimal(current_balance))
 
 
-def path_to(target: str) -> list[str]:
-    """The statuses a new refund moves through to reach ``target`` (shortest path)."""
+def paths_from_a_new_refund() -> dict[str, list[str]]:
+    """Each status a new refund can reach, and the statuses it moves through (shortest path)."""
     paths: dict[str, list[str]] = {LIFECYCLE["initial"]: []}
     frontier = [LIFECYCLE["initial"]]
     while frontier:
@@ -72,7 +72,12 @@ def path_to(target: str) -> list[str]:
             if following not in paths:
                 paths[following] = [*paths[current], following]
                 frontier.append(following)
-    return paths[target]
+    return paths
+
+
+def path_to(target: str) -> list[str]:
+    """The statuses a new refund moves through to reach ``target`` (shortest path)."""
+    return paths_from_a_new_refund()[target]
 
 
 # Read after write ------------------------------------------------------------------------------
@@ -179,8 +184,9 @@ def test_date_filters_are_inclusive_days_of_created_time(
 def test_each_documented_transition_is_accepted(client: ContractClient, setup: SetupData) -> None:
     """Every transition the contract's lifecycle allows is accepted and recorded."""
     account = accounts(setup).account()
+    reachable = paths_from_a_new_refund()  # a status no new refund reaches cannot be tried
     for source, targets in LIFECYCLE["transitions"].items():
-        for target in targets:
+        for target in targets if source in reachable else ():
             refund = create(client, account, amount=0.01)["token"]
             for status in [*path_to(source), target]:
                 response = transition(client, account, refund, status)

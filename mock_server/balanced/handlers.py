@@ -5,6 +5,7 @@ Connexion maps each contract ``operationId`` to the method of the same name in s
 
 from __future__ import annotations
 
+import copy
 import functools
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -156,6 +157,8 @@ def timestamp(moment: datetime) -> str:
 
 def page_json(page: Page[T], path: str, limit: int, item_json: Callable[[T], Json]) -> Json:
     return {
+        "_type": "page",
+        "_uris": {},
         "items": [item_json(item) for item in page.items],
         "total": page.total,
         "limit": limit,
@@ -180,6 +183,23 @@ def _account_links() -> dict[str, Callable[[Any], Any]]:
         return lambda account: f"{uris.account(account.marketplace_id, account.id)}/{name}"
 
     return {f"{name}_uri": link(name) for name in LINKS_OF_ACCOUNT}
+
+
+def _links(kinds: dict[str, str]) -> Json:
+    """``_uris`` as the v1 examples write it: what each ``NAME_uri`` leads to."""
+    return {f"{name}_uri": {"_type": kind, "key": name} for name, kind in kinds.items()}
+
+
+ACCOUNT_LINKS = _links({name: "page" for name in LINKS_OF_ACCOUNT} | {"customer": "customer"})
+DEBIT_LINKS = _links(
+    {
+        "hold": "hold",
+        "source": "card",
+        "refunds": "page",
+        "account": "account",
+        "customer": "customer",
+    }
+)
 
 
 class BalancedShapes:
@@ -208,7 +228,10 @@ class BalancedShapes:
             Account,
             timestamp,
             computed={
+                "_type": lambda _account: "account",
+                "_uris": lambda _account: copy.deepcopy(ACCOUNT_LINKS),
                 "uri": lambda account: uris.account(account.marketplace_id, account.id),
+                "customer_uri": lambda account: uris.customer(account.id),
                 **_account_links(),
             },
         )
@@ -218,6 +241,12 @@ class BalancedShapes:
             Debit,
             timestamp,
             computed={
+                "_type": lambda _debit: "debit",
+                "_uris": lambda _debit: copy.deepcopy(DEBIT_LINKS),
+                "status": lambda _debit: "succeeded",
+                "account_uri": lambda d: uris.account(d.marketplace_id, d.account_id),
+                "customer_uri": lambda d: uris.customer(d.account_id),
+                "on_behalf_of_uri": lambda _debit: None,
                 "uri": lambda debit: uris.debit(debit.marketplace_id, debit.id),
                 "hold_uri": lambda debit: uris.hold(debit.marketplace_id, debit.hold_id),
                 "source_uri": lambda debit: uris.card(
@@ -233,8 +262,12 @@ class BalancedShapes:
             "Refund",
             Refund,
             timestamp,
-            computed={"uri": lambda refund: uris.refund(refund.marketplace_id, refund.id)},
-            embedded=frozenset({"account", "debit"}),
+            computed={
+                "_type": lambda _refund: "refund",
+                "_uris": lambda _refund: {},
+                "uri": lambda refund: uris.refund(refund.marketplace_id, refund.id),
+            },
+            embedded=frozenset({"account", "debit", "account_name", "account_email_address"}),
         )
 
     def refund_detail(
@@ -251,7 +284,13 @@ class BalancedShapes:
         debit = embedded.get(("debit", refund.debit_id))
         if debit is None:
             debit = embedded[("debit", refund.debit_id)] = self.debit.write(detail.debit)
-        return self.refund.write(refund, account=account, debit=debit)
+        return self.refund.write(
+            refund,
+            account=account,
+            debit=debit,
+            account_name=detail.account.name,
+            account_email_address=detail.account.email_address,
+        )
 
     def refund_page(self, page: Page[RefundDetail], path: str, limit: int) -> Json:
         return page_json(page, path, limit, functools.partial(self.refund_detail, embedded={}))

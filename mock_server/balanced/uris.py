@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 BASE = "/v1"
-_DEBIT_URI = re.compile(r"^/v1/marketplaces/(?P<marketplace>[^/]+)/debits/(?P<debit>[^/]+)$")
+_DEBIT_URI = re.compile(r"^/?v1/marketplaces/(?P<marketplace>[^/]+)/debits/(?P<debit>[^/]+)$")
 
 
 def marketplace(marketplace_id: str) -> str:
@@ -22,6 +22,11 @@ def debit(marketplace_id: str, debit_id: str) -> str:
 
 def refund(marketplace_id: str, refund_id: str) -> str:
     return f"{marketplace(marketplace_id)}/refunds/{refund_id}"
+
+
+def customer(account_id: str) -> str:
+    """Where the account's customer would be (the mock models none: 404), as v1 writes it."""
+    return f"{BASE}/customers/{account_id}"
 
 
 def hold(marketplace_id: str, hold_id: str) -> str:
