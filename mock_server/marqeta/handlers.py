@@ -5,7 +5,6 @@ Connexion maps each contract ``operationId`` to the method of the same name in s
 
 from __future__ import annotations
 
-import copy
 from datetime import date
 from typing import Any
 
@@ -167,13 +166,19 @@ class MarqetaShapes:
             Account,
             format_timestamp_millis,
             renamed=TIMES,
-            computed={"config": lambda _account: copy.deepcopy(DEFAULT_CONFIG)},
+            computed={"config": lambda _account: _default_config()},
         )
         self.payment_source = shape("PaymentSource", PaymentSource)
         self.balance_refund = shape("AccountCreditBalanceRefundResponse", BalanceRefund)
         self.refund = shape("AccountRefundResponse", Refund)
         self.transition = shape("AccountRefundTransition", Transition)
         self.journal_entry = shape("JournalEntry", JournalEntry)
+
+
+def _default_config() -> Json:
+    """A response's own copy of the default configuration."""
+    holds = DEFAULT_CONFIG["payment_holds"]
+    return {**DEFAULT_CONFIG, "fees": [], "payment_holds": dict(holds)}
 
 
 def page_json(page: Page[Any], shape: WireShape) -> Json:
