@@ -174,9 +174,14 @@ def test_refund_a_debit_needs_a_debit_uri_that_names_a_debit_of_this_marketplace
 ):
     seed(marketplace("OTHER", account("AC9", debit_seed("WD9", 100))))
     assert_balanced_error(balanced.post(f"{MP}/refunds", json={"amount": 1}), 400, "request")
-    assert_balanced_error(refund(balanced, "/v1/debits/WD9"), 404, "not-found")
-    assert_balanced_error(refund(balanced, "/v1/marketplaces/MP/debits/nope"), 404, "not-found")
-    assert_balanced_error(refund(balanced, "/v1/marketplaces/OTHER/debits/WD9"), 404, "not-found")
+    # The documented debit-not-found: 409, logical (the v1 error page at 92339dc).
+    for uri in (
+        "/v1/debits/WD9",
+        "/v1/marketplaces/MP/debits/nope",
+        "/v1/marketplaces/OTHER/debits/WD9",
+    ):
+        body = assert_balanced_error(refund(balanced, uri), 409, "debit-not-found")
+        assert body["category_type"] == "logical"
     assert_balanced_error(
         balanced.post(
             "/marketplaces/nope/refunds", json={"debit_uri": "/v1/marketplaces/nope/debits/x"}
@@ -223,7 +228,7 @@ def test_refund_an_account_with_no_debit_or_another_accounts_debit_is_refused(
         "/marketplaces/MP2/accounts/AC2/refunds",
         json={"debit_uri": "/v1/marketplaces/MP2/debits/WD3"},
     )
-    assert_balanced_error(response, 404, "not-found")
+    assert_balanced_error(response, 409, "debit-not-found")  # not a debit of this account
     assert_balanced_error(balanced.post(f"{MP}/accounts/nobody/refunds", json={}), 404, "not-found")
 
 

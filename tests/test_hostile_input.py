@@ -154,7 +154,7 @@ BALANCED_BODIES = {
         b'"amount": 1' + b"0" * 400 + b"}",
         400,
     ),
-    "debit URI of another marketplace": (b'{"debit_uri": "/v1/marketplaces/../debits/x"}', 404),
+    "debit URI of another marketplace": (b'{"debit_uri": "/v1/marketplaces/../debits/x"}', 409),
     "a repeated amount": (
         b'{"debit_uri": "/v1/marketplaces/TEST-MPdemo/debits/WDdemo431", "amount": 1,'
         b' "amount": 431}',

@@ -344,7 +344,11 @@ def _account(tx: Transaction, marketplace_id: str, account_id: str) -> Account:
 
 
 def _debit(
-    tx: Transaction, marketplace_id: str, debit_id: str, account_id: str | None = None
+    tx: Transaction,
+    marketplace_id: str,
+    debit_id: str,
+    account_id: str | None = None,
+    kind: str = "debit_not_found",
 ) -> Debit:
     debit = load(tx, DEBIT, debit_id, Debit)
     if (
@@ -353,26 +357,29 @@ def _debit(
         or (account_id is not None and debit.account_id != account_id)
     ):
         where = f"account {account_id}" if account_id else f"marketplace {marketplace_id}"
-        raise DomainError("debit_not_found", f"Debit {debit_id} not found in {where}.")
+        raise DomainError(kind, f"Debit {debit_id} not found in {where}.")
     return debit
 
 
 def _debit_named_by(
     tx: Transaction, marketplace_id: str, debit_uri: str, account_id: str | None
 ) -> Debit:
+    # The documented debit-not-found (409, logical): the request is well formed, the debit it
+    # names is not there to refund.
     parsed = uris.parse_debit(debit_uri)
     if parsed is None:
         raise DomainError(
-            "debit_not_found",
+            "refund_debit_not_found",
             f"debit_uri {debit_uri!r} names no debit "
             "(expected /v1/marketplaces/{marketplace_id}/debits/{debit_id}).",
         )
     uri_marketplace, debit_id = parsed
     if uri_marketplace != marketplace_id:
         raise DomainError(
-            "debit_not_found", f"Debit {debit_id} not found in marketplace {marketplace_id}."
+            "refund_debit_not_found",
+            f"Debit {debit_id} not found in marketplace {marketplace_id}.",
         )
-    return _debit(tx, marketplace_id, debit_id, account_id)
+    return _debit(tx, marketplace_id, debit_id, account_id, kind="refund_debit_not_found")
 
 
 def _refund(tx: Transaction, marketplace_id: str, refund_id: str, account_id: str | None) -> Refund:
