@@ -62,8 +62,10 @@ def schema(contract: Contract, name: str) -> dict[str, Any]:
 
 
 def defaults(filename: str, schema_name: str) -> dict[str, Any]:
-    """The ``default`` of each property of a contract's schema that has one."""
-    properties = schema(load_contract(filename), schema_name)["properties"]
+    """The ``default`` of each property of a contract's schema that has one. Defaults are
+    literals, so the file as read serves: no copy, no references to inline (this runs for
+    every account the control API opens)."""
+    properties = schema(_read(filename), schema_name)["properties"]
     return {name: prop["default"] for name, prop in properties.items() if "default" in prop}
 
 

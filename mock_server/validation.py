@@ -22,9 +22,10 @@ from connexion.json_schema import Draft4RequestValidator
 from jsonschema import Draft4Validator, FormatChecker, ValidationError
 from jsonschema.validators import extend
 
+from mock_server.registry import VENDORS
 from mock_server.spec import max_body_bytes
 
-MAX_BODY_BYTES = max_body_bytes("marqeta-credit.yaml", "balanced-v1.yaml")
+MAX_BODY_BYTES = max_body_bytes(*(vendor.contract_file for vendor in VENDORS))
 
 
 def _exact_float(text: str) -> float:

@@ -3,9 +3,9 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
+from mock_server.clock import format_timestamp_millis
 from mock_server.marqeta.handlers import MarqetaShapes
 from mock_server.marqeta.service import ListQuery, MarqetaService, NewAccount, NewPaymentSource
 from mock_server.money import decimal_from_json, json_number
@@ -98,7 +98,7 @@ def overview(service: MarqetaService, limit: int) -> Json:
                         "token": refund.token,
                         "status": refund.status,
                         "amount": json_number(refund.amount),
-                        "updated_at": dashboard_time(refund.updated_at),
+                        "updated_at": format_timestamp_millis(refund.updated_at),
                     }
                     for refund in refunds.items
                 ],
@@ -108,7 +108,7 @@ def overview(service: MarqetaService, limit: int) -> Json:
                         "type": entry.type,
                         "amount": json_number(entry.amount),
                         "detail_token": entry.detail_token,
-                        "created_at": dashboard_time(entry.created_at),
+                        "created_at": format_timestamp_millis(entry.created_at),
                     }
                     for entry in entries.items
                 ],
@@ -123,7 +123,3 @@ def banner(service: MarqetaService) -> list[str]:
         f"account {account.token}  current_balance {json_number(account.current_balance)}"
         for account in accounts
     ]
-
-
-def dashboard_time(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
