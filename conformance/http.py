@@ -59,9 +59,16 @@ def _sent_body(request: httpx.Request) -> bytes | None:
         return None  # streamed: it was sent as it was made and is not kept
 
 
+def _contract(contract: str | dict[str, Any]) -> Any:
+    """A contract file's schema (loaded once: clients share it, it is only read), or the schema
+    of a document already in hand (the mock's composed control contract)."""
+    if isinstance(contract, dict):
+        return schemathesis.openapi.from_dict(contract)
+    return _contract_file(contract)
+
+
 @functools.cache
-def _contract(path: str) -> Any:
-    """Each contract is loaded once: clients share it (it is only read)."""
+def _contract_file(path: str) -> Any:
     return schemathesis.openapi.from_path(path)
 
 
@@ -102,7 +109,7 @@ class ContractClient:
     def __init__(
         self,
         base_url: str,
-        contract_path: str,
+        contract_path: str | dict[str, Any],
         auth: tuple[str, str] | None,
         limiter: RateLimiter | None = None,
         headers: dict[str, str] | None = None,

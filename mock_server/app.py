@@ -39,7 +39,7 @@ from mock_server.error_formats import CodedErrorFormat, ErrorFormat
 from mock_server.errors import AllowedMethods, ErrorRouter
 from mock_server.fixtures import DEMO_FIXTURES, read_fixtures
 from mock_server.json_codec import JSONIFIER
-from mock_server.registry import VENDORS
+from mock_server.registry import VENDORS, control_contract
 from mock_server.served import contract_routes
 from mock_server.sessions import (
     SESSION_HEADER,
@@ -48,7 +48,7 @@ from mock_server.sessions import (
     SessionLimits,
     Sessions,
 )
-from mock_server.spec import CONTROL_CONTRACT, Contract, error_codes, load_contract
+from mock_server.spec import Contract, error_codes, load_contract
 from mock_server.store import (
     Store,
     is_shared,
@@ -288,8 +288,8 @@ def build_app(config: MockConfig | None = None, store: Store | None = None) -> A
             )
             contract_routes(app, api.contract, base_path)
 
+    control = control_contract()
     if config.control:
-        control = load_contract(CONTROL_CONTRACT)
         errors.register(CONTROL_PATH, CodedErrorFormat(error_codes(control)))
         resolver = operation_resolver("control", sessions, None, on_event_loop, config.clock)
         app.add_api(control, base_path=CONTROL_PATH, resolver=resolver)
@@ -306,7 +306,7 @@ def build_app(config: MockConfig | None = None, store: Store | None = None) -> A
             ControlGuardMiddleware,
             position=MiddlewarePosition.BEFORE_EXCEPTION,
             policy=control_policy,
-            error_body=CodedErrorFormat(error_codes(load_contract(CONTROL_CONTRACT))).body,
+            error_body=CodedErrorFormat(error_codes(control)).body,
         )
     if config.journal_size:
         # Outside CORS and the error handlers: the journal sees what the client got.

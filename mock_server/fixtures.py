@@ -10,7 +10,8 @@ from typing import Any
 import yaml
 from jsonschema import Draft4Validator, FormatChecker
 
-from mock_server.spec import CONTROL_CONTRACT, Contract, load_contract, schema
+from mock_server.registry import control_contract
+from mock_server.spec import Contract, schema
 
 DEMO_FIXTURES = Path(__file__).with_name("demo.yaml")
 
@@ -28,7 +29,7 @@ def read_fixtures(path: Path) -> dict[str, Any]:
         raise FixturesError(f"{path}: cannot read fixtures: {exc}") from exc
     if data is None:  # an empty file is more likely a mistake than a wish for no fixtures
         raise FixturesError(f"{path}: the fixtures file is empty")
-    contract = load_contract(CONTROL_CONTRACT)
+    contract = control_contract()
     validator = Draft4Validator(
         _with_components(contract, "FixturesFile"), format_checker=FormatChecker()
     )

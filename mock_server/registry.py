@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from mock_server.balanced.vendor import BALANCED
 from mock_server.marqeta.vendor import MARQETA
+from mock_server.spec import Contract, compose_control
 from mock_server.vendor import Vendor
 
 VENDORS: tuple[Vendor, ...] = (
@@ -19,3 +20,8 @@ def vendor(name: str) -> Vendor:
         if each.name == name:
             return each
     raise KeyError(f"no vendor {name!r}; known: {', '.join(each.name for each in VENDORS)}")
+
+
+def control_contract() -> Contract:
+    """The mock's control API contract, with every registered vendor's part merged in."""
+    return compose_control({each.name: each.control_part for each in VENDORS})

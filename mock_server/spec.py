@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import functools
 import importlib.resources
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +55,60 @@ def _pointer(document: Any, pointer: str) -> Any:
     for part in pointer.strip("/").split("/"):
         document = document[part.replace("~1", "/").replace("~0", "~")]
     return document
+
+
+def compose_control(parts: Mapping[str, str]) -> Contract:
+    """The control contract with each vendor's part merged in (``parts``: vendor name -> its
+    part's file), file references inlined: what the mock serves under ``/__mock__``.
+
+    A part's paths, schemas and error codes join the control contract's (a name both define is
+    a mistake, refused here rather than one silently winning); each schema the control contract
+    marks ``x-mock-composed`` takes the part's schema for it, as that marker says. References
+    from a part to the control contract become local ones, since the two are now one document.
+    """
+    composed = copy.deepcopy(_read(CONTROL_CONTRACT))
+    schemas = composed["components"]["schemas"]
+    for vendor_name, filename in parts.items():
+        part = _localised(copy.deepcopy(_read(filename)), CONTROL_CONTRACT)
+        _join(composed["paths"], part.get("paths", {}), filename)
+        _join(schemas, part.get("components", {}).get("schemas", {}), filename)
+        _join(composed["x-mock-error-codes"], part.get("x-mock-error-codes", {}), filename)
+        for target, source in part["x-mock-control-part"].items():
+            _fill(schemas[target], vendor_name, source, schemas[source])
+    inlined: Contract = _inline_file_refs(composed)
+    return inlined
+
+
+def _localised(node: Any, filename: str) -> Any:
+    """``node`` with references into ``filename`` made local (``file#/x`` -> ``#/x``)."""
+    if isinstance(node, dict):
+        ref = node.get("$ref")
+        if isinstance(ref, str) and ref.startswith(filename + "#"):
+            return {**node, "$ref": ref.removeprefix(filename)}
+        return {key: _localised(value, filename) for key, value in node.items()}
+    if isinstance(node, list):
+        return [_localised(item, filename) for item in node]
+    return node
+
+
+def _join(into: dict[str, Any], more: Mapping[str, Any], filename: str) -> None:
+    clashes = sorted(name for name in more if name in into and into[name] != more[name])
+    if clashes:
+        raise ValueError(f"{filename} defines again what the control contract has: {clashes}")
+    into.update(more)
+
+
+def _fill(target: dict[str, Any], vendor_name: str, source: str, part: dict[str, Any]) -> None:
+    how = target.get("x-mock-composed")
+    if how == "merge":
+        _join(target["properties"], part["properties"], source)
+        target["required"] = [*target.get("required", []), *part.get("required", [])]
+    elif how in ("section", "required section"):
+        target["properties"][vendor_name] = {"$ref": f"#/components/schemas/{source}"}
+        if how == "required section":
+            target["required"] = [*target.get("required", []), vendor_name]
+    else:
+        raise ValueError(f"{source} fills a schema the control contract does not compose ({how!r})")
 
 
 def schema(contract: Contract, name: str) -> dict[str, Any]:

@@ -137,10 +137,13 @@ class Vendor:
     name: str  # the control API's {api}, the fixtures file's section, conformance --api
     title: str  # as the banner and the docs name it
     contract_file: str  # in openapi/
+    control_part: str  # its part of the control API's contract, in openapi/
     credentials: CredentialOptions
     error_format: Callable[[Contract], ErrorFormat]  # the vendor's error body, from its contract
     open: Callable[[Store, Clock, Contract], VendorState]  # a session's state
     models: Mapping[str, type]  # every kind it stores, with its model (state import checks)
     panel: Panel  # the dashboard's view of its overview
-    # The conformance suite's setup data is conformance.vendors.<name>, its checks
-    # conformance.checks.<name> (which need Schemathesis: not for the mock's installs).
+    # The conformance suite's modules for it, named rather than imported: they need
+    # Schemathesis, which the mock's installs do not carry.
+    suite_setup: str  # FromMock, FromFile, FIXTURES_KEYS, pinned_parameters
+    suite_checks: str  # CHECKS: its response checks beyond the schema

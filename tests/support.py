@@ -19,7 +19,8 @@ import uvicorn
 import conformance.http
 from mock_server.app import MockConfig, build_app
 from mock_server.auth import DEMO_PASSWORD, DEMO_USER
-from mock_server.spec import CONTRACTS_DIR
+from mock_server.registry import control_contract
+from mock_server.spec import CONTRACTS_DIR, CONTROL_CONTRACT, Contract, load_contract
 from mock_server.store import Listing, PageQuery, Record, Store, Transaction
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -173,4 +174,15 @@ class ContractClient(conformance.http.ContractClient):
     """
 
     def __init__(self, base_url: str, contract_file: str, auth: Any = DEMO_AUTH) -> None:
-        super().__init__(base_url, str(CONTRACTS_DIR / contract_file), auth)
+        contract = (
+            control_contract()
+            if contract_file == CONTROL_CONTRACT
+            else str(CONTRACTS_DIR / contract_file)
+        )
+        super().__init__(base_url, contract, auth)
+
+
+def served(filename: str) -> Contract:
+    """The contract the mock serves for ``filename``: the control contract with every vendor's
+    part merged in, a vendor's as written (file references inlined)."""
+    return control_contract() if filename == CONTROL_CONTRACT else load_contract(filename)

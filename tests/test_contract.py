@@ -20,13 +20,15 @@ from mock_server.contract_doc import replace_block
 from mock_server.domain import DomainError
 from mock_server.marqeta.rules import allowed_transition
 from mock_server.marqeta.service import Policy
-from mock_server.spec import CONTRACTS_DIR, load_contract, resolved
-from tests.support import ROOT, serve
+from mock_server.registry import VENDORS
+from mock_server.spec import CONTRACTS_DIR, compose_control, load_contract, resolved
+from tests.support import ROOT, serve, served
 
 HTTP_METHODS = {"get", "post", "put", "patch", "delete"}
 
 
-CONTRACTS = ["marqeta-credit.yaml", "balanced-v1.yaml", "mock-control.yaml"]
+CONTROL_PARTS = [vendor.control_part for vendor in VENDORS]
+CONTRACTS = ["marqeta-credit.yaml", "balanced-v1.yaml", "mock-control.yaml", *CONTROL_PARTS]
 VENDOR_CONTRACTS = ["marqeta-credit.yaml", "balanced-v1.yaml"]
 
 
@@ -90,7 +92,7 @@ def test_marqeta_operation_ids_are_the_vendors():
 
 def test_every_error_code_starts_with_its_http_status():
     for filename in ("marqeta-credit.yaml", "mock-control.yaml"):
-        for kind, code in load_contract(filename)["x-mock-error-codes"].items():
+        for kind, code in served(filename)["x-mock-error-codes"].items():
             assert len(code) == 6 and code.isdigit(), kind
             assert 100 <= int(code[:3]) <= 599, kind
 
@@ -171,7 +173,7 @@ def test_the_docs_list_every_endpoint_error_code_and_assumption_of_the_contract(
 
 @pytest.mark.parametrize("filename", CONTRACTS)
 def test_every_example_matches_its_schema(filename):
-    contract = load_contract(filename)
+    contract = served(filename)
     components = contract["components"]
     checked = 0
     for name, schema in components["schemas"].items():
@@ -227,3 +229,28 @@ def test_balanced_error_categories_cover_the_documented_refund_errors():
     assert by_code["invalid-amount"] == 400
     assert by_code["debit-already-refunded"] == 409
     assert all(c["category_type"] in ("request", "banking", "logical") for c in categories.values())
+
+
+def test_the_served_control_contract_is_valid_and_holds_each_vendors_part():
+    control = served("mock-control.yaml")
+    validate(control)
+    schemas = control["components"]["schemas"]
+    for vendor in VENDORS:
+        part = load_contract(vendor.control_part)
+        for target, source in part["x-mock-control-part"].items():
+            assert source in schemas
+            filled = set(schemas[target]["properties"])
+            assert vendor.name in filled or set(schemas[source]["properties"]) <= filled, target
+        assert set(part["paths"]) <= set(control["paths"])
+        assert part.get("x-mock-error-codes", {}).items() <= control["x-mock-error-codes"].items()
+    assert set(schemas["SeedResult"]["required"]) == {vendor.name for vendor in VENDORS}
+    assert "x-mock-control-part" not in control  # a part's directions are not served
+
+
+def test_a_control_part_redefining_what_the_control_contract_has_is_refused(tmp_path):
+    part = yaml.safe_load((CONTRACTS_DIR / VENDORS[0].control_part).read_text(encoding="utf-8"))
+    part["paths"]["/health"] = {"get": {"responses": {"200": {"description": "another"}}}}
+    clashing = tmp_path / "clashing-part.yaml"
+    clashing.write_text(yaml.safe_dump(part), encoding="utf-8")
+    with pytest.raises(ValueError, match="/health"):
+        compose_control({"clashing": str(clashing)})

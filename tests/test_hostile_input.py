@@ -8,8 +8,7 @@ import httpx
 import pytest
 
 from mock_server.auth import DEMO_BALANCED_SECRET
-from mock_server.spec import load_contract
-from tests.support import DEMO_AUTH
+from tests.support import DEMO_AUTH, served
 
 ACCOUNT = "/v3/accounts/demo_account_credit_balance"
 MARKETPLACE = "/v1/marketplaces/TEST-MPdemo"
@@ -224,7 +223,7 @@ def _real_path_values(root: str) -> dict[str, str]:
 BODY_OPERATIONS = [
     (filename, method, path)
     for filename in ("marqeta-credit.yaml", "balanced-v1.yaml", "mock-control.yaml")
-    for path, item in load_contract(filename)["paths"].items()
+    for path, item in served(filename)["paths"].items()
     for method, operation in item.items()
     if isinstance(operation, dict) and "requestBody" in operation
 ]

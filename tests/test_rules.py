@@ -22,8 +22,8 @@ from mock_server.marqeta.rules import (
 from mock_server.money import decimal_from_json, json_number
 from mock_server.paging import Page
 from mock_server.records import from_record, stored_time, to_record
-from mock_server.spec import load_contract
 from mock_server.validation import parse_json_strictly
+from tests.support import served
 
 SAFE_INTEGER = 2**53 - 1  # JavaScript's Number.MAX_SAFE_INTEGER
 
@@ -154,7 +154,7 @@ def test_every_integer_in_the_contracts_is_bounded_for_javascript_clients(filena
     """A JavaScript client holds integers exactly up to 2^53-1: every integer schema says so."""
     unbounded = [
         path
-        for path, node in _schemas(load_contract(filename))
+        for path, node in _schemas(served(filename))
         if node.get("type") == "integer"
         and "enum" not in node
         and not (isinstance(node.get("maximum"), int) and node["maximum"] <= SAFE_INTEGER)

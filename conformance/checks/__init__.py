@@ -1,8 +1,8 @@
 """Rules every response must satisfy that a JSON schema cannot say, as Schemathesis checks.
 
 Importing this package registers them: those of every API (``common``), and each registered
-vendor's own (``conformance.checks.<name>``, named ``<name>_...``). ``ALL`` lists them for
-reports.
+vendor's own (the module its ``Vendor.suite_checks`` names; checks named ``<name>_...``).
+``ALL`` lists them for reports.
 """
 
 from __future__ import annotations
@@ -26,9 +26,5 @@ ALL: tuple[Check, ...] = (
     unlisted_method_refused,
     success_status_documented,
     valid_request_not_rejected_as_malformed,
-    *(
-        check
-        for vendor in VENDORS
-        for check in importlib.import_module(f"{__name__}.{vendor.name}").CHECKS
-    ),
+    *(check for vendor in VENDORS for check in importlib.import_module(vendor.suite_checks).CHECKS),
 )

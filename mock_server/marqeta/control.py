@@ -9,17 +9,18 @@ from mock_server.clock import format_timestamp_millis
 from mock_server.marqeta.handlers import MarqetaShapes
 from mock_server.marqeta.service import ListQuery, MarqetaService, NewAccount, NewPaymentSource
 from mock_server.money import decimal_from_json, json_number
-from mock_server.spec import CONTROL_CONTRACT, defaults
+from mock_server.spec import defaults
 from mock_server.store import Transaction
 
 Json = dict[str, Any]
 NEWEST_FIRST = "-lastModifiedTime"
+CONTROL_PART = "mock-control-marqeta.yaml"  # where MarqetaAccountSeed is
 
 
 def new_account(seed: Json) -> NewAccount:
     """A NewAccount from a ``MarqetaAccountSeed`` (control API body or fixtures entry)."""
-    account_defaults = defaults(CONTROL_CONTRACT, "MarqetaAccountSeed")
-    source_defaults = defaults(CONTROL_CONTRACT, "MarqetaPaymentSourceSeed")
+    account_defaults = defaults(CONTROL_PART, "MarqetaAccountSeed")
+    source_defaults = defaults(CONTROL_PART, "MarqetaPaymentSourceSeed")
     return NewAccount(
         token=seed.get("token") or None,
         current_balance=decimal_from_json(seed["current_balance"]),
