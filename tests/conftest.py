@@ -109,6 +109,15 @@ def balanced(live_mock: LiveMock, control: httpx.Client) -> Iterator[ContractCli
 
 
 @pytest.fixture
+def mock_control(live_mock: LiveMock, control) -> Iterator[ContractClient]:
+    """The control API through a client that checks answers against mock-control.yaml."""
+    client = ContractClient(f"{live_mock.root}/__mock__", "mock-control.yaml", auth=None)
+    client.http.headers["Content-Type"] = "application/json"  # what changing state needs
+    yield client
+    client.close()
+
+
+@pytest.fixture
 def seed(control: httpx.Client):
     """Load a fixtures document through the control API; returns what was created."""
 

@@ -305,6 +305,14 @@ def _no_remainder(debit_id: str, amount: int, refunded: int, requested: int | No
     return requested if requested is not None else amount - refunded
 
 
+def _any_debit_state(debit_id: str, status: str, refundable: str) -> None:
+    return None
+
+
+def _escrow_unchecked(marketplace_id: str, in_escrow: int, amount: int) -> int:
+    return max(0, in_escrow - amount)
+
+
 MARQETA_REFUND = "POST /accounts/{account_token}/refunds"
 MARQETA_LIST = "GET /accounts/{account_token}/refunds"
 
@@ -437,6 +445,18 @@ DEFECTS = [
         "balanced",
         "FAIL  More than the remainder is invalid-amount (400); a fully refunded debit is 409.",
         patches=(("mock_server.balanced.rules.refund_within_remainder", _no_remainder),),
+    ),
+    Defect(
+        "refund of a pending debit accepted",
+        "balanced",
+        "FAIL  A pending or failed debit is refund-invalid-debit-state (400); nothing is refunded.",
+        patches=(("mock_server.balanced.rules.refundable_state", _any_debit_state),),
+    ),
+    Defect(
+        "refund beyond the escrow accepted",
+        "balanced",
+        "FAIL  More than the marketplace holds in escrow is refund-insufficient-funds (409).",
+        patches=(("mock_server.balanced.rules.escrow_after_refund", _escrow_unchecked),),
     ),
     Defect(
         "fee not reversed",

@@ -90,3 +90,35 @@ def test_concurrent_refunds_of_one_debit_never_exceed_its_amount(fresh_store):
         ).json()
         assert listed["total"] == 33
         assert sum(item["amount"] for item in listed["items"]) == 990
+
+
+def test_concurrent_refunds_never_take_more_than_the_marketplace_escrow(fresh_store):
+    with serve(MockConfig(demo=False), store=SlowReadStore(fresh_store)) as mock:
+        debits = [{"id": f"WD{n}", "amount": 1000} for n in range(CLIENTS)]
+        marketplace = {"id": "MP", "name": "S", "in_escrow": 500}
+        account = {"id": "AC", "debits": debits}
+        fixtures = {"balanced": {"marketplaces": [{**marketplace, "accounts": [account]}]}}
+        httpx.post(f"{mock.root}/__mock__/seed", json=fixtures).raise_for_status()
+        auth = (DEMO_BALANCED_SECRET, "")
+        # Each of 50 clients refunds 30 of its own debit: the debits hold 50 000, the
+        # marketplace's escrow 500, so 16 fit (480).
+        start_together = threading.Barrier(CLIENTS, timeout=30)
+
+        def refund(n: int) -> httpx.Response:
+            with httpx.Client(auth=auth, timeout=60) as client:
+                start_together.wait()
+                body = {"debit_uri": f"/v1/marketplaces/MP/debits/WD{n}", "amount": 30}
+                return client.post(f"{mock.root}/v1/marketplaces/MP/refunds", json=body)
+
+        with ThreadPoolExecutor(max_workers=CLIENTS) as pool:
+            responses = list(pool.map(refund, range(CLIENTS)))
+
+        statuses = [r.status_code for r in responses]
+        assert set(statuses) <= {201, 409}, statuses
+        assert statuses.count(201) == 16
+        refused = {r.json()["category_code"] for r in responses if r.status_code == 409}
+        assert refused == {"refund-insufficient-funds"}
+        shop = httpx.get(f"{mock.root}/v1/marketplaces/MP", auth=auth).json()
+        assert shop["in_escrow"] == 500 - 16 * 30
+        listed = httpx.get(f"{mock.root}/v1/marketplaces/MP/refunds?limit=100", auth=auth).json()
+        assert listed["total"] == 16

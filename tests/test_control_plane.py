@@ -6,7 +6,6 @@ from __future__ import annotations
 import random
 import threading
 import uuid
-from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 
@@ -18,19 +17,10 @@ from mock_server.control.faults import Draw, Fault, FaultBook
 from mock_server.control.journal import Journal
 from mock_server.store import session_url
 from mock_server.store.memory import MemoryStore
-from tests.support import DEMO_AUTH, ContractClient, LiveMock, serve
+from tests.support import DEMO_AUTH, serve
 
 URL = "/accounts/demo_account_credit_balance/refunds"
 REFUND = {"method": "ACH", "type": "CREDIT_BALANCE_REFUND", "amount": 1}
-
-
-@pytest.fixture
-def mock_control(live_mock: LiveMock, control) -> Iterator[ContractClient]:
-    """The control API through a client that checks answers against mock-control.yaml."""
-    client = ContractClient(f"{live_mock.root}/__mock__", "mock-control.yaml", auth=None)
-    client.http.headers["Content-Type"] = "application/json"  # what changing state needs
-    yield client
-    client.close()
 
 
 def balance(v3, account: str = "demo_account_credit_balance") -> Decimal:

@@ -1,4 +1,5 @@
-"""Balanced v1 behaviour a schema cannot express: remainders, fee reversal, meta, links."""
+"""Balanced v1 behaviour a schema cannot express: remainders, fee reversal, debit states, escrow,
+meta, links."""
 
 from __future__ import annotations
 
@@ -9,9 +10,9 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from conformance.fixtures import SetupData
+from conformance.fixtures import NotApplicable, SetupData
 from conformance.http import ContractClient
-from conformance.vendors.balanced import BalancedAccount, BalancedSetup
+from conformance.vendors.balanced import DEBIT_STATES, BalancedAccount, BalancedDebit, BalancedSetup
 
 pytestmark = pytest.mark.conformance_api("balanced")
 
@@ -77,6 +78,69 @@ def test_refund_beyond_the_remainder_is_refused(client: ContractClient, setup: S
     exhausted = refund(client, account, made["uri"], amount=1)
     assert exhausted.status_code == 409, f"refund of a refunded debit: {exhausted.status_code}"
     assert exhausted.json()["category_code"] == "debit-already-refunded"
+
+
+def refunds_of(client: ContractClient, debit: BalancedDebit) -> int:
+    listed = client.get(relative(debit.uri) + "/refunds")
+    assert listed.status_code == 200, f"{debit.uri}/refunds answered {listed.status_code}"
+    total: int = listed.json()["total"]
+    return total
+
+
+def in_escrow(client: ContractClient, marketplace_id: str) -> int | None:
+    """The marketplace's escrow, or None if the target does not show it (it is optional)."""
+    shown: int | None = client.get(f"/marketplaces/{marketplace_id}").json().get("in_escrow")
+    return shown
+
+
+@pytest.mark.mutates
+@pytest.mark.parametrize("status", DEBIT_STATES)
+def test_a_debit_that_did_not_succeed_cannot_be_refunded(
+    client: ContractClient, setup: SetupData, status: str
+) -> None:
+    """A pending or failed debit is refund-invalid-debit-state (400); nothing is refunded."""
+    debit = accounts(setup).debit_in_state(status)
+    before = refunds_of(client, debit)
+    path = f"/marketplaces/{debit.marketplace_id}/refunds"
+    response = client.post(path, json={"debit_uri": debit.uri, "amount": 1})
+    assert response.status_code == 400, f"refund of a {status} debit: {response.status_code}"
+    code = response.json()["category_code"]
+    assert code == "refund-invalid-debit-state", f"refund of a {status} debit: {code}"
+    assert refunds_of(client, debit) == before, f"the {status} debit gained a refund"
+
+
+@pytest.mark.mutates
+def test_a_refund_beyond_the_marketplace_escrow_is_refused(
+    client: ContractClient, setup: SetupData
+) -> None:
+    """More than the marketplace holds in escrow is refund-insufficient-funds (409)."""
+    debit = accounts(setup).escrow_short_debit()
+    escrow_before = in_escrow(client, debit.marketplace_id)
+    refunds_before = refunds_of(client, debit)
+    path = f"/marketplaces/{debit.marketplace_id}/refunds"
+    response = client.post(path, json={"debit_uri": debit.uri})  # the whole remainder
+    assert response.status_code == 409, f"refund beyond the escrow: {response.status_code}"
+    code = response.json()["category_code"]
+    assert code == "refund-insufficient-funds", f"refund beyond the escrow: {code}"
+    assert refunds_of(client, debit) == refunds_before, "the debit gained a refund"
+    assert in_escrow(client, debit.marketplace_id) == escrow_before, "the escrow moved"
+
+
+@pytest.mark.mutates
+def test_escrow_grows_with_a_debit_and_shrinks_with_a_refund(
+    client: ContractClient, setup: SetupData
+) -> None:
+    """A debit adds its amount to the marketplace's in_escrow; a refund takes its amount."""
+    account = accounts(setup).account()
+    start = in_escrow(client, account.marketplace_id)
+    if start is None:
+        raise NotApplicable("the target's marketplaces do not show in_escrow")
+    made = debit(client, account, 1000)
+    after_debit = in_escrow(client, account.marketplace_id)
+    assert after_debit == start + 1000, f"escrow {start}, then {after_debit} after a 1000 debit"
+    refunded(client, account, made["uri"], amount=300)
+    after_refund = in_escrow(client, account.marketplace_id)
+    assert after_refund == start + 700, f"escrow {after_debit}, then {after_refund} after 300 back"
 
 
 @pytest.mark.mutates

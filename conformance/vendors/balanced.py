@@ -1,4 +1,5 @@
-"""Balanced setup data: two accounts of one marketplace, that debits can be made on."""
+"""Balanced setup data: two accounts of one marketplace, that debits can be made on; debits
+that cannot be refunded (pending, failed) or whose marketplace's escrow is too low."""
 
 from __future__ import annotations
 
@@ -9,7 +10,17 @@ from typing import Any, Protocol
 
 from conformance.fixtures import ControlClient, NoSetupData
 
-FIXTURES_KEYS = frozenset({"marketplace_id", "accounts"})
+FIXTURES_KEYS = frozenset(
+    {
+        "marketplace_id",
+        "accounts",
+        # Debits of marketplace_id, each URI as the API writes it (/v1/marketplaces/...):
+        "pending_debit_uri",
+        "failed_debit_uri",
+        "escrow_short_debit_uri",  # succeeded, its remainder more than the marketplace's escrow
+    }
+)
+DEBIT_STATES = ("pending", "failed")
 
 
 @dataclass(frozen=True)
@@ -18,12 +29,24 @@ class BalancedAccount:
     account_id: str
 
 
+@dataclass(frozen=True)
+class BalancedDebit:
+    marketplace_id: str
+    uri: str
+
+
 class BalancedSetup(Protocol):
     def account(self) -> BalancedAccount:
         """An account that debits can be made on."""
 
     def other_account(self) -> BalancedAccount:
         """A second account in the same marketplace."""
+
+    def debit_in_state(self, status: str) -> BalancedDebit:
+        """A debit in ``status`` (one of DEBIT_STATES): refunding it must fail."""
+
+    def escrow_short_debit(self) -> BalancedDebit:
+        """A succeeded debit whose un-refunded remainder is more than its marketplace's escrow."""
 
 
 class FromMock:
@@ -48,6 +71,23 @@ class FromMock:
             self.account()
         return self._accounts[1]
 
+    def debit_in_state(self, status: str) -> BalancedDebit:
+        return self._debit({"amount": 1000, "status": status})
+
+    def escrow_short_debit(self) -> BalancedDebit:
+        return self._debit({"amount": 1000}, in_escrow=100)
+
+    def _debit(self, debit: dict[str, Any], **marketplace: Any) -> BalancedDebit:
+        """A marketplace of its own holding one account with ``debit``."""
+        seeded = {
+            "name": "Conformance",
+            **marketplace,
+            "accounts": [{"debits": [debit]}],
+        }
+        made = self.control.post("/seed", {"balanced": {"marketplaces": [seeded]}})
+        created = made["balanced"]["marketplaces"][0]
+        return BalancedDebit(created["id"], created["accounts"][0]["debits"][0]["uri"])
+
 
 class FromFile:
     def __init__(self, section: dict[str, Any], path: Path) -> None:
@@ -59,6 +99,19 @@ class FromFile:
 
     def other_account(self) -> BalancedAccount:
         return self._account(1)
+
+    def debit_in_state(self, status: str) -> BalancedDebit:
+        return self._debit(f"{status}_debit_uri")
+
+    def escrow_short_debit(self) -> BalancedDebit:
+        return self._debit("escrow_short_debit_uri")
+
+    def _debit(self, key: str) -> BalancedDebit:
+        uri = self.section.get(key)
+        marketplace = self.section.get("marketplace_id")
+        if not marketplace or not uri:
+            raise NoSetupData(f"{self.path}: add balanced.marketplace_id and balanced.{key}")
+        return BalancedDebit(str(marketplace), str(uri))
 
     def _account(self, index: int) -> BalancedAccount:
         accounts = self.section.get("accounts") or []

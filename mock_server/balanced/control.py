@@ -1,19 +1,24 @@
-"""What the mock's control side asks of Balanced: fixtures, the dashboard's overview and the
-start-up banner."""
+"""What the mock's control side asks of Balanced: fixtures, its own control operations
+(``setDebitStatus``, ``setMarketplaceEscrow``), the dashboard's overview and the start-up
+banner."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from mock_server.balanced import uris
+from mock_server.balanced.handlers import BalancedShapes
 from mock_server.balanced.service import BalancedService, NewAccount, NewDebit, NewMarketplace
+from mock_server.spec import defaults
 from mock_server.store import Transaction
 
 Json = dict[str, Any]
+CONTROL_PART = "mock-control-balanced.yaml"  # where BalancedDebitSeed is
 
 
 def seed(service: BalancedService, tx: Transaction, section: Json) -> Json:
     """The ``balanced`` section of a fixtures file, created inside ``tx``."""
+    debit_defaults = defaults(CONTROL_PART, "BalancedDebitSeed")
     marketplaces = []
     for seed in section.get("marketplaces", []):
         marketplace = service.open_marketplace_in(
@@ -49,6 +54,7 @@ def seed(service: BalancedService, tx: Transaction, section: Json) -> Json:
                         description=debit_seed.get("description"),
                         appears_on_statement_as=debit_seed.get("appears_on_statement_as"),
                         meta=debit_seed.get("meta", {}),
+                        status=debit_seed.get("status", debit_defaults["status"]),
                     ),
                 )
                 for debit_seed in account_seed.get("debits", [])
@@ -63,13 +69,21 @@ def seed(service: BalancedService, tx: Transaction, section: Json) -> Json:
                             "uri": uris.debit(marketplace.id, d.id),
                             "amount": d.amount,
                             "fee": d.fee,
+                            "status": d.status,
                         }
                         for d in debits
                     ],
                 }
             )
+        if "in_escrow" in seed:  # else what its succeeded debits brought in
+            marketplace = service.set_escrow_in(tx, marketplace.id, seed["in_escrow"])
         marketplaces.append(
-            {"id": marketplace.id, "uri": uris.marketplace(marketplace.id), "accounts": accounts}
+            {
+                "id": marketplace.id,
+                "uri": uris.marketplace(marketplace.id),
+                "in_escrow": service.marketplace_in(tx, marketplace.id).in_escrow,
+                "accounts": accounts,
+            }
         )
     return {"marketplaces": marketplaces}
 
@@ -89,6 +103,7 @@ def overview(service: BalancedService, limit: int) -> Json:
                 {
                     "id": debit.id,
                     "amount": debit.amount,
+                    "status": debit.status,
                     "refunds_total": refunds.total,
                     "refunds": [
                         {"id": detail.refund.id, "amount": detail.refund.amount}
@@ -100,11 +115,29 @@ def overview(service: BalancedService, limit: int) -> Json:
             {
                 "id": marketplace.id,
                 "name": marketplace.name,
+                "in_escrow": marketplace.in_escrow,
                 "debits_total": total,
                 "debits": debits,
             }
         )
     return {"marketplaces_total": marketplaces.total, "marketplaces": shown}
+
+
+class BalancedControl:
+    """Control API operations on Balanced resources: what happens to a debit or a
+    marketplace's escrow outside the API (a card network's answer, a payout)."""
+
+    def __init__(self, service: BalancedService, shapes: BalancedShapes) -> None:
+        self.service = service
+        self.shapes = shapes
+
+    def set_debit_status(self, marketplace_id: str, debit_id: str, body: Json) -> tuple[Json, int]:
+        debit = self.service.set_debit_status(marketplace_id, debit_id, body["status"])
+        return self.shapes.debit.write(debit), 200
+
+    def set_marketplace_escrow(self, marketplace_id: str, body: Json) -> tuple[Json, int]:
+        marketplace = self.service.set_escrow(marketplace_id, body["in_escrow"])
+        return self.shapes.marketplace.write(marketplace), 200
 
 
 def banner(service: BalancedService) -> list[str]:

@@ -247,7 +247,6 @@ class BalancedShapes:
             computed={
                 "_type": lambda _debit: "debit",
                 "_uris": lambda _debit: _copied(DEBIT_LINKS),
-                "status": lambda _debit: "succeeded",
                 "account_uri": lambda d: uris.account(d.marketplace_id, d.account_id),
                 "customer_uri": lambda d: uris.customer(d.account_id),
                 "on_behalf_of_uri": lambda _debit: None,

@@ -14,6 +14,9 @@ class Marketplace:
     support_email_address: str | None
     meta: dict[str, str]
     created_at: datetime
+    # The escrow balance in cents: succeeded debits add, refunds take. None in a record stored
+    # before the mock kept it; the service works it out from the marketplace's debits.
+    in_escrow: int | None = None
 
 
 @dataclass(frozen=True)
@@ -45,6 +48,7 @@ class Debit:
     available_at: datetime
     refunded: int  # cents refunded so far
     fee_reversed: int  # fee cents reversed so far (positive)
+    status: str = "succeeded"  # DebitStatus; records stored before debits had states succeeded
 
     @property
     def remainder(self) -> int:

@@ -3,8 +3,57 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
 
 from mock_server.domain import DomainError
+
+
+def refundable_state(debit_id: str, status: str, refundable: str) -> None:
+    """Only a debit in the ``refundable`` state (``succeeded``) can be refunded."""
+    if status != refundable:
+        raise DomainError(
+            "refund_invalid_debit_state",
+            f"Debit {debit_id} is {status}; only a {refundable} debit can be refunded.",
+        )
+
+
+def escrow_after_refund(marketplace_id: str, in_escrow: int, amount: int) -> int:
+    """The marketplace's escrow once ``amount`` is refunded out of it, which it must hold."""
+    if amount > in_escrow:
+        raise DomainError(
+            "refund_insufficient_funds",
+            f"Marketplace {marketplace_id} has {in_escrow} in escrow, "
+            f"less than the {amount} to refund.",
+        )
+    return in_escrow - amount
+
+
+def escrow_after_debit(marketplace_id: str, in_escrow: int, amount: int, limit: int) -> int:
+    """The marketplace's escrow once a debit of ``amount`` succeeds: at most ``limit``, the
+    largest amount the contract lets a client hold exactly."""
+    if in_escrow + amount > limit:
+        raise DomainError(
+            "invalid_amount",
+            f"A debit of {amount} would carry the escrow of marketplace {marketplace_id} "
+            f"({in_escrow}) past {limit}.",
+        )
+    return in_escrow + amount
+
+
+def debit_status_change(
+    debit_id: str, status: str, to: str, transitions: Mapping[str, Sequence[str]]
+) -> bool:
+    """Whether moving the debit from ``status`` to ``to`` changes it (False: it is there
+    already); DomainError when ``transitions`` do not allow the move."""
+    if to == status:
+        return False
+    if to not in transitions.get(status, ()):
+        allowed = ", ".join(transitions.get(status, ())) or "nothing (it is final)"
+        raise DomainError(
+            "transition_not_allowed",
+            f"Debit {debit_id} is {status}; it can become {allowed}, not {to}.",
+        )
+    return True
 
 
 def refund_within_remainder(

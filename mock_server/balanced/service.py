@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import TypeVar
@@ -52,6 +52,9 @@ class Policy:
     fee_basis_points: int
     statement_length: int
     available_after: timedelta  # from a debit's creation to its funds' availability
+    escrow_limit: int  # the most a marketplace's escrow may hold (Cents' maximum)
+    refundable_status: str  # the only debit status a refund may be drawn on
+    debit_transitions: Mapping[str, tuple[str, ...]]  # status -> what it may become
 
     @classmethod
     def from_contract(cls, contract: Contract) -> Policy:
@@ -59,12 +62,18 @@ class Policy:
             "/marketplaces/{marketplace_id}/accounts/{account_id}/debits"
         ]
         statement = schema(contract, "DebitCreateReq")["properties"]["appears_on_statement_as"]
+        status = schema(contract, "DebitStatus")
         return cls(
             fee_basis_points=create_debit["post"]["x-mock-fee-basis-points"],
             available_after=timedelta(
                 seconds=create_debit["post"]["x-mock-available-after-seconds"]
             ),
             statement_length=statement["maxLength"],
+            escrow_limit=schema(contract, "Cents")["maximum"],
+            refundable_status=status["x-mock-refundable"],
+            debit_transitions={
+                before: tuple(after) for before, after in status["x-mock-transitions"].items()
+            },
         )
 
 
@@ -92,6 +101,7 @@ class NewDebit:
     description: str | None = None
     appears_on_statement_as: str | None = None
     meta: dict[str, str] = field(default_factory=dict)
+    status: str = "succeeded"  # fixtures may make pending and failed debits
 
 
 @dataclass(frozen=True)
@@ -134,8 +144,16 @@ class BalancedService:
             support_email_address=new.support_email_address,
             meta={},
             created_at=self.clock.now(),
+            in_escrow=0,
         )
         add_new(tx, MARKETPLACE, marketplace.id, marketplace)
+        return marketplace
+
+    def set_escrow_in(self, tx: Transaction, marketplace_id: str, in_escrow: int) -> Marketplace:
+        """Set the marketplace's escrow (money paid out or in by means the mock does not model,
+        such as credits)."""
+        marketplace = replace(_marketplace(tx, marketplace_id), in_escrow=in_escrow)
+        tx.replace(MARKETPLACE, marketplace_id, to_record(marketplace))
         return marketplace
 
     def open_account_in(self, tx: Transaction, marketplace_id: str, new: NewAccount) -> Account:
@@ -178,10 +196,33 @@ class BalancedService:
             available_at=now + self.policy.available_after,
             refunded=0,
             fee_reversed=0,
+            status=new.status,
         )
         owners = (_in_marketplace(marketplace_id), _of_account(account_id))
         add_new(tx, DEBIT, debit.id, debit, owners=owners)
+        if debit.status == self.policy.refundable_status:
+            self._add_to_escrow(tx, marketplace, debit.amount)
         return debit
+
+    def set_debit_status(self, marketplace_id: str, debit_id: str, status: str) -> Debit:
+        """Move a pending debit to ``status`` (it succeeds or fails); a success puts its amount
+        in the marketplace's escrow."""
+        with self.store.transaction() as tx:
+            marketplace = _marketplace(tx, marketplace_id)
+            debit = _debit(tx, marketplace_id, debit_id)
+            if not rules.debit_status_change(
+                debit.id, debit.status, status, self.policy.debit_transitions
+            ):
+                return debit
+            moved = replace(debit, status=status)
+            tx.replace(DEBIT, debit.id, to_record(moved))
+            if status == self.policy.refundable_status:
+                self._add_to_escrow(tx, marketplace, debit.amount)
+            return moved
+
+    def set_escrow(self, marketplace_id: str, in_escrow: int) -> Marketplace:
+        with self.store.transaction() as tx:
+            return self.set_escrow_in(tx, marketplace_id, in_escrow)
 
     # Reads ------------------------------------------------------------------------------------
 
@@ -191,11 +232,15 @@ class BalancedService:
 
     def marketplaces(self, offset: int, limit: int) -> Page[Marketplace]:
         with self.store.transaction() as tx:
-            return load_page(tx, MARKETPLACES, "", Marketplace, offset, limit)
+            page = load_page(tx, MARKETPLACES, "", Marketplace, offset, limit)
+            return page.converted(lambda marketplace: self._with_escrow(tx, marketplace))
 
     def marketplace(self, marketplace_id: str) -> Marketplace:
         with self.store.transaction() as tx:
-            return _marketplace(tx, marketplace_id)
+            return self.marketplace_in(tx, marketplace_id)
+
+    def marketplace_in(self, tx: Transaction, marketplace_id: str) -> Marketplace:
+        return self._with_escrow(tx, _marketplace(tx, marketplace_id))
 
     def accounts(self, marketplace_id: str, offset: int, limit: int) -> Page[Account]:
         with self.store.transaction() as tx:
@@ -275,7 +320,10 @@ class BalancedService:
                 raise DomainError(
                     "no_debit_to_refund", f"Account {account_id} has no debit to refund."
                 )
-            refundable = [d for d in debits if d.remainder > 0]
+            refundable = [
+                d for d in debits if d.status == self.policy.refundable_status and d.remainder > 0
+            ]
+            # None left: the newest debit, whose refund fails with the reason it cannot be.
             return self._refund(tx, (refundable or debits)[-1], new)
 
     def update_refund(
@@ -299,7 +347,10 @@ class BalancedService:
             return _detail(tx, updated)
 
     def _refund(self, tx: Transaction, debit: Debit, new: NewRefund) -> RefundDetail:
+        rules.refundable_state(debit.id, debit.status, self.policy.refundable_status)
         amount = rules.refund_within_remainder(debit.id, debit.amount, debit.refunded, new.amount)
+        marketplace = self._with_escrow(tx, _marketplace(tx, debit.marketplace_id))
+        in_escrow = rules.escrow_after_refund(marketplace.id, _known(marketplace), amount)
         fee = rules.fee_reversal(debit.amount, debit.fee, debit.refunded, amount)
         refund = Refund(
             id=prefixed_id("RF"),
@@ -324,7 +375,27 @@ class BalancedService:
             debit, refunded=debit.refunded + amount, fee_reversed=debit.fee_reversed - fee
         )
         tx.replace(DEBIT, debit.id, to_record(refunded))
+        tx.replace(
+            MARKETPLACE, marketplace.id, to_record(replace(marketplace, in_escrow=in_escrow))
+        )
         return _detail(tx, refund)
+
+    # Escrow -----------------------------------------------------------------------------------
+
+    def _with_escrow(self, tx: Transaction, marketplace: Marketplace) -> Marketplace:
+        """``marketplace`` with its escrow known: a record stored before the mock kept escrow
+        holds what its succeeded debits brought in, less what was refunded of them."""
+        if marketplace.in_escrow is not None:
+            return marketplace
+        debits = load_owned(tx, DEBIT, _in_marketplace(marketplace.id), Debit)
+        held = sum(d.remainder for d in debits if d.status == self.policy.refundable_status)
+        return replace(marketplace, in_escrow=held)
+
+    def _add_to_escrow(self, tx: Transaction, marketplace: Marketplace, amount: int) -> None:
+        held = _known(self._with_escrow(tx, marketplace))
+        in_escrow = rules.escrow_after_debit(marketplace.id, held, amount, self.policy.escrow_limit)
+        changed = replace(marketplace, in_escrow=in_escrow)
+        tx.replace(MARKETPLACE, marketplace.id, to_record(changed))
 
 
 def _marketplace(tx: Transaction, marketplace_id: str) -> Marketplace:
@@ -332,6 +403,11 @@ def _marketplace(tx: Transaction, marketplace_id: str) -> Marketplace:
     if marketplace is None:
         raise DomainError("marketplace_not_found", f"Marketplace {marketplace_id} not found.")
     return marketplace
+
+
+def _known(marketplace: Marketplace) -> int:
+    assert marketplace.in_escrow is not None, "read through BalancedService._with_escrow"
+    return marketplace.in_escrow
 
 
 def _account(tx: Transaction, marketplace_id: str, account_id: str) -> Account:

@@ -19,11 +19,11 @@ Json = dict[str, Any]
 
 
 class BalancedState:
-    control = None  # no control operations of its own: fixtures make its resources
-
     def __init__(self, store: Store, clock: Clock, contract: Contract) -> None:
         self.service = BalancedService(store, clock, Policy.from_contract(contract))
-        self.handlers = BalancedHandlers(self.service, BalancedShapes(contract))
+        shapes = BalancedShapes(contract)
+        self.handlers = BalancedHandlers(self.service, shapes)
+        self.control = control.BalancedControl(self.service, shapes)
 
     def seed(self, tx: Transaction, section: Json) -> Json:
         return control.seed(self.service, tx, section)
@@ -45,7 +45,7 @@ BALANCED = Vendor(
     name="balanced",
     title="Balanced Payments v1 API",
     contract_file="balanced-v1.yaml",
-    control_part="mock-control-balanced.yaml",
+    control_part=control.CONTROL_PART,
     credentials=CredentialOptions(
         flag="--balanced-key",
         metavar="SECRET",
@@ -71,7 +71,7 @@ BALANCED = Vendor(
         order="first",
         key="id",
         heading="{name}",
-        subtitle="{id}",
+        subtitle="{id}, in escrow {in_escrow|cents}",
         tables=(
             Table(
                 items="debits",
@@ -81,6 +81,7 @@ BALANCED = Vendor(
                 columns=(
                     Column("debit", "id"),
                     Column("amount", "amount", "cents"),
+                    Column("status", "status", "status"),
                     Column("refunds", "refunds", "list", item="{id} ({amount})"),
                 ),
             ),
