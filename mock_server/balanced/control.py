@@ -143,9 +143,14 @@ class BalancedControl:
 def banner(service: BalancedService) -> list[str]:
     lines = []
     for marketplace in service.marketplaces(offset=0, limit=100).items:
-        lines.append(f"marketplace {marketplace.id}")
+        lines.append(f"marketplace {marketplace.id}  in escrow {marketplace.in_escrow}")
         for account in service.accounts(marketplace.id, offset=0, limit=100).items:
             debits = service.debits(marketplace.id, 0, 100, account_id=account.id).items
-            summary = ", ".join(f"{d.id} ({d.amount})" for d in debits)
+            summary = ", ".join(
+                f"{d.id} ({d.amount})"
+                if d.status == service.policy.refundable_status  # the usual: said only otherwise
+                else f"{d.id} ({d.amount}, {d.status})"
+                for d in debits
+            )
             lines.append(f"  account {account.id}  debits {summary or 'none'}")
     return lines
