@@ -213,6 +213,7 @@ def _real_path_values(root: str) -> dict[str, str]:
         "account_token": "demo_account_credit_balance",
         "refund_token": marqeta["token"],
         "marketplace_id": "TEST-MPdemo",
+        "debit_id": "WDdemopending",
         "account_id": "ACdemobuyer",
         "refund_id": balanced["id"],
         "api": "marqeta",
