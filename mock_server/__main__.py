@@ -33,6 +33,7 @@ from mock_server.store import StoreError, is_shared
 logger = logging.getLogger("mock_server")
 ARGV_VARIABLE = "MOCK_SERVER_ARGV"  # how worker processes learn the options
 PROG = "refund-mock"
+STORE_VARIABLE = "REFUND_MOCK_STORE"  # --store without it in `ps`
 
 
 class CannotListen(Exception):
@@ -108,17 +109,20 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--store",
-        default="memory",
-        metavar="memory|sqlite:PATH",
-        help="where state lives: in this process (default), or in a SQLite file that survives"
-        " restarts and is shared by --workers",
+        default=os.environ.get(STORE_VARIABLE) or "memory",
+        metavar="memory|sqlite:PATH|postgresql://USER@HOST:PORT/DB",
+        help="where state lives: in this process (default), in a SQLite file that survives"
+        " restarts and is shared by --workers, or in a PostgreSQL database shared by replicas"
+        " (no password in the URL: PGPASSWORD, ~/.pgpass or PGPASSFILE; `postgresql://` alone"
+        f" takes everything from the PG* variables) (default: ${STORE_VARIABLE}, or memory)",
     )
     parser.add_argument(
         "--workers",
         type=int,
         default=1,
         metavar="N",
-        help="serve with N processes (needs --store sqlite:PATH; default: %(default)s)",
+        help="serve with N processes (needs --store sqlite:PATH or postgresql://...;"
+        " default: %(default)s)",
     )
     parser.add_argument(
         "--validate-responses",
@@ -204,8 +208,8 @@ def config_from(args: argparse.Namespace) -> MockConfig:
         raise ValueError("--workers must be at least 1")
     if args.workers > 1 and not is_shared(args.store):
         raise ValueError(
-            "--workers needs a store the processes can share: add --store sqlite:PATH"
-            " (the memory store lives inside one process)"
+            "--workers needs a store the processes can share: add --store sqlite:PATH or"
+            " postgresql://... (the memory store lives inside one process)"
         )
     if args.journal_size < 0:
         raise ValueError("--journal-size must be 0 or more")

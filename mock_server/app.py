@@ -51,6 +51,7 @@ from mock_server.sessions import (
 from mock_server.spec import Contract, error_codes, load_contract
 from mock_server.store import (
     Store,
+    Transaction,
     is_shared,
     open_store,
     remove_stored_session,
@@ -116,9 +117,9 @@ class MockState:
             api.name: api.vendor.open(store, clock, api.contract) for api in shared.apis.values()
         }
         self.control = ControlHandlers(self, shared)
-        # A durable store restarted on its file keeps its state; fixtures go into an empty one.
-        if store.is_empty():
-            self.load_start_fixtures()
+        # A durable store restarted on its file keeps its state; fixtures go into an empty one,
+        # checked in the same transaction (replicas or workers may open it at once).
+        self.load_start_fixtures(only_into_empty=True)
 
     def operation(self, api: str, name: str) -> Callable[..., Any]:
         """The handler of an operation (``name`` in snake_case) of a vendor API or the control
@@ -138,14 +139,19 @@ class MockState:
         """Create everything in ``fixtures`` in one transaction (all or nothing: a duplicate id
         anywhere leaves the state as it was); what was created, by vendor."""
         with self.store.transaction() as tx:
-            return {
-                name: state.seed(tx, fixtures.get(name) or {})
-                for name, state in self.vendors.items()
-            }
+            return self._seed_in(tx, fixtures)
 
-    def load_start_fixtures(self) -> None:
-        for fixtures in self.start_fixtures:
-            self.seed(fixtures)
+    def _seed_in(self, tx: Transaction, fixtures: dict[str, Any]) -> dict[str, Any]:
+        return {
+            name: state.seed(tx, fixtures.get(name) or {}) for name, state in self.vendors.items()
+        }
+
+    def load_start_fixtures(self, only_into_empty: bool = False) -> None:
+        with self.store.transaction() as tx:
+            if only_into_empty and not tx.is_empty():
+                return
+            for fixtures in self.start_fixtures:
+                self._seed_in(tx, fixtures)
 
     def reset(self, load_fixtures: bool = True) -> None:
         self.store.clear()

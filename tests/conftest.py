@@ -16,6 +16,7 @@ import pytest
 
 from mock_server.app import MockConfig
 from mock_server.auth import DEMO_BALANCED_SECRET
+from tests.postgres import PostgresServer, postgres_server
 from tests.support import (
     LOGS,
     ROOT,
@@ -38,11 +39,21 @@ def clock() -> SettableClock:
     return SettableClock()
 
 
-@pytest.fixture(scope="session", params=["memory", "sqlite"])
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    """A PostgreSQL server of this test process's own, removed at its end."""
+    with postgres_server() as server:
+        yield server
+
+
+@pytest.fixture(scope="session", params=["memory", "sqlite", "postgresql"])
 def store_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
     """Every test of the mock runs on each store."""
     if request.param == "sqlite":
         return f"sqlite:{tmp_path_factory.mktemp('store') / 'mock.db'}"
+    if request.param == "postgresql":
+        server: PostgresServer = request.getfixturevalue("postgres")
+        return server.new_database()
     return request.param
 
 

@@ -18,9 +18,11 @@ REFUND = {"method": "ACH", "type": "CREDIT_BALANCE_REFUND", "amount": 7.5}
 CLIENTS = 50
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+@pytest.fixture(params=["memory", "sqlite", "postgresql"])
 def fresh_store(request: pytest.FixtureRequest, tmp_path) -> Store:
-    return open_store("memory" if request.param == "memory" else f"sqlite:{tmp_path / 'm.db'}")
+    urls = {"memory": lambda: "memory", "sqlite": lambda: f"sqlite:{tmp_path / 'm.db'}"}
+    urls["postgresql"] = lambda: request.getfixturevalue("postgres").new_database()
+    return open_store(urls[request.param]())
 
 
 def race(url: str, body: dict, auth: tuple[str, str]) -> list[httpx.Response]:

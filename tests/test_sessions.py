@@ -1,5 +1,5 @@
 """Sessions a team can share a mock with: names that cannot collide, limits that hold, deletion
-and reset that clean up, on both stores."""
+and reset that clean up, on every store."""
 
 from __future__ import annotations
 
@@ -22,9 +22,21 @@ JSON = {"Content-Type": "application/json"}
 TRICKY_NAMES = ["v", "v-wal", "v-shm", "v-journal", "c.db", "c.db-wal", "V", "col", "col-wal"]
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+def store_of(kind: str, request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if kind == "postgresql":
+        return str(request.getfixturevalue("postgres").new_database())
+    return "memory" if kind == "memory" else f"sqlite:{tmp_path / 'mock.db'}"
+
+
+@pytest.fixture(params=["memory", "sqlite", "postgresql"])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    return "memory" if request.param == "memory" else f"sqlite:{tmp_path / 'mock.db'}"
+    return store_of(request.param, request, tmp_path)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def shared_store(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A store several processes serve one state from."""
+    return store_of(request.param, request, tmp_path)
 
 
 def as_session(name: str) -> dict[str, str]:
@@ -52,8 +64,10 @@ def make_refunds(root: str, name: str, count: int) -> list[str]:
     return sorted(made)
 
 
-def test_no_session_name_collides_with_another_or_with_sqlite_files_across_a_restart(tmp_path):
-    store = f"sqlite:{tmp_path / 'c.db'}"
+def test_no_session_name_collides_with_another_or_with_sqlite_files_across_a_restart(
+    shared_store,
+):
+    store = shared_store
     made = {}
     with serve(MockConfig(store=store)) as mock:
         for count, name in enumerate(TRICKY_NAMES, start=1):
@@ -64,7 +78,7 @@ def test_no_session_name_collides_with_another_or_with_sqlite_files_across_a_res
         for name in TRICKY_NAMES:
             assert refunds_of(restarted.root, name) == made[name], name
         listed = httpx.get(f"{restarted.root}/__mock__/sessions").json()["sessions"]
-        assert listed == sorted(TRICKY_NAMES)  # the names as users gave them, from disk
+        assert listed == sorted(TRICKY_NAMES)  # the names as users gave them, from the store
 
 
 def test_the_session_limit_is_a_clear_400_that_fails_no_other_session(store):
@@ -119,11 +133,11 @@ def test_a_reset_of_the_mock_deletes_every_session(store):
             assert {path.name.split("-")[0] for path in folder.iterdir()} == {"y"}
 
 
-def test_a_session_deleted_by_one_worker_is_gone_for_the_others(tmp_path):
-    store = f"sqlite:{tmp_path / 'shared.db'}"
+def test_a_session_deleted_by_one_worker_is_gone_for_the_others(shared_store):
+    store = shared_store
     with serve(MockConfig(store=store)) as one, serve(MockConfig(store=store)) as other:
         made = make_refunds(one.root, "team", 2)
-        assert refunds_of(other.root, "team") == made  # one state, shared through the files
+        assert refunds_of(other.root, "team") == made  # one state, shared through the store
         assert httpx.delete(f"{other.root}/__mock__/sessions/team", headers=JSON).status_code == 204
         assert refunds_of(one.root, "team") == []
         balance = httpx.get(f"{one.root}{ACCOUNT}", auth=DEMO_AUTH, headers=as_session("team"))

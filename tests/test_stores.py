@@ -1,4 +1,4 @@
-"""Both stores keep the Store contract: atomic transactions, unique keys, listings in order."""
+"""Every store keeps the Store contract: atomic transactions, unique keys, listings in order."""
 
 from __future__ import annotations
 
@@ -7,15 +7,27 @@ import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
+import psycopg
 import pytest
 
-from mock_server.store import KeyExistsError, Listing, OneOf, PageQuery, Store, Within, open_store
+from mock_server.store import (
+    KeyExistsError,
+    Listing,
+    OneOf,
+    PageQuery,
+    Store,
+    StoreError,
+    Within,
+    open_store,
+)
 from mock_server.store.sqlite import SCHEMA
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+@pytest.fixture(params=["memory", "sqlite", "postgresql"])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    opened = open_store("memory" if request.param == "memory" else f"sqlite:{tmp_path / 's.db'}")
+    urls = {"memory": lambda: "memory", "sqlite": lambda: f"sqlite:{tmp_path / 's.db'}"}
+    urls["postgresql"] = lambda: request.getfixturevalue("postgres").new_database()
+    opened = open_store(urls[request.param]())
     yield opened
     opened.close()
 
@@ -96,9 +108,31 @@ def test_sqlite_state_outlives_the_process_and_is_shared_between_processes(tmp_p
     reopened.close()
 
 
-@pytest.mark.parametrize("url", ["sqlite:", "postgres://x", "mem"])
+@pytest.mark.parametrize("url", ["sqlite:", "mysql://x", "mem"])
 def test_unknown_store_spellings_are_refused(url):
-    with pytest.raises(ValueError, match="expected 'memory' or 'sqlite:PATH'"):
+    with pytest.raises(ValueError, match="expected 'memory', 'sqlite:PATH' or 'postgresql://"):
+        open_store(url)
+
+
+@pytest.mark.parametrize(
+    ("url", "says"),
+    [
+        ("postgresql://me:secret@127.0.0.1/db", "must not carry the password"),
+        ("postgresql://me@127.0.0.1:1/db", "cannot open the PostgreSQL store"),
+    ],
+)
+def test_a_postgresql_store_with_a_password_or_no_server_is_refused_in_one_line(url, says):
+    with pytest.raises(StoreError, match=says) as refused:
+        open_store(url)
+    assert "\n" not in str(refused.value) and "secret" not in str(refused.value)
+
+
+def test_a_database_with_a_newer_schema_is_refused(postgres):
+    url = postgres.new_database()
+    with psycopg.connect(url, autocommit=True) as db:
+        db.execute("CREATE TABLE refund_mock_schema (version integer NOT NULL)")
+        db.execute("INSERT INTO refund_mock_schema VALUES (99)")
+    with pytest.raises(StoreError, match="schema version 99, newer than this mock's"):
         open_store(url)
 
 
@@ -216,3 +250,37 @@ def test_records_of_one_kind_need_not_look_like_the_first(store):
     assert [(s.key, s.owners) for s in exported] == [("first", ("o", "p")), ("odd", ("o", "p"))]
     store.replace_all(exported)
     assert store.export() == exported
+
+
+def test_keys_and_owners_holding_nul_and_backslashes_come_back_as_they_were(store):
+    # A path parameter can carry NUL (/accounts/a%00b), which PostgreSQL text cannot hold.
+    strange = "a\x00b\\0c\\"
+    with store.transaction() as tx:
+        assert tx.get("k", strange) is None
+        tx.add("k", strange, {"v": "\x00"}, owners=(strange,))
+        assert tx.get("k", strange) == {"v": "\x00"}
+        assert tx.get("k", "a\x00b") is None
+        assert list(tx.owned("k", strange)) == [{"v": "\x00"}]
+    (stored,) = store.export()
+    assert (stored.key, stored.owners) == (strange, (strange,))
+
+
+def _open_and_add(url: str, name: str) -> None:
+    store = open_store(url)
+    with store.transaction() as tx:
+        tx.add("k", name, {"by": name}, owners=("o",))
+
+
+def test_replicas_starting_together_on_a_new_database_make_its_tables_once(postgres):
+    url = postgres.new_database()
+    context = multiprocessing.get_context("spawn")
+    replicas = [context.Process(target=_open_and_add, args=(url, f"r{n}")) for n in range(4)]
+    for replica in replicas:
+        replica.start()
+    for replica in replicas:
+        replica.join(timeout=60)
+    assert [replica.exitcode for replica in replicas] == [0, 0, 0, 0]
+    with psycopg.connect(url) as db:
+        assert db.execute("SELECT version FROM refund_mock_schema").fetchall() == [(1,)]
+    with open_store(url).transaction() as tx:
+        assert sorted(r["by"] for r in tx.owned("k", "o")) == ["r0", "r1", "r2", "r3"]

@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from mock_server.domain import DomainError
+
 Record = dict[str, Any]
 
 
@@ -111,8 +113,19 @@ class KeyExistsError(Exception):
     """A record of this kind already has this key."""
 
 
+class StoreUnavailable(DomainError):
+    """The store cannot be reached (its database server is down or restarting): the request
+    is answered 503 in the vendor's shape, and nothing it asked for was done."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__("store_unavailable", message)
+
+
 class Transaction(Protocol):
     def get(self, kind: str, key: str) -> Record | None: ...
+
+    def is_empty(self) -> bool:
+        """True when the store holds no record (this transaction's included)."""
 
     def add(self, kind: str, key: str, record: Record, owners: Iterable[str] = ("",)) -> None:
         """Add a new record listed under each of ``owners``; KeyExistsError if the key is taken."""
@@ -162,10 +175,21 @@ class Store(Protocol):
 
 
 SQLITE = "sqlite:"  # the store's spelling is SQLITE + the file's path
+POSTGRESQL = ("postgresql://", "postgres://")  # a libpq URL; a session's state adds #NAME
 
 
 def open_store(url: str) -> Store:
-    """Open a store from its command-line spelling: ``memory`` or ``sqlite:PATH``."""
+    """Open a store from its command-line spelling: ``memory``, ``sqlite:PATH`` or
+    ``postgresql://USER@HOST:PORT/DATABASE``."""
+    if url.startswith(POSTGRESQL):
+        database, state = _postgresql(url)
+        try:
+            from mock_server.store.postgresql import PostgresStore
+        except ImportError:
+            raise StoreError(
+                "a PostgreSQL store needs psycopg: pip install 'refund-contract-kit[postgresql]'"
+            ) from None
+        return PostgresStore(database, state)
     if url == "memory":
         from mock_server.store.memory import MemoryStore
 
@@ -180,12 +204,20 @@ def open_store(url: str) -> Store:
             return SQLiteStore(path)
         except sqlite3.Error as exc:
             raise StoreError(f"cannot open the SQLite store {path!r}: {exc}") from None
-    raise ValueError(f"unknown store {url!r}: expected 'memory' or 'sqlite:PATH'")
+    raise ValueError(
+        f"unknown store {url!r}: expected 'memory', 'sqlite:PATH' or 'postgresql://...'"
+    )
 
 
 def is_shared(url: str) -> bool:
-    """Whether several processes can serve from this store (one state, one file)."""
-    return url.startswith(SQLITE)
+    """Whether several processes can serve from this store (one state, one file or database)."""
+    return url.startswith(SQLITE) or url.startswith(POSTGRESQL)
+
+
+def _postgresql(url: str) -> tuple[str, str]:
+    """A PostgreSQL store URL's database URL, and the state it names ("" for the default)."""
+    database, _, state = url.partition("#")
+    return database, state
 
 
 def session_url(url: str, session: str) -> str:
@@ -198,6 +230,8 @@ def session_url(url: str, session: str) -> str:
     """
     if not is_shared(url):
         return url
+    if url.startswith(POSTGRESQL):
+        return f"{_postgresql(url)[0]}#{session}"  # rows of its own in the same tables
     return f"{SQLITE}{_sessions_folder(url) / _session_file(session)}"
 
 
@@ -205,6 +239,10 @@ def stored_sessions(url: str) -> list[str]:
     """The sessions a shared store keeps on disk (those of earlier runs and other workers)."""
     if not is_shared(url):
         return []
+    if url.startswith(POSTGRESQL):
+        from mock_server.store import postgresql
+
+        return postgresql.stored_sessions(_postgresql(url)[0])
     names = []
     for path in _sessions_folder(url).glob("*.db"):
         name = path.stem.rsplit("-", 1)[0]
@@ -215,12 +253,20 @@ def stored_sessions(url: str) -> list[str]:
 
 def session_stored(url: str, session: str) -> bool:
     """Whether a shared store keeps this session on disk (another worker may have deleted it)."""
+    if url.startswith(POSTGRESQL):
+        from mock_server.store import postgresql
+
+        return postgresql.session_stored(_postgresql(url)[0], session)
     return is_shared(url) and (_sessions_folder(url) / _session_file(session)).exists()
 
 
 def remove_stored_session(url: str, session: str) -> None:
     """Delete a session's files (the database and SQLite's own beside it)."""
-    if is_shared(url):
+    if url.startswith(POSTGRESQL):
+        from mock_server.store import postgresql
+
+        postgresql.remove_session(_postgresql(url)[0], session)
+    elif is_shared(url):
         path = _sessions_folder(url) / _session_file(session)
         for suffix in ("", "-wal", "-shm"):
             Path(f"{path}{suffix}").unlink(missing_ok=True)

@@ -151,6 +151,9 @@ class _MemoryTransaction:
         self._added: dict[Slot, tuple[str, ...]] = {}  # new records' owners
         self._added_keys: dict[Slot, list[str]] = {}  # (kind, owner) -> new keys, in order
 
+    def is_empty(self) -> bool:
+        return not self._written and not any(self._state.rows.values())
+
     def get(self, kind: str, key: str) -> Record | None:
         record = self._current(kind, key)
         return fresh(record) if record is not None else None

@@ -160,7 +160,7 @@ class SQLiteStore:
 
     def is_empty(self) -> bool:
         with self.transaction() as tx:
-            return tx.db.execute("SELECT 1 FROM records LIMIT 1").fetchone() is None
+            return tx.is_empty()
 
     def close(self) -> None:
         """Release the connection; the next transaction opens it again."""
@@ -188,6 +188,9 @@ class _SQLiteTransaction:
     def _sort_value(self, kind: str, record: Record) -> str | None:
         listing = self._listings.get(kind)
         return None if listing is None else listing.order_value(record)
+
+    def is_empty(self) -> bool:
+        return self.db.execute("SELECT 1 FROM records LIMIT 1").fetchone() is None
 
     def get(self, kind: str, key: str) -> Record | None:
         row = self.db.execute(

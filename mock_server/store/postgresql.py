@@ -1,0 +1,447 @@
+"""PostgreSQL store: a team's shared mock, its state in a database server, served by replicas.
+
+Every state the mock keeps (the default one, and each ``X-Mock-Session``'s) is a set of rows in
+the same tables, told apart by a ``state`` column. Each transaction takes a transaction-scoped
+advisory lock on its state before its first read, so a check and the write that depends on it
+(the balance bound, a debit's remainder, the escrow) cannot interleave with another
+transaction on that state, in this process or in any other replica: the same guarantee as
+SQLite's write lock, without retries. States do not wait for each other. (Serializable
+transactions would let transactions on one state run together, but a conflict would have to be
+retried by re-running the request's use case, which the ``Store`` interface does not hand the
+store; under the mock's load a state's transactions are short, and one at a time is enough.)
+
+Connections come from one pool per database and process (``psycopg_pool``), shared by every
+state: a mock with 200 sessions holds at most ``POOL_SIZE`` connections.
+
+The tables are made on first start, in one transaction under an advisory lock, so replicas
+starting together do not race; a database whose schema is newer than this code knows is
+refused with one line.
+"""
+
+from __future__ import annotations
+
+import atexit
+import re
+import threading
+import zlib
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import psycopg
+from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict
+from psycopg_pool import ConnectionPool, PoolTimeout
+
+from mock_server.json_codec import decode, encode_text
+from mock_server.store import (
+    Condition,
+    KeyExistsError,
+    Listing,
+    OneOf,
+    PageQuery,
+    Record,
+    Stored,
+    StoreError,
+    StoreUnavailable,
+    check_filters,
+)
+
+SCHEMA_VERSION = 1
+SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS refund_mock_schema (version integer NOT NULL)",
+    """CREATE TABLE IF NOT EXISTS refund_mock_records (
+        state text NOT NULL,
+        kind  text NOT NULL,
+        key   text NOT NULL,
+        body  text NOT NULL,
+        PRIMARY KEY (state, kind, key)
+    )""",
+    # Text compared as Python compares it (by code point): COLLATE "C".
+    """CREATE TABLE IF NOT EXISTS refund_mock_listings (
+        position   bigserial PRIMARY KEY,
+        state      text NOT NULL,
+        kind       text NOT NULL,
+        owner      text NOT NULL,
+        key        text NOT NULL,
+        sort_value text COLLATE "C"
+    )""",
+    "CREATE INDEX IF NOT EXISTS refund_mock_listings_sorted"
+    " ON refund_mock_listings (state, kind, owner, sort_value, position)",
+    "CREATE INDEX IF NOT EXISTS refund_mock_listings_by_key"
+    " ON refund_mock_listings (state, kind, key)",
+    # A listing's size, kept as rows are added, so a page does not count the whole listing.
+    """CREATE TABLE IF NOT EXISTS refund_mock_listing_counts (
+        state text NOT NULL,
+        kind  text NOT NULL,
+        owner text NOT NULL,
+        count bigint NOT NULL,
+        PRIMARY KEY (state, kind, owner)
+    )""",
+    "CREATE TABLE IF NOT EXISTS refund_mock_sessions (name text PRIMARY KEY)",
+)
+SCHEMA_LOCK = 0x7EF0_0D5C  # the advisory lock replicas take to make the tables
+MAX_BIGINT = 2**63 - 1
+POOL_SIZE = 8  # connections per process; transactions are short
+CONNECT_TIMEOUT_S = 5
+PREFIXES = ("postgresql://", "postgres://")
+DEFAULT_STATE = ""
+
+
+def check_url(url: str) -> None:
+    """Refuse a URL that carries a password: it would show in ``ps`` and in logs."""
+    try:
+        parts = conninfo_to_dict(url)
+    except psycopg.ProgrammingError as exc:
+        raise StoreError(f"--store {url!r} is not a PostgreSQL URL: {exc}") from None
+    if parts.get("password"):
+        raise StoreError(
+            "--store must not carry the password (it would show in ps and in logs): "
+            "give it in PGPASSWORD, or in the file ~/.pgpass or PGPASSFILE names"
+        )
+
+
+class PostgresStore:
+    blocking = True  # a network round trip, and other replicas' locks
+
+    def __init__(self, url: str, state: str = DEFAULT_STATE) -> None:
+        check_url(url)
+        self.url = url
+        self.state = state
+        _pool(url)  # the database is there, its tables made: or StoreError, at start-up
+        self._lock_key = _lock_key(state)
+        self._listings: dict[str, Listing] = {}
+        if state != DEFAULT_STATE:
+            with self.transaction() as tx:
+                tx.db.execute(
+                    "INSERT INTO refund_mock_sessions (name) VALUES (%s) ON CONFLICT DO NOTHING",
+                    (state,),
+                )
+
+    @contextmanager
+    def transaction(self) -> Iterator[_PostgresTransaction]:
+        """One transaction on this state. A database that went away (restarted, failed over)
+        is a StoreUnavailable; the pool drops the broken connections and makes new ones, so
+        the store recovers by itself once the server is back."""
+        with _reachable(self.url), self._locked() as db:
+            yield _PostgresTransaction(db, self.state, self._listings)
+
+    @contextmanager
+    def _locked(self) -> Iterator[psycopg.Connection[Any]]:
+        """A pooled connection in a transaction holding this state's lock, committed at the
+        end (rolled back on an exception). A connection the server closed since it was last
+        used (it restarted) fails on its first statement, before anything is done: it is
+        dropped and the next one tried, so a restart costs no request once the server is up."""
+        for _ in range(POOL_SIZE + 1):
+            with _pool(self.url).connection() as db:
+                try:
+                    db.execute("BEGIN")
+                    db.execute("SELECT pg_advisory_xact_lock(%s)", (self._lock_key,))
+                except psycopg.OperationalError:
+                    if db.broken:
+                        continue  # the pool discards it when it comes back
+                    raise
+                try:
+                    yield db
+                except BaseException:
+                    if not db.broken:
+                        db.execute("ROLLBACK")
+                    raise
+                db.execute("COMMIT")
+                return
+        raise psycopg.OperationalError("every pooled connection was broken")
+
+    def index(self, listing: Listing) -> None:
+        if self._listings.get(listing.kind) == listing:
+            return  # each session's services declare it again
+        with self.transaction() as tx:
+            self._listings[listing.kind] = listing
+            # Rows added before the kind was indexed get their value.
+            tx.db.execute(
+                "UPDATE refund_mock_listings l SET sort_value = coalesce(r.body::json ->> %s, '')"
+                " FROM refund_mock_records r WHERE r.state = l.state AND r.kind = l.kind"
+                " AND r.key = l.key AND l.state = %s AND l.kind = %s AND l.sort_value IS NULL",
+                (listing.order_by, self.state, listing.kind),
+            )
+
+    def clear(self) -> None:
+        with self.transaction() as tx:
+            _delete_state(tx.db, self.state)
+
+    def export(self) -> list[Stored]:
+        with self.transaction() as tx:
+            rows = tx.db.execute(
+                "SELECT r.kind, r.key, r.body, array_agg(l.owner ORDER BY l.position)"
+                " FROM refund_mock_records r JOIN refund_mock_listings l"
+                " ON l.state = r.state AND l.kind = r.kind AND l.key = r.key"
+                " WHERE r.state = %s GROUP BY r.state, r.kind, r.key ORDER BY min(l.position)",
+                (self.state,),
+            ).fetchall()
+        return [
+            Stored(kind, _from_text(key), tuple(_from_text(o) for o in owners), decode(body))
+            for kind, key, body, owners in rows
+        ]
+
+    def replace_all(self, records: list[Stored]) -> None:
+        with self.transaction() as tx:
+            _delete_state(tx.db, self.state)
+            for stored in records:
+                tx.add(stored.kind, stored.key, stored.record, stored.owners)
+
+    def is_empty(self) -> bool:
+        with self.transaction() as tx:
+            return tx.is_empty()
+
+    def close(self) -> None:
+        """Nothing of its own to release: the pool serves the process's other states too."""
+
+    def destroy(self) -> None:
+        """Remove this state's rows (and, for a session, its name)."""
+        remove_session(self.url, self.state)
+
+
+@contextmanager
+def _reachable(url: str) -> Iterator[None]:
+    """A database that went away, said as StoreUnavailable (503), not as a crash (500).
+
+    A pool that could not hand out a connection is dropped: the next request makes a new one,
+    which connects at once, where the old pool would wait out its growing reconnection delay
+    (after a minute's outage, longer than a request waits)."""
+    try:
+        yield
+    except (psycopg.OperationalError, PoolTimeout, StoreError) as exc:
+        if isinstance(exc, PoolTimeout):
+            _drop_pool(url)
+        reason = " ".join(str(exc).split()) or type(exc).__name__
+        raise StoreUnavailable(f"The mock's database cannot be reached: {reason}") from exc
+
+
+def stored_sessions(url: str) -> list[str]:
+    with _reachable(url), _pool(url).connection() as db:
+        rows = db.execute(
+            'SELECT name FROM refund_mock_sessions ORDER BY name COLLATE "C"'
+        ).fetchall()
+    return [name for (name,) in rows]
+
+
+def session_stored(url: str, session: str) -> bool:
+    with _reachable(url), _pool(url).connection() as db:
+        row = db.execute("SELECT 1 FROM refund_mock_sessions WHERE name = %s", (session,))
+        return row.fetchone() is not None
+
+
+def remove_session(url: str, session: str) -> None:
+    """Forget a state: its rows, and its name among the sessions."""
+    with _reachable(url), _pool(url).connection() as db, db.transaction():
+        db.execute("SELECT pg_advisory_xact_lock(%s)", (_lock_key(session),))
+        _delete_state(db, session)
+        db.execute("DELETE FROM refund_mock_sessions WHERE name = %s", (session,))
+
+
+def _text(value: str) -> str:
+    """A key, owner or order value as stored: PostgreSQL text cannot hold NUL, which a path
+    parameter can (``/accounts/a%00b``), so NUL is written ``\\0`` and a backslash doubled."""
+    if "\x00" not in value and "\\" not in value:
+        return value
+    return value.replace("\\", "\\\\").replace("\x00", "\\0")
+
+
+def _from_text(stored: str) -> str:
+    if "\\" not in stored:
+        return stored
+    return re.sub(r"\\(.)", lambda m: "\x00" if m.group(1) == "0" else m.group(1), stored)
+
+
+def _delete_state(db: psycopg.Connection[Any], state: str) -> None:
+    for table in ("refund_mock_records", "refund_mock_listings", "refund_mock_listing_counts"):
+        db.execute(
+            sql.SQL("DELETE FROM {} WHERE state = %s").format(sql.Identifier(table)), (state,)
+        )
+
+
+def _lock_key(state: str) -> int:
+    """The advisory lock of a state: a 32-bit hash (two states rarely share one, and sharing
+    one only makes them wait for each other)."""
+    return zlib.crc32(f"refund-mock:{state}".encode())
+
+
+# One pool per database and process ----------------------------------------------------------
+
+_POOLS: dict[str, ConnectionPool] = {}
+_POOLS_LOCK = threading.Lock()
+
+
+def _pool(url: str) -> ConnectionPool:
+    with _POOLS_LOCK:
+        pool = _POOLS.get(url)
+        if pool is None:
+            pool = ConnectionPool(
+                url,
+                min_size=1,
+                max_size=POOL_SIZE,
+                kwargs={"autocommit": True, "connect_timeout": CONNECT_TIMEOUT_S},
+                timeout=CONNECT_TIMEOUT_S,  # how long a request waits for a connection
+                open=False,
+            )
+            try:
+                # One connection first: its error says why (no such host, refused, password).
+                psycopg.connect(url, connect_timeout=CONNECT_TIMEOUT_S).close()
+                pool.open(wait=True, timeout=CONNECT_TIMEOUT_S * 2)
+                _make_schema(pool)
+            except (psycopg.Error, TimeoutError) as exc:  # PoolTimeout is a TimeoutError
+                pool.close()
+                reason = " ".join(str(exc).split())  # one line
+                raise StoreError(f"cannot open the PostgreSQL store {url!r}: {reason}") from None
+            _POOLS[url] = pool
+        return pool
+
+
+def _drop_pool(url: str) -> None:
+    with _POOLS_LOCK:
+        pool = _POOLS.pop(url, None)
+    if pool is not None:
+        pool.close(timeout=0)
+
+
+@atexit.register
+def _close_pools() -> None:
+    with _POOLS_LOCK:
+        for pool in _POOLS.values():
+            pool.close()
+        _POOLS.clear()
+
+
+def _make_schema(pool: ConnectionPool) -> None:
+    with pool.connection() as db, db.transaction():
+        db.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK,))
+        for statement in SCHEMA:
+            db.execute(statement)
+        row = db.execute("SELECT max(version) FROM refund_mock_schema").fetchone()
+        version = row[0] if row is not None else None
+        if version is None:
+            db.execute("INSERT INTO refund_mock_schema (version) VALUES (%s)", (SCHEMA_VERSION,))
+        elif version > SCHEMA_VERSION:
+            raise StoreError(
+                f"the database holds the mock's schema version {version}, newer than this "
+                f"mock's {SCHEMA_VERSION}: run the newer refund-contract-kit on it"
+            )
+
+
+class _PostgresTransaction:
+    def __init__(
+        self, db: psycopg.Connection[Any], state: str, listings: dict[str, Listing]
+    ) -> None:
+        self.db = db
+        self.state = state
+        self._listings = listings
+
+    def _sort_value(self, kind: str, record: Record) -> str | None:
+        listing = self._listings.get(kind)
+        return None if listing is None else _text(listing.order_value(record))
+
+    def is_empty(self) -> bool:
+        row = self.db.execute(
+            "SELECT 1 FROM refund_mock_records WHERE state = %s LIMIT 1", (self.state,)
+        ).fetchone()
+        return row is None
+
+    def get(self, kind: str, key: str) -> Record | None:
+        row = self.db.execute(
+            "SELECT body FROM refund_mock_records WHERE state = %s AND kind = %s AND key = %s",
+            (self.state, kind, _text(key)),
+        ).fetchone()
+        return decode(row[0]) if row is not None else None
+
+    def add(self, kind: str, key: str, record: Record, owners: Iterable[str] = ("",)) -> None:
+        inserted = self.db.execute(
+            "INSERT INTO refund_mock_records (state, kind, key, body) VALUES (%s, %s, %s, %s)"
+            " ON CONFLICT DO NOTHING",
+            (self.state, kind, _text(key), encode_text(record)),
+        )
+        if inserted.rowcount == 0:  # not an error: that would abort the whole transaction
+            raise KeyExistsError(f"{kind} {key!r} already exists")
+        sort_value = self._sort_value(kind, record)
+        key, owners = _text(key), [_text(owner) for owner in owners]
+        with self.db.cursor() as cursor:
+            cursor.executemany(
+                "INSERT INTO refund_mock_listings (state, kind, owner, key, sort_value)"
+                " VALUES (%s, %s, %s, %s, %s)",
+                [(self.state, kind, owner, key, sort_value) for owner in owners],
+            )
+            cursor.executemany(
+                "INSERT INTO refund_mock_listing_counts (state, kind, owner, count)"
+                " VALUES (%s, %s, %s, 1) ON CONFLICT (state, kind, owner)"
+                " DO UPDATE SET count = refund_mock_listing_counts.count + 1",
+                [(self.state, kind, owner) for owner in owners],
+            )
+
+    def replace(self, kind: str, key: str, record: Record) -> None:
+        updated = self.db.execute(
+            "UPDATE refund_mock_records SET body = %s WHERE state = %s AND kind = %s AND key = %s",
+            (encode_text(record), self.state, kind, _text(key)),
+        )
+        if updated.rowcount == 0:
+            raise KeyError(f"{kind} {key!r} does not exist")
+        if kind in self._listings:
+            self.db.execute(
+                "UPDATE refund_mock_listings SET sort_value = %s"
+                " WHERE state = %s AND kind = %s AND key = %s",
+                (self._sort_value(kind, record), self.state, kind, _text(key)),
+            )
+
+    def owned(self, kind: str, owner: str = "") -> Iterator[Record]:
+        rows = self.db.execute(
+            "SELECT r.body FROM refund_mock_listings l JOIN refund_mock_records r"
+            " ON r.state = l.state AND r.kind = l.kind AND r.key = l.key"
+            " WHERE l.state = %s AND l.kind = %s AND l.owner = %s ORDER BY l.position",
+            (self.state, kind, _text(owner)),
+        ).fetchall()
+        return (decode(body) for (body,) in rows)
+
+    def page(self, kind: str, owner: str, query: PageQuery) -> tuple[list[Record], int]:
+        listing = self._listings[kind]
+        filters, arguments = _sql_filters(listing, query.where)
+        scope = (
+            " FROM refund_mock_listings l JOIN refund_mock_records r"
+            " ON r.state = l.state AND r.kind = l.kind AND r.key = l.key"
+            f" WHERE l.state = %s AND l.kind = %s AND l.owner = %s{filters}"
+        )
+        scope_arguments = (self.state, kind, _text(owner), *arguments)
+        direction = "DESC" if query.descending else "ASC"
+        rows = self.db.execute(
+            f"SELECT r.body{scope} ORDER BY l.sort_value {direction}, l.position {direction}"
+            " LIMIT %s OFFSET %s",
+            # bigint stops at 2^63 - 1; past the end is past the end however far.
+            (*scope_arguments, min(query.limit, MAX_BIGINT), min(query.offset, MAX_BIGINT)),
+        ).fetchall()
+        if filters:
+            counted = self.db.execute(f"SELECT count(*){scope}", scope_arguments).fetchone()
+        else:
+            counted = self.db.execute(
+                "SELECT count FROM refund_mock_listing_counts"
+                " WHERE state = %s AND kind = %s AND owner = %s",
+                (self.state, kind, _text(owner)),
+            ).fetchone()
+        total = counted[0] if counted is not None else 0
+        return [decode(body) for (body,) in rows], total
+
+
+def _sql_filters(listing: Listing, where: tuple[Condition, ...]) -> tuple[str, list[Any]]:
+    """SQL for a page's conditions (``AND ...``), evaluated on the records' JSON."""
+    check_filters(listing, where)
+    parts: list[str] = []
+    arguments: list[Any] = []
+    for condition in where:
+        # json, not jsonb: a record's other fields may hold \u0000, which jsonb refuses.
+        value = '(r.body::json ->> %s) COLLATE "C"'
+        if isinstance(condition, OneOf):
+            parts.append(f" AND {value} = ANY(%s)")
+            arguments.extend([condition.field, sorted(condition.values)])
+            continue
+        if condition.low is not None:
+            parts.append(f" AND {value} >= %s")
+            arguments.extend([condition.field, condition.low])
+        if condition.high is not None:
+            parts.append(f" AND {value} < %s")
+            arguments.extend([condition.field, condition.high])
+    return "".join(parts), arguments

@@ -1,0 +1,142 @@
+"""A throwaway PostgreSQL server for the tests: made in a temporary folder, on 127.0.0.1 and a
+free port, and removed afterwards.
+
+PostgreSQL refuses to run as root, and CI runs the tests as root: then the server runs as the
+``postgres`` user Debian's package makes (or ``nobody``), owning its folder. The binaries are
+Debian's (``make`` installs the package when they are missing).
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+
+from tests.support import free_port
+
+SUPERUSER = "refund_mock"
+START_TIMEOUT_S = 60
+
+
+def binaries() -> Path:
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
+    if not found:
+        raise RuntimeError("no PostgreSQL server binaries: run `make` (it installs them)")
+    return found[-1].parent
+
+
+@dataclass
+class PostgresServer:
+    folder: Path
+    port: int
+    process: subprocess.Popen[bytes] | None = None
+
+    def url(self, database: str = "postgres") -> str:
+        return f"postgresql://{SUPERUSER}@127.0.0.1:{self.port}/{database}"
+
+    def new_database(self) -> str:
+        """The URL of a new, empty database."""
+        name = f"t{uuid.uuid4().hex[:16]}"
+        with psycopg.connect(self.url(), autocommit=True) as db:
+            db.execute(f'CREATE DATABASE "{name}"')
+        return self.url(name)
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [
+                str(binaries() / "postgres"),
+                "-D",
+                str(self.folder / "data"),
+                "-p",
+                str(self.port),
+                "-k",
+                str(self.folder),
+                "-c",
+                "listen_addresses=127.0.0.1",
+                "-c",
+                "max_connections=200",
+                "-c",
+                "fsync=off",  # a test server: a power cut is not what is tested
+            ],
+            stdout=(self.folder / "server.log").open("ab"),
+            stderr=subprocess.STDOUT,
+            **_as_unprivileged(),
+        )
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while True:
+            try:
+                psycopg.connect(self.url(), connect_timeout=2).close()
+                return
+            except psycopg.OperationalError:
+                if self.process.poll() is not None or time.monotonic() > deadline:
+                    log = (self.folder / "server.log").read_text(errors="replace")
+                    raise RuntimeError(f"PostgreSQL did not start:\n{log[-2000:]}") from None
+                time.sleep(0.1)
+
+    def stop(self) -> None:
+        """A fast shutdown (SIGINT): open connections are cut, nothing committed is lost."""
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.send_signal(signal.SIGINT)
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+@contextmanager
+def postgres_server() -> Iterator[PostgresServer]:
+    folder = Path(tempfile.mkdtemp(prefix="refund-mock-pg-"))
+    folder.chmod(0o755)
+    server = PostgresServer(folder, free_port())
+    try:
+        unprivileged = _as_unprivileged()
+        if unprivileged:
+            account = pwd.getpwnam(unprivileged["user"])
+            os.chown(folder, account.pw_uid, account.pw_gid)
+        subprocess.run(
+            [
+                str(binaries() / "initdb"),
+                "-D",
+                str(folder / "data"),
+                "-U",
+                SUPERUSER,
+                "--auth=trust",
+                "--encoding=UTF8",
+                "--locale=C",
+                "--no-sync",
+            ],
+            check=True,
+            capture_output=True,
+            **unprivileged,
+        )
+        server.start()
+        yield server
+    finally:
+        server.stop()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _as_unprivileged() -> dict[str, str]:
+    """``subprocess`` arguments running a command as an unprivileged user, when we are root."""
+    if os.geteuid() != 0:
+        return {}
+    for name in ("postgres", "nobody"):
+        try:
+            pwd.getpwnam(name)
+        except KeyError:
+            continue
+        return {"user": name}
+    raise RuntimeError("running as root, and no unprivileged user to run PostgreSQL as")
