@@ -8,6 +8,7 @@ import re
 import shutil
 import subprocess
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -57,7 +58,23 @@ def _script(request: Request) -> str:
     return "\n".join(lines) + "\n"
 
 
-def run(root: str, request: Request, seconds: int) -> Measured:
+def run_split(roots: list[str], request: Request, seconds: int) -> Measured:
+    """The same load as ``run``, its connections split between ``roots`` (replicas behind no
+    balancer), all at once; the figures added up (latencies: the worst root's)."""
+    share = max(1, CONNECTIONS // len(roots))
+    with ThreadPoolExecutor(max_workers=len(roots)) as pool:
+        parts = list(pool.map(lambda root: run(root, request, seconds, share), roots))
+    return Measured(
+        requests_per_second=sum(part.requests_per_second for part in parts),
+        p50_ms=max(part.p50_ms for part in parts),
+        p99_ms=max(part.p99_ms for part in parts),
+        max_ms=max(part.max_ms for part in parts),
+        errors=sum(part.errors for part in parts),
+        requests=sum(part.requests for part in parts),
+    )
+
+
+def run(root: str, request: Request, seconds: int, connections: int = CONNECTIONS) -> Measured:
     """``wrk -t2 -c32`` for ``seconds`` against ``root`` + the request's path."""
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
         script.write(_script(request))
@@ -66,7 +83,7 @@ def run(root: str, request: Request, seconds: int) -> Measured:
             [
                 ensure_wrk(),
                 f"-t{THREADS}",
-                f"-c{CONNECTIONS}",
+                f"-c{connections}",
                 f"-d{seconds}s",
                 "--latency",
                 "-s",

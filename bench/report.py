@@ -84,6 +84,15 @@ def markdown(results: dict[str, Any]) -> str:
         f"| {on_sqlite['refunds']} (`--store sqlite:`) | {on_sqlite['list']['p50_ms']:.2f}"
         f" | {on_sqlite['list']['p99_ms']:.1f} | {on_sqlite['rss_mb']:.0f} |"
     )
+    if "stores" in results:
+        lines += [
+            "",
+            "| Marqeta, req/s (p99 ms) | processes | create refund | retrieve refund"
+            " | list refunds |",
+            "| --- | ---: | ---: | ---: | ---: |",
+        ]
+        for (store, processes), cells in _by_setup(results["stores"]).items():
+            lines.append(f"| {store} | {processes} | " + " | ".join(cells) + " |")
     if "dashboard" in results:
         board = results["dashboard"]
         lines += [
@@ -112,6 +121,23 @@ def markdown(results: dict[str, Any]) -> str:
     ]
     lines += [f"| {target} | {standing} |" for target, standing in targets(results)]
     return "\n".join(lines) + "\n"
+
+
+def store_line(row: dict[str, Any]) -> str:
+    return (
+        f"{row['store']:>10} x{row['processes']}  {row['endpoint']:<26}"
+        f" {row['requests_per_second']:>8.0f} req/s  p99 {row['p99_ms']:.1f} ms"
+        f"  errors {row['errors']}"
+    )
+
+
+def _by_setup(rows: list[dict[str, Any]]) -> dict[tuple[str, int], list[str]]:
+    """Each store and process count, with its endpoints' figures in order."""
+    setups: dict[tuple[str, int], list[str]] = {}
+    for row in rows:
+        cell = f"{row['requests_per_second']:.0f} ({row['p99_ms']:.1f})"
+        setups.setdefault((row["store"], row["processes"]), []).append(cell)
+    return setups
 
 
 def targets(results: dict[str, Any]) -> list[tuple[str, str]]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import platform
@@ -325,6 +326,47 @@ def sqlite_scale(size: int, seconds: int) -> dict[str, object]:
             return {"refunds": size, "list": asdict(measured), "rss_mb": ours.peak_rss_mb()}
 
 
+STORE_ENDPOINTS = ("create refund", "retrieve refund", "list refunds (count=100)")
+
+
+def store_table(seconds: int) -> list[dict[str, object]]:
+    """Marqeta creates, retrieves and lists per second on each store, by one process and by
+    two: memory (one process only), SQLite (two workers of one mock, one file), PostgreSQL
+    (two replicas, each a mock of its own on one database, the load split between them). The
+    database server is local and shares the machine's cores with the mocks and wrk."""
+    from tests.postgres import postgres_server
+
+    rows: list[dict[str, object]] = []
+    marqeta = APIS[0]
+    with tempfile.TemporaryDirectory() as folder, postgres_server() as server:
+        one_db, shared_db = server.new_database(), server.new_database()
+        setups: list[tuple[str, int, list[list[str]]]] = [
+            ("memory", 1, [[]]),
+            ("sqlite", 1, [["--store", f"sqlite:{folder}/one.db"]]),
+            ("sqlite", 2, [["--store", f"sqlite:{folder}/two.db", "--workers", "2"]]),
+            ("postgresql", 1, [["--store", one_db]]),
+            ("postgresql", 2, [["--store", shared_db]] * 2),
+        ]
+        for store, processes, commands in setups:
+            with contextlib.ExitStack() as stack:
+                mocks = [stack.enter_context(targets.our_mock(*extra)) for extra in commands]
+                ids = our_ids(mocks[0].root, marqeta)
+                for endpoint in STORE_ENDPOINTS:
+                    request = marqeta.endpoints[endpoint](ids)
+                    roots = [mock.root + marqeta.base for mock in mocks]
+                    measured = load.run_split(roots, request, seconds)
+                    rows.append(
+                        {
+                            "store": store,
+                            "processes": processes,
+                            "endpoint": endpoint,
+                            **asdict(measured),
+                        }
+                    )
+                    print(report.store_line(rows[-1]), flush=True)
+    return rows
+
+
 def start_up_seconds(runs: int = 3) -> float:
     """Median time from starting ``python -m mock_server`` to its first answered API request."""
     times = []
@@ -411,6 +453,7 @@ def main() -> int:
     sizes = [int(size) for size in args.sizes.split(",")]
     scale, scale_rss = scale_table(sizes, max(3, args.seconds // 2))
     on_sqlite = sqlite_scale(sizes[-1], max(3, args.seconds // 2))
+    stores = store_table(args.seconds)
     dashboard = dashboard_table(args.dashboard_refunds, args.seconds)
     results = {
         "date": datetime.now(UTC).strftime("%Y-%m-%d"),
@@ -427,6 +470,7 @@ def main() -> int:
         "scale": scale,
         "scale_peak_rss_mb": round(scale_rss, 1),
         "scale_sqlite": on_sqlite,
+        "stores": stores,
         "dashboard": dashboard,
         "start_up_seconds": round(start_up_seconds(), 2),
         "conformance_seconds": conformance_seconds(),

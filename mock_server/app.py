@@ -28,7 +28,7 @@ from mock_server import background
 from mock_server.auth import Credentials
 from mock_server.clock import Clock, SystemClock
 from mock_server.connexion_adapter import security_map, validator_map
-from mock_server.control.faults import FaultBook
+from mock_server.control.faults import Faults, faults_for
 from mock_server.control.forced import Forcing, OperationAnswers, Sleep
 from mock_server.control.guard import ControlGuardMiddleware, ControlPolicy, VendorCORSMiddleware
 from mock_server.control.handlers import CONTROL_PATH, ControlHandlers
@@ -93,7 +93,7 @@ class Shared:
 
     config: MockConfig
     apis: dict[str, VendorApi]
-    faults: FaultBook
+    faults: Faults
     journal: Journal
     start_fixtures: list[dict[str, Any]]
     sessions: Sessions[MockState] | None = None  # set once the default state exists
@@ -228,7 +228,7 @@ def build_app(config: MockConfig | None = None, store: Store | None = None) -> A
     shared = Shared(
         config=config,
         apis=apis,
-        faults=FaultBook(),
+        faults=faults_for(config.store),
         journal=Journal(config.journal_size),
         start_fixtures=[read_fixtures(path) for path in paths],
     )

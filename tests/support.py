@@ -147,6 +147,9 @@ class _SlowReads:
         self.tx = tx
         self.delay = delay
 
+    def is_empty(self) -> bool:
+        return self.tx.is_empty()
+
     def get(self, kind: str, key: str) -> Record | None:
         record = self.tx.get(kind, key)
         time.sleep(self.delay)  # the result arrives late: what was read may be stale by then

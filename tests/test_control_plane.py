@@ -123,10 +123,10 @@ def test_an_error_rate_of_one_fails_every_call_in_the_vendor_shape(mock_control,
 
 
 def test_a_fault_the_contract_could_not_answer_is_refused(mock_control):
-    # 503 is no status in Marqeta's error table; unknown operations and APIs are 404s.
-    refused = mock_control.put("/faults/marqeta/createRefund", json={"next": [503]})
+    # 502 is no status in Marqeta's error table; unknown operations and APIs are 404s.
+    refused = mock_control.put("/faults/marqeta/createRefund", json={"next": [502]})
     assert refused.status_code == 400
-    assert "cannot answer 503" in refused.json()["error_message"]
+    assert "cannot answer 502" in refused.json()["error_message"]
     unknown = mock_control.put("/faults/marqeta/launchRocket", json={"latency_ms": 1})
     assert (unknown.status_code, unknown.json()["error_code"]) == (404, "404003")
     assert mock_control.put("/faults/stripe/createRefund", json={}).status_code == 404

@@ -4,6 +4,7 @@ one) on one database serve one state, and the money rules hold across them."""
 from __future__ import annotations
 
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 
@@ -164,3 +165,43 @@ def test_replicas_answer_503_while_the_database_restarts_and_recover(start_mock)
             assert httpx.get(f"{root}{account}", auth=DEMO_AUTH, timeout=30).status_code == 200
             back = httpx.get(f"{root}{balanced}", auth=(DEMO_BALANCED_SECRET, ""), timeout=30)
             assert back.status_code == 200
+
+
+def test_replicas_running_the_lifecycle_timer_move_each_refund_once_a_step(start_mock, postgres):
+    store = postgres.new_database()
+    replicas = [start_mock("--store", store, "--lifecycle", "auto:200ms")[1] for _ in range(2)]
+    account = "/v3/accounts/demo_account_credit_balance"
+    body = {"method": "ACH", "type": "CREDIT_BALANCE_REFUND", "amount": 1}
+    tokens = [
+        httpx.post(f"{replicas[n % 2]}{account}/refunds", json=body, auth=DEMO_AUTH).json()["token"]
+        for n in range(6)
+    ]
+    deadline = time.monotonic() + 30
+    with httpx.Client(base_url=replicas[0], auth=DEMO_AUTH, timeout=10) as client:
+        for token in tokens:
+            while client.get(f"{account}/refunds/{token}").json()["status"] != "COMPLETED":
+                assert time.monotonic() < deadline, "the timers did not complete the refunds"
+                time.sleep(0.05)
+            moves = client.get(f"{account}/refunds/{token}/transitions?sort_by=createdTime")
+            # Both replicas' timers ran; each step was taken once.
+            assert [t["status"] for t in moves.json()["data"]] == [
+                "PROCESSING",
+                "SUBMITTED",
+                "COMPLETED",
+            ]
+
+
+def test_a_fault_set_through_one_replica_applies_on_all(start_mock, postgres):
+    store = postgres.new_database()
+    one, other = (start_mock("--store", store)[1] for _ in range(2))
+    account = "/v3/accounts/demo_account_credit_balance"
+    fault = {"next": [500, 404]}
+    set_fault = httpx.put(f"{one}/__mock__/faults/marqeta/retrieveAccount", json=fault)
+    assert set_fault.status_code == 200
+    # The queue of forced answers is one: each is answered once, by whichever replica.
+    answers = [httpx.get(f"{root}{account}", auth=DEMO_AUTH) for root in (other, one, other)]
+    assert [a.status_code for a in answers] == [500, 404, 200]
+    listed = httpx.get(f"{other}/__mock__/faults").json()["faults"]
+    assert [(f["operation"], f["next"]) for f in listed] == [("retrieveAccount", [])]
+    assert httpx.delete(f"{other}/__mock__/faults", headers=JSON).status_code == 204
+    assert httpx.get(f"{one}/__mock__/faults").json()["faults"] == []

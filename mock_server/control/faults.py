@@ -2,7 +2,9 @@
 
 A fault set with ``X-Mock-Session`` applies to that session's requests only; one set without it
 applies to every request (a session's own fault on the same operation comes first). Kept in the
-process (like the request journal): with ``--workers N`` each worker has its own.
+process (``FaultBook``: with ``--workers N`` on SQLite each worker has its own), or, on a
+PostgreSQL store, in the database (``mock_server.store.postgresql_faults``): a fault set
+through one replica applies on all, and a queue of ``next`` answers is shared.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import random
 import threading
 from collections import deque
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 
 @dataclass(frozen=True)
@@ -42,7 +44,55 @@ EVERY_SESSION = ""  # the scope of a fault set without X-Mock-Session
 Slot = tuple[str, str, str]  # (session or EVERY_SESSION, api, operationId)
 
 
+class Faults(Protocol):
+    blocking: bool  # whether a draw may wait (on a database): then it runs in a thread
+
+    def set(
+        self, api: str, operation_id: str, fault: Fault, session: str | None = None
+    ) -> None: ...
+
+    def clear(
+        self,
+        api: str | None = None,
+        operation_id: str | None = None,
+        session: str | None = None,
+    ) -> bool: ...
+
+    def listing(self) -> list[dict[str, Any]]: ...
+
+    def described(
+        self, api: str, operation_id: str, session: str | None = None
+    ) -> dict[str, Any]: ...
+
+    def draw(self, api: str, operation_id: str, session: str | None = None) -> Draw: ...
+
+
+def faults_for(store_url: str) -> Faults:
+    """Where the faults live: in the database of a PostgreSQL store (shared by its replicas),
+    otherwise in the process."""
+    from mock_server.store import POSTGRESQL, database_url
+
+    if store_url.startswith(POSTGRESQL):
+        from mock_server.store.postgresql_faults import DatabaseFaults
+
+        return DatabaseFaults(database_url(store_url))
+    return FaultBook()
+
+
+def delay_of(fault: Fault, rng: random.Random) -> float:
+    """How long an answer under ``fault`` waits, in seconds."""
+    return (fault.latency_ms + rng.uniform(0, fault.jitter_ms)) / 1000
+
+
+def fails(fault: Fault, rng: random.Random) -> int | None:
+    """The error status an answer under ``fault`` is replaced by, drawn at its rate."""
+    failing = fault.error_rate > 0 and rng.random() < fault.error_rate
+    return fault.error_status if failing else None
+
+
 class FaultBook:
+    blocking = False
+
     def __init__(self, rng: random.Random | None = None) -> None:
         self._rng = rng or random.Random()
         self._lock = threading.Lock()
@@ -89,12 +139,10 @@ class FaultBook:
             )
             if entry is None:
                 return Draw()
-            fault = entry.fault
-            delay = (fault.latency_ms + self._rng.uniform(0, fault.jitter_ms)) / 1000
+            delay = delay_of(entry.fault, self._rng)
             if entry.queued:
                 return Draw(delay, entry.queued.popleft())
-            failing = fault.error_rate > 0 and self._rng.random() < fault.error_rate
-            return Draw(delay, fault.error_status if failing else None)
+            return Draw(delay, fails(entry.fault, self._rng))
 
 
 def _described(slot: Slot, entry: _Set) -> dict[str, Any]:

@@ -14,7 +14,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from mock_server.control.faults import FaultBook
+import anyio.to_thread
+
+from mock_server.control.faults import Faults
 from mock_server.domain import DomainError
 from mock_server.error_formats import ErrorFormat
 from mock_server.spec import Contract, resolved
@@ -145,7 +147,7 @@ class Forcing:
         api: str,
         answers: dict[str, OperationAnswers],
         errors: ErrorFormat,
-        faults: FaultBook,
+        faults: Faults,
         sleep: Sleep = asyncio.sleep,
     ) -> None:
         self.api = api
@@ -158,7 +160,10 @@ class Forcing:
         self, operation_id: str, prefer: str | None, session: str | None = None
     ) -> tuple[Json, int] | None:
         """The forced answer for this call, or None to let the mock answer."""
-        draw = self.faults.draw(self.api, operation_id, session)
+        if self.faults.blocking:  # a database read: off the event loop
+            draw = await anyio.to_thread.run_sync(self.faults.draw, self.api, operation_id, session)
+        else:
+            draw = self.faults.draw(self.api, operation_id, session)
         if draw.delay_seconds:
             await self.sleep(draw.delay_seconds)
         if draw.status is not None:

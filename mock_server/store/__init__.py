@@ -220,6 +220,11 @@ def _postgresql(url: str) -> tuple[str, str]:
     return database, state
 
 
+def database_url(url: str) -> str:
+    """The database a PostgreSQL store URL names, without the state."""
+    return _postgresql(url)[0]
+
+
 def session_url(url: str, session: str) -> str:
     """Where a session's own state lives: a new memory store, or a file of its own in the
     folder ``PATH.sessions/`` (so every worker process finds the same one).

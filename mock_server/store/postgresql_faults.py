@@ -1,0 +1,122 @@
+"""Faults kept in a PostgreSQL store's database, so that every replica of a shared mock applies
+the faults set through any of them, and a queue of forced ``next`` answers is consumed once
+across all of them.
+
+Every call the mock answers asks whether a fault applies: one indexed read. Only an answer
+taken from a ``next`` queue writes (under a row lock, so two replicas never take the same one).
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from dataclasses import asdict
+from typing import Any
+
+from mock_server.control.faults import EVERY_SESSION, Draw, Fault, delay_of, fails
+from mock_server.store.postgresql import _pool, _reachable
+
+TABLE = """CREATE TABLE IF NOT EXISTS refund_mock_faults (
+    session   text NOT NULL,
+    api       text NOT NULL,
+    operation text NOT NULL,
+    fault     text NOT NULL,
+    queued    integer[] NOT NULL,
+    PRIMARY KEY (api, operation, session)
+)"""
+# A session's own fault before the one set for every session ('' sorts last when descending).
+FIND = (
+    "SELECT session, fault, queued FROM refund_mock_faults"
+    " WHERE api = %s AND operation = %s AND session = ANY(%s)"
+    " ORDER BY session DESC LIMIT 1"
+)
+
+
+class DatabaseFaults:
+    blocking = True
+
+    def __init__(self, url: str, rng: random.Random | None = None) -> None:
+        self.url = url
+        self._rng = rng or random.Random()
+        with _reachable(url), _pool(url).connection() as db:
+            db.execute(TABLE)
+
+    def set(self, api: str, operation_id: str, fault: Fault, session: str | None = None) -> None:
+        settings = json.dumps({k: v for k, v in asdict(fault).items() if k != "next"})
+        with _reachable(self.url), _pool(self.url).connection() as db:
+            db.execute(
+                "INSERT INTO refund_mock_faults (session, api, operation, fault, queued)"
+                " VALUES (%s, %s, %s, %s, %s) ON CONFLICT (api, operation, session)"
+                " DO UPDATE SET fault = EXCLUDED.fault, queued = EXCLUDED.queued",
+                (session or EVERY_SESSION, api, operation_id, settings, list(fault.next)),
+            )
+
+    def clear(
+        self,
+        api: str | None = None,
+        operation_id: str | None = None,
+        session: str | None = None,
+    ) -> bool:
+        with _reachable(self.url), _pool(self.url).connection() as db:
+            if api is None or operation_id is None:
+                if session:
+                    db.execute("DELETE FROM refund_mock_faults WHERE session = %s", (session,))
+                else:
+                    db.execute("DELETE FROM refund_mock_faults")
+                return True
+            removed = db.execute(
+                "DELETE FROM refund_mock_faults WHERE api = %s AND operation = %s AND session = %s",
+                (api, operation_id, session or EVERY_SESSION),
+            )
+            return removed.rowcount > 0
+
+    def listing(self) -> list[dict[str, Any]]:
+        with _reachable(self.url), _pool(self.url).connection() as db:
+            rows = db.execute(
+                "SELECT session, api, operation, fault, queued FROM refund_mock_faults"
+                ' ORDER BY session COLLATE "C", api COLLATE "C", operation COLLATE "C"'
+            ).fetchall()
+        return [_described(*row) for row in rows]
+
+    def described(self, api: str, operation_id: str, session: str | None = None) -> dict[str, Any]:
+        with _reachable(self.url), _pool(self.url).connection() as db:
+            row = db.execute(
+                "SELECT session, api, operation, fault, queued FROM refund_mock_faults"
+                " WHERE api = %s AND operation = %s AND session = %s",
+                (api, operation_id, session or EVERY_SESSION),
+            ).fetchone()
+        if row is None:
+            raise KeyError((session, api, operation_id))
+        return _described(*row)
+
+    def draw(self, api: str, operation_id: str, session: str | None = None) -> Draw:
+        scopes = [session or EVERY_SESSION, EVERY_SESSION]
+        with _reachable(self.url), _pool(self.url).connection() as db:
+            found = db.execute(FIND, (api, operation_id, scopes)).fetchone()
+            if found is None:
+                return Draw()
+            scope, settings, queued = found
+            fault = Fault(**json.loads(settings))
+            if queued:  # take the next forced answer, under the row's lock
+                with db.transaction():
+                    locked = db.execute(
+                        "SELECT queued FROM refund_mock_faults WHERE api = %s AND operation = %s"
+                        " AND session = %s FOR UPDATE",
+                        (api, operation_id, scope),
+                    ).fetchone()
+                    if locked is not None and locked[0]:
+                        db.execute(
+                            "UPDATE refund_mock_faults SET queued = %s WHERE api = %s"
+                            " AND operation = %s AND session = %s",
+                            (locked[0][1:], api, operation_id, scope),
+                        )
+                        return Draw(delay_of(fault, self._rng), locked[0][0])
+        return Draw(delay_of(fault, self._rng), fails(fault, self._rng))
+
+
+def _described(
+    session: str, api: str, operation: str, settings: str, queued: list[int]
+) -> dict[str, Any]:
+    scope = {"api": api, "operation": operation, "session": session or None}
+    described: dict[str, Any] = scope | json.loads(settings) | {"next": list(queued)}
+    return described
