@@ -79,6 +79,15 @@ SCHEMA = (
         PRIMARY KEY (state, kind, owner)
     )""",
     "CREATE TABLE IF NOT EXISTS refund_mock_sessions (name text PRIMARY KEY)",
+    # Faults set through the control API, applied by every replica (postgresql_faults.py).
+    """CREATE TABLE IF NOT EXISTS refund_mock_faults (
+        session   text NOT NULL,
+        api       text NOT NULL,
+        operation text NOT NULL,
+        fault     text NOT NULL,
+        queued    integer[] NOT NULL,
+        PRIMARY KEY (api, operation, session)
+    )""",
 )
 SCHEMA_LOCK = 0x7EF0_0D5C  # the advisory lock replicas take to make the tables
 MAX_BIGINT = 2**63 - 1
@@ -108,7 +117,7 @@ class PostgresStore:
         check_url(url)
         self.url = url
         self.state = state
-        _pool(url)  # the database is there, its tables made: or StoreError, at start-up
+        pool_for(url)  # the database is there, its tables made: or StoreError, at start-up
         self._lock_key = _lock_key(state)
         self._listings: dict[str, Listing] = {}
         if state != DEFAULT_STATE:
@@ -123,7 +132,7 @@ class PostgresStore:
         """One transaction on this state. A database that went away (restarted, failed over)
         is a StoreUnavailable; the pool drops the broken connections and makes new ones, so
         the store recovers by itself once the server is back."""
-        with _reachable(self.url), self._locked() as db:
+        with reachable(self.url), self._locked() as db:
             yield _PostgresTransaction(db, self.state, self._listings)
 
     @contextmanager
@@ -133,7 +142,7 @@ class PostgresStore:
         used (it restarted) fails on its first statement, before anything is done: it is
         dropped and the next one tried, so a restart costs no request once the server is up."""
         for _ in range(POOL_SIZE + 1):
-            with _pool(self.url).connection() as db:
+            with pool_for(self.url).connection() as db:
                 try:
                     db.execute("BEGIN")
                     db.execute("SELECT pg_advisory_xact_lock(%s)", (self._lock_key,))
@@ -201,7 +210,7 @@ class PostgresStore:
 
 
 @contextmanager
-def _reachable(url: str) -> Iterator[None]:
+def reachable(url: str) -> Iterator[None]:
     """A database that went away, said as StoreUnavailable (503), not as a crash (500).
 
     A pool that could not hand out a connection is dropped: the next request makes a new one,
@@ -217,7 +226,7 @@ def _reachable(url: str) -> Iterator[None]:
 
 
 def stored_sessions(url: str) -> list[str]:
-    with _reachable(url), _pool(url).connection() as db:
+    with reachable(url), pool_for(url).connection() as db:
         rows = db.execute(
             'SELECT name FROM refund_mock_sessions ORDER BY name COLLATE "C"'
         ).fetchall()
@@ -225,14 +234,14 @@ def stored_sessions(url: str) -> list[str]:
 
 
 def session_stored(url: str, session: str) -> bool:
-    with _reachable(url), _pool(url).connection() as db:
+    with reachable(url), pool_for(url).connection() as db:
         row = db.execute("SELECT 1 FROM refund_mock_sessions WHERE name = %s", (session,))
         return row.fetchone() is not None
 
 
 def remove_session(url: str, session: str) -> None:
     """Forget a state: its rows, and its name among the sessions."""
-    with _reachable(url), _pool(url).connection() as db, db.transaction():
+    with reachable(url), pool_for(url).connection() as db, db.transaction():
         db.execute("SELECT pg_advisory_xact_lock(%s)", (_lock_key(session),))
         _delete_state(db, session)
         db.execute("DELETE FROM refund_mock_sessions WHERE name = %s", (session,))
@@ -271,7 +280,9 @@ _POOLS: dict[str, ConnectionPool] = {}
 _POOLS_LOCK = threading.Lock()
 
 
-def _pool(url: str) -> ConnectionPool:
+def pool_for(url: str) -> ConnectionPool:
+    """The process's pool for the database at ``url``, opened (and its tables made) on first
+    use; StoreError when the database cannot be reached."""
     with _POOLS_LOCK:
         pool = _POOLS.get(url)
         if pool is None:

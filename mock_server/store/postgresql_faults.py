@@ -14,16 +14,8 @@ from dataclasses import asdict
 from typing import Any
 
 from mock_server.control.faults import EVERY_SESSION, Draw, Fault, delay_of, fails
-from mock_server.store.postgresql import _pool, _reachable
+from mock_server.store.postgresql import pool_for, reachable
 
-TABLE = """CREATE TABLE IF NOT EXISTS refund_mock_faults (
-    session   text NOT NULL,
-    api       text NOT NULL,
-    operation text NOT NULL,
-    fault     text NOT NULL,
-    queued    integer[] NOT NULL,
-    PRIMARY KEY (api, operation, session)
-)"""
 # A session's own fault before the one set for every session ('' sorts last when descending).
 FIND = (
     "SELECT session, fault, queued FROM refund_mock_faults"
@@ -38,12 +30,11 @@ class DatabaseFaults:
     def __init__(self, url: str, rng: random.Random | None = None) -> None:
         self.url = url
         self._rng = rng or random.Random()
-        with _reachable(url), _pool(url).connection() as db:
-            db.execute(TABLE)
+        pool_for(url)  # opened with the store: its tables, refund_mock_faults among them
 
     def set(self, api: str, operation_id: str, fault: Fault, session: str | None = None) -> None:
         settings = json.dumps({k: v for k, v in asdict(fault).items() if k != "next"})
-        with _reachable(self.url), _pool(self.url).connection() as db:
+        with reachable(self.url), pool_for(self.url).connection() as db:
             db.execute(
                 "INSERT INTO refund_mock_faults (session, api, operation, fault, queued)"
                 " VALUES (%s, %s, %s, %s, %s) ON CONFLICT (api, operation, session)"
@@ -57,7 +48,7 @@ class DatabaseFaults:
         operation_id: str | None = None,
         session: str | None = None,
     ) -> bool:
-        with _reachable(self.url), _pool(self.url).connection() as db:
+        with reachable(self.url), pool_for(self.url).connection() as db:
             if api is None or operation_id is None:
                 if session:
                     db.execute("DELETE FROM refund_mock_faults WHERE session = %s", (session,))
@@ -71,7 +62,7 @@ class DatabaseFaults:
             return removed.rowcount > 0
 
     def listing(self) -> list[dict[str, Any]]:
-        with _reachable(self.url), _pool(self.url).connection() as db:
+        with reachable(self.url), pool_for(self.url).connection() as db:
             rows = db.execute(
                 "SELECT session, api, operation, fault, queued FROM refund_mock_faults"
                 ' ORDER BY session COLLATE "C", api COLLATE "C", operation COLLATE "C"'
@@ -79,7 +70,7 @@ class DatabaseFaults:
         return [_described(*row) for row in rows]
 
     def described(self, api: str, operation_id: str, session: str | None = None) -> dict[str, Any]:
-        with _reachable(self.url), _pool(self.url).connection() as db:
+        with reachable(self.url), pool_for(self.url).connection() as db:
             row = db.execute(
                 "SELECT session, api, operation, fault, queued FROM refund_mock_faults"
                 " WHERE api = %s AND operation = %s AND session = %s",
@@ -91,7 +82,7 @@ class DatabaseFaults:
 
     def draw(self, api: str, operation_id: str, session: str | None = None) -> Draw:
         scopes = [session or EVERY_SESSION, EVERY_SESSION]
-        with _reachable(self.url), _pool(self.url).connection() as db:
+        with reachable(self.url), pool_for(self.url).connection() as db:
             found = db.execute(FIND, (api, operation_id, scopes)).fetchone()
             if found is None:
                 return Draw()
