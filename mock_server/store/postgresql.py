@@ -144,8 +144,8 @@ class PostgresStore:
         for _ in range(POOL_SIZE + 1):
             with pool_for(self.url).connection() as db:
                 try:
-                    db.execute("BEGIN")
-                    db.execute("SELECT pg_advisory_xact_lock(%s)", (self._lock_key,))
+                    # One round trip: the key is an integer of ours, so no parameter is needed.
+                    db.execute(f"BEGIN; SELECT pg_advisory_xact_lock({int(self._lock_key)})")
                 except psycopg.OperationalError:
                     if db.broken:
                         continue  # the pool discards it when it comes back
