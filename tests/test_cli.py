@@ -216,3 +216,13 @@ def test_an_unreadable_credentials_file_is_refused(tmp_path):
     assert_refused_in_one_line(
         run_cli_on_a_free_port("--auth-file", str(tmp_path / "missing")), "missing"
     )
+
+
+def test_a_postgresql_store_that_cannot_be_used_is_refused_in_one_line():
+    with_password = run_cli_on_a_free_port("--store", "postgresql://me:secret@127.0.0.1/db")
+    assert_refused_in_one_line(with_password, "must not carry the password", "PGPASSWORD")
+    assert "secret" not in with_password.stderr
+    assert_refused_in_one_line(
+        run_cli_on_a_free_port("--store", "postgresql://me@127.0.0.1:1/db"),
+        "cannot open the PostgreSQL store",
+    )

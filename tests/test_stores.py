@@ -9,6 +9,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from psycopg.conninfo import conninfo_to_dict
 
 from mock_server.store import (
     KeyExistsError,
@@ -284,3 +285,19 @@ def test_replicas_starting_together_on_a_new_database_make_its_tables_once(postg
         assert db.execute("SELECT version FROM refund_mock_schema").fetchall() == [(1,)]
     with open_store(url).transaction() as tx:
         assert sorted(r["by"] for r in tx.owned("k", "o")) == ["r0", "r1", "r2", "r3"]
+
+
+def test_a_postgresql_store_can_come_from_a_service_file(postgres, tmp_path, monkeypatch):
+    # Everything, the password included, from a file libpq reads: nothing on the command line.
+    parts = conninfo_to_dict(postgres.new_database())
+    services = tmp_path / "pg_service.conf"
+    services.write_text(
+        "[team_mock]\n"
+        + "".join(f"{key}={parts[key]}\n" for key in ("host", "port", "user", "dbname"))
+    )
+    monkeypatch.setenv("PGSERVICEFILE", str(services))
+    store = open_store("postgresql://?service=team_mock")
+    with store.transaction() as tx:
+        tx.add("k", "1", {"v": 1})
+    with psycopg.connect(postgres.url(parts["dbname"])) as db:
+        assert db.execute("SELECT count(*) FROM refund_mock_records").fetchone() == (1,)

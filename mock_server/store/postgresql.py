@@ -93,7 +93,6 @@ SCHEMA_LOCK = 0x7EF0_0D5C  # the advisory lock replicas take to make the tables
 MAX_BIGINT = 2**63 - 1
 POOL_SIZE = 8  # connections per process; transactions are short
 CONNECT_TIMEOUT_S = 5
-PREFIXES = ("postgresql://", "postgres://")
 DEFAULT_STATE = ""
 
 
