@@ -205,3 +205,17 @@ def test_a_fault_set_through_one_replica_applies_on_all(start_mock, postgres):
     assert [(f["operation"], f["next"]) for f in listed] == [("retrieveAccount", [])]
     assert httpx.delete(f"{other}/__mock__/faults", headers=JSON).status_code == 204
     assert httpx.get(f"{one}/__mock__/faults").json()["faults"] == []
+
+
+def test_a_session_first_used_while_the_database_is_down_is_a_503_too(start_mock):
+    with postgres_server() as server:
+        _, root = start_mock("--store", server.new_database())
+        server.stop()
+        account = "/v3/accounts/demo_account_credit_balance"
+        fresh = httpx.get(
+            f"{root}{account}", auth=DEMO_AUTH, headers={"X-Mock-Session": "new"}, timeout=30
+        )
+        assert fresh.status_code == 503, fresh.text
+        server.start()
+        back = httpx.get(f"{root}{account}", auth=DEMO_AUTH, headers={"X-Mock-Session": "new"})
+        assert back.status_code == 200

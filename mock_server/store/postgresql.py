@@ -116,7 +116,11 @@ class PostgresStore:
         check_url(url)
         self.url = url
         self.state = state
-        pool_for(url)  # the database is there, its tables made: or StoreError, at start-up
+        if state == DEFAULT_STATE:
+            pool_for(url)  # the database is there, its tables made: or StoreError, at start-up
+        else:
+            with reachable(url):  # a session opened while the database is down: a 503
+                pool_for(url)
         self._lock_key = _lock_key(state)
         self._listings: dict[str, Listing] = {}
         if state != DEFAULT_STATE:
