@@ -12,6 +12,7 @@ from __future__ import annotations
 import random
 import threading
 from collections import deque
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
@@ -122,12 +123,16 @@ class FaultBook:
     def listing(self) -> list[dict[str, Any]]:
         """Each fault, with the forced answers still queued as its ``next``."""
         with self._lock:
-            return [_described(slot, entry) for slot, entry in sorted(self._faults.items())]
+            return [
+                described(slot, entry.fault, entry.queued)
+                for slot, entry in sorted(self._faults.items())
+            ]
 
     def described(self, api: str, operation_id: str, session: str | None = None) -> dict[str, Any]:
         slot = (session or EVERY_SESSION, api, operation_id)
         with self._lock:
-            return _described(slot, self._faults[slot])
+            entry = self._faults[slot]
+            return described(slot, entry.fault, entry.queued)
 
     def draw(self, api: str, operation_id: str, session: str | None = None) -> Draw:
         """What happens to this call: how long it waits, and the error it answers, if any."""
@@ -145,7 +150,8 @@ class FaultBook:
             return Draw(delay, fails(entry.fault, self._rng))
 
 
-def _described(slot: Slot, entry: _Set) -> dict[str, Any]:
+def described(slot: Slot, fault: Fault, queued: Iterable[int]) -> dict[str, Any]:
+    """A fault as the control API lists it, with the forced answers still queued as ``next``."""
     session, api, operation = slot
     scope = {"api": api, "operation": operation, "session": session or None}
-    return scope | asdict(entry.fault) | {"next": [*entry.queued]}
+    return scope | asdict(fault) | {"next": [*queued]}

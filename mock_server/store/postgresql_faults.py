@@ -13,7 +13,7 @@ import random
 from dataclasses import asdict
 from typing import Any
 
-from mock_server.control.faults import EVERY_SESSION, Draw, Fault, delay_of, fails
+from mock_server.control.faults import EVERY_SESSION, Draw, Fault, delay_of, described, fails
 from mock_server.store.postgresql import pool_for, reachable
 
 # A session's own fault before the one set for every session ('' sorts last when descending).
@@ -108,6 +108,4 @@ class DatabaseFaults:
 def _described(
     session: str, api: str, operation: str, settings: str, queued: list[int]
 ) -> dict[str, Any]:
-    scope = {"api": api, "operation": operation, "session": session or None}
-    described: dict[str, Any] = scope | json.loads(settings) | {"next": list(queued)}
-    return described
+    return described((session, api, operation), Fault(**json.loads(settings)), queued)
