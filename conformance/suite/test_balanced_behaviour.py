@@ -87,6 +87,25 @@ def refunds_of(client: ContractClient, debit: BalancedDebit) -> int:
     return total
 
 
+def refused(
+    client: ContractClient,
+    debit: BalancedDebit,
+    fields: dict[str, Any],
+    status: int,
+    category_code: str,
+    what: str,
+) -> None:
+    """A refund of ``debit`` is refused with ``status`` and ``category_code``, and the debit
+    gains no refund."""
+    before = refunds_of(client, debit)
+    path = f"/marketplaces/{debit.marketplace_id}/refunds"
+    response = client.post(path, json={"debit_uri": debit.uri, **fields})
+    assert response.status_code == status, f"refund of {what}: {response.status_code}"
+    code = response.json()["category_code"]
+    assert code == category_code, f"refund of {what}: {code}"
+    assert refunds_of(client, debit) == before, f"the debit gained a refund ({what})"
+
+
 def in_escrow(client: ContractClient, marketplace_id: str) -> int | None:
     """The marketplace's escrow, or None if the target does not show it (it is optional)."""
     shown: int | None = client.get(f"/marketplaces/{marketplace_id}").json().get("in_escrow")
@@ -100,13 +119,7 @@ def test_a_debit_that_did_not_succeed_cannot_be_refunded(
 ) -> None:
     """A pending or failed debit is refund-invalid-debit-state (400); nothing is refunded."""
     debit = accounts(setup).debit_in_state(status)
-    before = refunds_of(client, debit)
-    path = f"/marketplaces/{debit.marketplace_id}/refunds"
-    response = client.post(path, json={"debit_uri": debit.uri, "amount": 1})
-    assert response.status_code == 400, f"refund of a {status} debit: {response.status_code}"
-    code = response.json()["category_code"]
-    assert code == "refund-invalid-debit-state", f"refund of a {status} debit: {code}"
-    assert refunds_of(client, debit) == before, f"the {status} debit gained a refund"
+    refused(client, debit, {"amount": 1}, 400, "refund-invalid-debit-state", f"a {status} debit")
 
 
 @pytest.mark.mutates
@@ -116,13 +129,8 @@ def test_a_refund_beyond_the_marketplace_escrow_is_refused(
     """More than the marketplace holds in escrow is refund-insufficient-funds (409)."""
     debit = accounts(setup).escrow_short_debit()
     escrow_before = in_escrow(client, debit.marketplace_id)
-    refunds_before = refunds_of(client, debit)
-    path = f"/marketplaces/{debit.marketplace_id}/refunds"
-    response = client.post(path, json={"debit_uri": debit.uri})  # the whole remainder
-    assert response.status_code == 409, f"refund beyond the escrow: {response.status_code}"
-    code = response.json()["category_code"]
-    assert code == "refund-insufficient-funds", f"refund beyond the escrow: {code}"
-    assert refunds_of(client, debit) == refunds_before, "the debit gained a refund"
+    # Without amount: the whole remainder.
+    refused(client, debit, {}, 409, "refund-insufficient-funds", "more than the escrow")
     assert in_escrow(client, debit.marketplace_id) == escrow_before, "the escrow moved"
 
 
