@@ -8,12 +8,14 @@ import socket
 import threading
 import time
 from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import httpx
 import uvicorn
 
 import conformance.http
@@ -189,3 +191,21 @@ def served(filename: str) -> Contract:
     """The contract the mock serves for ``filename``: the control contract with every vendor's
     part merged in, a vendor's as written (file references inlined)."""
     return control_contract() if filename == CONTROL_CONTRACT else load_contract(filename)
+
+
+Post = tuple[str, dict[str, Any], tuple[str, str]]  # (url, JSON body, basic auth)
+
+
+def race(posts: list[Post], barrier_timeout: float = 60) -> list[httpx.Response]:
+    """Send each POST from a client of its own, all released at once by one barrier (clients
+    are slow to build: without it the first would be done before the last started)."""
+    start_together = threading.Barrier(len(posts), timeout=barrier_timeout)
+
+    def post(request: Post) -> httpx.Response:
+        url, body, auth = request
+        with httpx.Client(auth=auth, timeout=60) as client:
+            start_together.wait()
+            return client.post(url, json=body)
+
+    with ThreadPoolExecutor(max_workers=len(posts)) as pool:
+        return list(pool.map(post, posts))

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import threading
-from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 
 import httpx
@@ -12,7 +10,7 @@ import pytest
 from mock_server.app import MockConfig
 from mock_server.auth import DEMO_BALANCED_SECRET
 from mock_server.store import Store, open_store
-from tests.support import DEMO_AUTH, SlowReadStore, serve
+from tests.support import DEMO_AUTH, SlowReadStore, race, serve
 
 REFUND = {"method": "ACH", "type": "CREDIT_BALANCE_REFUND", "amount": 7.5}
 CLIENTS = 50
@@ -25,17 +23,9 @@ def fresh_store(request: pytest.FixtureRequest, tmp_path) -> Store:
     return open_store(urls[request.param]())
 
 
-def race(url: str, body: dict, auth: tuple[str, str]) -> list[httpx.Response]:
+def race_one(url: str, body: dict, auth: tuple[str, str]) -> list[httpx.Response]:
     """POST ``body`` to ``url`` from CLIENTS clients at once."""
-    start_together = threading.Barrier(CLIENTS, timeout=30)
-
-    def post(_: int) -> httpx.Response:
-        with httpx.Client(auth=auth, timeout=60) as client:
-            start_together.wait()  # clients are slow to build; send all at once
-            return client.post(url, json=body)
-
-    with ThreadPoolExecutor(max_workers=CLIENTS) as pool:
-        return list(pool.map(post, range(CLIENTS)))
+    return race([(url, body, auth)] * CLIENTS, barrier_timeout=30)
 
 
 def test_concurrent_refunds_never_refund_past_zero(fresh_store):
@@ -44,7 +34,7 @@ def test_concurrent_refunds_never_refund_past_zero(fresh_store):
         control = httpx.post(f"{mock.root}/__mock__/accounts", json={"current_balance": -100})
         account = control.json()["token"]
         # 50 refunds of 7.50 ask for 375.00 against a credit balance of 100.00.
-        responses = race(f"{mock.root}/v3/accounts/{account}/refunds", REFUND, DEMO_AUTH)
+        responses = race_one(f"{mock.root}/v3/accounts/{account}/refunds", REFUND, DEMO_AUTH)
 
         statuses = [r.status_code for r in responses]
         assert set(statuses) <= {201, 400}, statuses
@@ -78,7 +68,7 @@ def test_concurrent_refunds_of_one_debit_never_exceed_its_amount(fresh_store):
         body = {"debit_uri": "/v1/marketplaces/MP/debits/WD", "amount": 30}
         auth = (DEMO_BALANCED_SECRET, "")
         # 50 refunds of 30 ask for 1500 of a 1000 debit: 33 fit (990).
-        responses = race(f"{mock.root}/v1/marketplaces/MP/refunds", body, auth)
+        responses = race_one(f"{mock.root}/v1/marketplaces/MP/refunds", body, auth)
 
         statuses = [r.status_code for r in responses]
         assert set(statuses) <= {201, 400}, statuses
@@ -104,16 +94,11 @@ def test_concurrent_refunds_never_take_more_than_the_marketplace_escrow(fresh_st
         auth = (DEMO_BALANCED_SECRET, "")
         # Each of 50 clients refunds 30 of its own debit: the debits hold 50 000, the
         # marketplace's escrow 500, so 16 fit (480).
-        start_together = threading.Barrier(CLIENTS, timeout=30)
-
-        def refund(n: int) -> httpx.Response:
-            with httpx.Client(auth=auth, timeout=60) as client:
-                start_together.wait()
-                body = {"debit_uri": f"/v1/marketplaces/MP/debits/WD{n}", "amount": 30}
-                return client.post(f"{mock.root}/v1/marketplaces/MP/refunds", json=body)
-
-        with ThreadPoolExecutor(max_workers=CLIENTS) as pool:
-            responses = list(pool.map(refund, range(CLIENTS)))
+        url = f"{mock.root}/v1/marketplaces/MP/refunds"
+        bodies = [
+            {"debit_uri": f"/v1/marketplaces/MP/debits/WD{n}", "amount": 30} for n in range(CLIENTS)
+        ]
+        responses = race([(url, body, auth) for body in bodies], barrier_timeout=30)
 
         statuses = [r.status_code for r in responses]
         assert set(statuses) <= {201, 409}, statuses

@@ -7,7 +7,6 @@ import signal
 import threading
 import time
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from pathlib import Path
 
@@ -15,23 +14,10 @@ import httpx
 import pytest
 
 from mock_server.auth import DEMO_BALANCED_SECRET
-from tests.support import DEMO_AUTH, free_port, log_of, stop
+from tests.support import DEMO_AUTH, free_port, log_of, race, stop
 
 CLIENTS = 64
 BALANCED_AUTH = (DEMO_BALANCED_SECRET, "")
-
-
-def race(url: str, bodies: list[dict], auth: tuple[str, str]) -> list[httpx.Response]:
-    """POST each body from its own client, all released at once."""
-    start_together = threading.Barrier(len(bodies), timeout=60)
-
-    def post(body: dict) -> httpx.Response:
-        with httpx.Client(auth=auth, timeout=60) as client:
-            start_together.wait()
-            return client.post(url, json=body)
-
-    with ThreadPoolExecutor(max_workers=len(bodies)) as pool:
-        return list(pool.map(post, bodies))
 
 
 @pytest.fixture
@@ -51,7 +37,7 @@ def test_two_workers_on_sqlite_never_refund_past_the_balance(shared_mock):
     bodies = [
         {"method": "ACH", "type": "CREDIT_BALANCE_REFUND", "amount": float(a)} for a in amounts
     ]
-    responses = race(url, bodies, DEMO_AUTH)
+    responses = race([(url, body, DEMO_AUTH) for body in bodies])
 
     statuses = [r.status_code for r in responses]
     assert all(status < 500 for status in statuses), statuses
@@ -81,7 +67,8 @@ def test_two_workers_on_sqlite_never_refund_more_than_a_debit(shared_mock):
     bodies = [
         {"debit_uri": "/v1/marketplaces/MP/debits/WD", "amount": 17 + i % 7} for i in range(CLIENTS)
     ]
-    responses = race(f"{root}/v1/marketplaces/MP/refunds", bodies, BALANCED_AUTH)
+    url = f"{root}/v1/marketplaces/MP/refunds"
+    responses = race([(url, body, BALANCED_AUTH) for body in bodies])
 
     statuses = [r.status_code for r in responses]
     assert all(status < 500 for status in statuses), statuses

@@ -12,24 +12,10 @@ import httpx
 
 from mock_server.auth import DEMO_BALANCED_SECRET
 from tests.postgres import postgres_server
-from tests.support import DEMO_AUTH
+from tests.support import DEMO_AUTH, race
 
 CLIENTS = 64
 JSON = {"Content-Type": "application/json"}
-
-
-def race(requests: list[tuple[str, dict, tuple[str, str]]]) -> list[httpx.Response]:
-    """Send each (url, body, auth) POST from a client of its own, all at once."""
-    start_together = threading.Barrier(len(requests), timeout=60)
-
-    def post(request: tuple[str, dict, tuple[str, str]]) -> httpx.Response:
-        url, body, auth = request
-        with httpx.Client(auth=auth, timeout=60) as client:
-            start_together.wait()
-            return client.post(url, json=body)
-
-    with ThreadPoolExecutor(max_workers=len(requests)) as pool:
-        return list(pool.map(post, requests))
 
 
 def test_replicas_serve_one_state(start_mock, postgres):

@@ -75,13 +75,17 @@ def seed(service: BalancedService, tx: Transaction, section: Json) -> Json:
                     ],
                 }
             )
-        if "in_escrow" in seed:  # else what its succeeded debits brought in
-            marketplace = service.set_escrow_in(tx, marketplace.id, seed["in_escrow"])
+        # The escrow given, or what its succeeded debits brought in.
+        marketplace = (
+            service.set_escrow_in(tx, marketplace.id, seed["in_escrow"])
+            if "in_escrow" in seed
+            else service.marketplace_in(tx, marketplace.id)
+        )
         marketplaces.append(
             {
                 "id": marketplace.id,
                 "uri": uris.marketplace(marketplace.id),
-                "in_escrow": service.marketplace_in(tx, marketplace.id).in_escrow,
+                "in_escrow": marketplace.in_escrow,
                 "accounts": accounts,
             }
         )
