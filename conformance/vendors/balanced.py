@@ -9,18 +9,21 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from conformance.fixtures import ControlClient, NoSetupData
+from mock_server.registry import vendor
+from mock_server.spec import load_contract, schema
 
+# The debit states a refund must refuse: every state the contract names but the refundable one.
+_STATUS = schema(load_contract(vendor("balanced").contract_file), "DebitStatus")
+DEBIT_STATES = tuple(state for state in _STATUS["enum"] if state != _STATUS["x-mock-refundable"])
 FIXTURES_KEYS = frozenset(
     {
         "marketplace_id",
         "accounts",
         # Debits of marketplace_id, each URI as the API writes it (/v1/marketplaces/...):
-        "pending_debit_uri",
-        "failed_debit_uri",
+        *(f"{state}_debit_uri" for state in DEBIT_STATES),  # pending_debit_uri, ...
         "escrow_short_debit_uri",  # succeeded, its remainder more than the marketplace's escrow
     }
 )
-DEBIT_STATES = ("pending", "failed")
 
 
 @dataclass(frozen=True)
