@@ -50,13 +50,15 @@ from mock_server.sessions import (
 )
 from mock_server.spec import Contract, error_codes, load_contract
 from mock_server.store import (
+    SessionGone,
     Store,
+    StoreUnavailable,
     Transaction,
     is_shared,
+    open_session_store,
     open_store,
     remove_stored_session,
     session_stored,
-    session_url,
     stored_sessions,
 )
 from mock_server.vendor import Vendor, VendorState
@@ -64,6 +66,7 @@ from mock_server.vendor import Vendor, VendorState
 # Operations whose work grows with the whole state (a 10^4-record export takes seconds): always in
 # a worker thread, so that the event loop keeps answering everyone else meanwhile.
 WHOLE_STATE_OPERATIONS = frozenset({"getState", "putState"})
+SESSION_ATTEMPTS = 5  # a request finding its session deleted runs again in the new one
 
 
 @dataclass(frozen=True)
@@ -154,9 +157,13 @@ class MockState:
                 self._seed_in(tx, fixtures)
 
     def reset(self, load_fixtures: bool = True) -> None:
-        self.store.clear()
-        if load_fixtures:
-            self.load_start_fixtures()
+        """Clear the state and seed the start fixtures, as one transaction: resets at the same
+        time (from replicas too) cannot interleave into duplicate tokens."""
+        with self.store.transaction() as tx:
+            tx.clear()
+            if load_fixtures:
+                for fixtures in self.start_fixtures:
+                    self._seed_in(tx, fixtures)
 
 
 @dataclass(frozen=True)
@@ -236,7 +243,11 @@ def build_app(config: MockConfig | None = None, store: Store | None = None) -> A
     sessions: Sessions[MockState] = Sessions(
         state,
         SessionHooks(
-            open=lambda name: MockState(shared, open_store(session_url(config.store, name)), name),
+            open=lambda name: MockState(
+                shared,
+                open_session_store(config.store, name, config.session_limits.max_sessions),
+                name,
+            ),
             release=lambda session: session.store.close(),
             discard=lambda session: session.store.destroy(),
         ),
@@ -397,21 +408,42 @@ def operation_resolver(
         async def run(*args: Any, **kwargs: Any) -> Any:
             headers = Headers(scope=connexion.context.scope)
             session = headers.get(SESSION_HEADER)
-            state = (
-                sessions.state(session, clock.now().timestamp()) if session else sessions.default
-            )
+            # A bad name or a full mock is refused before any fault.
+            state = session_state(sessions, session, clock) if session else sessions.default
             if forcing is not None:
                 forced = await forcing.answer(operation_id, headers.get("prefer"), session)
                 if forced is not None:
                     return forced
-            handler = state.operation(api, name)
-            if on_event_loop and operation_id not in WHOLE_STATE_OPERATIONS:
-                return handler(*args, **kwargs)
-            return await run_in_threadpool(handler, *args, **kwargs)
+            for _ in range(SESSION_ATTEMPTS):
+                handler = state.operation(api, name)
+                try:
+                    if on_event_loop and operation_id not in WHOLE_STATE_OPERATIONS:
+                        return handler(*args, **kwargs)
+                    return await run_in_threadpool(handler, *args, **kwargs)
+                except SessionGone:
+                    # Deleted before this request's first transaction: nothing was done, so it
+                    # runs again in the session made anew (with the start fixtures).
+                    sessions.forget_gone(session or "", state)
+                    state = session_state(sessions, session, clock)
+            raise StoreUnavailable(
+                f"The session {session!r} was deleted {SESSION_ATTEMPTS} times while this"
+                " request waited: nothing was done; send it again"
+            )
 
         return run
 
     return Resolver(function_resolver=resolve)
+
+
+def session_state(sessions: Sessions[MockState], session: str | None, clock: Clock) -> MockState:
+    """The state of the request's session, opened anew while another process deletes it."""
+    for _ in range(SESSION_ATTEMPTS):
+        with contextlib.suppress(SessionGone):  # deleted while it was being opened
+            return sessions.state(session, clock.now().timestamp())
+    raise StoreUnavailable(
+        f"The session {session!r} was deleted {SESSION_ATTEMPTS} times while this request"
+        " opened it: nothing was done; send it again"
+    )
 
 
 def _snake_case(name: str) -> str:

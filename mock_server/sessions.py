@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 from mock_server.domain import DomainError
+from mock_server.store import SessionLimitReached
 
 SESSION_HEADER = "x-mock-session"
 SESSION_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
@@ -81,26 +82,36 @@ class Sessions(Generic[S]):
                 " starting with a letter or digit",
             )
         with self._lock:
+            # A session another worker deleted is found out by its store (SessionGone, at the
+            # start of a transaction), and dropped with ``forget_gone``.
             found = self._named.get(name)
-            if found is not None and self._files is not None and not self._files.exists(name):
-                # Another worker deleted it: what this process holds is gone too.
-                self._forget(name)
-                self._hooks.release(found)
-                found = None
             if found is None:
-                if len(self._names()) >= self._limits.max_sessions:
+                try:
+                    if len(self._names()) >= self._limits.max_sessions:
+                        raise SessionLimitReached(self._limits.max_sessions)
+                    # A shared store counts again as it adds the session, across processes.
+                    found = self._named[name] = self._hooks.open(name)
+                except SessionLimitReached as exc:
                     raise DomainError(
                         "invalid_request",
-                        f"The mock holds {self._limits.max_sessions} sessions, its limit"
-                        " (--max-sessions): delete some (DELETE /__mock__/sessions/NAME) or reset",
-                    )
-                found = self._named[name] = self._hooks.open(name)
+                        f"The mock holds {exc.limit} sessions, its limit (--max-sessions):"
+                        " delete some (DELETE /__mock__/sessions/NAME) or reset",
+                    ) from None
             self._open[name] = now
             self._open.move_to_end(name)
             while len(self._open) > self._limits.max_open:
                 idle, _ = self._open.popitem(last=False)
                 self._hooks.release(self._named[idle])
             return found
+
+    def forget_gone(self, name: str, state: S) -> None:
+        """Drop ``state``, a session's state whose store found the session deleted (by another
+        worker or replica, or by this process meanwhile): the next ``state(name)`` opens it
+        anew."""
+        with self._lock:
+            if self._named.get(name) is state:
+                self._forget(name)
+                self._hooks.release(state)
 
     def delete(self, name: str) -> None:
         """Forget session ``name`` and remove its state; DomainError if there is none."""

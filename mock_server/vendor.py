@@ -12,7 +12,7 @@ installed without Connexion.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -147,3 +147,5 @@ class Vendor:
     # Schemathesis, which the mock's installs do not carry.
     suite_setup: str  # FromMock, FromFile, FIXTURES_KEYS, pinned_parameters
     suite_checks: str  # CHECKS: its response checks beyond the schema
+    # kind -> field -> the kind of record that field names (state import checks they exist)
+    references: Mapping[str, Mapping[str, str]] = field(default_factory=dict)

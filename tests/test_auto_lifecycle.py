@@ -58,6 +58,30 @@ def test_a_tick_moves_each_refund_that_is_due_one_step_in_every_session():
     assert status(default, first) == "COMPLETED"  # and there it stays
 
 
+@pytest.mark.parametrize("kind", ["memory", "sqlite", "postgresql"])
+def test_a_description_holding_nul_and_a_deleted_session_stop_no_refund_moving(
+    kind, request, tmp_path
+):
+    store = {"memory": "memory", "sqlite": f"sqlite:{tmp_path / 'm.db'}"}.get(kind) or str(
+        request.getfixturevalue("postgres").new_database()
+    )
+    clock = SettableClock()
+    clock.pinned = clock.now()
+    app = build_app(MockConfig(clock=clock, store=store))
+    sessions = app.mock_sessions
+    default, gone = sessions.default, sessions.state("gone")
+    lifecycle = AutoLifecycle(sessions, timedelta(seconds=5), clock)
+    strange = NewRefund(
+        method="ACH", type="CREDIT_BALANCE_REFUND", amount=Decimal(1), description="a\x00b"
+    )
+    first = default.vendors["marqeta"].service.create_refund("demo_account_credit_balance", strange)
+    gone.vendors["marqeta"].service.create_refund("demo_account_credit_balance", strange)
+    gone.store.destroy()  # deleted as by another worker: this process still holds it
+    clock.pinned += timedelta(seconds=5)
+    assert lifecycle.tick() == 1
+    assert status(default, first) == "PROCESSING"
+
+
 def status(state: MockState, refund: Refund) -> str:
     return state.vendors["marqeta"].service.refund(refund.account_token, refund.token).status
 

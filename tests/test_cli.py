@@ -189,6 +189,33 @@ def test_a_seed_file_that_cannot_be_read_is_refused(tmp_path):
     assert_refused_in_one_line(run_cli_on_a_free_port("--seed", str(binary)), "fixtures.json")
 
 
+def alias_bomb(levels: int = 8, width: int = 10) -> str:
+    """A few lines of YAML that name width ** levels values once its aliases are expanded."""
+    lines = ["a0: &a0 [x]"]
+    for level in range(1, levels + 1):
+        lines.append(f"a{level}: &a{level} [{', '.join([f'*a{level - 1}'] * width)}]")
+    return "\n".join(lines) + f"\nmarqeta: {{accounts: *a{levels}}}\n"
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "says"),
+    [
+        ("bomb.yaml", alias_bomb(), "aliases are expanded"),
+        ("deep.yaml", "[" * 20_000 + "]" * 20_000, "levels deep"),
+        ("deep.json", "[" * 20_000 + "]" * 20_000, "levels deep"),
+        ("twice.yaml", "marqeta:\n  accounts: []\nmarqeta:\n  accounts: []\n", "twice"),
+        ("twice.json", '{"marqeta": {}, "marqeta": {}}', "twice"),
+    ],
+    ids=["alias bomb", "deep yaml", "deep json", "yaml key twice", "json key twice"],
+)
+def test_start_data_that_would_stall_crash_or_lose_data_is_refused_in_one_line(
+    tmp_path, name, text, says
+):
+    seed = tmp_path / name
+    seed.write_text(text)
+    assert_refused_in_one_line(run_cli_on_a_free_port("--seed", str(seed)), name, says)
+
+
 def test_the_banner_names_the_dashboard(start_mock):
     process, root = start_mock()
     assert f"Dashboard: {root}/__mock__/" in stop(process)

@@ -56,6 +56,32 @@ def test_a_page_on_a_rebound_dns_name_is_not_the_mocks_own(mock):
     assert httpx.post(f"{mock.root}/__mock__/reset", headers=rebound | JSON).status_code == 403
 
 
+@pytest.mark.parametrize("path", ["/state", "/requests", "/overview", "/sessions", "/health"])
+def test_a_rebound_pages_same_origin_reads_are_refused_without_a_token(mock, path):
+    # What fetch() from a page on a rebound name sends for a same-origin GET: no Origin at all.
+    port = mock.root.rsplit(":", 1)[1]
+    read = httpx.get(f"{mock.root}/__mock__{path}", headers={"Host": f"evil.example:{port}"})
+    assert read.status_code == 403, read.text
+    assert "evil.example" in read.json()["error_message"]
+    assert "records" not in read.text and "requests" not in read.json()
+
+
+@pytest.mark.parametrize("host", ["localhost", "127.0.0.1", "[::1]", "LOCALHOST", "localhost:5173"])
+def test_loopback_names_and_allowed_origins_hosts_reach_the_control_api(mock, host):
+    port = mock.root.rsplit(":", 1)[1]
+    named = host if ":" in host.removeprefix("[::1]") else f"{host}:{port}"
+    assert httpx.get(f"{mock.root}/__mock__/state", headers={"Host": named}).status_code == 200
+
+
+def test_with_a_token_the_host_may_be_any_name():
+    with serve(MockConfig(control_token="s3cret")) as mock:
+        read = httpx.get(
+            f"{mock.root}/__mock__/state",
+            headers={"Host": "mock.team.example", "X-Mock-Control-Token": "s3cret"},
+        )
+        assert read.status_code == 200
+
+
 def test_the_mocks_own_pages_and_allowed_origins_may_use_it(mock):
     own = {"Origin": mock.root}
     assert httpx.post(f"{mock.root}/__mock__/reset", headers=own | JSON).status_code == 200

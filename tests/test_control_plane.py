@@ -189,9 +189,9 @@ def test_an_exported_state_restores_the_mock_exactly(mock_control, v3):
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        (lambda r: r.append({**r[0], "owners": []}), "already exists"),
+        (lambda r: r.append(dict(r[0])), "already exists"),
         (lambda r: r[0].update(kind="marqeta.rocket"), "unknown kind"),
-        (lambda r: r[0]["record"].update(current_balance="lots"), "not a valid record"),
+        (lambda r: r[0]["record"].update(current_balance="lots"), "not a valid Decimal"),
         (lambda r: r[0]["record"].update(extra=1), "wrong type or spelling"),
         (lambda r: r[0]["record"].pop("token"), "not a valid record"),
     ],

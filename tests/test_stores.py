@@ -266,6 +266,29 @@ def test_keys_and_owners_holding_nul_and_backslashes_come_back_as_they_were(stor
     assert (stored.key, stored.owners) == (strange, (strange,))
 
 
+# Text the contract accepts in a description: NUL, and the six characters that spell its JSON
+# escape, in the records a filtered page reads its fields from.
+NUL_TEXTS = ["a\x00b", "\\u0000", "\\", "\x00\\u0000\x00"]
+
+
+def test_filtered_pages_read_records_whose_other_fields_hold_nul(store):
+    with store.transaction() as tx:
+        for number, text in enumerate(NUL_TEXTS):
+            record = {"key": str(number), "at": str(number), "status": "NEW", "note": text}
+            tx.add("refund", str(number), record, owners=("o",))
+    store.index(REFUNDS)  # the backfill reads the records too
+    new = (OneOf("status", frozenset({"NEW"})),)
+    between = (Within("at", low="1", high="3"),)
+    with store.transaction() as tx:
+        assert _keys(tx.page("refund", "o", PageQuery(0, 10, where=new))) == (
+            ["0", "1", "2", "3"],
+            4,
+        )
+        assert _keys(tx.page("refund", "o", PageQuery(0, 10, where=between))) == (["1", "2"], 2)
+        notes = [tx.get("refund", str(number))["note"] for number in range(len(NUL_TEXTS))]
+    assert notes == NUL_TEXTS
+
+
 def _open_and_add(url: str, name: str) -> None:
     store = open_store(url)
     with store.transaction() as tx:

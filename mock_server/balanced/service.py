@@ -31,6 +31,12 @@ REFUNDS = Listing(REFUND, order_by="created_at")
 LISTINGS = (MARKETPLACES, ACCOUNTS, DEBITS, REFUNDS)
 # Every model kept, by kind: what an imported state may hold.
 MODELS: dict[str, type] = {MARKETPLACE: Marketplace, ACCOUNT: Account, DEBIT: Debit, REFUND: Refund}
+# The records each kind's fields name (a state import checks that they exist).
+REFERENCES: dict[str, dict[str, str]] = {
+    ACCOUNT: {"marketplace_id": MARKETPLACE},
+    DEBIT: {"marketplace_id": MARKETPLACE, "account_id": ACCOUNT},
+    REFUND: {"marketplace_id": MARKETPLACE, "account_id": ACCOUNT, "debit_id": DEBIT},
+}
 
 
 def _in_marketplace(marketplace_id: str) -> str:

@@ -8,7 +8,7 @@ from typing import Any
 from mock_server.auth import DEMO_BALANCED_CREDENTIALS, Credentials
 from mock_server.balanced import control
 from mock_server.balanced.handlers import BalancedHandlers, BalancedShapes
-from mock_server.balanced.service import MODELS, BalancedService, Policy
+from mock_server.balanced.service import MODELS, REFERENCES, BalancedService, Policy
 from mock_server.clock import Clock
 from mock_server.error_formats import BalancedErrorFormat
 from mock_server.spec import Contract
@@ -60,6 +60,7 @@ BALANCED = Vendor(
     error_format=lambda contract: BalancedErrorFormat(contract["x-mock-error-categories"]),
     open=BalancedState,
     models=MODELS,
+    references=REFERENCES,
     suite_setup="conformance.vendors.balanced",
     suite_checks="conformance.checks.balanced",
     panel=Panel(

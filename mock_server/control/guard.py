@@ -11,6 +11,10 @@ credentials. Three rules keep it to the developer:
 - **JSON only for changes.** POST, PUT, PATCH and DELETE need ``Content-Type: application/json``
   (415 otherwise): a browser must ask first (a CORS preflight) before sending that from another
   origin, so no "simple" cross-site request can change state.
+- **A loopback Host without a token.** A page on another site can rebind its own DNS name to
+  127.0.0.1 and then read the control API as "same origin", with no ``Origin`` header at all;
+  its requests still name that site in ``Host``. Without a token, every control request (reads
+  included) must name a loopback host, or the host of a ``--control-origin``.
 - **A token beyond loopback.** With ``--control-token`` (or ``REFUND_MOCK_CONTROL_TOKEN``),
   every control request but the dashboard page, health and the contract needs
   ``X-Mock-Control-Token``; the mock refuses to listen beyond loopback without one.
@@ -25,6 +29,7 @@ import ipaddress
 import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from starlette.datastructures import Headers
 from starlette.middleware.cors import CORSMiddleware
@@ -57,6 +62,15 @@ class ControlPolicy:
     def refusal(self, scope: Scope) -> tuple[int, str, str] | None:
         """Why this control request is refused: (status, error kind, message), or None."""
         headers = Headers(scope=scope)
+        host = headers.get("host")
+        if self.token is None and host is not None and not self.allows_host(host):
+            return (
+                403,
+                "origin_not_allowed",
+                f"Host {host} is not this machine's loopback name: the control API answers"
+                " requests to localhost or 127.0.0.1 (a page whose DNS name was rebound to the"
+                " mock sends its own host); give --control-token to reach it by another name",
+            )
         origin = headers.get("origin")
         if origin is not None and not self.allows_origin(origin, headers.get("host", "")):
             return (
@@ -88,8 +102,14 @@ class ControlPolicy:
         if origin in self.origins:
             return True
         same_origin = origin in (f"http://{host}", f"https://{host}")
-        hostname = host.rsplit(":", 1)[0] if not host.endswith("]") else host
-        return same_origin and (self.token is not None or is_loopback(hostname))
+        return same_origin and (self.token is not None or is_loopback(_hostname(host)))
+
+    def allows_host(self, host: str) -> bool:
+        """Whether a Host header names this machine's loopback (or a --control-origin's host)."""
+        hostname = _hostname(host)
+        return is_loopback(hostname) or hostname in {
+            _hostname(urlsplit(origin).netloc) for origin in self.origins
+        }
 
     def _inner_path(self, scope: Scope) -> str:
         return scope["path"].removeprefix(self.path) or "/"
@@ -142,6 +162,13 @@ class ControlGuardMiddleware:
             await _answer(send, 204, b"", cors)
             return
         await self.app(scope, receive, _with_headers(send, cors))
+
+
+def _hostname(host: str) -> str:
+    """``host`` without its port (``[::1]:80`` -> ``[::1]``)."""
+    if host.startswith("["):
+        return host.split("]", 1)[0] + "]"
+    return host.rsplit(":", 1)[0].lower()
 
 
 def _cors_headers(origin: str | None) -> list[tuple[bytes, bytes]]:

@@ -10,6 +10,7 @@ several worker processes running the timer never move a refund twice.
 from __future__ import annotations
 
 import contextlib
+import logging
 import re
 from collections.abc import Iterable, Mapping
 from datetime import timedelta
@@ -17,8 +18,10 @@ from typing import Protocol
 
 from mock_server import background
 from mock_server.clock import Clock
+from mock_server.store import SessionGone, StoreUnavailable
 from mock_server.vendor import VendorState
 
+logger = logging.getLogger("mock_server")
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m)")
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0}
 
@@ -48,13 +51,20 @@ class AutoLifecycle:
         self.clock = clock
 
     def tick(self) -> int:
-        """Move every refund that is due one step; how many moved."""
+        """Move every refund that is due one step; how many moved. A state that fails (its
+        database away, its session deleted meanwhile) is left for the next tick; the others
+        still move."""
         cutoff = self.clock.now() - self.step
-        return sum(
-            vendor.advance_due(cutoff)
-            for state in self.sessions.all()
-            for vendor in state.vendors.values()
-        )
+        moved = 0
+        for state in self.sessions.all():
+            for name, vendor in state.vendors.items():
+                try:
+                    moved += vendor.advance_due(cutoff)
+                except SessionGone:
+                    pass  # deleted: nothing of it is left to move
+                except StoreUnavailable as exc:
+                    logger.warning("lifecycle tick: %s: %s", name, exc.message)
+        return moved
 
     def running(self) -> contextlib.AbstractAsyncContextManager[None]:
         """Tick in the background (a few times per step) while the block runs."""

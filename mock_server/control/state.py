@@ -2,14 +2,20 @@
 
 An exported state imports back to the same state, in the same or another mock (a snapshot to
 restore between tests, or a bug report's data). An import is checked record by record before
-anything changes: each must be a record of a known kind that decodes to its model and encodes
-back to itself, so no import can leave state the mock's rules could not have made.
+anything changes: each must be a record of a known kind, its fields of its model's types and
+within the contracts' bounds, naming only records the document holds, and decode to its model
+and encode back to itself, so no import can leave state the mock's rules could not have made.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from decimal import InvalidOperation
+import json
+import typing
+from collections.abc import Mapping
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from types import NoneType, UnionType
 from typing import Any
 
 from mock_server.domain import DomainError
@@ -20,6 +26,12 @@ from mock_server.store import KeyExistsError, Store, Stored
 FORMAT = "refund-contract-kit/state"
 VERSION = 1
 MODELS: dict[str, type] = {kind: model for v in VENDORS for kind, model in v.models.items()}
+REFERENCES: dict[str, Mapping[str, str]] = {
+    kind: fields for v in VENDORS for kind, fields in v.references.items()
+}
+# Every integer and amount the contracts allow is within this (JSON numbers stay exact).
+LARGEST = 2**53 - 1
+KEY_FIELDS = ("token", "id")  # the field a record's key repeats, whichever its model has
 
 
 def export_state(store: Store) -> dict[str, Any]:
@@ -31,12 +43,21 @@ def export_state(store: Store) -> dict[str, Any]:
 
 
 def import_state(store: Store, document: dict[str, Any]) -> int:
-    """Replace the whole state with ``document`` (all or nothing); how many records it holds."""
+    """Replace the whole state with ``document`` (all or nothing); how many records it holds.
+
+    Every record is checked first, as the API's rules would have made it: a known kind, each
+    field of its model's type (finite amounts and integers within the contracts' bounds, aware
+    times), its key its token, listed under at least one owner, and every record it names
+    present. Nothing changes unless all of them pass."""
     if document.get("format") != FORMAT or document.get("version") != VERSION:
         raise DomainError(
             "invalid_request", f"A state document has format {FORMAT!r} and version {VERSION}"
         )
-    records = [_checked(number, entry) for number, entry in enumerate(document["records"])]
+    entries = document.get("records")
+    if not isinstance(entries, list):
+        raise DomainError("invalid_request", "records: a list of records")
+    records = [_checked(number, entry) for number, entry in enumerate(entries)]
+    _check_references(records)
     try:
         store.replace_all(records)
     except KeyExistsError as exc:
@@ -44,21 +65,109 @@ def import_state(store: Store, document: dict[str, Any]) -> int:
     return len(records)
 
 
-def _checked(number: int, entry: dict[str, Any]) -> Stored:
+def _checked(number: int, entry: Any) -> Stored:
+    if not (
+        isinstance(entry, dict)
+        and isinstance(entry.get("kind"), str)
+        and isinstance(entry.get("key"), str)
+        and isinstance(entry.get("record"), dict)
+        and isinstance(entry.get("owners"), list)
+    ):
+        raise DomainError(
+            "invalid_request", f"records/{number}: an object with kind, key, owners and record"
+        )
     where = f"records/{number} ({entry['kind']} {entry['key']!r})"
     model = MODELS.get(entry["kind"])
     if model is None:
         raise DomainError(
             "invalid_request", f"{where}: unknown kind; known: {', '.join(sorted(MODELS))}"
         )
+    owners = entry["owners"]
+    if not owners or not all(isinstance(owner, str) for owner in owners):
+        raise DomainError("invalid_request", f"{where}: owners must be one or more strings")
+    record = entry["record"]
+    hints = typing.get_type_hints(model)
+    for name, value in record.items():
+        if name in hints and not _conforms(value, hints[name]):
+            raise DomainError(
+                "invalid_request",
+                f"{where}: {name} is not a valid {_spelled(hints[name])}: {_shown(value)}",
+            )
     try:
         # Fields added since the document was written come back with their defaults.
-        written = to_record(from_record(model, entry["record"]))
-        same = {name: written[name] for name in entry["record"] if name in written} == entry[
-            "record"
-        ]
+        written = to_record(from_record(model, record))
+        same = {name: written[name] for name in record if name in written} == record
     except (KeyError, TypeError, ValueError, InvalidOperation) as exc:
         raise DomainError("invalid_request", f"{where}: not a valid record: {exc!r}") from exc
     if not same:
         raise DomainError("invalid_request", f"{where}: fields of the wrong type or spelling")
-    return Stored(entry["kind"], entry["key"], tuple(entry["owners"]), entry["record"])
+    key_field = next((name for name in KEY_FIELDS if name in hints), None)
+    if key_field is not None and record[key_field] != entry["key"]:
+        raise DomainError("invalid_request", f"{where}: the key must be its {key_field}")
+    return Stored(entry["kind"], entry["key"], tuple(owners), record)
+
+
+def _conforms(value: Any, hint: Any) -> bool:
+    """Whether a stored value is what a field of type ``hint`` holds (types as the models use
+    them: str, int, Decimal, datetime, optional ones, lists and maps of strings)."""
+    if value is None:
+        return type(None) in typing.get_args(hint)
+    if typing.get_origin(hint) in (UnionType, typing.Union):
+        return any(_conforms(value, each) for each in typing.get_args(hint) if each is not NoneType)
+    if hint is str:
+        return isinstance(value, str)
+    if hint is int:
+        return type(value) is int and abs(value) <= LARGEST
+    if hint is bool:
+        return type(value) is bool
+    if hint is Decimal:
+        return isinstance(value, str) and _finite_amount(value)
+    if hint is datetime:
+        return isinstance(value, str) and _aware_time(value)
+    if typing.get_origin(hint) is list:
+        (item,) = typing.get_args(hint)
+        return isinstance(value, list) and all(_conforms(each, item) for each in value)
+    if typing.get_origin(hint) is dict:
+        key, item = typing.get_args(hint)
+        return isinstance(value, dict) and all(
+            _conforms(k, key) and _conforms(v, item) for k, v in value.items()
+        )
+    raise TypeError(f"state import cannot check a field of type {hint}")  # a new model's type
+
+
+def _finite_amount(text: str) -> bool:
+    try:
+        amount = Decimal(text)
+    except InvalidOperation:
+        return False
+    return amount.is_finite() and abs(amount) <= LARGEST
+
+
+def _aware_time(text: str) -> bool:
+    try:
+        return datetime.fromisoformat(text).tzinfo is not None
+    except ValueError:
+        return False
+
+
+def _spelled(hint: Any) -> str:
+    return getattr(hint, "__name__", None) or str(hint)
+
+
+def _shown(value: Any) -> str:
+    shown = json.dumps(value)
+    return shown if len(shown) <= 60 else shown[:57] + "..."
+
+
+def _check_references(records: list[Stored]) -> None:
+    """Every record a field names is in the document too (a refund's account, its debit)."""
+    keys = {(stored.kind, stored.key) for stored in records}
+    for number, stored in enumerate(records):
+        for name, kind in REFERENCES.get(stored.kind, {}).items():
+            named = stored.record.get(name)
+            if named is not None and (kind, named) not in keys:
+                raise DomainError(
+                    "invalid_request",
+                    f"records/{number} ({stored.kind} {stored.key!r}): {name} names {kind}"
+                    f" {named!r}, which the document does not hold",
+                )

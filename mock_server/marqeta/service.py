@@ -50,6 +50,14 @@ MODELS: dict[str, type] = {
     TRANSITION: Transition,
     JOURNAL_ENTRY: JournalEntry,
 }
+# The records each kind's fields name (a state import checks that they exist).
+REFERENCES: dict[str, dict[str, str]] = {
+    PAYMENT_SOURCE: {"account_token": ACCOUNT},
+    BALANCE_REFUND: {"account_token": ACCOUNT},
+    REFUND: {"account_token": ACCOUNT},
+    TRANSITION: {"account_token": ACCOUNT, "refund_token": REFUND},
+    JOURNAL_ENTRY: {"account_token": ACCOUNT},
+}
 _ALL = 1 << 62  # a page size that holds any listing
 
 

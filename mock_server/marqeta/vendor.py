@@ -10,7 +10,7 @@ from mock_server.clock import Clock
 from mock_server.error_formats import CodedErrorFormat
 from mock_server.marqeta import control
 from mock_server.marqeta.handlers import MarqetaHandlers, MarqetaShapes
-from mock_server.marqeta.service import MODELS, MarqetaService, Policy
+from mock_server.marqeta.service import MODELS, REFERENCES, MarqetaService, Policy
 from mock_server.spec import Contract, error_codes
 from mock_server.store import Store, Transaction
 from mock_server.vendor import Column, CredentialOptions, Panel, RowAction, Table, Vendor
@@ -59,6 +59,7 @@ MARQETA = Vendor(
     error_format=lambda contract: CodedErrorFormat(error_codes(contract)),
     open=MarqetaState,
     models=MODELS,
+    references=REFERENCES,
     suite_setup="conformance.vendors.marqeta",
     suite_checks="conformance.checks.marqeta",
     panel=Panel(

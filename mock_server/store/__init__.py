@@ -12,7 +12,9 @@ one atomic check-and-write, whatever the store.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
+import os
 from collections.abc import Iterable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -113,6 +115,21 @@ class KeyExistsError(Exception):
     """A record of this kind already has this key."""
 
 
+class SessionGone(Exception):
+    """The session this store holds was deleted (here, or by another worker or replica) since
+    the store was opened. Raised when a transaction begins, before anything is read or written:
+    the caller opens the session again (a new one, with the start fixtures) and retries, so a
+    write that arrives after a delete lands in the new session instead of being lost."""
+
+
+class SessionLimitReached(Exception):
+    """A new session would pass ``--max-sessions`` (counted across workers and replicas)."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(limit)
+        self.limit = limit
+
+
 class StoreUnavailable(DomainError):
     """The store cannot be reached (its database server is down or restarting): the request
     is answered 503 in the vendor's shape, and nothing it asked for was done."""
@@ -135,6 +152,10 @@ class Transaction(Protocol):
 
     def owned(self, kind: str, owner: str = "") -> Iterator[Record]:
         """The owner's records of this kind, oldest first."""
+
+    def clear(self) -> None:
+        """Remove every record (a reset: with the start fixtures seeded after it in the same
+        transaction, concurrent resets cannot interleave)."""
 
     def page(self, kind: str, owner: str, query: PageQuery) -> tuple[list[Record], int]:
         """One page of the owner's records of an indexed kind, and how many match in all.
@@ -171,16 +192,18 @@ class Store(Protocol):
     def close(self) -> None: ...
 
     def destroy(self) -> None:
-        """Close the store and remove what it kept (a file store deletes its files)."""
+        """Close the store and remove what it kept (a file store deletes its files). Every
+        transaction begun on it afterwards, in any process, raises SessionGone."""
 
 
 SQLITE = "sqlite:"  # the store's spelling is SQLITE + the file's path
 POSTGRESQL = ("postgresql://", "postgres://")  # a libpq URL; a session's state adds #NAME
 
 
-def open_store(url: str) -> Store:
+def open_store(url: str, max_sessions: int | None = None) -> Store:
     """Open a store from its command-line spelling: ``memory``, ``sqlite:PATH`` or
-    ``postgresql://USER@HOST:PORT/DATABASE``."""
+    ``postgresql://USER@HOST:PORT/DATABASE``. A session's store of a PostgreSQL database is
+    made unless ``max_sessions`` exist (SessionLimitReached)."""
     if url.startswith(POSTGRESQL):
         database, state = _postgresql(url)
         try:
@@ -189,7 +212,7 @@ def open_store(url: str) -> Store:
             raise StoreError(
                 "a PostgreSQL store needs psycopg: pip install 'refund-contract-kit[postgresql]'"
             ) from None
-        return PostgresStore(database, state)
+        return PostgresStore(database, state, max_sessions)
     if url == "memory":
         from mock_server.store.memory import MemoryStore
 
@@ -207,6 +230,24 @@ def open_store(url: str) -> Store:
     raise ValueError(
         f"unknown store {url!r}: expected 'memory', 'sqlite:PATH' or 'postgresql://...'"
     )
+
+
+def open_session_store(url: str, session: str, max_sessions: int) -> Store:
+    """The store of a session, made if it does not exist yet, unless ``max_sessions`` sessions
+    exist (SessionLimitReached): counted and made as one step, whatever other workers or
+    replicas do at the same time."""
+    if url.startswith(POSTGRESQL) or not is_shared(url):
+        return open_store(session_url(url, session), max_sessions)
+    folder = _sessions_folder(url)
+    lock = os.open(folder, os.O_RDONLY)  # the folder itself is the workers' lock
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        path = folder / _session_file(session)
+        if not path.exists() and len(stored_sessions(url)) >= max_sessions:
+            raise SessionLimitReached(max_sessions)
+        return open_store(f"{SQLITE}{path}")
+    finally:
+        os.close(lock)  # and with it the lock
 
 
 def is_shared(url: str) -> bool:
@@ -272,9 +313,9 @@ def remove_stored_session(url: str, session: str) -> None:
 
         postgresql.remove_session(_postgresql(url)[0], session)
     elif is_shared(url):
-        path = _sessions_folder(url) / _session_file(session)
-        for suffix in ("", "-wal", "-shm"):
-            Path(f"{path}{suffix}").unlink(missing_ok=True)
+        from mock_server.store.sqlite import remove_file
+
+        remove_file(str(_sessions_folder(url) / _session_file(session)))
 
 
 def _sessions_folder(url: str) -> Path:

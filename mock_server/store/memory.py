@@ -22,6 +22,7 @@ from mock_server.store import (
     Listing,
     PageQuery,
     Record,
+    SessionGone,
     Stored,
     check_filters,
     matches,
@@ -77,13 +78,17 @@ class MemoryStore:
         self._lock = threading.Lock()
         self._listings: dict[str, Listing] = {}
         self._state = _State()
+        self._destroyed = False
 
     @contextmanager
     def transaction(self) -> Iterator[_MemoryTransaction]:
         with self._lock:
+            if self._destroyed:
+                raise SessionGone("this session was deleted")
             tx = _MemoryTransaction(self._state, self._listings)
             yield tx
             tx.commit()
+            self._state = tx.state  # a new one if the transaction cleared the store
 
     def index(self, listing: Listing) -> None:
         with self._lock:
@@ -127,7 +132,9 @@ class MemoryStore:
         """Nothing to release; present so every store closes the same way."""
 
     def destroy(self) -> None:
-        self.clear()
+        with self._lock:
+            self._state = _State()
+            self._destroyed = True
 
 
 def _build_listings(state: _State, listing: Listing) -> None:
@@ -147,6 +154,17 @@ class _MemoryTransaction:
     def __init__(self, state: _State, listings: dict[str, Listing]) -> None:
         self._state = state
         self._listings = listings
+        self._reset_written()
+
+    @property
+    def state(self) -> _State:
+        return self._state
+
+    def clear(self) -> None:
+        self._state = _State()  # the store swaps it in at commit; dropped on an error
+        self._reset_written()
+
+    def _reset_written(self) -> None:
         self._written: dict[Slot, Record] = {}  # in the order written
         self._added: dict[Slot, tuple[str, ...]] = {}  # new records' owners
         self._added_keys: dict[Slot, list[str]] = {}  # (kind, owner) -> new keys, in order

@@ -41,6 +41,8 @@ from mock_server.store import (
     OneOf,
     PageQuery,
     Record,
+    SessionGone,
+    SessionLimitReached,
     Stored,
     StoreError,
     StoreUnavailable,
@@ -79,6 +81,11 @@ SCHEMA = (
         PRIMARY KEY (state, kind, owner)
     )""",
     "CREATE TABLE IF NOT EXISTS refund_mock_sessions (name text PRIMARY KEY)",
+    # Which life of a session a store opened: a session deleted and made again is a new one,
+    # and a store of the old one refuses to write into it (SessionGone).
+    "CREATE SEQUENCE IF NOT EXISTS refund_mock_session_generations",
+    "ALTER TABLE refund_mock_sessions ADD COLUMN IF NOT EXISTS generation bigint NOT NULL"
+    " DEFAULT nextval('refund_mock_session_generations')",
     # Faults set through the control API, applied by every replica (postgresql_faults.py).
     """CREATE TABLE IF NOT EXISTS refund_mock_faults (
         session   text NOT NULL,
@@ -90,10 +97,17 @@ SCHEMA = (
     )""",
 )
 SCHEMA_LOCK = 0x7EF0_0D5C  # the advisory lock replicas take to make the tables
+SESSIONS_LOCK = 0x7EF0_5E55  # taken to count the sessions and add one, as one step
 MAX_BIGINT = 2**63 - 1
 POOL_SIZE = 8  # connections per process; transactions are short
 CONNECT_TIMEOUT_S = 5
 DEFAULT_STATE = ""
+# A record's JSON as PostgreSQL reads a field of it. Its json type refuses the escape \u0000
+# (NUL, which a description may hold) anywhere in the document it reads a field from, so that
+# escape is read as \ufffd: a same-shaped escape, so the text stays valid JSON whatever comes
+# before it, and a change only to a field that held NUL (never one the mock filters or sorts on:
+# statuses and times are the mock's own values).
+BODY_JSON = "replace(r.body, '\\u0000', '\\ufffd')::json"
 
 
 def check_url(url: str) -> None:
@@ -112,7 +126,11 @@ def check_url(url: str) -> None:
 class PostgresStore:
     blocking = True  # a network round trip, and other replicas' locks
 
-    def __init__(self, url: str, state: str = DEFAULT_STATE) -> None:
+    def __init__(
+        self, url: str, state: str = DEFAULT_STATE, max_sessions: int | None = None
+    ) -> None:
+        """The store of ``state``; a session's is made if it does not exist, unless
+        ``max_sessions`` exist already (SessionLimitReached), counted across replicas."""
         check_url(url)
         self.url = url
         self.state = state
@@ -122,13 +140,19 @@ class PostgresStore:
             with reachable(url):  # a session opened while the database is down: a 503
                 pool_for(url)
         self._lock_key = _lock_key(state)
+        # BEGIN and this state's lock in one round trip; for a session, also which life of it
+        # is stored (the values are ours, quoted by psycopg).
+        self._begin = sql.SQL("BEGIN; SELECT pg_advisory_xact_lock({})").format(
+            sql.Literal(self._lock_key)
+        )
+        self._begin_checked = sql.SQL(
+            "{}; SELECT generation FROM refund_mock_sessions WHERE name = {}"
+        ).format(self._begin, sql.Literal(state))
         self._listings: dict[str, Listing] = {}
+        self._generation: int | None = None  # the session's life this store writes into
         if state != DEFAULT_STATE:
             with self.transaction() as tx:
-                tx.db.execute(
-                    "INSERT INTO refund_mock_sessions (name) VALUES (%s) ON CONFLICT DO NOTHING",
-                    (state,),
-                )
+                self._generation = _open_session(tx.db, state, max_sessions)
 
     @contextmanager
     def transaction(self) -> Iterator[_PostgresTransaction]:
@@ -147,12 +171,20 @@ class PostgresStore:
         for _ in range(POOL_SIZE + 1):
             with pool_for(self.url).connection() as db:
                 try:
-                    # One round trip: the key is an integer of ours, so no parameter is needed.
-                    db.execute(f"BEGIN; SELECT pg_advisory_xact_lock({int(self._lock_key)})")
+                    began = db.execute(
+                        self._begin if self._generation is None else self._begin_checked
+                    )
                 except psycopg.OperationalError:
                     if db.broken:
                         continue  # the pool discards it when it comes back
                     raise
+                if self._generation is not None:
+                    began.nextset()
+                    began.nextset()
+                    stored = began.fetchone()
+                    if stored is None or stored[0] != self._generation:
+                        db.execute("ROLLBACK")
+                        raise SessionGone(f"session {self.state!r} was deleted")
                 try:
                     yield db
                 except BaseException:
@@ -170,7 +202,7 @@ class PostgresStore:
             self._listings[listing.kind] = listing
             # Rows added before the kind was indexed get their value.
             tx.db.execute(
-                "UPDATE refund_mock_listings l SET sort_value = coalesce(r.body::json ->> %s, '')"
+                f"UPDATE refund_mock_listings l SET sort_value = coalesce({BODY_JSON} ->> %s, '')"
                 " FROM refund_mock_records r WHERE r.state = l.state AND r.kind = l.kind"
                 " AND r.key = l.key AND l.state = %s AND l.kind = %s AND l.sort_value IS NULL",
                 (listing.order_by, self.state, listing.kind),
@@ -248,6 +280,28 @@ def remove_session(url: str, session: str) -> None:
         db.execute("SELECT pg_advisory_xact_lock(%s)", (_lock_key(session),))
         _delete_state(db, session)
         db.execute("DELETE FROM refund_mock_sessions WHERE name = %s", (session,))
+
+
+def _open_session(db: psycopg.Connection[Any], name: str, max_sessions: int | None) -> int:
+    """The generation of session ``name``, made now if it does not exist (within the limit)."""
+    found = db.execute(
+        "SELECT generation FROM refund_mock_sessions WHERE name = %s", (name,)
+    ).fetchone()
+    if found is not None:
+        return int(found[0])
+    db.execute("SELECT pg_advisory_xact_lock(%s)", (SESSIONS_LOCK,))
+    if max_sessions is not None:
+        (count,) = db.execute("SELECT count(*) FROM refund_mock_sessions").fetchone() or (0,)
+        if count >= max_sessions:
+            raise SessionLimitReached(max_sessions)
+    made = db.execute(
+        "INSERT INTO refund_mock_sessions (name) VALUES (%s) RETURNING generation", (name,)
+    ).fetchone()
+    assert made is not None
+    # Whatever a store of the session's earlier life left (a write that raced its deletion)
+    # is not this life's: it starts empty, and gets the start fixtures.
+    _delete_state(db, name)
+    return int(made[0])
 
 
 def _text(value: str) -> str:
@@ -359,6 +413,9 @@ class _PostgresTransaction:
         ).fetchone()
         return row is None
 
+    def clear(self) -> None:
+        _delete_state(self.db, self.state)
+
     def get(self, kind: str, key: str) -> Record | None:
         row = self.db.execute(
             "SELECT body FROM refund_mock_records WHERE state = %s AND kind = %s AND key = %s",
@@ -446,8 +503,7 @@ def _sql_filters(listing: Listing, where: tuple[Condition, ...]) -> tuple[str, l
     parts: list[str] = []
     arguments: list[Any] = []
     for condition in where:
-        # json, not jsonb: a record's other fields may hold \u0000, which jsonb refuses.
-        value = '(r.body::json ->> %s) COLLATE "C"'
+        value = f'({BODY_JSON} ->> %s) COLLATE "C"'
         if isinstance(condition, OneOf):
             parts.append(f" AND {value} = ANY(%s)")
             arguments.extend([condition.field, sorted(condition.values)])

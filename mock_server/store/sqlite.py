@@ -8,12 +8,19 @@ process's own transactions cheaply instead of leaving them to SQLite's busy-wait
 Indexed kinds keep each listing row's order value in ``listings.sort_value`` (indexed), so a page
 is an index range read; filters are evaluated on the records' JSON.
 
+A session's file can be deleted by another worker while this one has it open. Deletion takes
+the write lock, unlinks the files and lets go; every transaction, once it holds the write lock,
+checks that its path still names the file it opened (same inode), and raises SessionGone if not,
+before reading or writing anything. A connection is only ever reopened on a file that exists
+(``mode=rw``): reopening a deleted path would make an empty file without tables.
+
 WAL mode with ``synchronous=NORMAL``: a commit is in the WAL before the request is answered, so a
 killed process loses nothing it acknowledged (only a power cut could drop the last commits).
 """
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator
@@ -28,6 +35,7 @@ from mock_server.store import (
     OneOf,
     PageQuery,
     Record,
+    SessionGone,
     Stored,
     check_filters,
 )
@@ -79,7 +87,8 @@ class SQLiteStore:
         self._db: sqlite3.Connection | None = None
         self._listings: dict[str, Listing] = {}
         with self._lock:
-            self._connection().executescript(SCHEMA)
+            self._connection(create=True).executescript(SCHEMA)
+            self._file = _identity(self.path)
         with self.transaction() as tx:  # another worker may be adding the column at once
             columns = {row[1] for row in tx.db.execute("PRAGMA table_info(listings)")}
             if "sort_value" not in columns:
@@ -92,20 +101,23 @@ class SQLiteStore:
                     " SELECT kind, owner, count(*) FROM listings GROUP BY kind, owner"
                 )
 
-    def _connection(self) -> sqlite3.Connection:
-        """The store's one connection, opened on first use and again after ``close``.
+    def _connection(self, create: bool = False) -> sqlite3.Connection:
+        """The store's one connection, opened on first use and again after ``close`` (then only
+        on the file it was made on: SessionGone if that was deleted meanwhile).
 
         One is enough, and holds three file descriptors (the file, its WAL and shared memory)
         however many threads serve: every use is under ``_lock``, so no two threads share it at
         once. A connection per thread held ~40 per session (issue: 2,478 fds in one worker).
         """
         if self._db is None:
-            db = sqlite3.connect(
-                self.path,
-                isolation_level=None,
-                timeout=BUSY_TIMEOUT_MS / 1000,
-                check_same_thread=False,
-            )
+            if not create and _identity(self.path) != self._file:
+                raise SessionGone(f"{self.path} was deleted")
+            try:
+                db = _connect(self.path, "rwc" if create else "rw")
+            except sqlite3.OperationalError as exc:
+                if create:
+                    raise
+                raise SessionGone(f"{self.path} was deleted") from exc
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=NORMAL")
             self._db = db
@@ -116,6 +128,10 @@ class SQLiteStore:
         with self._lock:
             db = self._connection()
             db.execute("BEGIN IMMEDIATE")
+            if _identity(self.path) != self._file:  # deleted while this one waited for the lock
+                db.execute("ROLLBACK")
+                self._close()
+                raise SessionGone(f"{self.path} was deleted")
             try:
                 yield _SQLiteTransaction(db, self._listings)
             except BaseException:
@@ -165,14 +181,56 @@ class SQLiteStore:
     def close(self) -> None:
         """Release the connection; the next transaction opens it again."""
         with self._lock:
-            if self._db is not None:
-                self._db.close()
-                self._db = None
+            self._close()
+
+    def _close(self) -> None:
+        if self._db is not None:
+            self._db.close()
+            self._db = None
 
     def destroy(self) -> None:
-        self.close()
+        with self._lock:
+            self._close()
+            remove_file(self.path)
+
+
+def remove_file(path: str) -> None:
+    """Delete a store's files, holding its write lock while doing so: a transaction of another
+    worker either finished before, or finds the file gone once it holds the lock."""
+    try:
+        db = _connect(path, "rw")
+    except sqlite3.OperationalError:
+        return  # deleted already
+    try:
+        db.execute("BEGIN IMMEDIATE")
         for suffix in ("", "-wal", "-shm"):  # the database and SQLite's own files beside it
-            Path(self.path + suffix).unlink(missing_ok=True)
+            Path(path + suffix).unlink(missing_ok=True)
+        db.execute("ROLLBACK")
+    finally:
+        # SQLite sees that its file was unlinked and neither checkpoints nor deletes by path on
+        # close, so a new file made at the same path meanwhile is left alone.
+        db.close()
+
+
+def _connect(path: str, mode: str) -> sqlite3.Connection:
+    """A connection to ``path``; ``mode`` ``rw`` never creates the file, ``rwc`` may."""
+    uri = f"{Path(path).resolve().as_uri()}?mode={mode}"
+    return sqlite3.connect(
+        uri,
+        uri=True,
+        isolation_level=None,
+        timeout=BUSY_TIMEOUT_MS / 1000,
+        check_same_thread=False,
+    )
+
+
+def _identity(path: str) -> tuple[int, int] | None:
+    """Which file ``path`` names now (device and inode), None if none."""
+    try:
+        found = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return found.st_dev, found.st_ino
 
 
 def _delete_all(db: sqlite3.Connection) -> None:
@@ -191,6 +249,9 @@ class _SQLiteTransaction:
 
     def is_empty(self) -> bool:
         return self.db.execute("SELECT 1 FROM records LIMIT 1").fetchone() is None
+
+    def clear(self) -> None:
+        _delete_all(self.db)
 
     def get(self, kind: str, key: str) -> Record | None:
         row = self.db.execute(
