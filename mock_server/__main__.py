@@ -145,6 +145,21 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="close a connection whose request headers take longer (default: %(default)s)",
     )
     parser.add_argument(
+        "--body-timeout",
+        type=float,
+        default=ConnectionLimits.body_timeout,
+        metavar="SECONDS",
+        help="answer 408 and close a connection whose request body takes longer to arrive,"
+        " from its last header (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--max-header-bytes",
+        type=int,
+        default=ConnectionLimits.max_header_bytes,
+        metavar="N",
+        help="answer 431 to a request line and headers larger than this (default: %(default)s)",
+    )
+    parser.add_argument(
         "--keep-alive",
         type=float,
         default=ConnectionLimits.keep_alive,
@@ -218,10 +233,10 @@ def config_from(args: argparse.Namespace) -> MockConfig:
             f"--host {args.host} opens the control API (reset, state, faults) to the network:"
             f" give --control-token (or ${TOKEN_VARIABLE}), or --no-control"
         )
-    if args.header_timeout <= 0 or args.keep_alive <= 0 or args.max_connections < 1:
-        raise ValueError(
-            "--header-timeout and --keep-alive must be above 0, --max-connections 1 or more"
-        )
+    if min(args.header_timeout, args.keep_alive, args.body_timeout) <= 0:
+        raise ValueError("--header-timeout, --body-timeout and --keep-alive must be above 0")
+    if args.max_connections < 1 or args.max_header_bytes < 1024:
+        raise ValueError("--max-connections must be 1 or more, --max-header-bytes 1024 or more")
     if args.max_sessions < 0 or args.max_open_sessions < 1 or args.session_idle <= 0:
         raise ValueError(
             "--max-sessions must be 0 or more, --max-open-sessions 1 or more,"
@@ -266,7 +281,7 @@ def main(argv: list[str] | None = None) -> int:
         # Built here even with workers: it checks the options, loads the fixtures into the
         # store once, and gives the banner its data.
         app = build_app(config)
-        GuardedHttpProtocol.answer_malformed = app.error_router.malformed
+        GuardedHttpProtocol.answer_early = app.error_router.before_app
     except (ValueError, FixturesError, StoreError, CannotListen) as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return 2
@@ -290,7 +305,13 @@ def main(argv: list[str] | None = None) -> int:
 
 def serving_options(args: argparse.Namespace) -> dict[str, Any]:
     """uvicorn's options for these arguments: where to listen, and connection hygiene."""
-    limits = ConnectionLimits(args.header_timeout, args.keep_alive, args.max_connections)
+    limits = ConnectionLimits(
+        header_timeout=args.header_timeout,
+        keep_alive=args.keep_alive,
+        max_connections=args.max_connections,
+        body_timeout=args.body_timeout,
+        max_header_bytes=args.max_header_bytes,
+    )
     return {
         "host": args.host,
         "port": args.port,
@@ -335,7 +356,7 @@ def worker_app() -> Any:
     args = parse_args(json.loads(os.environ[ARGV_VARIABLE]))
     serving_options(args)  # this process's connection limits
     app = build_app(config_from(args))
-    GuardedHttpProtocol.answer_malformed = app.error_router.malformed
+    GuardedHttpProtocol.answer_early = app.error_router.before_app
     return app
 
 

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import functools
 import gc
+import json
 import re
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -23,6 +24,8 @@ from connexion.resolver import Resolver
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
 
 from mock_server import background
 from mock_server.auth import Credentials
@@ -311,6 +314,7 @@ def build_app(config: MockConfig | None = None, store: Store | None = None) -> A
         resolver = operation_resolver("control", sessions, None, on_event_loop, config.clock)
         app.add_api(control, base_path=CONTROL_PATH, resolver=resolver)
         contract_routes(app, control, CONTROL_PATH)
+    index_route(app, apis, config.control)
 
     app.add_error_handler(DomainError, errors.on_domain_error)
     app.add_error_handler(ProblemException, errors.on_problem)
@@ -348,6 +352,31 @@ def build_app(config: MockConfig | None = None, store: Store | None = None) -> A
     app.mock_state_apis = apis  # for the start-up banner
     app.error_router = errors  # for the HTTP protocol's own 400s
     return app
+
+
+def index_route(app: AsyncApp, apis: Mapping[str, VendorApi], control: bool) -> None:
+    """``GET /``: what this mock serves and where (a path outside every API is a 404 that
+    points here)."""
+    index = {
+        "service": "refund contract kit mock",
+        "apis": {
+            api.name: {
+                "title": api.vendor.title,
+                "base_paths": api.base_paths,
+                "contract": f"{api.base_paths[0]}/openapi.json",
+                "swagger_ui": f"{api.base_paths[0]}/ui/",
+            }
+            for api in apis.values()
+        },
+        "dashboard": f"{CONTROL_PATH}/" if control else None,
+        "control_api": f"{CONTROL_PATH}/openapi.json" if control else None,
+    }
+    body = json.dumps(index, indent=2).encode()
+
+    async def endpoint(_request: Request) -> Response:
+        return Response(body, media_type="application/json")
+
+    app.add_url_rule("/", endpoint="index", view_func=endpoint, methods=["GET"])
 
 
 def sessions_tidied(

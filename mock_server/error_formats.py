@@ -7,10 +7,14 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from http import HTTPStatus
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
 
 
 class ErrorFormat(Protocol):
+    @property
+    def media_type(self) -> str:
+        """Of its error bodies."""
+
     def status(self, kind: str) -> int: ...
 
     def body(self, kind: str, message: str) -> dict[str, object]: ...
@@ -28,6 +32,7 @@ class CodedErrorFormat:
     """
 
     codes: dict[str, str]
+    media_type: ClassVar[str] = "application/json"
 
     def status(self, kind: str) -> int:
         return int(self._code(kind)[:3])
@@ -51,6 +56,7 @@ class BalancedErrorFormat:
     ``x-mock-error-categories``."""
 
     categories: dict[str, dict[str, Any]]
+    media_type: ClassVar[str] = "application/json"
 
     def status(self, kind: str) -> int:
         return int(self._category(kind)["status_code"])
@@ -80,3 +86,42 @@ class BalancedErrorFormat:
 
     def _category(self, kind: str) -> dict[str, Any]:
         return self.categories.get(kind) or self.categories["internal_error"]
+
+
+# The statuses of the kinds the mock answers outside every vendor API (and for statuses a
+# vendor's table has no kind for, such as a header too large).
+PROBLEM_STATUSES = {
+    "invalid_request": 400,
+    "unauthorized": 401,
+    "route_not_found": 404,
+    "method_not_allowed": 405,
+    "request_timeout": 408,
+    "payload_too_large": 413,
+    "unsupported_media_type": 415,
+    "headers_too_large": 431,
+    "internal_error": 500,
+    "store_unavailable": 503,
+}
+
+
+@dataclass(frozen=True)
+class ProblemErrorFormat:
+    """RFC 9457 ``application/problem+json``: the neutral shape, for requests no vendor API
+    owns (a path outside every API, a request refused before its path was read)."""
+
+    media_type: ClassVar[str] = "application/problem+json"
+
+    def status(self, kind: str) -> int:
+        return PROBLEM_STATUSES.get(kind, 500)
+
+    def body(self, kind: str, message: str) -> dict[str, object]:
+        status = self.status(kind)
+        return {
+            "type": "about:blank",
+            "title": HTTPStatus(status).phrase,
+            "status": status,
+            "detail": message,
+        }
+
+    def kind_for(self, status: int, example: dict[str, Any] | None = None) -> str | None:
+        return next((kind for kind, known in PROBLEM_STATUSES.items() if known == status), None)

@@ -18,7 +18,7 @@ from connexion.lifecycle import ConnexionRequest, ConnexionResponse
 from starlette.exceptions import HTTPException
 
 from mock_server.domain import DomainError
-from mock_server.error_formats import ErrorFormat
+from mock_server.error_formats import ErrorFormat, ProblemErrorFormat
 
 logger = logging.getLogger("mock_server")
 
@@ -65,8 +65,12 @@ def _template_regex(template: str) -> re.Pattern[str]:
     return re.compile("".join("[^/]+" if p.startswith("{") else re.escape(p) for p in parts))
 
 
+NEUTRAL = ProblemErrorFormat()
+
+
 class ErrorRouter:
-    """Picks the error format (and the served methods) by the longest matching path prefix."""
+    """Picks the error format (and the served methods) by the longest matching path prefix; a
+    path under no registered prefix is answered in the neutral problem+json shape."""
 
     def __init__(self) -> None:
         self._formats: list[tuple[str, ErrorFormat, AllowedMethods | None]] = []
@@ -85,14 +89,21 @@ class ErrorRouter:
             prefix = entry[0]
             if path == prefix or path.startswith(prefix + "/"):
                 return entry
-        return self._formats[-1]
+        return "", NEUTRAL, None
 
-    def malformed(self, path: str, message: str) -> tuple[int, bytes]:
-        """The status and body for a request too malformed to reach the app (answered by the
-        HTTP protocol itself, from as much of its path as was read)."""
+    def served_prefixes(self) -> list[str]:
+        return sorted(prefix for prefix, _, _ in self._formats)
+
+    def before_app(self, path: str, status: int, message: str) -> tuple[int, str, bytes]:
+        """Status, media type and body for a request the HTTP protocol refuses before it reaches
+        the app, from as much of its path as was read: the API's shape when its table has a
+        kind for the status, else the neutral one."""
         error_format = self.format_for(path)
-        body = error_format.body("invalid_request", message)
-        return error_format.status("invalid_request"), json.dumps(body).encode()
+        kind = error_format.kind_for(status)
+        if kind is None:
+            error_format, kind = NEUTRAL, NEUTRAL.kind_for(status) or "invalid_request"
+        body = json.dumps(error_format.body(kind, message)).encode()
+        return error_format.status(kind), error_format.media_type, body
 
     def respond(
         self, path: str, kind: str, message: str, headers: dict[str, str] | None = None
@@ -100,8 +111,8 @@ class ErrorRouter:
         error_format = self.format_for(path)
         return ConnexionResponse(
             status_code=error_format.status(kind),
-            mimetype="application/json",
-            content_type="application/json",
+            mimetype=error_format.media_type,
+            content_type=error_format.media_type,
             body=json.dumps(error_format.body(kind, message)),
             headers=headers or {},
         )
@@ -142,6 +153,12 @@ class ErrorRouter:
                 headers["Allow"] = ", ".join(methods)
         if kind == "unauthorized":
             headers.setdefault("WWW-Authenticate", 'Basic realm="refund-contract-kit mock"')
+        if kind == "route_not_found" and self.format_for(request.url.path) is NEUTRAL:
+            message = (
+                f"No API is served at {request.url.path}: this mock serves "
+                + ", ".join(self.served_prefixes())
+                + " (GET / lists them)"
+            )
         return self.respond(request.url.path, kind, _readable(kind, message), headers)
 
 

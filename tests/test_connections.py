@@ -86,7 +86,9 @@ def test_an_idle_keep_alive_connection_is_closed_after_the_keep_alive(start_mock
         "connection_made",
         "on_message_begin",
         "on_headers_complete",
+        "on_message_complete",
         "on_response_complete",
+        "data_received",
         "connection_lost",
         "timeout_keep_alive_handler",
     ],
@@ -125,3 +127,83 @@ def test_a_request_line_too_long_to_read_gets_the_vendors_error_shape(start_mock
     assert head.startswith(b"HTTP/1.1 400")
     assert b"application/json" in head
     assert shape in json.loads(body)
+
+
+def read_answer(sock: socket.socket) -> tuple[bytes, bytes]:
+    """The head and body the server sent before closing."""
+    answer = b""
+    with contextlib.suppress(ConnectionResetError):
+        while chunk := sock.recv(65536):
+            answer += chunk
+    head, _, body = answer.partition(b"\r\n\r\n")
+    return head, body
+
+
+def body_drip(root: str) -> socket.socket:
+    """A request whose headers promise a body of which one byte ever arrives."""
+    host, port = root.removeprefix("http://").split(":")
+    sock = socket.create_connection((host, int(port)), timeout=30)
+    sock.sendall(
+        b"POST /v3/accounts/demo_account_credit_balance/refunds HTTP/1.1\r\nHost: x\r\n"
+        b"Authorization: Basic ZGVtb19hcHBfdG9rZW46ZGVtb19hY2Nlc3NfdG9rZW4=\r\n"
+        b"Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{"
+    )
+    return sock
+
+
+def test_a_body_that_stalls_is_answered_408_and_closed(start_mock):
+    _, root = start_mock("--body-timeout", "1")
+    with body_drip(root) as sock:
+        head, body = read_answer(sock)  # the server's own timer: bounded by the socket timeout
+    assert head.startswith(b"HTTP/1.1 408"), head
+    assert b"--body-timeout" in body
+    assert httpx.get(f"{root}/__mock__/health").status_code == 200
+
+
+def test_dripping_bodies_on_every_connection_do_not_lock_anyone_out(start_mock):
+    # 70 uploads that never finish against a cap of 64: waiting on their clients, they are
+    # evicted for newcomers like idle connections are.
+    _, root = start_mock("--max-connections", "64", "--body-timeout", "600")
+    dripping = [body_drip(root) for _ in range(70)]
+    try:
+        for _ in range(20):
+            answered = httpx.get(f"{root}/v3/accounts", auth=DEMO_AUTH, timeout=10)
+            assert answered.status_code == 200
+    finally:
+        for sock in dripping:
+            sock.close()
+
+
+@pytest.mark.parametrize("size", [300 * 1024, 8 * 1024 * 1024])
+def test_headers_over_the_limit_are_answered_431_before_they_are_read_whole(start_mock, size):
+    _, root = start_mock()
+    host, port = root.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=30) as sock:
+        sock.sendall(b"GET /v3/accounts HTTP/1.1\r\nHost: x\r\nX-Big: ")
+        sent = 0
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            while sent < size:  # the server answers and closes part of the way through
+                sent += sock.send(b"a" * 65536)
+        head, body = read_answer(sock)
+    assert head.startswith(b"HTTP/1.1 431"), head
+    assert b"application/problem+json" in head
+    assert json.loads(body)["status"] == 431
+    assert sent < size or size < 1024 * 1024  # an 8 MB header is never taken whole
+
+
+def test_a_request_refused_before_its_path_is_read_gets_the_neutral_shape(start_mock):
+    _, root = start_mock()
+    host, port = root.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        sock.sendall(b"\x00\x01 nonsense\r\n\r\n")
+        head, body = read_answer(sock)
+    assert head.startswith(b"HTTP/1.1 400"), head
+    assert b"application/problem+json" in head
+    assert json.loads(body)["status"] == 400
+
+
+def test_the_uvicorn_cycle_says_whether_its_answer_started():
+    # The body deadline reads it: an answer already under way is not interrupted by a 408.
+    from uvicorn.protocols.http.httptools_impl import RequestResponseCycle
+
+    assert "response_started" in RequestResponseCycle.__init__.__code__.co_names

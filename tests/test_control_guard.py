@@ -56,7 +56,7 @@ def test_a_page_on_a_rebound_dns_name_is_not_the_mocks_own(mock):
     assert httpx.post(f"{mock.root}/__mock__/reset", headers=rebound | JSON).status_code == 403
 
 
-@pytest.mark.parametrize("path", ["/state", "/requests", "/overview", "/sessions", "/health"])
+@pytest.mark.parametrize("path", ["/state", "/requests", "/overview", "/sessions", "/faults"])
 def test_a_rebound_pages_same_origin_reads_are_refused_without_a_token(mock, path):
     # What fetch() from a page on a rebound name sends for a same-origin GET: no Origin at all.
     port = mock.root.rsplit(":", 1)[1]
@@ -64,6 +64,12 @@ def test_a_rebound_pages_same_origin_reads_are_refused_without_a_token(mock, pat
     assert read.status_code == 403, read.text
     assert "evil.example" in read.json()["error_message"]
     assert "records" not in read.text and "requests" not in read.json()
+
+
+def test_health_and_the_contract_answer_any_host_they_hold_nothing_of_the_state(mock):
+    for path in ("/health", "/openapi.json"):
+        named = {"Host": "mock.internal:8080"}
+        assert httpx.get(f"{mock.root}/__mock__{path}", headers=named).status_code == 200
 
 
 @pytest.mark.parametrize("host", ["localhost", "127.0.0.1", "[::1]", "LOCALHOST", "localhost:5173"])

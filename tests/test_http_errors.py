@@ -160,3 +160,25 @@ def test_a_response_the_contract_forbids_is_a_500_only_when_responses_are_checke
         assert_marqeta_error(response, 500, "500001")
     else:  # unchecked, the mock answers faster and trusts its own rules
         assert (response.status_code, response.json()["status"]) == (200, "LOST_IN_TRANSIT")
+
+
+@pytest.mark.parametrize("path", ["/nothing", "/v2/refunds", "/favicon.ico", "/v3x/accounts"])
+def test_a_path_outside_every_api_is_a_neutral_404_that_names_what_is_served(live_mock, path):
+    response = httpx.get(f"{live_mock.root}{path}")
+    assert response.status_code == 404
+    assert response.headers["content-type"] == "application/problem+json"
+    problem = response.json()
+    assert (problem["status"], problem["title"]) == (404, "Not Found")
+    for served in ("/v1", "/v3", "/v3/credit", "/__mock__"):
+        assert served in problem["detail"]
+
+
+def test_the_root_lists_the_apis_their_contracts_and_the_dashboard(live_mock):
+    index = httpx.get(f"{live_mock.root}/")
+    assert index.status_code == 200
+    listed = index.json()
+    assert listed["dashboard"] == "/__mock__/"
+    assert set(listed["apis"]["marqeta"]["base_paths"]) == {"/v3", "/v3/credit"}
+    assert listed["apis"]["balanced"]["base_paths"] == ["/v1"]
+    for api in listed["apis"].values():
+        assert httpx.get(f"{live_mock.root}{api['contract']}").status_code == 200

@@ -14,7 +14,8 @@ credentials. Three rules keep it to the developer:
 - **A loopback Host without a token.** A page on another site can rebind its own DNS name to
   127.0.0.1 and then read the control API as "same origin", with no ``Origin`` header at all;
   its requests still name that site in ``Host``. Without a token, every control request (reads
-  included) must name a loopback host, or the host of a ``--control-origin``.
+  included) must name a loopback host, or the host of a ``--control-origin``; only what is open
+  without a token anyway (the dashboard page, health, the contract) is open to any name.
 - **A token beyond loopback.** With ``--control-token`` (or ``REFUND_MOCK_CONTROL_TOKEN``),
   every control request but the dashboard page, health and the contract needs
   ``X-Mock-Control-Token``; the mock refuses to listen beyond loopback without one.
@@ -63,7 +64,12 @@ class ControlPolicy:
         """Why this control request is refused: (status, error kind, message), or None."""
         headers = Headers(scope=scope)
         host = headers.get("host")
-        if self.token is None and host is not None and not self.allows_host(host):
+        if (
+            self.token is None
+            and host is not None
+            and self._inner_path(scope) not in OPEN_WITHOUT_TOKEN
+            and not self.allows_host(host)
+        ):
             return (
                 403,
                 "origin_not_allowed",
