@@ -21,7 +21,12 @@ from connexion import AsyncApp
 
 from mock_server.app import MockConfig, build_app
 from mock_server.auth import Credentials
-from mock_server.connections import ConnectionLimits, GuardedHttpProtocol, use_limits
+from mock_server.connections import (
+    ConnectionLimits,
+    GuardedHttpProtocol,
+    WorkerSupervisor,
+    use_limits,
+)
 from mock_server.control.guard import TOKEN_VARIABLE, is_loopback
 from mock_server.control.handlers import CONTROL_PATH
 from mock_server.control.lifecycle import parse_lifecycle
@@ -291,15 +296,18 @@ def main(argv: list[str] | None = None) -> int:
         with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C is how a developer stops it
             server.run(sockets=[listening])
         return 0 if server.started else 1
-    listening.close()  # the workers' supervisor binds its own; this one checked the address
     app.mock_state.store.close()
     os.environ[ARGV_VARIABLE] = json.dumps(argv)
-    uvicorn.run(
+    workers = uvicorn.Config(
         "mock_server.__main__:worker_app",
         factory=True,
         workers=args.workers,
         **serving_options(args),
     )
+    # The socket bound before the app was built is the workers' own: connections made while
+    # they start wait in its backlog, where binding anew would have reset them.
+    with contextlib.suppress(KeyboardInterrupt):
+        WorkerSupervisor(workers, sockets=[listening]).run()
     return 0
 
 

@@ -12,16 +12,21 @@ out. This protocol adds two rules to uvicorn's own (httptools):
 - **A body in time.** From the end of the headers to the end of the body, at most
   ``body_timeout`` seconds; then 408 and the connection is closed (a body dripped a byte at a
   time would otherwise hold its connection, and the app's request, for ever).
+- **Shutting down answers what was sent.** On SIGTERM uvicorn closes idle keep-alive
+  connections at once, dropping a request a client sent on one just then. Here they get
+  ``SHUTDOWN_GRACE`` seconds: a request arriving meanwhile is answered (with
+  ``Connection: close``), and the connections still idle are closed after it.
 - **A cap, with room for newcomers.** At most ``max_connections`` at once. One more evicts the
   connection that has waited longest on its client (idle, or still sending headers or body);
   only when every connection is being answered is the newcomer itself closed.
 
 This is the one place that relies on uvicorn's protocol internals: the callbacks named below
 (``connection_made``, ``data_received``, ``on_message_begin``, ``on_headers_complete``,
-``on_message_complete``, ``on_response_complete``, ``connection_lost``, ``send_400_response``),
+``on_message_complete``, ``on_response_complete``, ``connection_lost``, ``send_400_response``,
+``shutdown``),
 its ``url`` as read so far, its ``cycle`` (``response_started``) and its shared ``connections``
-set. ``tests/test_connections.py`` fails if
-they change.
+set; and, for ``--workers``, the supervisor's ``terminate_all`` and ``sockets``.
+``tests/test_connections.py`` fails if they change.
 """
 
 from __future__ import annotations
@@ -32,9 +37,11 @@ from dataclasses import dataclass
 from http import HTTPStatus
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from uvicorn.supervisors import Multiprocess
 
 # (path as far as it was read, status, message) -> (status, media type, body): the error body
 # of the API the path belongs to, or the neutral one
+SHUTDOWN_GRACE = 1.0  # seconds an idle connection may still bring a request once stopping
 EarlyAnswer = Callable[[str, int, str], tuple[int, str, bytes]]
 
 
@@ -83,6 +90,7 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         self._header_timer: asyncio.TimerHandle | None = None
         self._body_timer: asyncio.TimerHandle | None = None
         self._waiting_since = self.loop.time()
+        self._stopping = False
         self._start_header_timer()
         if len(self.connections) > self.limits.max_connections:
             self._make_room()
@@ -111,6 +119,27 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         self._head_bytes = 0
         self._body_timer = self.loop.call_later(self.limits.body_timeout, self._body_too_slow)
         super().on_headers_complete()
+        if self._stopping and self.cycle is not None:
+            self.cycle.keep_alive = False  # answered, then closed: the server is stopping
+
+    def shutdown(self) -> None:
+        self._stopping = True
+        cycle = self.cycle
+        if cycle is not None and not cycle.response_complete and not cycle.response_started:
+            cycle.keep_alive = False  # its answer, still to come, says Connection: close
+            return
+        # Idle, or its answer under way without that header: closing at its end would race
+        # the client's next request on the connection. That request is answered (with the
+        # header) if it comes within the grace; a connection still idle then is closed.
+        self.loop.call_later(SHUTDOWN_GRACE, self._close_if_idle)
+
+    def _close_if_idle(self) -> None:
+        if self.transport.is_closing():
+            return
+        if self.cycle is None or self.cycle.response_complete:
+            self.transport.close()
+        else:
+            self.cycle.keep_alive = False
 
     def on_message_complete(self) -> None:
         self._stop_body_timer()
@@ -177,3 +206,16 @@ def use_limits(limits: ConnectionLimits) -> type[GuardedHttpProtocol]:
     """The protocol class for uvicorn's ``http`` option, with these limits in this process."""
     GuardedHttpProtocol.limits = limits
     return GuardedHttpProtocol
+
+
+class WorkerSupervisor(Multiprocess):
+    """uvicorn's supervisor of ``--workers`` processes, serving the socket bound before the app
+    was built (so no connection made meanwhile is reset), which it stops listening on as soon
+    as it is told to stop: a connection a client opens after an answer said
+    ``Connection: close`` would otherwise wait in a backlog nobody accepts from, and be reset
+    when the supervisor exits."""
+
+    def terminate_all(self) -> None:
+        for sock in self.sockets:
+            sock.close()
+        super().terminate_all()

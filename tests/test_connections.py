@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import json
 import socket
 from collections.abc import Iterator
@@ -91,12 +92,22 @@ def test_an_idle_keep_alive_connection_is_closed_after_the_keep_alive(start_mock
         "data_received",
         "connection_lost",
         "timeout_keep_alive_handler",
+        "shutdown",
     ],
 )
 def test_the_uvicorn_callbacks_the_guard_relies_on_are_still_there(callback):
     # mock_server/connections.py overrides these; an upgrade that renames one must fail here.
     assert callable(getattr(HttpToolsProtocol, callback))
     assert issubclass(GuardedHttpProtocol, HttpToolsProtocol)
+
+
+def test_uvicorns_supervisor_terminates_its_workers_through_one_method_and_keeps_its_sockets():
+    # WorkerSupervisor closes the listening socket in terminate_all, before the workers stop.
+    from uvicorn.supervisors import Multiprocess
+
+    assert callable(Multiprocess.terminate_all)
+    assert "self.terminate_all()" in inspect.getsource(Multiprocess.run)
+    assert "self.sockets = sockets" in inspect.getsource(Multiprocess.__init__)
 
 
 def test_uvicorn_keeps_a_shared_connections_set_on_each_protocol():

@@ -3,7 +3,12 @@ lose an acknowledged refund, and shut down cleanly."""
 
 from __future__ import annotations
 
+import os
+import re
 import signal
+import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -234,3 +239,96 @@ def test_workers_whose_supervisor_dies_stop_serving(shared_mock):
     assert not [pid for pid in workers if is_running(pid)]
     with pytest.raises(httpx.TransportError):
         httpx.get(f"{root}/__mock__/health", timeout=2)
+
+
+def test_with_workers_no_connection_made_while_they_start_is_dropped(tmp_path):
+    """The port accepts from the moment it is bound; a request sent then waits for a worker
+    instead of being reset when a second socket replaces the first."""
+    port = free_port()
+    command = [sys.executable, "-m", "mock_server", "--port", str(port), "--workers", "2"]
+    command += ["--store", f"sqlite:{tmp_path / 'mock.db'}"]
+    log = (tmp_path / "mock.log").open("w")
+    process = subprocess.Popen(
+        command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+    )
+    failures: list[str] = []
+    answered = 0
+    try:
+        url = f"http://127.0.0.1:{port}/__mock__/health"
+        while answered == 0:  # until the first answer: every connection accepted must be answered
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=60) as sock:
+                    sock.sendall(b"GET /__mock__/health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+                    head = sock.recv(4096)
+            except ConnectionRefusedError:
+                assert process.poll() is None, (tmp_path / "mock.log").read_text()
+                continue  # not bound yet
+            except OSError as exc:
+                failures.append(repr(exc))
+                continue
+            if head.startswith(b"HTTP/1.1 200"):
+                answered += 1
+            else:
+                failures.append(repr(head[:80]))
+        assert httpx.get(url).status_code == 200
+    finally:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=10)
+        log.close()
+    assert failures == []
+
+
+def read_response(sock: socket.socket) -> bytes:
+    """One whole response's head from a kept connection (its body read and set aside); b"" if
+    the connection closed first."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(65536)
+        if not chunk:
+            return b""
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = int(re.search(rb"content-length: (\d+)", head.lower()).group(1))  # type: ignore[union-attr]
+    while len(body) < length:
+        chunk = sock.recv(65536)
+        if not chunk:
+            return b""
+        body += chunk
+    return head
+
+
+def test_sigterm_with_workers_answers_every_request_sent_on_a_kept_connection(shared_mock):
+    process, root, _ = shared_mock
+    host, port = root.removeprefix("http://").split(":")
+    request = b"GET /__mock__/health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+    unanswered: list[int] = []
+    answered = [0] * 8
+    started = threading.Barrier(len(answered) + 1, timeout=60)
+
+    def client(number: int) -> None:
+        """Requests one after another on one kept connection, until an answer says it closes."""
+        with socket.create_connection((host, int(port)), timeout=30) as sock:
+            started.wait()
+            while True:
+                try:
+                    sock.sendall(request)
+                    head = read_response(sock)
+                except (BrokenPipeError, ConnectionResetError):
+                    head = b""
+                if not head.startswith(b"HTTP/1.1 200"):
+                    unanswered.append(number)  # sent, and the connection closed unanswered
+                    return
+                answered[number] += 1
+                if b"connection: close" in head.lower():
+                    return
+
+    threads = [threading.Thread(target=client, args=(n,)) for n in range(len(answered))]
+    for thread in threads:
+        thread.start()
+    started.wait()
+    while min(answered) < 5:  # every client is mid-stream on its kept connection
+        time.sleep(0.01)
+    stop(process, signal.SIGTERM)
+    for thread in threads:
+        thread.join(timeout=60)
+    assert unanswered == []
