@@ -64,6 +64,7 @@ from mock_server.store import (
     session_stored,
     stored_sessions,
 )
+from mock_server.thread_shares import ThreadShares
 from mock_server.vendor import Vendor, VendorState
 
 # Operations whose work grows with the whole state (a 10^4-record export takes seconds): always in
@@ -289,9 +290,12 @@ def build_app(config: MockConfig | None = None, store: Store | None = None) -> A
     )
     errors = ErrorRouter()
     on_event_loop = not store.blocking
+    shares = ThreadShares()  # of the worker threads, per session
     for api in apis.values():
         forcing = Forcing(api.name, api.answers, api.error_format, shared.faults, config.sleep)
-        resolver = operation_resolver(api.name, sessions, forcing, on_event_loop, config.clock)
+        resolver = operation_resolver(
+            api.name, sessions, forcing, on_event_loop, config.clock, shares
+        )
         # Longest first: /v3/credit/... must not be taken by the /v3 mount.
         for base_path in sorted(api.base_paths, key=len, reverse=True):
             allowed = AllowedMethods(base_path, api.contract["paths"])
@@ -311,7 +315,9 @@ def build_app(config: MockConfig | None = None, store: Store | None = None) -> A
     control = control_contract()
     if config.control:
         errors.register(CONTROL_PATH, CodedErrorFormat(error_codes(control)))
-        resolver = operation_resolver("control", sessions, None, on_event_loop, config.clock)
+        resolver = operation_resolver(
+            "control", sessions, None, on_event_loop, config.clock, shares
+        )
         app.add_api(control, base_path=CONTROL_PATH, resolver=resolver)
         contract_routes(app, control, CONTROL_PATH)
     index_route(app, apis, config.control)
@@ -420,6 +426,7 @@ def operation_resolver(
     forcing: Forcing | None,
     on_event_loop: bool,
     clock: Clock,
+    shares: ThreadShares,
 ) -> Resolver:
     """Map the contract's vendor operationIds (``createBalanceRefund``) to handler methods.
 
@@ -448,7 +455,8 @@ def operation_resolver(
                 try:
                     if on_event_loop and operation_id not in WHOLE_STATE_OPERATIONS:
                         return handler(*args, **kwargs)
-                    return await run_in_threadpool(handler, *args, **kwargs)
+                    async with shares.held(session or ""):
+                        return await run_in_threadpool(handler, *args, **kwargs)
                 except SessionGone:
                     # Deleted before this request's first transaction: nothing was done, so it
                     # runs again in the session made anew (with the start fixtures).

@@ -144,6 +144,7 @@ def test_replicas_answer_503_while_the_database_restarts_and_recover(start_mock)
             down = httpx.get(f"{root}{account}", auth=DEMO_AUTH, timeout=30)
             assert down.status_code == 503, down.text
             assert down.json()["error_code"] == "503001"
+            assert "cannot be reached" in down.json()["error_message"]  # not "busy"
             down = httpx.get(f"{root}{balanced}", auth=(DEMO_BALANCED_SECRET, ""), timeout=30)
             assert (down.status_code, down.json()["category_code"]) == (503, "service-unavailable")
         server.start()

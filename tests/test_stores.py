@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import multiprocessing
 import sqlite3
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,9 +18,11 @@ from mock_server.store import (
     OneOf,
     PageQuery,
     Store,
+    StoreBusy,
     StoreError,
     Within,
     open_store,
+    postgresql,
 )
 from mock_server.store.sqlite import SCHEMA
 
@@ -324,3 +327,37 @@ def test_a_postgresql_store_can_come_from_a_service_file(postgres, tmp_path, mon
         tx.add("k", "1", {"v": 1})
     with psycopg.connect(postgres.url(parts["dbname"])) as db:
         assert db.execute("SELECT count(*) FROM refund_mock_records").fetchone() == (1,)
+
+
+def test_a_state_held_by_another_replica_is_busy_after_the_lock_timeout(postgres, monkeypatch):
+    monkeypatch.setattr(postgresql, "REQUEST_WAIT_S", 0.2)
+    url = postgres.new_database()
+    one, other = open_store(url), open_store(url)  # the default state, as two replicas hold it
+    with one.transaction(), pytest.raises(StoreBusy, match="busy"), other.transaction():
+        pass
+    with other.transaction() as tx:  # and free again once the first is done
+        assert tx.is_empty()
+
+
+def test_a_state_waits_for_its_turn_without_a_pooled_connection(postgres, monkeypatch):
+    monkeypatch.setattr(postgresql, "REQUEST_WAIT_S", 0.2)
+    url = postgres.new_database()
+    store = open_store(url)
+    holding, done = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with store.transaction():
+            holding.set()
+            done.wait(timeout=60)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    try:
+        holding.wait(timeout=60)
+        in_use = postgresql.pool_for(url).get_stats().get("pool_available", 0)
+        with pytest.raises(StoreBusy, match="busy"), store.transaction():
+            pass
+        assert postgresql.pool_for(url).get_stats().get("pool_available", 0) == in_use
+    finally:
+        done.set()
+        holder.join(timeout=60)

@@ -138,6 +138,11 @@ class StoreUnavailable(DomainError):
         super().__init__("store_unavailable", message)
 
 
+class StoreBusy(StoreUnavailable):
+    """The request's state is held by other requests longer than a request waits (a long
+    seed or export of the same session): 503 as well, saying so, and nothing was done."""
+
+
 class Transaction(Protocol):
     def get(self, kind: str, key: str) -> Record | None: ...
 

@@ -11,7 +11,12 @@ retried by re-running the request's use case, which the ``Store`` interface does
 store; under the mock's load a state's transactions are short, and one at a time is enough.)
 
 Connections come from one pool per database and process (``psycopg_pool``), shared by every
-state: a mock with 200 sessions holds at most ``POOL_SIZE`` connections.
+state: a mock with 200 sessions holds at most ``POOL_SIZE`` connections. A state's transactions
+wait for each other anyway, so a process takes at most one pooled connection per state at a
+time: the other requests of a session held by a long transaction (a big seed, an export) wait
+for it without a connection, so the other sessions keep theirs. Every wait is bounded by
+``REQUEST_WAIT_S`` (the advisory lock by ``lock_timeout``), then answered 503 "busy"; a
+database that cannot be reached is 503 "cannot be reached".
 
 The tables are made on first start, in one transaction under an advisory lock, so replicas
 starting together do not race; a database whose schema is newer than this code knows is
@@ -43,6 +48,7 @@ from mock_server.store import (
     Record,
     SessionGone,
     SessionLimitReached,
+    StoreBusy,
     Stored,
     StoreError,
     StoreUnavailable,
@@ -100,7 +106,8 @@ SCHEMA_LOCK = 0x7EF0_0D5C  # the advisory lock replicas take to make the tables
 SESSIONS_LOCK = 0x7EF0_5E55  # taken to count the sessions and add one, as one step
 MAX_BIGINT = 2**63 - 1
 POOL_SIZE = 8  # connections per process; transactions are short
-CONNECT_TIMEOUT_S = 5
+CONNECT_TIMEOUT_S = 3
+REQUEST_WAIT_S = 4.0  # for this state's turn, a pooled connection, or the lock: 503 within 5 s
 DEFAULT_STATE = ""
 # A record's JSON as PostgreSQL reads a field of it. Its json type refuses the escape \u0000
 # (NUL, which a description may hold) anywhere in the document it reads a field from, so that
@@ -142,9 +149,10 @@ class PostgresStore:
         self._lock_key = _lock_key(state)
         # BEGIN and this state's lock in one round trip; for a session, also which life of it
         # is stored (the values are ours, quoted by psycopg).
-        self._begin = sql.SQL("BEGIN; SELECT pg_advisory_xact_lock({})").format(
-            sql.Literal(self._lock_key)
-        )
+        self._begin = sql.SQL(
+            "BEGIN; SET LOCAL lock_timeout = {}; SELECT pg_advisory_xact_lock({})"
+        ).format(sql.Literal(f"{int(REQUEST_WAIT_S * 1000)}ms"), sql.Literal(self._lock_key))
+        self._turn = threading.Lock()  # this process's one transaction on this state
         self._begin_checked = sql.SQL(
             "{}; SELECT generation FROM refund_mock_sessions WHERE name = {}"
         ).format(self._begin, sql.Literal(state))
@@ -159,8 +167,20 @@ class PostgresStore:
         """One transaction on this state. A database that went away (restarted, failed over)
         is a StoreUnavailable; the pool drops the broken connections and makes new ones, so
         the store recovers by itself once the server is back."""
-        with reachable(self.url), self._locked() as db:
-            yield _PostgresTransaction(db, self.state, self._listings)
+        if not self._turn.acquire(timeout=REQUEST_WAIT_S):
+            raise StoreBusy(self._busy())
+        try:
+            with reachable(self.url), self._locked() as db:
+                yield _PostgresTransaction(db, self.state, self._listings)
+        finally:
+            self._turn.release()
+
+    def _busy(self) -> str:
+        held = f"session {self.state!r}" if self.state else "the default state"
+        return (
+            f"The mock's database is busy: {held} was held by other requests for more than"
+            f" {REQUEST_WAIT_S:g} s (a long seed or export?); nothing was done, send it again"
+        )
 
     @contextmanager
     def _locked(self) -> Iterator[psycopg.Connection[Any]]:
@@ -174,13 +194,16 @@ class PostgresStore:
                     began = db.execute(
                         self._begin if self._generation is None else self._begin_checked
                     )
+                except psycopg.errors.LockNotAvailable:
+                    db.execute("ROLLBACK")
+                    raise StoreBusy(self._busy()) from None  # held by another replica
                 except psycopg.OperationalError:
                     if db.broken:
                         continue  # the pool discards it when it comes back
                     raise
+                for _ in range(3 if self._generation is not None else 0):
+                    began.nextset()  # past BEGIN, SET and the lock, to the generation
                 if self._generation is not None:
-                    began.nextset()
-                    began.nextset()
                     stored = began.fetchone()
                     if stored is None or stored[0] != self._generation:
                         db.execute("ROLLBACK")
@@ -253,9 +276,16 @@ def reachable(url: str) -> Iterator[None]:
     (after a minute's outage, longer than a request waits)."""
     try:
         yield
-    except (psycopg.OperationalError, PoolTimeout, StoreError) as exc:
-        if isinstance(exc, PoolTimeout):
-            _drop_pool(url)
+    except PoolTimeout as exc:
+        if _pool_in_use(url):  # every connection serving other requests: busy, not away
+            raise StoreBusy(
+                f"The mock's database is busy: all {POOL_SIZE} connections of this replica"
+                f" were in use for more than {REQUEST_WAIT_S:g} s; nothing was done, send it"
+                " again"
+            ) from exc
+        _drop_pool(url)
+        raise StoreUnavailable(f"The mock's database cannot be reached: {exc}") from exc
+    except (psycopg.OperationalError, StoreError) as exc:
         reason = " ".join(str(exc).split()) or type(exc).__name__
         raise StoreUnavailable(f"The mock's database cannot be reached: {reason}") from exc
 
@@ -335,6 +365,7 @@ def _lock_key(state: str) -> int:
 
 _POOLS: dict[str, ConnectionPool] = {}
 _POOLS_LOCK = threading.Lock()
+_SCHEMA_MADE: set[str] = set()  # databases whose tables this process made or found
 
 
 def pool_for(url: str) -> ConnectionPool:
@@ -348,20 +379,32 @@ def pool_for(url: str) -> ConnectionPool:
                 min_size=1,
                 max_size=POOL_SIZE,
                 kwargs={"autocommit": True, "connect_timeout": CONNECT_TIMEOUT_S},
-                timeout=CONNECT_TIMEOUT_S,  # how long a request waits for a connection
+                timeout=REQUEST_WAIT_S,  # how long a request waits for a connection
                 open=False,
             )
             try:
                 # One connection first: its error says why (no such host, refused, password).
                 psycopg.connect(url, connect_timeout=CONNECT_TIMEOUT_S).close()
                 pool.open(wait=True, timeout=CONNECT_TIMEOUT_S * 2)
-                _make_schema(pool)
+                if url not in _SCHEMA_MADE:  # at start-up; a pool made again after an outage
+                    _make_schema(pool)  # must not wait behind a long transaction's locks
+                    _SCHEMA_MADE.add(url)
             except (psycopg.Error, TimeoutError) as exc:  # PoolTimeout is a TimeoutError
                 pool.close()
                 reason = " ".join(str(exc).split())  # one line
                 raise StoreError(f"cannot open the PostgreSQL store {url!r}: {reason}") from None
             _POOLS[url] = pool
         return pool
+
+
+def _pool_in_use(url: str) -> bool:
+    """Whether the pool holds live connections that are all lent out."""
+    with _POOLS_LOCK:
+        pool = _POOLS.get(url)
+    if pool is None:
+        return False
+    stats = pool.get_stats()
+    return stats.get("pool_size", 0) > 0 and stats.get("pool_available", 0) == 0
 
 
 def _drop_pool(url: str) -> None:
