@@ -398,13 +398,13 @@ def pool_for(url: str) -> ConnectionPool:
 
 
 def _pool_in_use(url: str) -> bool:
-    """Whether the pool holds live connections that are all lent out."""
-    with _POOLS_LOCK:
-        pool = _POOLS.get(url)
-    if pool is None:
+    """Whether a pool that lent no connection in time is busy (the database answers) rather
+    than unable to reach its database: asked once, outside the pool, only then."""
+    try:
+        psycopg.connect(url, connect_timeout=1).close()
+    except psycopg.Error:
         return False
-    stats = pool.get_stats()
-    return stats.get("pool_size", 0) > 0 and stats.get("pool_available", 0) == 0
+    return True
 
 
 def _drop_pool(url: str) -> None:
