@@ -1,5 +1,6 @@
 """``make soak``: a long conformance run per API against two mock workers on one SQLite file,
-then session churn.
+then session churn, then session churn under load (sessions deleted while clients write to them)
+on SQLite with two workers and on PostgreSQL with two replicas.
 
 Schemathesis generates positive and negative requests for every operation, follows the
 contracts' links and runs the behaviour tests; the soak passes when both APIs conform, no
@@ -24,6 +25,7 @@ from pathlib import Path
 import httpx
 
 from bench import targets
+from bench.session_churn import START_DATA, ChurnResult, churn_under_load
 
 ROOT = targets.ROOT
 APIS = {
@@ -144,6 +146,23 @@ def churn_failures(measured: list[tuple[str, Held]]) -> list[str]:
     return failures
 
 
+def churn_under_load_runs(folder: Path, workers: int) -> list[ChurnResult]:
+    """Deletes racing writes: SQLite with ``workers`` workers, PostgreSQL with two replicas."""
+    from tests.postgres import postgres_server
+
+    runs = []
+    start_data = folder / "churn-start.yaml"
+    start_data.write_text(START_DATA)
+    sqlite = ["--seed", str(start_data), "--store", f"sqlite:{folder / 'load.db'}"]
+    with targets.our_mock(*sqlite, "--workers", str(workers)) as mock:
+        runs.append(churn_under_load(f"SQLite, {workers} workers", [mock.root]))
+    with postgres_server() as server:
+        database = ["--seed", str(start_data), "--store", server.new_database()]
+        with targets.our_mock(*database) as one, targets.our_mock(*database) as other:
+            runs.append(churn_under_load("PostgreSQL, 2 replicas", [one.root, other.root]))
+    return runs
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--max-examples", type=int, default=150)
@@ -169,6 +188,7 @@ def main() -> int:
         ]
         churn_args += ["--session-idle", str(SESSION_IDLE_S)]
         measured = churn(churn_args, churn_store, args.churn_rounds, args.churn_sessions)
+        under_load = churn_under_load_runs(Path(folder), args.workers)
     print(
         f"Soak: {args.workers} mock workers on SQLite, --max-examples {args.max_examples}, "
         f"seed {args.seed}"
@@ -185,7 +205,13 @@ def main() -> int:
     print("| --- | ---: | ---: | ---: |")
     for label, figures in measured:
         print(figures.line(label))
+    print("\nSession churn under load: writes racing deletes of their session")
+    print("| store | writes | deletes | 5xx | acknowledged after a delete, lost | verdict |")
+    print("| --- | ---: | ---: | ---: | ---: | --- |")
+    for run in under_load:
+        print(run.line())
     churned = churn_failures(measured)
+    churned += [f"{run.label}: lost {run.lost[:5]}" for run in under_load if not run.passed]
     for failure in churned:
         print(f"churn: {failure}")
     failed = [run for run in runs if not run.passed or run.requests < args.min_requests]
