@@ -458,13 +458,15 @@ def operation_resolver(
                     async with shares.held(session or ""):
                         return await run_in_threadpool(handler, *args, **kwargs)
                 except SessionGone:
-                    # Deleted before this request's first transaction: nothing was done, so it
-                    # runs again in the session made anew (with the start fixtures).
+                    # Its session was deleted under it: whatever it wrote went with the session,
+                    # so it runs again in the session made anew (with the start fixtures).
                     sessions.forget_gone(session or "", state)
                     state = session_state(sessions, session, clock)
             raise StoreUnavailable(
                 f"The session {session!r} was deleted {SESSION_ATTEMPTS} times while this"
                 " request waited: nothing was done; send it again"
+                if session
+                else "The mock's store file was deleted while the mock ran: restart the mock"
             )
 
         return run

@@ -118,12 +118,14 @@ class Sessions(Generic[S]):
         with self._lock:
             found = self._forget(name)
             kept = self._files is not None and self._files.exists(name)
-            if found is None and not kept:
-                raise DomainError("session_not_found", f"No session named {name!r}")
-            if found is not None:
-                self._hooks.discard(found)
-            if kept and self._files is not None:
-                self._files.remove(name)
+        if found is None and not kept:
+            raise DomainError("session_not_found", f"No session named {name!r}")
+        # Outside the lock: removing waits for the session's running transaction (a long seed),
+        # which must not hold up every other session's requests meanwhile.
+        if found is not None:
+            self._hooks.discard(found)
+        elif self._files is not None:
+            self._files.remove(name)
 
     def delete_all(self) -> None:
         """Remove every session (a reset of the whole mock)."""

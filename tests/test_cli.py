@@ -253,3 +253,19 @@ def test_a_postgresql_store_that_cannot_be_used_is_refused_in_one_line():
         run_cli_on_a_free_port("--store", "postgresql://me@127.0.0.1:1/db"),
         "cannot open the PostgreSQL store",
     )
+
+
+def test_start_data_may_use_yaml_anchors_and_merge_keys(tmp_path):
+    from mock_server.fixtures import read_fixtures
+
+    seed = tmp_path / "merged.yaml"
+    seed.write_text(
+        "marqeta:\n  accounts:\n"
+        "    - &account {current_balance: -10, credit_limit: 500, token: first}\n"
+        "    - <<: *account\n      token: second\n"
+    )
+    accounts = read_fixtures(seed)["marqeta"]["accounts"]
+    assert [(a["token"], a["current_balance"]) for a in accounts] == [
+        ("first", -10),
+        ("second", -10),
+    ]

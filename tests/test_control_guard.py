@@ -79,6 +79,18 @@ def test_loopback_names_and_allowed_origins_hosts_reach_the_control_api(mock, ho
     assert httpx.get(f"{mock.root}/__mock__/state", headers={"Host": named}).status_code == 200
 
 
+def test_an_allowed_origins_host_and_dot_localhost_names_reach_it_others_not():
+    with serve(MockConfig(control_origins=frozenset({"http://devbox.internal:5173"}))) as mock:
+        state = f"{mock.root}/__mock__/state"
+        for host, status in [
+            ("devbox.internal:5173", 200),
+            ("app.localhost:3000", 200),
+            ("devbox.internal.evil.example", 403),
+            ("[::1]evil", 403),
+        ]:
+            assert httpx.get(state, headers={"Host": host}).status_code == status, host
+
+
 def test_with_a_token_the_host_may_be_any_name():
     with serve(MockConfig(control_token="s3cret")) as mock:
         read = httpx.get(

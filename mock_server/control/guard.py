@@ -28,6 +28,7 @@ from __future__ import annotations
 import hmac
 import ipaddress
 import json
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -63,19 +64,19 @@ class ControlPolicy:
     def refusal(self, scope: Scope) -> tuple[int, str, str] | None:
         """Why this control request is refused: (status, error kind, message), or None."""
         headers = Headers(scope=scope)
-        host = headers.get("host")
+        host = headers.get("host", "")
         if (
             self.token is None
-            and host is not None
             and self._inner_path(scope) not in OPEN_WITHOUT_TOKEN
             and not self.allows_host(host)
         ):
             return (
                 403,
                 "origin_not_allowed",
-                f"Host {host} is not this machine's loopback name: the control API answers"
-                " requests to localhost or 127.0.0.1 (a page whose DNS name was rebound to the"
-                " mock sends its own host); give --control-token to reach it by another name",
+                f"Host {host or '(none)'} is not this machine's loopback name: the control API"
+                " answers requests to localhost or 127.0.0.1 (a page whose DNS name was rebound"
+                " to the mock sends its own host); give --control-token to reach it by another"
+                " name",
             )
         origin = headers.get("origin")
         if origin is not None and not self.allows_origin(origin, headers.get("host", "")):
@@ -108,14 +109,19 @@ class ControlPolicy:
         if origin in self.origins:
             return True
         same_origin = origin in (f"http://{host}", f"https://{host}")
-        return same_origin and (self.token is not None or is_loopback(_hostname(host)))
+        return same_origin and (self.token is not None or is_loopback(_hostname(host) or ""))
 
     def allows_host(self, host: str) -> bool:
-        """Whether a Host header names this machine's loopback (or a --control-origin's host)."""
+        """Whether a Host header names this machine's loopback (or a --control-origin's host);
+        a missing or malformed one does not."""
         hostname = _hostname(host)
-        return is_loopback(hostname) or hostname in {
-            _hostname(urlsplit(origin).netloc) for origin in self.origins
-        }
+        if hostname is None:
+            return False
+        return (
+            is_loopback(hostname)
+            or hostname.endswith(".localhost")  # browsers resolve these to loopback themselves
+            or hostname in {_hostname(urlsplit(origin).netloc) for origin in self.origins}
+        )
 
     def _inner_path(self, scope: Scope) -> str:
         return scope["path"].removeprefix(self.path) or "/"
@@ -170,11 +176,17 @@ class ControlGuardMiddleware:
         await self.app(scope, receive, _with_headers(send, cors))
 
 
-def _hostname(host: str) -> str:
-    """``host`` without its port (``[::1]:80`` -> ``[::1]``)."""
-    if host.startswith("["):
-        return host.split("]", 1)[0] + "]"
-    return host.rsplit(":", 1)[0].lower()
+def _hostname(host: str) -> str | None:
+    """The name or address a Host header (``name:port``, ``[::1]:80``) gives, lower case, without
+    a trailing dot; None if it gives none or is malformed."""
+    if not _HOST.fullmatch(host):
+        return None
+    hostname = urlsplit(f"//{host}").hostname
+    return hostname.rstrip(".") if hostname else None
+
+
+# A name or IPv4 address, or an IPv6 address in brackets, then an optional port.
+_HOST = re.compile(r"(\[[0-9A-Fa-f:.]+\]|[^\[\]:/@?#\s]+)(:\d{1,5})?")
 
 
 def _cors_headers(origin: str | None) -> list[tuple[bytes, bytes]]:

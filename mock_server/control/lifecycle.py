@@ -14,7 +14,7 @@ import logging
 import re
 from collections.abc import Iterable, Mapping
 from datetime import timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
 from mock_server import background
 from mock_server.clock import Clock
@@ -39,9 +39,14 @@ class _HasVendors(Protocol):
     @property
     def vendors(self) -> Mapping[str, VendorState]: ...
 
+    @property
+    def name(self) -> str | None: ...
+
 
 class _SessionStates(Protocol):
     def all(self) -> Iterable[_HasVendors]: ...
+
+    def forget_gone(self, name: str, state: Any) -> None: ...  # one of those ``all`` gave
 
 
 class AutoLifecycle:
@@ -60,8 +65,9 @@ class AutoLifecycle:
             for name, vendor in state.vendors.items():
                 try:
                     moved += vendor.advance_due(cutoff)
-                except SessionGone:
-                    pass  # deleted: nothing of it is left to move
+                except SessionGone:  # deleted by another worker: what this one holds goes too
+                    self.sessions.forget_gone(state.name or "", state)
+                    break
                 except StoreUnavailable as exc:
                     logger.warning("lifecycle tick: %s: %s", name, exc.message)
         return moved

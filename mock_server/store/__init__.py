@@ -12,7 +12,6 @@ one atomic check-and-write, whatever the store.
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import os
 from collections.abc import Iterable, Iterator
@@ -230,7 +229,7 @@ def open_store(url: str, max_sessions: int | None = None) -> Store:
         path = url.removeprefix(SQLITE)
         try:
             return SQLiteStore(path)
-        except sqlite3.Error as exc:
+        except (sqlite3.Error, OSError) as exc:
             raise StoreError(f"cannot open the SQLite store {path!r}: {exc}") from None
     raise ValueError(
         f"unknown store {url!r}: expected 'memory', 'sqlite:PATH' or 'postgresql://...'"
@@ -243,14 +242,18 @@ def open_session_store(url: str, session: str, max_sessions: int) -> Store:
     replicas do at the same time."""
     if url.startswith(POSTGRESQL) or not is_shared(url):
         return open_store(session_url(url, session), max_sessions)
+    import fcntl
+
     folder = _sessions_folder(url)
+    path = folder / _session_file(session)
+    if path.exists():  # opening: no count to keep
+        return open_store(f"{SQLITE}{path}")
     lock = os.open(folder, os.O_RDONLY)  # the folder itself is the workers' lock
     try:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        path = folder / _session_file(session)
         if not path.exists() and len(stored_sessions(url)) >= max_sessions:
             raise SessionLimitReached(max_sessions)
-        return open_store(f"{SQLITE}{path}")
+        return open_store(f"{SQLITE}{path}")  # a new file: nobody else holds its lock
     finally:
         os.close(lock)  # and with it the lock
 

@@ -83,8 +83,7 @@ class MemoryStore:
     @contextmanager
     def transaction(self) -> Iterator[_MemoryTransaction]:
         with self._lock:
-            if self._destroyed:
-                raise SessionGone("this session was deleted")
+            self._check_kept()
             tx = _MemoryTransaction(self._state, self._listings)
             yield tx
             tx.commit()
@@ -99,16 +98,23 @@ class MemoryStore:
 
     def clear(self) -> None:
         with self._lock:
+            self._check_kept()
             self._state = _State()
 
     def is_empty(self) -> bool:
         with self._lock:
+            self._check_kept()
             return not any(self._state.rows.values())
+
+    def _check_kept(self) -> None:
+        if self._destroyed:
+            raise SessionGone("this session was deleted")
 
     def export(self) -> list[Stored]:
         # Only the rows are gathered under the lock: a committed record is never changed in
         # place (a replace puts a new one in its row), so copying it out can wait.
         with self._lock:
+            self._check_kept()
             rows = [
                 (row.sequence, kind, key, row.owners, row.record)
                 for kind, by_key in self._state.rows.items()
@@ -126,6 +132,7 @@ class MemoryStore:
             for stored in records:
                 tx.add(stored.kind, stored.key, stored.record, stored.owners)
         with self._lock:  # swap in the finished state: readers never see half of it
+            self._check_kept()
             self._state = replacement._state
 
     def close(self) -> None:

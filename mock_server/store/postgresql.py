@@ -107,7 +107,7 @@ SESSIONS_LOCK = 0x7EF0_5E55  # taken to count the sessions and add one, as one s
 MAX_BIGINT = 2**63 - 1
 POOL_SIZE = 8  # connections per process; transactions are short
 CONNECT_TIMEOUT_S = 3
-REQUEST_WAIT_S = 4.0  # for this state's turn, a pooled connection, or the lock: 503 within 5 s
+REQUEST_WAIT_S = 4.0  # each wait (this state's turn, a pooled connection, a lock) at most
 DEFAULT_STATE = ""
 # A record's JSON as PostgreSQL reads a field of it. Its json type refuses the escape \u0000
 # (NUL, which a description may hold) anywhere in the document it reads a field from, so that
@@ -276,6 +276,11 @@ def reachable(url: str) -> Iterator[None]:
     (after a minute's outage, longer than a request waits)."""
     try:
         yield
+    except psycopg.errors.LockNotAvailable as exc:  # lock_timeout: held by a long transaction
+        raise StoreBusy(
+            f"The mock's database is busy: a lock was held for more than {REQUEST_WAIT_S:g} s"
+            " (a long seed or export?); nothing was done, send it again"
+        ) from exc
     except PoolTimeout as exc:
         if _pool_in_use(url):  # every connection serving other requests: busy, not away
             raise StoreBusy(
@@ -307,6 +312,7 @@ def session_stored(url: str, session: str) -> bool:
 def remove_session(url: str, session: str) -> None:
     """Forget a state: its rows, and its name among the sessions."""
     with reachable(url), pool_for(url).connection() as db, db.transaction():
+        db.execute(f"SET LOCAL lock_timeout = '{int(REQUEST_WAIT_S * 1000)}ms'")
         db.execute("SELECT pg_advisory_xact_lock(%s)", (_lock_key(session),))
         _delete_state(db, session)
         db.execute("DELETE FROM refund_mock_sessions WHERE name = %s", (session,))
@@ -422,8 +428,24 @@ def _close_pools() -> None:
         _POOLS.clear()
 
 
+def _schema_current(db: psycopg.Connection[Any]) -> bool:
+    """Whether the tables are there as this version makes them: then start-up changes nothing
+    (``ALTER TABLE`` would take a lock that waits behind any long transaction)."""
+    row = db.execute(
+        "SELECT to_regclass('refund_mock_schema') IS NOT NULL AND EXISTS (SELECT 1 FROM"
+        " pg_attribute WHERE attrelid = to_regclass('refund_mock_sessions')"
+        " AND attname = 'generation' AND NOT attisdropped)"
+    ).fetchone()
+    if row is None or not row[0]:
+        return False
+    version = db.execute("SELECT max(version) FROM refund_mock_schema").fetchone()
+    return version is not None and version[0] == SCHEMA_VERSION
+
+
 def _make_schema(pool: ConnectionPool) -> None:
     with pool.connection() as db, db.transaction():
+        if _schema_current(db):
+            return
         db.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK,))
         for statement in SCHEMA:
             db.execute(statement)

@@ -87,8 +87,20 @@ class SQLiteStore:
         self._db: sqlite3.Connection | None = None
         self._listings: dict[str, Listing] = {}
         with self._lock:
-            self._connection(create=True).executescript(SCHEMA)
-            self._file = _identity(self.path)
+            # Which file the connection opened: the one a descriptor of ours held before it
+            # connected, if the path still names that file after (an unlinked file never
+            # comes back under its name, so the path named it throughout).
+            held = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                self._file: tuple[int, int] | None = None
+                self._connection(create=True).executescript(SCHEMA)
+                opened = os.fstat(held)
+                self._file = (opened.st_dev, opened.st_ino)
+                if _identity(self.path) != self._file:
+                    self._close()
+                    raise SessionGone(f"{self.path} was deleted while it was opened")
+            finally:
+                os.close(held)
         with self.transaction() as tx:  # another worker may be adding the column at once
             columns = {row[1] for row in tx.db.execute("PRAGMA table_info(listings)")}
             if "sort_value" not in columns:
@@ -110,7 +122,7 @@ class SQLiteStore:
         once. A connection per thread held ~40 per session (issue: 2,478 fds in one worker).
         """
         if self._db is None:
-            if not create and _identity(self.path) != self._file:
+            if not create and (self._file is None or _identity(self.path) != self._file):
                 raise SessionGone(f"{self.path} was deleted")
             try:
                 db = _connect(self.path, "rwc" if create else "rw")
@@ -196,17 +208,26 @@ class SQLiteStore:
 
 def remove_file(path: str) -> None:
     """Delete a store's files, holding its write lock while doing so: a transaction of another
-    worker either finished before, or finds the file gone once it holds the lock."""
+    worker either finished before, or finds the file gone once it holds the lock. A file made
+    anew at the path meanwhile (another worker deleted this one first) is left alone."""
     try:
-        db = _connect(path, "rw")
-    except sqlite3.OperationalError:
+        held = os.open(path, os.O_RDWR)
+    except FileNotFoundError:
         return  # deleted already
     try:
+        opened = os.fstat(held)
+        db = _connect(path, "rw")
+    except sqlite3.OperationalError:
+        os.close(held)
+        return  # deleted meanwhile
+    try:
         db.execute("BEGIN IMMEDIATE")
-        for suffix in ("", "-wal", "-shm"):  # the database and SQLite's own files beside it
-            Path(path + suffix).unlink(missing_ok=True)
+        if _identity(path) == (opened.st_dev, opened.st_ino):  # the file whose lock is held
+            for suffix in ("", "-wal", "-shm"):  # the database and SQLite's own files
+                Path(path + suffix).unlink(missing_ok=True)
         db.execute("ROLLBACK")
     finally:
+        os.close(held)
         # SQLite sees that its file was unlinked and neither checkpoints nor deletes by path on
         # close, so a new file made at the same path meanwhile is left alone.
         db.close()
