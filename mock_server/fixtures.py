@@ -71,9 +71,10 @@ class _StrictLoader(yaml.SafeLoader):
     too; last-wins would drop data without a word)."""
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-        self.flatten_mapping(node)  # merge keys (<<: *anchor) first, as the safe loader does
         seen: set[Any] = set()
         for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue  # <<: *anchor brings keys that the mapping's own may override
             key = self.construct_object(key_node, deep=deep)
             if isinstance(key, Hashable) and key in seen:
                 line = key_node.start_mark.line + 1
