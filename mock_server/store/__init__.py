@@ -247,15 +247,26 @@ def open_session_store(url: str, session: str, max_sessions: int) -> Store:
     folder = _sessions_folder(url)
     path = folder / _session_file(session)
     if path.exists():  # opening: no count to keep
-        return open_store(f"{SQLITE}{path}")
+        return _session_file_store(path)
     lock = os.open(folder, os.O_RDONLY)  # the folder itself is the workers' lock
     try:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not path.exists() and len(stored_sessions(url)) >= max_sessions:
             raise SessionLimitReached(max_sessions)
-        return open_store(f"{SQLITE}{path}")  # a new file: nobody else holds its lock
+        return _session_file_store(path)  # a new file: nobody else holds its lock
     finally:
         os.close(lock)  # and with it the lock
+
+
+def _session_file_store(path: Path) -> Store:
+    import sqlite3
+
+    from mock_server.store.sqlite import SQLiteStore
+
+    try:
+        return SQLiteStore(path, deletable=True)
+    except (sqlite3.Error, OSError) as exc:
+        raise StoreError(f"cannot open the SQLite store {str(path)!r}: {exc}") from None
 
 
 def is_shared(url: str) -> bool:

@@ -23,6 +23,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -74,14 +75,18 @@ SORT_VALUE = (
     "CREATE INDEX listings_by_key ON listings (kind, key)",
 )
 MAX_INTEGER = 2**63 - 1
+REMOVE_ATTEMPTS = 5
 BUSY_TIMEOUT_MS = 30_000  # other workers hold the write lock for a transaction at most
 
 
 class SQLiteStore:
     blocking = True  # file I/O, and other workers' write locks
 
-    def __init__(self, path: Path | str) -> None:
+    def __init__(self, path: Path | str, deletable: bool = False) -> None:
+        """The store in the file at ``path``; ``deletable`` for a session's, which another
+        worker may delete while this one has it open."""
         self.path = str(path)
+        self._deletable = deletable
         # One transaction of this process at a time; it also guards the connection.
         self._lock = threading.Lock()
         self._db: sqlite3.Connection | None = None
@@ -92,10 +97,15 @@ class SQLiteStore:
             # comes back under its name, so the path named it throughout).
             held = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
             try:
-                self._file: tuple[int, int] | None = None
-                self._connection(create=True).executescript(SCHEMA)
                 opened = os.fstat(held)
-                self._file = (opened.st_dev, opened.st_ino)
+                self._file: tuple[int, int] | None = (opened.st_dev, opened.st_ino)
+                try:
+                    self._connection(create=True).executescript(SCHEMA)
+                except sqlite3.Error:
+                    self._close()
+                    if self._deletable:  # a session's files unlinked as it opened them
+                        raise SessionGone(f"{self.path} could not be opened") from None
+                    raise
                 if _identity(self.path) != self._file:
                     self._close()
                     raise SessionGone(f"{self.path} was deleted while it was opened")
@@ -139,7 +149,13 @@ class SQLiteStore:
     def transaction(self) -> Iterator[_SQLiteTransaction]:
         with self._lock:
             db = self._connection()
-            db.execute("BEGIN IMMEDIATE")
+            try:
+                db.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError:
+                if _identity(self.path) == self._file:
+                    raise
+                self._close()  # its files were unlinked under it (an I/O error, not a lock)
+                raise SessionGone(f"{self.path} was deleted") from None
             if _identity(self.path) != self._file:  # deleted while this one waited for the lock
                 db.execute("ROLLBACK")
                 self._close()
@@ -210,6 +226,20 @@ def remove_file(path: str) -> None:
     """Delete a store's files, holding its write lock while doing so: a transaction of another
     worker either finished before, or finds the file gone once it holds the lock. A file made
     anew at the path meanwhile (another worker deleted this one first) is left alone."""
+    for _ in range(REMOVE_ATTEMPTS):
+        try:
+            _remove_locked(path)
+            return
+        except sqlite3.OperationalError:
+            # Another worker was removing it at the same moment (its files went under this
+            # connection): done when the file is gone, else once more.
+            if not Path(path).exists():
+                return
+            time.sleep(0.05)
+    _remove_locked(path)
+
+
+def _remove_locked(path: str) -> None:
     try:
         held = os.open(path, os.O_RDWR)
     except FileNotFoundError:
@@ -223,7 +253,9 @@ def remove_file(path: str) -> None:
     try:
         db.execute("BEGIN IMMEDIATE")
         if _identity(path) == (opened.st_dev, opened.st_ino):  # the file whose lock is held
-            for suffix in ("", "-wal", "-shm"):  # the database and SQLite's own files
+            # SQLite's own files first: while the database is still there nobody makes a new
+            # one at the path, which would open files left beside it by name.
+            for suffix in ("-wal", "-shm", "-journal", ""):
                 Path(path + suffix).unlink(missing_ok=True)
         db.execute("ROLLBACK")
     finally:
