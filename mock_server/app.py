@@ -157,8 +157,11 @@ class MockState:
         with self.store.transaction() as tx:
             if only_into_empty and not tx.is_empty():
                 return
-            for fixtures in self.start_fixtures:
-                self._seed_in(tx, fixtures)
+            self._seed_start_fixtures(tx)
+
+    def _seed_start_fixtures(self, tx: Transaction) -> None:
+        for fixtures in self.start_fixtures:
+            self._seed_in(tx, fixtures)
 
     def reset(self, load_fixtures: bool = True) -> None:
         """Clear the state and seed the start fixtures, as one transaction: resets at the same
@@ -166,8 +169,7 @@ class MockState:
         with self.store.transaction() as tx:
             tx.clear()
             if load_fixtures:
-                for fixtures in self.start_fixtures:
-                    self._seed_in(tx, fixtures)
+                self._seed_start_fixtures(tx)
 
 
 @dataclass(frozen=True)
