@@ -29,8 +29,10 @@ import httpx
 
 from mock_server.app import MockConfig, build_app
 from mock_server.auth import DEMO_BALANCED_SECRET, DEMO_PASSWORD, DEMO_USER
-from mock_server.marqeta.service import NewAccount, NewRefund
-from mock_server.store import open_store
+from mock_server.clock import SystemClock
+from mock_server.marqeta.service import MarqetaService, NewAccount, NewRefund, Policy
+from mock_server.marqeta.vendor import MARQETA
+from mock_server.spec import load_contract
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -304,18 +306,17 @@ def sqlite_scale(size: int, seconds: int) -> dict[str, object]:
     cost a mock that keeps them on disk."""
     with tempfile.TemporaryDirectory() as folder:
         url = f"sqlite:{folder}/scale.db"
-        store = open_store(url)
-        service = (
-            build_app(MockConfig(store=url, demo=False), store)
-            .mock_state.vendors["marqeta"]
-            .service
+        # The mock's schema and indexes, made by the app as a served mock makes them.
+        store = build_app(MockConfig(store=url, demo=False)).default.store
+        service = MarqetaService(
+            SystemClock(), Policy.from_contract(load_contract(MARQETA.contract_file))
         )
         account, _ = service.open_account(
-            NewAccount(current_balance=Decimal(-1_000_000_000), credit_limit=Decimal(0))
+            store, NewAccount(current_balance=Decimal(-1_000_000_000), credit_limit=Decimal(0))
         )
         refund = NewRefund(method="ACH", type="CREDIT_BALANCE_REFUND", amount=Decimal("0.01"))
         for _ in range(size):
-            service.create_refund(account.token, refund)
+            service.create_refund(store, account.token, refund)
         store.close()
         with targets.our_mock("--store", url) as ours:
             page = Request(

@@ -17,16 +17,10 @@ from pathlib import Path
 from typing import Any
 
 import uvicorn
-from connexion import AsyncApp
 
-from mock_server.app import MockConfig, build_app
+from mock_server.app import MockApp, MockConfig, build_app
 from mock_server.auth import Credentials
-from mock_server.connections import (
-    ConnectionLimits,
-    GuardedHttpProtocol,
-    WorkerSupervisor,
-    use_limits,
-)
+from mock_server.connections import ConnectionLimits, GuardedHttp, WorkerSupervisor
 from mock_server.control.guard import TOKEN_VARIABLE, is_loopback
 from mock_server.control.handlers import CONTROL_PATH
 from mock_server.control.lifecycle import parse_lifecycle
@@ -286,23 +280,22 @@ def main(argv: list[str] | None = None) -> int:
         # Built here even with workers: it checks the options, loads the fixtures into the
         # store once, and gives the banner its data.
         app = build_app(config)
-        GuardedHttpProtocol.answer_early = app.error_router.before_app
     except (ValueError, FixturesError, StoreError, CannotListen) as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return 2
     logger.info("%s", banner(app, config, args.host, args.port))
     if args.workers == 1:
-        server = uvicorn.Server(uvicorn.Config(app, **serving_options(args)))
+        server = uvicorn.Server(uvicorn.Config(app, **serving_options(args, app)))
         with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C is how a developer stops it
             server.run(sockets=[listening])
         return 0 if server.started else 1
-    app.mock_state.store.close()
+    app.default.store.close()
     os.environ[ARGV_VARIABLE] = json.dumps(argv)
     workers = uvicorn.Config(
         "mock_server.__main__:worker_app",
         factory=True,
         workers=args.workers,
-        **serving_options(args),
+        **serving_options(args, app),
     )
     # The socket bound before the app was built is the workers' own: connections made while
     # they start wait in its backlog, where binding anew would have reset them.
@@ -311,8 +304,9 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def serving_options(args: argparse.Namespace) -> dict[str, Any]:
-    """uvicorn's options for these arguments: where to listen, and connection hygiene."""
+def serving_options(args: argparse.Namespace, app: MockApp) -> dict[str, Any]:
+    """uvicorn's options for these arguments: where to listen, and connection hygiene (the
+    HTTP protocol's own refusals in the error shape of ``app``'s API the path is under)."""
     limits = ConnectionLimits(
         header_timeout=args.header_timeout,
         keep_alive=args.keep_alive,
@@ -324,7 +318,7 @@ def serving_options(args: argparse.Namespace) -> dict[str, Any]:
         "host": args.host,
         "port": args.port,
         "log_level": "info",
-        "http": use_limits(limits),
+        "http": GuardedHttp(limits, app.errors.before_app),
         "timeout_keep_alive": limits.keep_alive,
     }
 
@@ -362,10 +356,7 @@ def worker_app() -> Any:
     """The app of one worker process, built from the options the parent was given."""
     exit_with_supervisor(os.getppid())
     args = parse_args(json.loads(os.environ[ARGV_VARIABLE]))
-    serving_options(args)  # this process's connection limits
-    app = build_app(config_from(args))
-    GuardedHttpProtocol.answer_early = app.error_router.before_app
-    return app
+    return build_app(config_from(args))
 
 
 def exit_with_supervisor(supervisor: int, every_s: float = 1.0) -> threading.Thread:
@@ -383,16 +374,16 @@ def exit_with_supervisor(supervisor: int, every_s: float = 1.0) -> threading.Thr
     return watcher
 
 
-def banner(app: AsyncApp, config: MockConfig, host: str, port: int) -> str:
+def banner(app: MockApp, config: MockConfig, host: str, port: int) -> str:
     root = f"http://{host}:{port}"
     lines = ["refund contract kit mock"]
-    for api in app.mock_state_apis.values():
+    for api in app.apis.values():
         lines.append(f"  {api.vendor.title}:")
         for path in api.base_paths:
             lines.append(f"    {root}{path}   (Swagger UI: {root}{path}/ui/)")
         options = api.vendor.credentials
         lines.append(f"    {options.meaning}: {options.describe(api.credentials)}")
-        lines += [f"    {line}" for line in app.mock_state.vendors[api.name].banner()]
+        lines += [f"    {line}" for line in app.banner(api)]
     if config.control:
         hint = "  (add #token=YOUR_TOKEN to the address)" if config.control_token else ""
         lines.append(f"  Dashboard: {root}{CONTROL_PATH}/{hint}")

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import gc
+import inspect
 import json
-import re
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -26,37 +25,39 @@ from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
 
 from mock_server import background
 from mock_server.auth import Credentials
 from mock_server.clock import Clock, SystemClock
 from mock_server.connexion_adapter import security_map, validator_map
-from mock_server.control.faults import Faults, faults_for
-from mock_server.control.forced import Forcing, OperationAnswers, Sleep
+from mock_server.control.faults import faults_for
+from mock_server.control.forced import Forcing, Sleep
 from mock_server.control.guard import ControlGuardMiddleware, ControlPolicy, VendorCORSMiddleware
 from mock_server.control.handlers import CONTROL_PATH, ControlHandlers
 from mock_server.control.journal import Journal, JournalMiddleware
 from mock_server.control.lifecycle import AutoLifecycle
 from mock_server.domain import DomainError
-from mock_server.error_formats import CodedErrorFormat, ErrorFormat
+from mock_server.error_formats import CodedErrorFormat
 from mock_server.errors import AllowedMethods, ErrorRouter
 from mock_server.fixtures import DEMO_FIXTURES, read_fixtures
 from mock_server.json_codec import JSONIFIER
-from mock_server.registry import VENDORS, control_contract
+from mock_server.registry import control_contract
+from mock_server.runtime import StateService, VendorApi, checked_handlers, vendor_apis
 from mock_server.served import contract_routes
 from mock_server.sessions import (
     SESSION_HEADER,
+    Session,
     SessionFiles,
     SessionHooks,
     SessionLimits,
     Sessions,
 )
-from mock_server.spec import Contract, error_codes, load_contract
+from mock_server.spec import error_codes
 from mock_server.store import (
     SessionGone,
     Store,
     StoreUnavailable,
-    Transaction,
     is_shared,
     open_session_store,
     open_store,
@@ -65,7 +66,7 @@ from mock_server.store import (
     stored_sessions,
 )
 from mock_server.thread_shares import ThreadShares
-from mock_server.vendor import Vendor, VendorState
+from mock_server.vendor import Handler, Vendor
 
 # Operations whose work grows with the whole state (a 10^4-record export takes seconds): always in
 # a worker thread, so that the event loop keeps answering everyone else meanwhile.
@@ -94,112 +95,27 @@ class MockConfig:
         return self.credentials.get(vendor.name, vendor.credentials.demo)
 
 
-@dataclass
-class Shared:
-    """What every session shares: the served APIs, faults, the request journal."""
-
-    config: MockConfig
-    apis: dict[str, VendorApi]
-    faults: Faults
-    journal: Journal
-    start_fixtures: list[dict[str, Any]]
-    sessions: Sessions[MockState] | None = None  # set once the default state exists
-
-    @property
-    def all_sessions(self) -> Sessions[MockState]:
-        if self.sessions is None:
-            raise RuntimeError("the sessions are opened once the default state exists")
-        return self.sessions
-
-
-class MockState:
-    """One session's state: its store, each vendor's state on it, and the control handlers."""
-
-    def __init__(self, shared: Shared, store: Store, name: str | None = None) -> None:
-        clock = shared.config.clock
-        self.name = name  # the session's, None for the default state
-        self.store = store
-        self.start_fixtures = shared.start_fixtures
-        self.vendors: dict[str, VendorState] = {
-            api.name: api.vendor.open(store, clock, api.contract) for api in shared.apis.values()
-        }
-        self.control = ControlHandlers(self, shared)
-        # A durable store restarted on its file keeps its state; fixtures go into an empty one,
-        # checked in the same transaction (replicas or workers may open it at once).
-        self.load_start_fixtures(only_into_empty=True)
-
-    def operation(self, api: str, name: str) -> Callable[..., Any]:
-        """The handler of an operation (``name`` in snake_case) of a vendor API or the control
-        API; a vendor may serve control operations of its own (``VendorState.control``)."""
-        owners = (
-            [self.vendors[api].handlers]
-            if api != "control"
-            else [self.control, *(state.control for state in self.vendors.values())]
-        )
-        for owner in owners:
-            handler: Callable[..., Any] | None = getattr(owner, name, None)
-            if handler is not None:
-                return handler
-        raise LookupError(f"no handler {name} for the {api} API")
-
-    def seed(self, fixtures: dict[str, Any]) -> dict[str, Any]:
-        """Create everything in ``fixtures`` in one transaction (all or nothing: a duplicate id
-        anywhere leaves the state as it was); what was created, by vendor."""
-        with self.store.transaction() as tx:
-            return self._seed_in(tx, fixtures)
-
-    def _seed_in(self, tx: Transaction, fixtures: dict[str, Any]) -> dict[str, Any]:
-        return {
-            name: state.seed(tx, fixtures.get(name) or {}) for name, state in self.vendors.items()
-        }
-
-    def load_start_fixtures(self, only_into_empty: bool = False) -> None:
-        with self.store.transaction() as tx:
-            if only_into_empty and not tx.is_empty():
-                return
-            self._seed_start_fixtures(tx)
-
-    def _seed_start_fixtures(self, tx: Transaction) -> None:
-        for fixtures in self.start_fixtures:
-            self._seed_in(tx, fixtures)
-
-    def reset(self, load_fixtures: bool = True) -> None:
-        """Clear the state and seed the start fixtures, as one transaction: resets at the same
-        time (from replicas too) cannot interleave into duplicate tokens."""
-        with self.store.transaction() as tx:
-            tx.clear()
-            if load_fixtures:
-                self._seed_start_fixtures(tx)
-
-
 @dataclass(frozen=True)
-class VendorApi:
-    """One vendor contract as the mock serves it."""
+class MockApp:
+    """The mock as built: an ASGI app, and what the command line and tests ask of it."""
 
-    vendor: Vendor
-    contract: Contract
-    error_format: ErrorFormat
-    credentials: Credentials
-
-    @property
-    def name(self) -> str:
-        return self.vendor.name
+    asgi: AsyncApp
+    apis: Mapping[str, VendorApi]
+    states: StateService
+    sessions: Sessions[Session]
+    errors: ErrorRouter  # also answers the HTTP protocol's own refusals (before_app)
 
     @property
-    def base_paths(self) -> list[str]:
-        return base_paths(self.contract)
+    def default(self) -> Session:
+        """The state requests without ``X-Mock-Session`` use."""
+        return self.sessions.default
 
-    @functools.cached_property
-    def answers(self) -> dict[str, OperationAnswers]:
-        """What the contract documents each operation may answer, by operationId."""
-        return {
-            operation["operationId"]: OperationAnswers(
-                self.contract, operation["operationId"], operation
-            )
-            for item in self.contract["paths"].values()
-            for operation in item.values()
-            if isinstance(operation, dict) and "operationId" in operation
-        }
+    def banner(self, api: VendorApi) -> list[str]:
+        """The start-up banner's lines about ``api``'s demo resources."""
+        return api.runtime.banner(self.default.store)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.asgi(scope, receive, send)
 
 
 def session_files(store: str) -> SessionFiles | None:
@@ -213,46 +129,23 @@ def session_files(store: str) -> SessionFiles | None:
     )
 
 
-def base_paths(contract: Contract) -> list[str]:
-    """The contract's server paths, e.g. ``/v3`` and ``/v3/credit``."""
-    return [server["url"] for server in contract["servers"]]
-
-
-def vendor_apis(config: MockConfig) -> dict[str, VendorApi]:
-    apis = {}
-    for vendor in VENDORS:
-        contract = load_contract(vendor.contract_file)
-        apis[vendor.name] = VendorApi(
-            vendor=vendor,
-            contract=contract,
-            error_format=vendor.error_format(contract),
-            credentials=config.credentials_for(vendor),
-        )
-    return apis
-
-
-def build_app(config: MockConfig | None = None, store: Store | None = None) -> AsyncApp:
-    """The mock as an ASGI app; ``store`` overrides ``config.store`` (tests wrap stores)."""
+def build_app(config: MockConfig | None = None, store: Store | None = None) -> MockApp:
+    """The mock, built once for this process; ``store`` overrides ``config.store`` (tests wrap
+    stores). A StartupError (one line) if a contract and its handlers disagree."""
     config = config or MockConfig()
-    store = store or open_store(config.store)
-    apis = vendor_apis(config)
+    apis = vendor_apis(config.credentials, config.clock)
     # Read every fixtures file up front, so a bad --seed file stops start-up, not a reset.
     paths = ([DEMO_FIXTURES] if config.demo else []) + list(config.seed_files)
-    shared = Shared(
-        config=config,
-        apis=apis,
-        faults=faults_for(config.store),
-        journal=Journal(config.journal_size),
-        start_fixtures=[read_fixtures(path) for path in paths],
-    )
-    state = MockState(shared, store)
-    sessions: Sessions[MockState] = Sessions(
-        state,
+    states = StateService(apis, [read_fixtures(path) for path in paths])
+    default = Session(None, states.opened(store or open_store(config.store)))
+    sessions: Sessions[Session] = Sessions(
+        default,
         SessionHooks(
-            open=lambda name: MockState(
-                shared,
-                open_session_store(config.store, name, config.session_limits.max_sessions),
+            open=lambda name: Session(
                 name,
+                states.opened(
+                    open_session_store(config.store, name, config.session_limits.max_sessions)
+                ),
             ),
             release=lambda session: session.store.close(),
             discard=lambda session: session.store.destroy(),
@@ -260,9 +153,22 @@ def build_app(config: MockConfig | None = None, store: Store | None = None) -> A
         config.session_limits,
         session_files(config.store),
     )
-    shared.sessions = sessions
+    faults = faults_for(config.store)
+    journal = Journal(config.journal_size)
+    control = ControlHandlers(apis, states, sessions, faults, journal)
+    control_api = control_contract()
+    control_handlers = checked_handlers(
+        "the control API",
+        control_api,
+        [control.operations(), *(api.runtime.control_operations for api in apis.values())],
+    )
     lifecycle = (
-        AutoLifecycle(sessions, config.lifecycle_step, config.clock)
+        AutoLifecycle(
+            sessions,
+            {name: api.runtime for name, api in apis.items()},
+            config.lifecycle_step,
+            config.clock,
+        )
         if config.lifecycle_step is not None
         else None
     )
@@ -291,13 +197,10 @@ def build_app(config: MockConfig | None = None, store: Store | None = None) -> A
         swagger_ui_options=SwaggerUIOptions(serve_spec=False),
     )
     errors = ErrorRouter()
-    on_event_loop = not store.blocking
-    shares = ThreadShares()  # of the worker threads, per session
+    calls = Calls(sessions, not default.store.blocking, config.clock, ThreadShares())
     for api in apis.values():
-        forcing = Forcing(api.name, api.answers, api.error_format, shared.faults, config.sleep)
-        resolver = operation_resolver(
-            api.name, sessions, forcing, on_event_loop, config.clock, shares
-        )
+        forcing = Forcing(api.name, api.answers, api.error_format, faults, config.sleep)
+        resolver = calls.resolver(api.runtime.operations, forcing)
         # Longest first: /v3/credit/... must not be taken by the /v3 mount.
         for base_path in sorted(api.base_paths, key=len, reverse=True):
             allowed = AllowedMethods(base_path, api.contract["paths"])
@@ -314,14 +217,12 @@ def build_app(config: MockConfig | None = None, store: Store | None = None) -> A
             )
             contract_routes(app, api.contract, base_path)
 
-    control = control_contract()
     if config.control:
-        errors.register(CONTROL_PATH, CodedErrorFormat(error_codes(control)))
-        resolver = operation_resolver(
-            "control", sessions, None, on_event_loop, config.clock, shares
+        errors.register(CONTROL_PATH, CodedErrorFormat(error_codes(control_api)))
+        app.add_api(
+            control_api, base_path=CONTROL_PATH, resolver=calls.resolver(control_handlers, None)
         )
-        app.add_api(control, base_path=CONTROL_PATH, resolver=resolver)
-        contract_routes(app, control, CONTROL_PATH)
+        contract_routes(app, control_api, CONTROL_PATH)
     index_route(app, apis, config.control)
 
     app.add_error_handler(DomainError, errors.on_domain_error)
@@ -335,14 +236,14 @@ def build_app(config: MockConfig | None = None, store: Store | None = None) -> A
             ControlGuardMiddleware,
             position=MiddlewarePosition.BEFORE_EXCEPTION,
             policy=control_policy,
-            error_body=CodedErrorFormat(error_codes(control)).body,
+            error_body=CodedErrorFormat(error_codes(control_api)).body,
         )
     if config.journal_size:
         # Outside CORS and the error handlers: the journal sees what the client got.
         app.add_middleware(
             JournalMiddleware,
             position=MiddlewarePosition.BEFORE_EXCEPTION,
-            journal=shared.journal,
+            journal=journal,
             base_paths=[path for api in apis.values() for path in api.base_paths],
         )
     # Outermost but for the guard and the journal, so that error responses carry CORS headers
@@ -355,11 +256,7 @@ def build_app(config: MockConfig | None = None, store: Store | None = None) -> A
         allow_methods=["*"],
         allow_headers=["*"],
     )
-    app.mock_state = state  # for tests and the start-up banner
-    app.mock_sessions = sessions
-    app.mock_state_apis = apis  # for the start-up banner
-    app.error_router = errors  # for the HTTP protocol's own 400s
-    return app
+    return MockApp(asgi=app, apis=apis, states=states, sessions=sessions, errors=errors)
 
 
 def index_route(app: AsyncApp, apis: Mapping[str, VendorApi], control: bool) -> None:
@@ -388,7 +285,7 @@ def index_route(app: AsyncApp, apis: Mapping[str, VendorApi], control: bool) -> 
 
 
 def sessions_tidied(
-    sessions: Sessions[MockState], config: MockConfig
+    sessions: Sessions[Session], config: MockConfig
 ) -> contextlib.AbstractAsyncContextManager[None]:
     """Tidy the sessions in the background while serving: idle ones closed, deleted ones
     (by another worker) forgotten."""
@@ -422,61 +319,71 @@ def connexion_middlewares(validate_responses: bool) -> list[type]:
     ]
 
 
-def operation_resolver(
-    api: str,
-    sessions: Sessions[MockState],
-    forcing: Forcing | None,
-    on_event_loop: bool,
-    clock: Clock,
-    shares: ThreadShares,
-) -> Resolver:
-    """Map the contract's vendor operationIds (``createBalanceRefund``) to handler methods.
+@dataclass(frozen=True)
+class Calls:
+    """How a request reaches its handler: in the request's session (``X-Mock-Session``), after
+    any answer a developer forced (a fault or ``Prefer``).
 
-    Each call runs in the request's session (``X-Mock-Session``), after any answer a developer
-    forced (a fault or ``Prefer``). Connexion runs plain functions in a thread pool; with a
-    store that never waits (``Store.blocking`` false) the hop costs more than the handler, so
-    the handlers run on the event loop instead: +30 % requests/s for a bare Connexion app here.
-    """
+    Connexion runs plain functions in a thread pool; with a store that never waits
+    (``Store.blocking`` false) the hop costs more than the handler, so the handlers run on the
+    event loop instead: +30 % requests/s for a bare Connexion app here."""
 
-    def resolve(operation_id: str) -> Any:
-        name = _snake_case(operation_id)
+    sessions: Sessions[Session]
+    on_event_loop: bool
+    clock: Clock
+    shares: ThreadShares  # of the worker threads, per session
 
-        # Connexion reads the parameters from the wrapped (default session's) method.
-        @functools.wraps(sessions.default.operation(api, name))
-        async def run(*args: Any, **kwargs: Any) -> Any:
+    def resolver(self, handlers: Mapping[str, Handler], forcing: Forcing | None) -> Resolver:
+        """Connexion's resolver for an API whose operations ``handlers`` serves (checked
+        against its contract at start-up)."""
+        return Resolver(
+            function_resolver=lambda operation_id: self.call(
+                operation_id, handlers[operation_id], forcing
+            )
+        )
+
+    def call(
+        self, operation_id: str, handler: Handler, forcing: Forcing | None
+    ) -> Callable[..., Awaitable[Any]]:
+        async def run(**params: Any) -> Any:
             headers = Headers(scope=connexion.context.scope)
-            session = headers.get(SESSION_HEADER)
+            name = headers.get(SESSION_HEADER)
             # A bad name or a full mock is refused before any fault.
-            state = session_state(sessions, session, clock) if session else sessions.default
+            session = (
+                session_state(self.sessions, name, self.clock) if name else self.sessions.default
+            )
             if forcing is not None:
-                forced = await forcing.answer(operation_id, headers.get("prefer"), session)
+                forced = await forcing.answer(operation_id, headers.get("prefer"), name)
                 if forced is not None:
                     return forced
             for _ in range(SESSION_ATTEMPTS):
-                handler = state.operation(api, name)
                 try:
-                    if on_event_loop and operation_id not in WHOLE_STATE_OPERATIONS:
-                        return handler(*args, **kwargs)
-                    async with shares.held(session or ""):
-                        return await run_in_threadpool(handler, *args, **kwargs)
+                    if self.on_event_loop and operation_id not in WHOLE_STATE_OPERATIONS:
+                        return handler(session, **params)
+                    async with self.shares.held(name or ""):
+                        return await run_in_threadpool(handler, session, **params)
                 except SessionGone:
                     # Its session was deleted under it: whatever it wrote went with the session,
                     # so it runs again in the session made anew (with the start fixtures).
-                    sessions.forget_gone(session or "", state)
-                    state = session_state(sessions, session, clock)
+                    self.sessions.forget_gone(name or "", session)
+                    session = session_state(self.sessions, name, self.clock)
             raise StoreUnavailable(
-                f"The session {session!r} was deleted {SESSION_ATTEMPTS} times while this"
+                f"The session {name!r} was deleted {SESSION_ATTEMPTS} times while this"
                 " request waited: nothing was done; send it again"
-                if session
+                if name
                 else "The mock's store file was deleted while the mock ran: restart the mock"
             )
 
+        # Connexion passes the parameters the handler names, less the session it is given here.
+        signature = inspect.signature(handler)
+        run.__signature__ = signature.replace(  # type: ignore[attr-defined]
+            parameters=list(signature.parameters.values())[1:]
+        )
+        run.__name__ = operation_id
         return run
 
-    return Resolver(function_resolver=resolve)
 
-
-def session_state(sessions: Sessions[MockState], session: str | None, clock: Clock) -> MockState:
+def session_state(sessions: Sessions[Session], session: str | None, clock: Clock) -> Session:
     """The state of the request's session, opened anew while another process deletes it."""
     for _ in range(SESSION_ATTEMPTS):
         with contextlib.suppress(SessionGone):  # deleted while it was being opened
@@ -485,7 +392,3 @@ def session_state(sessions: Sessions[MockState], session: str | None, clock: Clo
         f"The session {session!r} was deleted {SESSION_ATTEMPTS} times while this request"
         " opened it: nothing was done; send it again"
     )
-
-
-def _snake_case(name: str) -> str:
-    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()

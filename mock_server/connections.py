@@ -35,6 +35,7 @@ import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
 from http import HTTPStatus
+from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.supervisors import Multiprocess
@@ -58,20 +59,24 @@ class GuardedHttpProtocol(HttpToolsProtocol):
     """uvicorn's httptools protocol, with header and body deadlines, a header size limit and an
     evicting connection cap."""
 
-    limits = ConnectionLimits()  # set once per process by ``use_limits``
-    answer_early: EarlyAnswer | None = None  # set once the app is built
+    def __init__(
+        self, *args: Any, limits: ConnectionLimits, answer_early: EarlyAnswer | None, **kwargs: Any
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.limits = limits
+        self.answer_early = answer_early  # None: uvicorn's plain-text refusals
 
     def send_400_response(self, msg: str) -> None:
         """A request the parser refuses (a request line over 64 KB, bad framing): uvicorn
         answers plain text; the vendor's error shape is what clients of the mock parse."""
-        if type(self).answer_early is None:
+        if self.answer_early is None:
             super().send_400_response(msg)
             return
         self._refuse(400, f"The request could not be read: {msg}")
 
     def _refuse(self, status: int, message: str) -> None:
         """Answer ``status`` in the error shape of the path read so far, and close."""
-        answer = type(self).answer_early
+        answer = self.answer_early
         path = (getattr(self, "url", None) or b"").decode("latin-1").split("?")[0]
         if answer is None:
             media_type, body = "text/plain; charset=utf-8", message.encode()
@@ -202,10 +207,18 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         oldest.transport.close()
 
 
-def use_limits(limits: ConnectionLimits) -> type[GuardedHttpProtocol]:
-    """The protocol class for uvicorn's ``http`` option, with these limits in this process."""
-    GuardedHttpProtocol.limits = limits
-    return GuardedHttpProtocol
+@dataclass(frozen=True)
+class GuardedHttp:
+    """uvicorn's ``http`` option: makes each connection's protocol with these limits, refusing
+    in the error shape ``answer_early`` gives (picklable: ``--workers`` send it to each)."""
+
+    limits: ConnectionLimits
+    answer_early: EarlyAnswer | None = None
+
+    def __call__(self, *args: Any, **kwargs: Any) -> GuardedHttpProtocol:
+        return GuardedHttpProtocol(
+            *args, limits=self.limits, answer_early=self.answer_early, **kwargs
+        )
 
 
 class WorkerSupervisor(Multiprocess):

@@ -21,12 +21,21 @@ from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 from mock_server.domain import DomainError
-from mock_server.store import SessionLimitReached
+from mock_server.store import SessionLimitReached, Store
 
 SESSION_HEADER = "x-mock-session"
 SESSION_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 
 S = TypeVar("S")
+
+
+@dataclass(frozen=True)
+class Session:
+    """What a request works on: its session's name (None for the default state) and store.
+    Handlers and services are built once; each call is given the session it is for."""
+
+    name: str | None
+    store: Store
 
 
 @dataclass(frozen=True)

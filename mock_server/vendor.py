@@ -11,7 +11,7 @@ installed without Connexion.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
@@ -20,37 +20,46 @@ from mock_server.auth import Credentials
 from mock_server.clock import Clock
 from mock_server.error_formats import ErrorFormat
 from mock_server.spec import Contract
-from mock_server.store import Store, Transaction
+from mock_server.store import Listing, Store, Transaction
 
 Json = dict[str, Any]
 
 
-class VendorState(Protocol):
-    """One session's state of one vendor API: its service, and what the rest of the mock asks
-    of it."""
+# An operation's handler: called with the request's session (``mock_server.sessions.Session``)
+# and the request's parameters by name; answers (body, status[, headers]).
+Handler = Callable[..., Any]
+
+
+class VendorRuntime(Protocol):
+    """A vendor API as one process serves it, built once (``Vendor.build``): its handlers, and
+    what the rest of the mock asks of a session's state of it, given that session's store."""
 
     @property
-    def handlers(self) -> object:
-        """The contract's operations: a method per ``operationId``, in snake_case."""
+    def operations(self) -> Mapping[str, Handler]:
+        """The handler of each of the contract's operations, by ``operationId``."""
 
     @property
-    def control(self) -> object | None:
-        """Control API operations of this vendor's own (a method per ``operationId`` in
-        snake_case, e.g. Marqeta's ``createAccount``), or None."""
+    def control_operations(self) -> Mapping[str, Handler]:
+        """Control API operations of this vendor's own, by ``operationId`` (e.g. Marqeta's
+        ``createAccount``); empty if it has none."""
+
+    @property
+    def listings(self) -> Iterable[Listing]:
+        """How its kinds are listed: each store is told (``Store.index``) when opened."""
 
     def seed(self, tx: Transaction, section: Json) -> Json:
         """Create the vendor's section of a fixtures file inside ``tx``; what was created."""
 
-    def counts(self) -> Json:
+    def counts(self, store: Store) -> Json:
         """What a reset or a state import reports for this vendor (``ResetResult``)."""
 
-    def overview(self, limit: int) -> Json:
+    def overview(self, store: Store, limit: int) -> Json:
         """The dashboard's view of this vendor (``Overview``): pages, never the whole state."""
 
-    def banner(self) -> list[str]:
+    def banner(self, store: Store) -> list[str]:
         """Start-up banner lines naming the demo resources."""
 
-    def advance_due(self, cutoff: datetime) -> int:
+    def advance_due(self, store: Store, cutoff: datetime) -> int:
         """``--lifecycle auto``: move each resource unchanged since ``cutoff`` one step along
         its lifecycle; how many moved (0 for an API without lifecycles)."""
 
@@ -140,7 +149,7 @@ class Vendor:
     control_part: str  # its part of the control API's contract, in openapi/
     credentials: CredentialOptions
     error_format: Callable[[Contract], ErrorFormat]  # the vendor's error body, from its contract
-    open: Callable[[Store, Clock, Contract], VendorState]  # a session's state
+    build: Callable[[Clock, Contract], VendorRuntime]  # once per process
     models: Mapping[str, type]  # every kind it stores, with its model (state import checks)
     panel: Panel  # the dashboard's view of its overview
     # The conformance suite's modules for it, named rather than imported: they need

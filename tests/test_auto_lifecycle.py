@@ -9,12 +9,19 @@ from decimal import Decimal
 import httpx
 import pytest
 
-from mock_server.app import MockConfig, MockState, build_app
+from mock_server.app import MockApp, MockConfig, build_app
 from mock_server.control.lifecycle import AutoLifecycle, parse_lifecycle
 from mock_server.marqeta.models import Refund
-from mock_server.marqeta.service import NewRefund
+from mock_server.marqeta.service import MarqetaService, NewRefund, Policy
+from mock_server.sessions import Session
+from mock_server.spec import load_contract
+from mock_server.vendor import VendorRuntime
 from tests.support import DEMO_AUTH, SettableClock
 
+# Services keep no state (each call is given its session's store): the test's own is the mock's.
+MARQETA = MarqetaService(
+    SettableClock(), Policy.from_contract(load_contract("marqeta-credit.yaml"))
+)
 URL = "/v3/accounts/demo_account_credit_balance/refunds"
 REFUND = {"method": "ACH", "type": "CREDIT_BALANCE_REFUND", "amount": 1}
 
@@ -36,15 +43,16 @@ def test_a_tick_moves_each_refund_that_is_due_one_step_in_every_session():
     clock = SettableClock()
     clock.pinned = clock.now()
     app = build_app(MockConfig(clock=clock))
-    sessions = app.mock_sessions
+    sessions = app.sessions
     default, other = sessions.default, sessions.state("other")
-    lifecycle = AutoLifecycle(sessions, timedelta(seconds=5), clock)
+    lifecycle = AutoLifecycle(sessions, runtimes(app), timedelta(seconds=5), clock)
+    marqeta = marqeta_service(clock)
     new = NewRefund(method="ACH", type="CREDIT_BALANCE_REFUND", amount=Decimal(1))
-    first = default.vendors["marqeta"].service.create_refund("demo_account_credit_balance", new)
-    theirs = other.vendors["marqeta"].service.create_refund("demo_account_credit_balance", new)
+    first = marqeta.create_refund(default.store, "demo_account_credit_balance", new)
+    theirs = marqeta.create_refund(other.store, "demo_account_credit_balance", new)
     clock.pinned += timedelta(seconds=4)
     assert lifecycle.tick() == 0  # not due yet
-    later = default.vendors["marqeta"].service.create_refund("demo_account_credit_balance", new)
+    later = marqeta.create_refund(default.store, "demo_account_credit_balance", new)
     clock.pinned += timedelta(seconds=1)
     assert lifecycle.tick() == 2  # first and theirs; later has waited only 1 s
     assert (status(default, first), status(other, theirs), status(default, later)) == (
@@ -68,22 +76,37 @@ def test_a_description_holding_nul_and_a_deleted_session_stop_no_refund_moving(
     clock = SettableClock()
     clock.pinned = clock.now()
     app = build_app(MockConfig(clock=clock, store=store))
-    sessions = app.mock_sessions
+    sessions = app.sessions
     default, gone = sessions.default, sessions.state("gone")
-    lifecycle = AutoLifecycle(sessions, timedelta(seconds=5), clock)
+    lifecycle = AutoLifecycle(sessions, runtimes(app), timedelta(seconds=5), clock)
+    marqeta = marqeta_service(clock)
     strange = NewRefund(
         method="ACH", type="CREDIT_BALANCE_REFUND", amount=Decimal(1), description="a\x00b"
     )
-    first = default.vendors["marqeta"].service.create_refund("demo_account_credit_balance", strange)
-    gone.vendors["marqeta"].service.create_refund("demo_account_credit_balance", strange)
+    first = marqeta.create_refund(default.store, "demo_account_credit_balance", strange)
+    marqeta.create_refund(gone.store, "demo_account_credit_balance", strange)
     gone.store.destroy()  # deleted as by another worker: this process still holds it
     clock.pinned += timedelta(seconds=5)
     assert lifecycle.tick() == 1
     assert status(default, first) == "PROCESSING"
 
 
-def status(state: MockState, refund: Refund) -> str:
-    return state.vendors["marqeta"].service.refund(refund.account_token, refund.token).status
+def status(session: Session, refund: Refund) -> str:
+    return (
+        marqeta_service(SettableClock())
+        .refund(session.store, refund.account_token, refund.token)
+        .status
+    )
+
+
+def marqeta_service(clock: SettableClock) -> MarqetaService:
+    """A service of the test's own: services keep no state (each call is given its session's
+    store), so it works on the mock's sessions as the mock's own does."""
+    return MarqetaService(clock, Policy.from_contract(load_contract("marqeta-credit.yaml")))
+
+
+def runtimes(app: MockApp) -> dict[str, VendorRuntime]:
+    return {name: api.runtime for name, api in app.apis.items()}
 
 
 def test_a_served_mock_completes_refunds_on_its_own(start_mock):

@@ -9,8 +9,10 @@ from typing import Any
 from mock_server.balanced import uris
 from mock_server.balanced.handlers import BalancedShapes
 from mock_server.balanced.service import BalancedService, NewAccount, NewDebit, NewMarketplace
+from mock_server.sessions import Session
 from mock_server.spec import defaults
-from mock_server.store import Transaction
+from mock_server.store import Store, Transaction
+from mock_server.vendor import Handler
 
 Json = dict[str, Any]
 CONTROL_PART = "mock-control-balanced.yaml"  # where BalancedDebitSeed is
@@ -92,17 +94,17 @@ def seed(service: BalancedService, tx: Transaction, section: Json) -> Json:
     return {"marketplaces": marketplaces}
 
 
-def overview(service: BalancedService, limit: int) -> Json:
+def overview(service: BalancedService, store: Store, limit: int) -> Json:
     """The first ``limit`` marketplaces, each with its ``limit`` newest debits and their
     refunds."""
-    marketplaces = service.marketplaces(offset=0, limit=limit)
+    marketplaces = service.marketplaces(store, offset=0, limit=limit)
     shown = []
     for marketplace in marketplaces.items:
-        total = service.debits(marketplace.id, offset=0, limit=0).total
-        newest = service.debits(marketplace.id, offset=max(0, total - limit), limit=limit)
+        total = service.debits(store, marketplace.id, offset=0, limit=0).total
+        newest = service.debits(store, marketplace.id, offset=max(0, total - limit), limit=limit)
         debits = []
         for debit in reversed(newest.items):
-            refunds = service.refunds(marketplace.id, 0, limit, debit_id=debit.id)
+            refunds = service.refunds(store, marketplace.id, 0, limit, debit_id=debit.id)
             debits.append(
                 {
                     "id": debit.id,
@@ -135,21 +137,34 @@ class BalancedControl:
         self.service = service
         self.shapes = shapes
 
-    def set_debit_status(self, marketplace_id: str, debit_id: str, body: Json) -> tuple[Json, int]:
-        debit = self.service.set_debit_status(marketplace_id, debit_id, body["status"])
+    def operations(self) -> dict[str, Handler]:
+        """The handler of each control API operation of Balanced's (checked at start-up)."""
+        return {
+            "setDebitStatus": self.set_debit_status,
+            "setMarketplaceEscrow": self.set_marketplace_escrow,
+        }
+
+    def set_debit_status(
+        self, session: Session, marketplace_id: str, debit_id: str, body: Json
+    ) -> tuple[Json, int]:
+        debit = self.service.set_debit_status(
+            session.store, marketplace_id, debit_id, body["status"]
+        )
         return self.shapes.debit.write(debit), 200
 
-    def set_marketplace_escrow(self, marketplace_id: str, body: Json) -> tuple[Json, int]:
-        marketplace = self.service.set_escrow(marketplace_id, body["in_escrow"])
+    def set_marketplace_escrow(
+        self, session: Session, marketplace_id: str, body: Json
+    ) -> tuple[Json, int]:
+        marketplace = self.service.set_escrow(session.store, marketplace_id, body["in_escrow"])
         return self.shapes.marketplace.write(marketplace), 200
 
 
-def banner(service: BalancedService) -> list[str]:
+def banner(service: BalancedService, store: Store) -> list[str]:
     lines = []
-    for marketplace in service.marketplaces(offset=0, limit=100).items:
+    for marketplace in service.marketplaces(store, offset=0, limit=100).items:
         lines.append(f"marketplace {marketplace.id}  in escrow {marketplace.in_escrow}")
-        for account in service.accounts(marketplace.id, offset=0, limit=100).items:
-            debits = service.debits(marketplace.id, 0, 100, account_id=account.id).items
+        for account in service.accounts(store, marketplace.id, offset=0, limit=100).items:
+            debits = service.debits(store, marketplace.id, 0, 100, account_id=account.id).items
             summary = ", ".join(
                 f"{d.id} ({d.amount})"
                 if d.status == service.policy.refundable_status  # the usual: said only otherwise

@@ -20,7 +20,9 @@ from mock_server.balanced.service import (
     RefundDetail,
 )
 from mock_server.paging import Page
+from mock_server.sessions import Session
 from mock_server.spec import Contract
+from mock_server.vendor import Handler
 from mock_server.wire import wire_shape
 
 Json = dict[str, Any]
@@ -32,27 +34,59 @@ class BalancedHandlers:
         self.service = service
         self.shapes = shapes
 
+    def operations(self) -> dict[str, Handler]:
+        """The handler of each contract operationId (checked against the contract at start-up)."""
+        return {
+            "listMarketplaces": self.list_marketplaces,
+            "retrieveMarketplace": self.retrieve_marketplace,
+            "listAccounts": self.list_accounts,
+            "retrieveAccount": self.retrieve_account,
+            "createDebit": self.create_debit,
+            "listAccountDebits": self.list_account_debits,
+            "listDebits": self.list_debits,
+            "retrieveDebit": self.retrieve_debit,
+            "listDebitRefunds": self.list_debit_refunds,
+            "refundAccount": self.refund_account,
+            "listAccountRefunds": self.list_account_refunds,
+            "retrieveAccountRefund": self.retrieve_account_refund,
+            "updateAccountRefund": self.update_account_refund,
+            "createRefund": self.create_refund,
+            "listRefunds": self.list_refunds,
+            "retrieveRefund": self.retrieve_refund,
+            "updateRefund": self.update_refund,
+        }
+
     # Marketplaces and accounts ----------------------------------------------------------------
 
-    def list_marketplaces(self, limit: int, offset: int) -> tuple[Json, int]:
-        page = self.service.marketplaces(offset, limit)
+    def list_marketplaces(self, session: Session, limit: int, offset: int) -> tuple[Json, int]:
+        page = self.service.marketplaces(session.store, offset, limit)
         path = f"{uris.BASE}/marketplaces"
         return page_json(page, path, limit, self.shapes.marketplace.write), 200
 
-    def retrieve_marketplace(self, marketplace_id: str) -> tuple[Json, int]:
-        return self.shapes.marketplace.write(self.service.marketplace(marketplace_id)), 200
+    def retrieve_marketplace(self, session: Session, marketplace_id: str) -> tuple[Json, int]:
+        return self.shapes.marketplace.write(
+            self.service.marketplace(session.store, marketplace_id)
+        ), 200
 
-    def list_accounts(self, marketplace_id: str, limit: int, offset: int) -> tuple[Json, int]:
-        page = self.service.accounts(marketplace_id, offset, limit)
+    def list_accounts(
+        self, session: Session, marketplace_id: str, limit: int, offset: int
+    ) -> tuple[Json, int]:
+        page = self.service.accounts(session.store, marketplace_id, offset, limit)
         path = f"{uris.marketplace(marketplace_id)}/accounts"
         return page_json(page, path, limit, self.shapes.account.write), 200
 
-    def retrieve_account(self, marketplace_id: str, account_id: str) -> tuple[Json, int]:
-        return self.shapes.account.write(self.service.account(marketplace_id, account_id)), 200
+    def retrieve_account(
+        self, session: Session, marketplace_id: str, account_id: str
+    ) -> tuple[Json, int]:
+        return self.shapes.account.write(
+            self.service.account(session.store, marketplace_id, account_id)
+        ), 200
 
     # Debits -----------------------------------------------------------------------------------
 
-    def create_debit(self, marketplace_id: str, account_id: str, body: Json) -> tuple[Json, int]:
+    def create_debit(
+        self, session: Session, marketplace_id: str, account_id: str, body: Json
+    ) -> tuple[Json, int]:
         new = NewDebit(
             amount=body["amount"],
             description=body.get("description"),
@@ -60,77 +94,103 @@ class BalancedHandlers:
             meta=body.get("meta", {}),
         )
         return self.shapes.debit.write(
-            self.service.debit_account(marketplace_id, account_id, new)
+            self.service.debit_account(session.store, marketplace_id, account_id, new)
         ), 201
 
     def list_account_debits(
-        self, marketplace_id: str, account_id: str, limit: int, offset: int
+        self, session: Session, marketplace_id: str, account_id: str, limit: int, offset: int
     ) -> tuple[Json, int]:
-        page = self.service.debits(marketplace_id, offset, limit, account_id=account_id)
+        page = self.service.debits(
+            session.store, marketplace_id, offset, limit, account_id=account_id
+        )
         path = f"{uris.account(marketplace_id, account_id)}/debits"
         return page_json(page, path, limit, self.shapes.debit.write), 200
 
-    def list_debits(self, marketplace_id: str, limit: int, offset: int) -> tuple[Json, int]:
-        page = self.service.debits(marketplace_id, offset, limit)
+    def list_debits(
+        self, session: Session, marketplace_id: str, limit: int, offset: int
+    ) -> tuple[Json, int]:
+        page = self.service.debits(session.store, marketplace_id, offset, limit)
         path = f"{uris.marketplace(marketplace_id)}/debits"
         return page_json(page, path, limit, self.shapes.debit.write), 200
 
-    def retrieve_debit(self, marketplace_id: str, debit_id: str) -> tuple[Json, int]:
-        return self.shapes.debit.write(self.service.debit(marketplace_id, debit_id)), 200
+    def retrieve_debit(
+        self, session: Session, marketplace_id: str, debit_id: str
+    ) -> tuple[Json, int]:
+        return self.shapes.debit.write(
+            self.service.debit(session.store, marketplace_id, debit_id)
+        ), 200
 
     # Refunds ----------------------------------------------------------------------------------
 
-    def refund_account(self, marketplace_id: str, account_id: str, body: Json) -> tuple[Json, int]:
+    def refund_account(
+        self, session: Session, marketplace_id: str, account_id: str, body: Json
+    ) -> tuple[Json, int]:
         new = _new_refund(body)
         if "debit_uri" in body:
             detail = self.service.refund_debit(
-                marketplace_id, body["debit_uri"], new, account_id=account_id
+                session.store, marketplace_id, body["debit_uri"], new, account_id=account_id
             )
         else:
-            detail = self.service.refund_account(marketplace_id, account_id, new)
+            detail = self.service.refund_account(session.store, marketplace_id, account_id, new)
         return self.shapes.refund_detail(detail), 201
 
-    def create_refund(self, marketplace_id: str, body: Json) -> tuple[Json, int]:
-        detail = self.service.refund_debit(marketplace_id, body["debit_uri"], _new_refund(body))
+    def create_refund(self, session: Session, marketplace_id: str, body: Json) -> tuple[Json, int]:
+        detail = self.service.refund_debit(
+            session.store, marketplace_id, body["debit_uri"], _new_refund(body)
+        )
         return self.shapes.refund_detail(detail), 201
 
-    def list_refunds(self, marketplace_id: str, limit: int, offset: int) -> tuple[Json, int]:
-        page = self.service.refunds(marketplace_id, offset, limit)
+    def list_refunds(
+        self, session: Session, marketplace_id: str, limit: int, offset: int
+    ) -> tuple[Json, int]:
+        page = self.service.refunds(session.store, marketplace_id, offset, limit)
         path = f"{uris.marketplace(marketplace_id)}/refunds"
         return self.shapes.refund_page(page, path, limit), 200
 
     def list_account_refunds(
-        self, marketplace_id: str, account_id: str, limit: int, offset: int
+        self, session: Session, marketplace_id: str, account_id: str, limit: int, offset: int
     ) -> tuple[Json, int]:
-        page = self.service.refunds(marketplace_id, offset, limit, account_id=account_id)
+        page = self.service.refunds(
+            session.store, marketplace_id, offset, limit, account_id=account_id
+        )
         path = f"{uris.account(marketplace_id, account_id)}/refunds"
         return self.shapes.refund_page(page, path, limit), 200
 
     def list_debit_refunds(
-        self, marketplace_id: str, debit_id: str, limit: int, offset: int
+        self, session: Session, marketplace_id: str, debit_id: str, limit: int, offset: int
     ) -> tuple[Json, int]:
-        page = self.service.refunds(marketplace_id, offset, limit, debit_id=debit_id)
+        page = self.service.refunds(session.store, marketplace_id, offset, limit, debit_id=debit_id)
         path = f"{uris.debit(marketplace_id, debit_id)}/refunds"
         return self.shapes.refund_page(page, path, limit), 200
 
-    def retrieve_refund(self, marketplace_id: str, refund_id: str) -> tuple[Json, int]:
-        return self.shapes.refund_detail(self.service.refund(marketplace_id, refund_id)), 200
+    def retrieve_refund(
+        self, session: Session, marketplace_id: str, refund_id: str
+    ) -> tuple[Json, int]:
+        return self.shapes.refund_detail(
+            self.service.refund(session.store, marketplace_id, refund_id)
+        ), 200
 
     def retrieve_account_refund(
-        self, marketplace_id: str, account_id: str, refund_id: str
+        self, session: Session, marketplace_id: str, account_id: str, refund_id: str
     ) -> tuple[Json, int]:
-        detail = self.service.refund(marketplace_id, refund_id, account_id=account_id)
+        detail = self.service.refund(
+            session.store, marketplace_id, refund_id, account_id=account_id
+        )
         return self.shapes.refund_detail(detail), 200
 
-    def update_refund(self, marketplace_id: str, refund_id: str, body: Json) -> tuple[Json, int]:
-        detail = self.service.update_refund(marketplace_id, refund_id, _changes(body))
+    def update_refund(
+        self, session: Session, marketplace_id: str, refund_id: str, body: Json
+    ) -> tuple[Json, int]:
+        detail = self.service.update_refund(
+            session.store, marketplace_id, refund_id, _changes(body)
+        )
         return self.shapes.refund_detail(detail), 200
 
     def update_account_refund(
-        self, marketplace_id: str, account_id: str, refund_id: str, body: Json
+        self, session: Session, marketplace_id: str, account_id: str, refund_id: str, body: Json
     ) -> tuple[Json, int]:
         detail = self.service.update_refund(
-            marketplace_id, refund_id, _changes(body), account_id=account_id
+            session.store, marketplace_id, refund_id, _changes(body), account_id=account_id
         )
         return self.shapes.refund_detail(detail), 200
 

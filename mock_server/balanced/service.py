@@ -133,12 +133,9 @@ class RefundDetail:
 
 
 class BalancedService:
-    def __init__(self, store: Store, clock: Clock, policy: Policy) -> None:
-        self.store = store
+    def __init__(self, clock: Clock, policy: Policy) -> None:
         self.clock = clock
         self.policy = policy
-        for listing in LISTINGS:
-            store.index(listing)
 
     # Seeding (also used by fixtures, inside the caller's transaction) -------------------------
 
@@ -210,10 +207,12 @@ class BalancedService:
             self._add_to_escrow(tx, marketplace, debit.amount)
         return debit
 
-    def set_debit_status(self, marketplace_id: str, debit_id: str, status: str) -> Debit:
+    def set_debit_status(
+        self, store: Store, marketplace_id: str, debit_id: str, status: str
+    ) -> Debit:
         """Move a pending debit to ``status`` (it succeeds or fails); a success puts its amount
         in the marketplace's escrow."""
-        with self.store.transaction() as tx:
+        with store.transaction() as tx:
             marketplace = _marketplace(tx, marketplace_id)
             debit = _debit(tx, marketplace_id, debit_id)
             if not rules.debit_status_change(
@@ -226,42 +225,49 @@ class BalancedService:
                 self._add_to_escrow(tx, marketplace, debit.amount)
             return moved
 
-    def set_escrow(self, marketplace_id: str, in_escrow: int) -> Marketplace:
-        with self.store.transaction() as tx:
+    def set_escrow(self, store: Store, marketplace_id: str, in_escrow: int) -> Marketplace:
+        with store.transaction() as tx:
             return self.set_escrow_in(tx, marketplace_id, in_escrow)
 
     # Reads ------------------------------------------------------------------------------------
 
-    def debit_account(self, marketplace_id: str, account_id: str, new: NewDebit) -> Debit:
-        with self.store.transaction() as tx:
+    def debit_account(
+        self, store: Store, marketplace_id: str, account_id: str, new: NewDebit
+    ) -> Debit:
+        with store.transaction() as tx:
             return self.debit_account_in(tx, marketplace_id, account_id, new)
 
-    def marketplaces(self, offset: int, limit: int) -> Page[Marketplace]:
-        with self.store.transaction() as tx:
+    def marketplaces(self, store: Store, offset: int, limit: int) -> Page[Marketplace]:
+        with store.transaction() as tx:
             page = load_page(tx, MARKETPLACES, "", Marketplace, offset, limit)
             return page.converted(lambda marketplace: self._with_escrow(tx, marketplace))
 
-    def marketplace(self, marketplace_id: str) -> Marketplace:
-        with self.store.transaction() as tx:
+    def marketplace(self, store: Store, marketplace_id: str) -> Marketplace:
+        with store.transaction() as tx:
             return self.marketplace_in(tx, marketplace_id)
 
     def marketplace_in(self, tx: Transaction, marketplace_id: str) -> Marketplace:
         return self._with_escrow(tx, _marketplace(tx, marketplace_id))
 
-    def accounts(self, marketplace_id: str, offset: int, limit: int) -> Page[Account]:
-        with self.store.transaction() as tx:
+    def accounts(self, store: Store, marketplace_id: str, offset: int, limit: int) -> Page[Account]:
+        with store.transaction() as tx:
             _marketplace(tx, marketplace_id)
             return load_page(tx, ACCOUNTS, _in_marketplace(marketplace_id), Account, offset, limit)
 
-    def account(self, marketplace_id: str, account_id: str) -> Account:
-        with self.store.transaction() as tx:
+    def account(self, store: Store, marketplace_id: str, account_id: str) -> Account:
+        with store.transaction() as tx:
             _marketplace(tx, marketplace_id)
             return _account(tx, marketplace_id, account_id)
 
     def debits(
-        self, marketplace_id: str, offset: int, limit: int, account_id: str | None = None
+        self,
+        store: Store,
+        marketplace_id: str,
+        offset: int,
+        limit: int,
+        account_id: str | None = None,
     ) -> Page[Debit]:
-        with self.store.transaction() as tx:
+        with store.transaction() as tx:
             _marketplace(tx, marketplace_id)
             if account_id is None:
                 owner = _in_marketplace(marketplace_id)
@@ -270,13 +276,14 @@ class BalancedService:
                 owner = _of_account(account_id)
             return load_page(tx, DEBITS, owner, Debit, offset, limit)
 
-    def debit(self, marketplace_id: str, debit_id: str) -> Debit:
-        with self.store.transaction() as tx:
+    def debit(self, store: Store, marketplace_id: str, debit_id: str) -> Debit:
+        with store.transaction() as tx:
             _marketplace(tx, marketplace_id)
             return _debit(tx, marketplace_id, debit_id)
 
     def refunds(
         self,
+        store: Store,
         marketplace_id: str,
         offset: int,
         limit: int,
@@ -284,7 +291,7 @@ class BalancedService:
         debit_id: str | None = None,
     ) -> Page[RefundDetail]:
         """The marketplace's refunds, or only one account's or one debit's."""
-        with self.store.transaction() as tx:
+        with store.transaction() as tx:
             _marketplace(tx, marketplace_id)
             owner = _in_marketplace(marketplace_id)
             if account_id is not None:
@@ -297,28 +304,35 @@ class BalancedService:
             return page.converted(_details_reading_each_once(tx))
 
     def refund(
-        self, marketplace_id: str, refund_id: str, account_id: str | None = None
+        self, store: Store, marketplace_id: str, refund_id: str, account_id: str | None = None
     ) -> RefundDetail:
-        with self.store.transaction() as tx:
+        with store.transaction() as tx:
             _marketplace(tx, marketplace_id)
             return _detail(tx, _refund(tx, marketplace_id, refund_id, account_id))
 
     # Refunds ----------------------------------------------------------------------------------
 
     def refund_debit(
-        self, marketplace_id: str, debit_uri: str, new: NewRefund, account_id: str | None = None
+        self,
+        store: Store,
+        marketplace_id: str,
+        debit_uri: str,
+        new: NewRefund,
+        account_id: str | None = None,
     ) -> RefundDetail:
         """Refund the debit ``debit_uri`` names (which must be the account's, if one is given)."""
-        with self.store.transaction() as tx:
+        with store.transaction() as tx:
             _marketplace(tx, marketplace_id)
             if account_id is not None:
                 _account(tx, marketplace_id, account_id)
             debit = _debit_named_by(tx, marketplace_id, debit_uri, account_id)
             return self._refund(tx, debit, new)
 
-    def refund_account(self, marketplace_id: str, account_id: str, new: NewRefund) -> RefundDetail:
+    def refund_account(
+        self, store: Store, marketplace_id: str, account_id: str, new: NewRefund
+    ) -> RefundDetail:
         """Refund the account's most recent debit that has something left to refund."""
-        with self.store.transaction() as tx:
+        with store.transaction() as tx:
             _marketplace(tx, marketplace_id)
             _account(tx, marketplace_id, account_id)
             debits = load_owned(tx, DEBIT, _of_account(account_id), Debit)
@@ -334,12 +348,13 @@ class BalancedService:
 
     def update_refund(
         self,
+        store: Store,
         marketplace_id: str,
         refund_id: str,
         changes: RefundChanges,
         account_id: str | None = None,
     ) -> RefundDetail:
-        with self.store.transaction() as tx:
+        with store.transaction() as tx:
             _marketplace(tx, marketplace_id)
             refund = _refund(tx, marketplace_id, refund_id, account_id)
             updated = replace(

@@ -8,7 +8,7 @@ from typing import Any
 from mock_server.auth import DEMO_BALANCED_CREDENTIALS, Credentials
 from mock_server.balanced import control
 from mock_server.balanced.handlers import BalancedHandlers, BalancedShapes
-from mock_server.balanced.service import MODELS, REFERENCES, BalancedService, Policy
+from mock_server.balanced.service import LISTINGS, MODELS, REFERENCES, BalancedService, Policy
 from mock_server.clock import Clock
 from mock_server.error_formats import BalancedErrorFormat
 from mock_server.spec import Contract
@@ -18,26 +18,29 @@ from mock_server.vendor import Column, CredentialOptions, Panel, Table, Vendor
 Json = dict[str, Any]
 
 
-class BalancedState:
-    def __init__(self, store: Store, clock: Clock, contract: Contract) -> None:
-        self.service = BalancedService(store, clock, Policy.from_contract(contract))
+class BalancedRuntime:
+    """Balanced as one process serves it: built once, each call given the session's store."""
+
+    def __init__(self, clock: Clock, contract: Contract) -> None:
+        self.service = BalancedService(clock, Policy.from_contract(contract))
         shapes = BalancedShapes(contract)
-        self.handlers = BalancedHandlers(self.service, shapes)
-        self.control = control.BalancedControl(self.service, shapes)
+        self.operations = BalancedHandlers(self.service, shapes).operations()
+        self.control_operations = control.BalancedControl(self.service, shapes).operations()
+        self.listings = LISTINGS
 
     def seed(self, tx: Transaction, section: Json) -> Json:
         return control.seed(self.service, tx, section)
 
-    def counts(self) -> Json:
-        return {"balanced_marketplaces": self.service.marketplaces(offset=0, limit=1).total}
+    def counts(self, store: Store) -> Json:
+        return {"balanced_marketplaces": self.service.marketplaces(store, offset=0, limit=1).total}
 
-    def overview(self, limit: int) -> Json:
-        return control.overview(self.service, limit)
+    def overview(self, store: Store, limit: int) -> Json:
+        return control.overview(self.service, store, limit)
 
-    def banner(self) -> list[str]:
-        return control.banner(self.service)
+    def banner(self, store: Store) -> list[str]:
+        return control.banner(self.service, store)
 
-    def advance_due(self, cutoff: datetime) -> int:
+    def advance_due(self, store: Store, cutoff: datetime) -> int:
         return 0  # debits and refunds are final when made
 
 
@@ -58,7 +61,7 @@ BALANCED = Vendor(
         user_is_secret=True,
     ),
     error_format=lambda contract: BalancedErrorFormat(contract["x-mock-error-categories"]),
-    open=BalancedState,
+    build=BalancedRuntime,
     models=MODELS,
     references=REFERENCES,
     suite_setup="conformance.vendors.balanced",

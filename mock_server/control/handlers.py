@@ -1,21 +1,26 @@
-"""Control API handlers (``openapi/mock-control.yaml``): one session's state, and what the
-sessions share (faults, the request journal). Control operations on one vendor's resources are
-that vendor's (``VendorState.control``)."""
+"""Control API handlers (``openapi/mock-control.yaml``): the request's session's state, and what
+the sessions share (faults, the request journal). Control operations on one vendor's resources
+are that vendor's (``VendorRuntime.control_operations``).
+
+Each handler's first argument, ``current``, is the request's session (``session`` is the
+contract's parameter naming another one)."""
 
 from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Mapping
 from importlib import resources
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from mock_server.control import state as state_document
-from mock_server.control.faults import Fault
+from mock_server.control.faults import Fault, Faults
 from mock_server.control.forced import OperationAnswers
+from mock_server.control.journal import Journal
 from mock_server.domain import DomainError
-
-if TYPE_CHECKING:
-    from mock_server.app import MockState, Shared
+from mock_server.runtime import StateService, VendorApi
+from mock_server.sessions import Session, Sessions
+from mock_server.vendor import Handler
 
 Json = dict[str, Any]
 CONTROL_PATH = "/__mock__"
@@ -23,27 +28,55 @@ PANELS_PLACEHOLDER = "{/* panels */}"  # in dashboard.html, where the declaratio
 
 
 class ControlHandlers:
-    def __init__(self, state: MockState, shared: Shared) -> None:
-        self.state = state
-        self.shared = shared
+    def __init__(
+        self,
+        apis: Mapping[str, VendorApi],
+        states: StateService,
+        sessions: Sessions[Session],
+        faults: Faults,
+        journal: Journal,
+    ) -> None:
+        self.apis = apis
+        self.states = states
+        self.sessions = sessions
+        self.faults = faults
+        self.journal = journal
 
-    def health(self) -> tuple[Json, int]:
+    def operations(self) -> dict[str, Handler]:
+        """The handler of each of the control API's own operations (checked at start-up)."""
+        return {
+            "health": self.health,
+            "dashboard": self.dashboard,
+            "reset": self.reset,
+            "seed": self.seed,
+            "getState": self.get_state,
+            "putState": self.put_state,
+            "listSessions": self.list_sessions,
+            "deleteSession": self.delete_session,
+            "listFaults": self.list_faults,
+            "setFault": self.set_fault,
+            "clearFault": self.clear_fault,
+            "clearFaults": self.clear_faults,
+            "listRequests": self.list_requests,
+            "clearRequests": self.clear_requests,
+            "overview": self.overview,
+        }
+
+    def health(self, current: Session) -> tuple[Json, int]:
         apis = {
             api.name: {
                 "base_paths": api.base_paths,
                 "contract": f"{api.base_paths[0]}/openapi.json",
             }
-            for api in self.shared.apis.values()
+            for api in self.apis.values()
         }
         return {"status": "ok", "apis": apis, "control": CONTROL_PATH}, 200
 
-    def dashboard(self) -> tuple[str, int, dict[str, str]]:
+    def dashboard(self, current: Session) -> tuple[str, int, dict[str, str]]:
         """The dashboard page, with each vendor's panel declaration (``Vendor.panel``) for its
         script to draw the overview with."""
         page = resources.files("mock_server.control").joinpath("dashboard.html").read_text()
-        panels = {
-            api.name: dataclasses.asdict(api.vendor.panel) for api in self.shared.apis.values()
-        }
+        panels = {api.name: dataclasses.asdict(api.vendor.panel) for api in self.apis.values()}
         # Inside <script>, "</" would end it: JSON allows the escaped slash.
         declared = json.dumps(panels).replace("</", "<\\/")
         page = page.replace(PANELS_PLACEHOLDER, declared)
@@ -51,48 +84,43 @@ class ControlHandlers:
 
     # State --------------------------------------------------------------------------------
 
-    def reset(self, fixtures: bool) -> tuple[Json, int]:
-        self.state.reset(load_fixtures=fixtures)
-        sessions = self.shared.sessions
-        if sessions is not None and self.state is sessions.default:
-            sessions.delete_all()  # a reset of the whole mock; a session's reset is its own
-            self.shared.journal.forget()
-        return self._counts(), 200
+    def reset(self, current: Session, fixtures: bool) -> tuple[Json, int]:
+        self.states.reset(current.store, load_fixtures=fixtures)
+        if current.name is None:
+            self.sessions.delete_all()  # a reset of the whole mock; a session's reset is its own
+            self.journal.forget()
+        return self.states.counts(current.store), 200
 
-    def seed(self, body: Json) -> tuple[Json, int]:
-        return self.state.seed(body), 201
+    def seed(self, current: Session, body: Json) -> tuple[Json, int]:
+        return self.states.seed(current.store, body), 201
 
-    def get_state(self) -> tuple[Json, int]:
-        return state_document.export_state(self.state.store), 200
+    def get_state(self, current: Session) -> tuple[Json, int]:
+        return state_document.export_state(current.store), 200
 
-    def put_state(self, body: Json) -> tuple[Json, int]:
-        state_document.import_state(self.state.store, body)
-        return self._counts(), 200
+    def put_state(self, current: Session, body: Json) -> tuple[Json, int]:
+        state_document.import_state(current.store, body)
+        return self.states.counts(current.store), 200
 
-    def _counts(self) -> Json:
-        counts: Json = {}
-        for vendor in self.state.vendors.values():
-            counts |= vendor.counts()
-        return counts
+    def list_sessions(self, current: Session) -> tuple[Json, int]:
+        return {"sessions": self.sessions.names()}, 200
 
-    def list_sessions(self) -> tuple[Json, int]:
-        return {"sessions": self.shared.all_sessions.names()}, 200
-
-    def delete_session(self, session: str) -> tuple[None, int]:
-        self.shared.all_sessions.delete(session)
-        self.shared.journal.forget(session)
+    def delete_session(self, current: Session, session: str) -> tuple[None, int]:
+        self.sessions.delete(session)
+        self.journal.forget(session)
         return None, 204
 
     # Faults -------------------------------------------------------------------------------
 
-    def list_faults(self) -> tuple[Json, int]:
-        return {"faults": self.shared.faults.listing()}, 200
+    def list_faults(self, current: Session) -> tuple[Json, int]:
+        return {"faults": self.faults.listing()}, 200
 
-    def set_fault(self, api: str, operation_id: str, body: Json) -> tuple[Json, int]:
+    def set_fault(
+        self, current: Session, api: str, operation_id: str, body: Json
+    ) -> tuple[Json, int]:
         answers = self._answers(api, operation_id)
         # The contract's Fault schema has Fault's fields (and no others): the body is a Fault.
         fault = Fault(**body | {"next": tuple(body.get("next", ()))})
-        errors = self.shared.apis[api].error_format
+        errors = self.apis[api].error_format
         for status in sorted(fault.statuses()):
             if not answers.documents(status) or errors.kind_for(status) is None:
                 raise DomainError(
@@ -101,20 +129,20 @@ class ControlHandlers:
                     f" contract documents for it and the vendor's error table has"
                     f" (documented: {answers.statuses()})",
                 )
-        self.shared.faults.set(api, operation_id, fault, self.state.name)
-        return self.shared.faults.described(api, operation_id, self.state.name), 200
+        self.faults.set(api, operation_id, fault, current.name)
+        return self.faults.described(api, operation_id, current.name), 200
 
-    def clear_fault(self, api: str, operation_id: str) -> tuple[None, int]:
+    def clear_fault(self, current: Session, api: str, operation_id: str) -> tuple[None, int]:
         self._answers(api, operation_id)
-        self.shared.faults.clear(api, operation_id, self.state.name)
+        self.faults.clear(api, operation_id, current.name)
         return None, 204
 
-    def clear_faults(self) -> tuple[None, int]:
-        self.shared.faults.clear(session=self.state.name)
+    def clear_faults(self, current: Session) -> tuple[None, int]:
+        self.faults.clear(session=current.name)
         return None, 204
 
     def _answers(self, api: str, operation_id: str) -> OperationAnswers:
-        served = self.shared.apis.get(api)
+        served = self.apis.get(api)
         answers = served.answers.get(operation_id) if served is not None else None
         if answers is None:
             raise DomainError(
@@ -126,22 +154,25 @@ class ControlHandlers:
 
     def list_requests(
         self,
+        current: Session,
         limit: int,
         path: str | None = None,
         status: int | None = None,
         session: str | None = None,
         since: int = 0,
     ) -> tuple[Json, int]:
-        entries = self.shared.journal.entries(path, status, session, limit, since)
+        entries = self.journal.entries(path, status, session, limit, since)
         return {"requests": entries}, 200
 
-    def overview(self, limit: int) -> tuple[Json, int]:
+    def overview(self, current: Session, limit: int) -> tuple[Json, int]:
         """What the dashboard shows, in a size that does not grow with the state (it once
         fetched the whole state every second: 12 MB and two seconds of the event loop a poll
         at 15,000 refunds)."""
-        views = {name: vendor.overview(limit) for name, vendor in self.state.vendors.items()}
+        views = {
+            name: api.runtime.overview(current.store, limit) for name, api in self.apis.items()
+        }
         return views, 200
 
-    def clear_requests(self) -> tuple[None, int]:
-        self.shared.journal.clear()
+    def clear_requests(self, current: Session) -> tuple[None, int]:
+        self.journal.clear()
         return None, 204

@@ -2,7 +2,7 @@
 
 Every refund that has not changed for DURATION moves one step (PENDING -> PROCESSING -> ...
 -> COMPLETED), in every session and every vendor API that has a lifecycle
-(``VendorState.advance_due``), so a status screen can be watched changing. Each step is an
+(``VendorRuntime.advance_due``), so a status screen can be watched changing. Each step is an
 ordinary transition (recorded, balance rules applied) and re-checked inside its transaction, so
 several worker processes running the timer never move a refund twice.
 """
@@ -14,12 +14,13 @@ import logging
 import re
 from collections.abc import Iterable, Mapping
 from datetime import timedelta
-from typing import Any, Protocol
+from typing import Protocol
 
 from mock_server import background
 from mock_server.clock import Clock
+from mock_server.sessions import Session
 from mock_server.store import SessionGone, StoreUnavailable
-from mock_server.vendor import VendorState
+from mock_server.vendor import VendorRuntime
 
 logger = logging.getLogger("mock_server")
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m)")
@@ -35,38 +36,36 @@ def parse_lifecycle(spec: str) -> timedelta:
     return timedelta(seconds=float(matched.group(1)) * _UNITS[matched.group(2)])
 
 
-class _HasVendors(Protocol):
-    @property
-    def vendors(self) -> Mapping[str, VendorState]: ...
+class _AllSessions(Protocol):
+    def all(self) -> Iterable[Session]: ...
 
-    @property
-    def name(self) -> str | None: ...
-
-
-class _SessionStates(Protocol):
-    def all(self) -> Iterable[_HasVendors]: ...
-
-    def forget_gone(self, name: str, state: Any) -> None: ...  # one of those ``all`` gave
+    def forget_gone(self, name: str, state: Session) -> None: ...
 
 
 class AutoLifecycle:
-    def __init__(self, sessions: _SessionStates, step: timedelta, clock: Clock) -> None:
+    def __init__(
+        self,
+        sessions: _AllSessions,
+        vendors: Mapping[str, VendorRuntime],
+        step: timedelta,
+        clock: Clock,
+    ) -> None:
         self.sessions = sessions
+        self.vendors = vendors
         self.step = step
         self.clock = clock
 
     def tick(self) -> int:
-        """Move every refund that is due one step; how many moved. A state that fails (its
-        database away, its session deleted meanwhile) is left for the next tick; the others
-        still move."""
+        """Move every refund that is due one step; how many moved. A session that fails (its
+        database away, deleted meanwhile) is left for the next tick; the others still move."""
         cutoff = self.clock.now() - self.step
         moved = 0
-        for state in self.sessions.all():
-            for name, vendor in state.vendors.items():
+        for session in self.sessions.all():
+            for name, vendor in self.vendors.items():
                 try:
-                    moved += vendor.advance_due(cutoff)
+                    moved += vendor.advance_due(session.store, cutoff)
                 except SessionGone:  # deleted by another worker: what this one holds goes too
-                    self.sessions.forget_gone(state.name or "", state)
+                    self.sessions.forget_gone(session.name or "", session)
                     break
                 except StoreUnavailable as exc:
                     logger.warning("lifecycle tick: %s: %s", name, exc.message)

@@ -9,8 +9,10 @@ from mock_server.clock import format_timestamp_millis
 from mock_server.marqeta.handlers import MarqetaShapes
 from mock_server.marqeta.service import ListQuery, MarqetaService, NewAccount, NewPaymentSource
 from mock_server.money import decimal_from_json, json_number
+from mock_server.sessions import Session
 from mock_server.spec import defaults
-from mock_server.store import Transaction
+from mock_server.store import Store, Transaction
+from mock_server.vendor import Handler
 
 Json = dict[str, Any]
 NEWEST_FIRST = "-lastModifiedTime"
@@ -55,8 +57,15 @@ class MarqetaControl:
         self.service = service
         self.shapes = shapes
 
-    def create_account(self, body: Json) -> tuple[Json, int]:
-        account, sources = self.service.open_account(new_account(body))
+    def operations(self) -> dict[str, Handler]:
+        """The handler of each control API operation of Marqeta's (checked at start-up)."""
+        return {
+            "createAccount": self.create_account,
+            "advanceRefund": self.advance_refund,
+        }
+
+    def create_account(self, session: Session, body: Json) -> tuple[Json, int]:
+        account, sources = self.service.open_account(session.store, new_account(body))
         created = {
             "token": account.token,
             "current_balance": json_number(account.current_balance),
@@ -71,22 +80,24 @@ class MarqetaControl:
         return created, 201
 
     def advance_refund(
-        self, refund_token: str, body: Json | bytes | None = None
+        self, session: Session, refund_token: str, body: Json | bytes | None = None
     ) -> tuple[Json, int]:
         # Sent without a body (and so without a content type), Connexion passes the contract's
         # default body unparsed: it means one step forward.
         status = body.get("status") if isinstance(body, dict) else None
-        return self.shapes.refund.write(self.service.advance_refund(refund_token, status)), 200
+        return self.shapes.refund.write(
+            self.service.advance_refund(session.store, refund_token, status)
+        ), 200
 
 
-def overview(service: MarqetaService, limit: int) -> Json:
+def overview(service: MarqetaService, store: Store, limit: int) -> Json:
     """The ``limit`` accounts changed last (the one in use on top), each with its ``limit``
     newest refunds and journal entries."""
-    accounts = service.accounts(ListQuery(limit, 0, NEWEST_FIRST))
+    accounts = service.accounts(store, ListQuery(limit, 0, NEWEST_FIRST))
     shown = []
     for account in accounts.items:
-        refunds = service.refunds(account.token, ListQuery(limit, 0, NEWEST_FIRST))
-        entries = service.journal_entries(account.token, ListQuery(limit, 0, NEWEST_FIRST))
+        refunds = service.refunds(store, account.token, ListQuery(limit, 0, NEWEST_FIRST))
+        entries = service.journal_entries(store, account.token, ListQuery(limit, 0, NEWEST_FIRST))
         shown.append(
             {
                 "token": account.token,
@@ -118,8 +129,8 @@ def overview(service: MarqetaService, limit: int) -> Json:
     return {"accounts_total": accounts.total, "accounts": shown}
 
 
-def banner(service: MarqetaService) -> list[str]:
-    accounts = service.accounts(ListQuery(100, 0, "lastModifiedTime")).items
+def banner(service: MarqetaService, store: Store) -> list[str]:
+    accounts = service.accounts(store, ListQuery(100, 0, "lastModifiedTime")).items
     return [
         f"account {account.token}  current_balance {json_number(account.current_balance)}"
         for account in accounts

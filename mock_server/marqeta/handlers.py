@@ -20,7 +20,9 @@ from mock_server.marqeta.models import (
 from mock_server.marqeta.service import ListQuery, MarqetaService, NewBalanceRefund, NewRefund
 from mock_server.money import decimal_from_json
 from mock_server.paging import Page
+from mock_server.sessions import Session
 from mock_server.spec import Contract
+from mock_server.vendor import Handler
 from mock_server.wire import WireShape, wire_shape
 
 Json = dict[str, Any]
@@ -31,45 +33,71 @@ class MarqetaHandlers:
         self.service = service
         self.shapes = shapes
 
+    def operations(self) -> dict[str, Handler]:
+        """The handler of each contract operationId (checked against the contract at start-up)."""
+        return {
+            "listAccounts": self.list_accounts,
+            "retrieveAccount": self.retrieve_account,
+            "listJournalEntries": self.list_journal_entries,
+            "listPaymentSources": self.list_payment_sources,
+            "retrievePaymentSource": self.retrieve_payment_source,
+            "createBalanceRefund": self.create_balance_refund,
+            "createRefund": self.create_refund,
+            "listRefunds": self.list_refunds,
+            "retrieveRefund": self.retrieve_refund,
+            "transitionRefund": self.transition_refund,
+            "retrieveRefundTransitions": self.retrieve_refund_transitions,
+            "simulateTransitionRefund": self.simulate_transition_refund,
+        }
+
     # Credit accounts, payment sources, journal entries -----------------------------------
 
-    def list_accounts(self, count: int, start_index: int, sort_by: str) -> tuple[Json, int]:
-        page = self.service.accounts(ListQuery(count, start_index, sort_by))
+    def list_accounts(
+        self, session: Session, count: int, start_index: int, sort_by: str
+    ) -> tuple[Json, int]:
+        page = self.service.accounts(session.store, ListQuery(count, start_index, sort_by))
         return page_json(page, self.shapes.account), 200
 
     def retrieve_account(
         self,
+        session: Session,
         account_token: str,
         light_response: bool = False,
         effective_fee_schedule_only: bool = False,  # no fee schedules are kept: nothing to do
     ) -> tuple[Json, int]:
-        account = self.shapes.account.write(self.service.account(account_token))
+        account = self.shapes.account.write(self.service.account(session.store, account_token))
         if light_response:  # "without any balances and usages"
             for balance in BALANCES:
                 account.pop(balance, None)
         return account, 200
 
     def list_payment_sources(
-        self, account_token: str, count: int, start_index: int, sort_by: str
+        self, session: Session, account_token: str, count: int, start_index: int, sort_by: str
     ) -> tuple[Json, int]:
-        page = self.service.payment_sources(account_token, ListQuery(count, start_index, sort_by))
+        page = self.service.payment_sources(
+            session.store, account_token, ListQuery(count, start_index, sort_by)
+        )
         return page_json(page, self.shapes.payment_source), 200
 
     def retrieve_payment_source(
-        self, account_token: str, payment_source_token: str
+        self, session: Session, account_token: str, payment_source_token: str
     ) -> tuple[Json, int]:
-        source = self.service.payment_source(account_token, payment_source_token)
+        source = self.service.payment_source(session.store, account_token, payment_source_token)
         return self.shapes.payment_source.write(source), 200
 
     def list_journal_entries(
-        self, account_token: str, count: int, start_index: int, sort_by: str
+        self, session: Session, account_token: str, count: int, start_index: int, sort_by: str
     ) -> tuple[Json, int]:
-        page = self.service.journal_entries(account_token, ListQuery(count, start_index, sort_by))
+        page = self.service.journal_entries(
+            session.store, account_token, ListQuery(count, start_index, sort_by)
+        )
         return page_json(page, self.shapes.journal_entry), 200
 
     # Refunds -----------------------------------------------------------------------------
 
-    def create_balance_refund(self, account_token: str, body: Json) -> tuple[Json, int]:
+    def create_balance_refund(
+        self, session: Session, account_token: str, body: Json
+    ) -> tuple[Json, int]:
         new = NewBalanceRefund(
             token=body.get("token") or None,
             method=body["method"],
@@ -77,10 +105,10 @@ class MarqetaHandlers:
             description=body["description"],
             currency_code=body["currency_code"],
         )
-        refund = self.service.create_balance_refund(account_token, new)
+        refund = self.service.create_balance_refund(session.store, account_token, new)
         return self.shapes.balance_refund.write(refund), 201
 
-    def create_refund(self, account_token: str, body: Json) -> tuple[Json, int]:
+    def create_refund(self, session: Session, account_token: str, body: Json) -> tuple[Json, int]:
         new = NewRefund(
             token=body.get("token") or None,
             method=body["method"],
@@ -90,10 +118,13 @@ class MarqetaHandlers:
             currency_code=body.get("currency_code"),
             description=body.get("description"),
         )
-        return self.shapes.refund.write(self.service.create_refund(account_token, new)), 201
+        return self.shapes.refund.write(
+            self.service.create_refund(session.store, account_token, new)
+        ), 201
 
     def list_refunds(
         self,
+        session: Session,
         account_token: str,
         count: int,
         start_index: int,
@@ -110,30 +141,48 @@ class MarqetaHandlers:
             start_date=date.fromisoformat(start_date) if start_date else None,
             end_date=date.fromisoformat(end_date) if end_date else None,
         )
-        return page_json(self.service.refunds(account_token, query), self.shapes.refund), 200
+        return page_json(
+            self.service.refunds(session.store, account_token, query), self.shapes.refund
+        ), 200
 
-    def retrieve_refund(self, account_token: str, refund_token: str) -> tuple[Json, int]:
-        return self.shapes.refund.write(self.service.refund(account_token, refund_token)), 200
+    def retrieve_refund(
+        self, session: Session, account_token: str, refund_token: str
+    ) -> tuple[Json, int]:
+        return self.shapes.refund.write(
+            self.service.refund(session.store, account_token, refund_token)
+        ), 200
 
     def transition_refund(
-        self, account_token: str, refund_token: str, body: Json
+        self, session: Session, account_token: str, refund_token: str, body: Json
     ) -> tuple[Json, int]:
         refund = self.service.transition_refund(
-            account_token, refund_token, body["status"], token=body.get("token") or None
+            session.store,
+            account_token,
+            refund_token,
+            body["status"],
+            token=body.get("token") or None,
         )
         return self.shapes.refund.write(refund), 201
 
     def simulate_transition_refund(
-        self, account_token: str, refund_token: str, body: Json
+        self, session: Session, account_token: str, refund_token: str, body: Json
     ) -> tuple[Json, int]:
-        refund = self.service.simulate_transition(account_token, refund_token, body["status"])
+        refund = self.service.simulate_transition(
+            session.store, account_token, refund_token, body["status"]
+        )
         return self.shapes.refund.write(refund), 201
 
     def retrieve_refund_transitions(
-        self, account_token: str, refund_token: str, count: int, start_index: int, sort_by: str
+        self,
+        session: Session,
+        account_token: str,
+        refund_token: str,
+        count: int,
+        start_index: int,
+        sort_by: str,
     ) -> tuple[Json, int]:
         query = ListQuery(count, start_index, sort_by)
-        page = self.service.transitions(account_token, refund_token, query)
+        page = self.service.transitions(session.store, account_token, refund_token, query)
         return page_json(page, self.shapes.transition), 200
 
 

@@ -146,18 +146,15 @@ def _new_token(requested: str | None) -> str:
 
 
 class MarqetaService:
-    def __init__(self, store: Store, clock: Clock, policy: Policy) -> None:
-        self.store = store
+    def __init__(self, clock: Clock, policy: Policy) -> None:
         self.clock = clock
         self.policy = policy
-        for listing in LISTINGS:
-            store.index(listing)
 
     # Accounts and payment sources ----------------------------------------------------------
 
-    def open_account(self, new: NewAccount) -> tuple[Account, list[PaymentSource]]:
+    def open_account(self, store: Store, new: NewAccount) -> tuple[Account, list[PaymentSource]]:
         """Open an account with its payment sources, all or nothing."""
-        with self.store.transaction() as tx:
+        with store.transaction() as tx:
             return self.open_account_in(tx, new)
 
     def open_account_in(
@@ -196,40 +193,46 @@ class MarqetaService:
             add_new(tx, PAYMENT_SOURCE, source.token, source, owners=(account.token,))
         return account, sources
 
-    def account(self, account_token: str) -> Account:
-        with self.store.transaction() as tx:
+    def account(self, store: Store, account_token: str) -> Account:
+        with store.transaction() as tx:
             return _account(tx, account_token)
 
-    def accounts(self, query: ListQuery) -> Page[Account]:
-        with self.store.transaction() as tx:
+    def accounts(self, store: Store, query: ListQuery) -> Page[Account]:
+        with store.transaction() as tx:
             return _page(tx, ACCOUNTS, "", Account, query)
 
-    def account_count(self) -> int:
-        with self.store.transaction() as tx:
+    def account_count(self, store: Store) -> int:
+        with store.transaction() as tx:
             return tx.page(ACCOUNT, "", PageQuery(offset=0, limit=0))[1]
 
-    def payment_source(self, account_token: str, token: str) -> PaymentSource:
-        with self.store.transaction() as tx:
+    def payment_source(self, store: Store, account_token: str, token: str) -> PaymentSource:
+        with store.transaction() as tx:
             _account(tx, account_token)
             return _owned_by(
                 tx, PAYMENT_SOURCE, PaymentSource, token, account_token, "payment_source_not_found"
             )
 
-    def payment_sources(self, account_token: str, query: ListQuery) -> Page[PaymentSource]:
-        with self.store.transaction() as tx:
+    def payment_sources(
+        self, store: Store, account_token: str, query: ListQuery
+    ) -> Page[PaymentSource]:
+        with store.transaction() as tx:
             _account(tx, account_token)
             return _page(tx, PAYMENT_SOURCES, account_token, PaymentSource, query)
 
-    def journal_entries(self, account_token: str, query: ListQuery) -> Page[JournalEntry]:
-        with self.store.transaction() as tx:
+    def journal_entries(
+        self, store: Store, account_token: str, query: ListQuery
+    ) -> Page[JournalEntry]:
+        with store.transaction() as tx:
             _account(tx, account_token)
             return _page(tx, JOURNAL_ENTRIES, account_token, JournalEntry, query)
 
     # Balance refunds ---------------------------------------------------------------------
 
-    def create_balance_refund(self, account_token: str, new: NewBalanceRefund) -> BalanceRefund:
+    def create_balance_refund(
+        self, store: Store, account_token: str, new: NewBalanceRefund
+    ) -> BalanceRefund:
         now = self.clock.now()
-        with self.store.transaction() as tx:
+        with store.transaction() as tx:
             account = _account(tx, account_token)
             _token_unused(tx, BALANCE_REFUND, new.token)
             rules.amount_within_precision(new.amount, self.policy.fraction_digits, "amount")
@@ -250,9 +253,9 @@ class MarqetaService:
 
     # Refunds -----------------------------------------------------------------------------
 
-    def create_refund(self, account_token: str, new: NewRefund) -> Refund:
+    def create_refund(self, store: Store, account_token: str, new: NewRefund) -> Refund:
         now = self.clock.now()
-        with self.store.transaction() as tx:
+        with store.transaction() as tx:
             account = _account(tx, account_token)
             _token_unused(tx, REFUND, new.token)
             if new.payment_source_token is not None:
@@ -277,43 +280,50 @@ class MarqetaService:
             self._move_balance(tx, account, amount, refund.token, "refund")
         return refund
 
-    def refund(self, account_token: str, refund_token: str) -> Refund:
-        with self.store.transaction() as tx:
+    def refund(self, store: Store, account_token: str, refund_token: str) -> Refund:
+        with store.transaction() as tx:
             _account(tx, account_token)
             return _owned_by(tx, REFUND, Refund, refund_token, account_token, "refund_not_found")
 
-    def refunds(self, account_token: str, query: ListQuery) -> Page[Refund]:
+    def refunds(self, store: Store, account_token: str, query: ListQuery) -> Page[Refund]:
         rules.date_range(query.start_date, query.end_date)
         low, high = rules.creation_bounds(query.start_date, query.end_date)
         where: tuple[Condition, ...] = (Within("created_at", low, high),) if low or high else ()
         if query.statuses:
             where += (OneOf("status", query.statuses),)
-        with self.store.transaction() as tx:
+        with store.transaction() as tx:
             _account(tx, account_token)
             return _page(tx, REFUNDS, account_token, Refund, query, where)
 
     def transition_refund(
-        self, account_token: str, refund_token: str, status: str, token: str | None = None
+        self,
+        store: Store,
+        account_token: str,
+        refund_token: str,
+        status: str,
+        token: str | None = None,
     ) -> Refund:
-        with self.store.transaction() as tx:
+        with store.transaction() as tx:
             _account(tx, account_token)
             refund = _owned_by(tx, REFUND, Refund, refund_token, account_token, "refund_not_found")
             _token_unused(tx, TRANSITION, token)
             return self._transition_in(tx, refund, status, token)
 
-    def advance_refund(self, refund_token: str, status: str | None = None) -> Refund:
+    def advance_refund(self, store: Store, refund_token: str, status: str | None = None) -> Refund:
         """Move a refund one step along the forward path, or to ``status`` through the allowed
         transitions, recording each step as a transition would (all steps or none)."""
-        with self.store.transaction() as tx:
+        with store.transaction() as tx:
             refund = load(tx, REFUND, refund_token, Refund)
             if refund is None:
                 raise DomainError("refund_not_found", f"Refund not found: {refund_token}")
             return self._move_in(tx, refund, status)
 
-    def simulate_transition(self, account_token: str, refund_token: str, status: str) -> Refund:
+    def simulate_transition(
+        self, store: Store, account_token: str, refund_token: str, status: str
+    ) -> Refund:
         """The vendor's simulation: the refund moves to ``status`` as the processor would move
         it, through the allowed transitions (all steps or none)."""
-        with self.store.transaction() as tx:
+        with store.transaction() as tx:
             _account(tx, account_token)
             refund = _owned_by(tx, REFUND, Refund, refund_token, account_token, "refund_not_found")
             return self._move_in(tx, refund, status)
@@ -323,22 +333,22 @@ class MarqetaService:
             refund = self._transition_in(tx, refund, step)
         return refund
 
-    def advance_due(self, unchanged_since: datetime) -> int:
+    def advance_due(self, store: Store, unchanged_since: datetime) -> int:
         """Move every refund on the forward path that has not changed since ``unchanged_since``
         one step on (``--lifecycle auto``); how many moved. Each moves in its own transaction."""
         moving = frozenset(self.policy.refund_lifecycle.forward[:-1])
         cutoff = stored_time(unchanged_since)
-        with self.store.transaction() as tx:
+        with store.transaction() as tx:
             accounts = [record["token"] for record in tx.owned(ACCOUNT)]
         moved = 0
         for account_token in accounts:
-            with self.store.transaction() as tx:
+            with store.transaction() as tx:
                 on_the_way = PageQuery(0, _ALL, where=(OneOf("status", moving),))
                 found, _ = tx.page(REFUND, account_token, on_the_way)
             # Stored times compare as text; the rest wait for a later tick.
             due = [record for record in found if record["updated_at"] <= cutoff]
             for record in due:
-                with self.store.transaction() as tx:
+                with store.transaction() as tx:
                     refund = load(tx, REFUND, record["token"], Refund)
                     # Checked again inside the transaction: another worker may have moved it.
                     if refund is None or refund.status not in moving:
@@ -372,9 +382,9 @@ class MarqetaService:
         return moved
 
     def transitions(
-        self, account_token: str, refund_token: str, query: ListQuery
+        self, store: Store, account_token: str, refund_token: str, query: ListQuery
     ) -> Page[Transition]:
-        with self.store.transaction() as tx:
+        with store.transaction() as tx:
             _account(tx, account_token)
             _owned_by(tx, REFUND, Refund, refund_token, account_token, "refund_not_found")
             return _page(tx, TRANSITIONS, refund_token, Transition, query)

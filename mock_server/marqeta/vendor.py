@@ -10,7 +10,7 @@ from mock_server.clock import Clock
 from mock_server.error_formats import CodedErrorFormat
 from mock_server.marqeta import control
 from mock_server.marqeta.handlers import MarqetaHandlers, MarqetaShapes
-from mock_server.marqeta.service import MODELS, REFERENCES, MarqetaService, Policy
+from mock_server.marqeta.service import LISTINGS, MODELS, REFERENCES, MarqetaService, Policy
 from mock_server.spec import Contract, error_codes
 from mock_server.store import Store, Transaction
 from mock_server.vendor import Column, CredentialOptions, Panel, RowAction, Table, Vendor
@@ -18,27 +18,30 @@ from mock_server.vendor import Column, CredentialOptions, Panel, RowAction, Tabl
 Json = dict[str, Any]
 
 
-class MarqetaState:
-    def __init__(self, store: Store, clock: Clock, contract: Contract) -> None:
-        self.service = MarqetaService(store, clock, Policy.from_contract(contract))
+class MarqetaRuntime:
+    """Marqeta as one process serves it: built once, each call given the session's store."""
+
+    def __init__(self, clock: Clock, contract: Contract) -> None:
+        self.service = MarqetaService(clock, Policy.from_contract(contract))
         shapes = MarqetaShapes(contract)
-        self.handlers = MarqetaHandlers(self.service, shapes)
-        self.control = control.MarqetaControl(self.service, shapes)
+        self.operations = MarqetaHandlers(self.service, shapes).operations()
+        self.control_operations = control.MarqetaControl(self.service, shapes).operations()
+        self.listings = LISTINGS
 
     def seed(self, tx: Transaction, section: Json) -> Json:
         return control.seed(self.service, tx, section)
 
-    def counts(self) -> Json:
-        return {"marqeta_accounts": self.service.account_count()}
+    def counts(self, store: Store) -> Json:
+        return {"marqeta_accounts": self.service.account_count(store)}
 
-    def overview(self, limit: int) -> Json:
-        return control.overview(self.service, limit)
+    def overview(self, store: Store, limit: int) -> Json:
+        return control.overview(self.service, store, limit)
 
-    def banner(self) -> list[str]:
-        return control.banner(self.service)
+    def banner(self, store: Store) -> list[str]:
+        return control.banner(self.service, store)
 
-    def advance_due(self, cutoff: datetime) -> int:
-        return self.service.advance_due(cutoff)
+    def advance_due(self, store: Store, cutoff: datetime) -> int:
+        return self.service.advance_due(store, cutoff)
 
 
 MARQETA = Vendor(
@@ -57,7 +60,7 @@ MARQETA = Vendor(
         suite_hint="application token:access token",
     ),
     error_format=lambda contract: CodedErrorFormat(error_codes(contract)),
-    open=MarqetaState,
+    build=MarqetaRuntime,
     models=MODELS,
     references=REFERENCES,
     suite_setup="conformance.vendors.marqeta",

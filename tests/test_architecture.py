@@ -1,0 +1,86 @@
+"""How the mock is put together, as far as a change to it relies on: handlers are found through
+explicit tables checked against the contracts at start-up, built once per process, and given the
+request's session."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from starlette.testclient import TestClient
+
+from mock_server.__main__ import main
+from mock_server.app import MockConfig, build_app
+from mock_server.marqeta.control import MarqetaControl
+from mock_server.marqeta.handlers import MarqetaHandlers
+from mock_server.marqeta.service import MarqetaService
+from mock_server.runtime import StartupError
+from mock_server.vendor import Handler
+from tests.support import DEMO_AUTH, free_port
+
+
+def _without(name: str) -> Any:
+    original = MarqetaHandlers.operations
+
+    def operations(self: MarqetaHandlers) -> dict[str, Handler]:
+        return {key: value for key, value in original(self).items() if key != name}
+
+    return operations
+
+
+def _with_extra(name: str) -> Any:
+    original = MarqetaHandlers.operations
+
+    def operations(self: MarqetaHandlers) -> dict[str, Handler]:
+        return original(self) | {name: self.create_refund}
+
+    return operations
+
+
+def test_a_contract_operation_without_a_handler_stops_start_up(monkeypatch):
+    monkeypatch.setattr(MarqetaHandlers, "operations", _without("createRefund"))
+    with pytest.raises(StartupError, match="the marqeta API: no handler for createRefund"):
+        build_app(MockConfig())
+
+
+def test_a_handler_without_a_contract_operation_stops_start_up(monkeypatch):
+    monkeypatch.setattr(MarqetaHandlers, "operations", _with_extra("cancelRefund"))
+    with pytest.raises(StartupError, match="handlers for cancelRefund, not operations of its"):
+        build_app(MockConfig())
+
+
+def test_a_vendor_control_operation_the_control_api_has_already_stops_start_up(monkeypatch):
+    original = MarqetaControl.operations
+    monkeypatch.setattr(
+        MarqetaControl,
+        "operations",
+        lambda self: original(self) | {"health": self.create_account},
+    )
+    with pytest.raises(StartupError, match="the control API: two handlers for health"):
+        build_app(MockConfig())
+
+
+def test_the_command_line_says_a_mismatch_in_one_line(monkeypatch, capsys):
+    monkeypatch.setattr(MarqetaHandlers, "operations", _without("listRefunds"))
+    assert main(["--port", str(free_port())]) == 2
+    error = capsys.readouterr().err
+    assert error == "refund-mock: error: the marqeta API: no handler for listRefunds\n"
+
+
+def test_services_and_handlers_are_built_once_whatever_the_sessions(monkeypatch):
+    built = []
+    original = MarqetaService.__init__
+
+    def counted(self: MarqetaService, *args: Any) -> None:
+        built.append(self)
+        original(self, *args)
+
+    monkeypatch.setattr(MarqetaService, "__init__", counted)
+    app = build_app(MockConfig())
+    with TestClient(app, base_url="http://127.0.0.1") as client:
+        client.auth = DEMO_AUTH
+        for session in ("one", "two", "three"):
+            answer = client.get("/v3/accounts", headers={"X-Mock-Session": session})
+            assert answer.status_code == 200
+    assert len(built) == 1
+    assert app.sessions.names() == ["one", "three", "two"]
