@@ -37,13 +37,20 @@ from mock_server.control.guard import ControlGuardMiddleware, ControlPolicy, Ven
 from mock_server.control.handlers import CONTROL_PATH, ControlHandlers
 from mock_server.control.journal import Journal, JournalMiddleware
 from mock_server.control.lifecycle import AutoLifecycle
-from mock_server.domain import DomainError
+from mock_server.domain import DocumentedError, DomainError
 from mock_server.error_formats import CodedErrorFormat
 from mock_server.errors import AllowedMethods, ErrorRouter
 from mock_server.fixtures import DEMO_FIXTURES, read_fixtures
 from mock_server.json_codec import JSONIFIER
 from mock_server.registry import control_contract
-from mock_server.runtime import StateService, VendorApi, checked_handlers, vendor_apis
+from mock_server.runtime import (
+    StateService,
+    VendorApi,
+    checked_error_kinds,
+    checked_handlers,
+    control_error_kinds,
+    vendor_apis,
+)
 from mock_server.served import contract_routes
 from mock_server.sessions import (
     SESSION_HEADER,
@@ -157,6 +164,8 @@ def build_app(config: MockConfig | None = None, store: Store | None = None) -> M
     journal = Journal(config.journal_size)
     control = ControlHandlers(apis, states, sessions, faults, journal)
     control_api = control_contract()
+    control_errors = CodedErrorFormat(error_codes(control_api))
+    checked_error_kinds("the control API", control_errors, control_error_kinds(apis))
     control_handlers = checked_handlers(
         "the control API",
         control_api,
@@ -218,7 +227,7 @@ def build_app(config: MockConfig | None = None, store: Store | None = None) -> M
             contract_routes(app, api.contract, base_path)
 
     if config.control:
-        errors.register(CONTROL_PATH, CodedErrorFormat(error_codes(control_api)))
+        errors.register(CONTROL_PATH, control_errors)
         app.add_api(
             control_api, base_path=CONTROL_PATH, resolver=calls.resolver(control_handlers, None)
         )
@@ -226,6 +235,7 @@ def build_app(config: MockConfig | None = None, store: Store | None = None) -> M
     index_route(app, apis, config.control)
 
     app.add_error_handler(DomainError, errors.on_domain_error)
+    app.add_error_handler(DocumentedError, errors.on_domain_error)
     app.add_error_handler(ProblemException, errors.on_problem)
     app.add_error_handler(HTTPException, errors.on_http_exception)
     app.add_error_handler(Exception, errors.on_unexpected)
@@ -236,7 +246,7 @@ def build_app(config: MockConfig | None = None, store: Store | None = None) -> M
             ControlGuardMiddleware,
             position=MiddlewarePosition.BEFORE_EXCEPTION,
             policy=control_policy,
-            error_body=CodedErrorFormat(error_codes(control_api)).body,
+            error_format=control_errors,
         )
     if config.journal_size:
         # Outside CORS and the error handlers: the journal sees what the client got.

@@ -1,8 +1,20 @@
-"""The one exception domain rules raise; ``errors.py`` turns it into each vendor's error body."""
+"""The exceptions domain rules raise; ``errors.py`` turns each into the vendor's error body."""
+
+from mock_server.error_kinds import ErrorKind
 
 
 class DomainError(Exception):
-    """A request that breaks a rule. ``kind`` names an entry of the contract's error table."""
+    """A request that breaks a rule, of one of the closed sets of kinds (``error_kinds``)."""
+
+    def __init__(self, kind: ErrorKind, message: str) -> None:
+        super().__init__(message)
+        self.kind: str = kind
+        self.message = message
+
+
+class DocumentedError(Exception):
+    """An error a developer forced (a fault, ``Prefer: code=``): of ``kind``, an entry the
+    vendor's error table has (the one its contract's example for the status shows)."""
 
     def __init__(self, kind: str, message: str) -> None:
         super().__init__(message)

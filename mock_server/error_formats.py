@@ -15,6 +15,9 @@ class ErrorFormat(Protocol):
     def media_type(self) -> str:
         """Of its error bodies."""
 
+    def knows(self, kind: str) -> bool:
+        """Whether its table has ``kind`` (start-up checks every kind the mock can raise)."""
+
     def status(self, kind: str) -> int: ...
 
     def body(self, kind: str, message: str) -> dict[str, object]: ...
@@ -34,6 +37,9 @@ class CodedErrorFormat:
     codes: dict[str, str]
     media_type: ClassVar[str] = "application/json"
 
+    def knows(self, kind: str) -> bool:
+        return kind in self.codes
+
     def status(self, kind: str) -> int:
         return int(self._code(kind)[:3])
 
@@ -46,7 +52,7 @@ class CodedErrorFormat:
         return next((k for k in kinds if self.codes[k] == shown), kinds[0] if kinds else None)
 
     def _code(self, kind: str) -> str:
-        return self.codes.get(kind) or self.codes["internal_error"]
+        return self.codes[kind]
 
 
 @dataclass(frozen=True)
@@ -57,6 +63,9 @@ class BalancedErrorFormat:
 
     categories: dict[str, dict[str, Any]]
     media_type: ClassVar[str] = "application/json"
+
+    def knows(self, kind: str) -> bool:
+        return kind in self.categories
 
     def status(self, kind: str) -> int:
         return int(self._category(kind)["status_code"])
@@ -85,7 +94,7 @@ class BalancedErrorFormat:
         )
 
     def _category(self, kind: str) -> dict[str, Any]:
-        return self.categories.get(kind) or self.categories["internal_error"]
+        return self.categories[kind]
 
 
 # The statuses of the kinds the mock answers outside every vendor API (and for statuses a
@@ -111,8 +120,11 @@ class ProblemErrorFormat:
 
     media_type: ClassVar[str] = "application/problem+json"
 
+    def knows(self, kind: str) -> bool:
+        return kind in PROBLEM_STATUSES
+
     def status(self, kind: str) -> int:
-        return PROBLEM_STATUSES.get(kind, 500)
+        return PROBLEM_STATUSES[kind]
 
     def body(self, kind: str, message: str) -> dict[str, object]:
         status = self.status(kind)

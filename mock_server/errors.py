@@ -17,20 +17,21 @@ from connexion.exceptions import ProblemException
 from connexion.lifecycle import ConnexionRequest, ConnexionResponse
 from starlette.exceptions import HTTPException
 
-from mock_server.domain import DomainError
+from mock_server.domain import DocumentedError, DomainError
 from mock_server.error_formats import ErrorFormat, ProblemErrorFormat
+from mock_server.error_kinds import Common
 
 logger = logging.getLogger("mock_server")
 
 # Error kinds for failures the framework detects, by HTTP status.
 FRAMEWORK_KINDS = {
-    400: "invalid_request",
-    401: "unauthorized",
-    403: "unauthorized",
-    404: "route_not_found",
-    405: "method_not_allowed",
-    413: "payload_too_large",
-    415: "unsupported_media_type",
+    400: Common.INVALID_REQUEST,
+    401: Common.UNAUTHORIZED,
+    403: Common.UNAUTHORIZED,
+    404: Common.ROUTE_NOT_FOUND,
+    405: Common.METHOD_NOT_ALLOWED,
+    413: Common.PAYLOAD_TOO_LARGE,
+    415: Common.UNSUPPORTED_MEDIA_TYPE,
 }
 
 
@@ -101,7 +102,7 @@ class ErrorRouter:
         error_format = self.format_for(path)
         kind = error_format.kind_for(status)
         if kind is None:
-            error_format, kind = NEUTRAL, NEUTRAL.kind_for(status) or "invalid_request"
+            error_format, kind = NEUTRAL, NEUTRAL.kind_for(status) or Common.INVALID_REQUEST
         body = json.dumps(error_format.body(kind, message)).encode()
         return error_format.status(kind), error_format.media_type, body
 
@@ -109,6 +110,11 @@ class ErrorRouter:
         self, path: str, kind: str, message: str, headers: dict[str, str] | None = None
     ) -> ConnexionResponse:
         error_format = self.format_for(path)
+        if not error_format.knows(kind):
+            # Start-up checked every declared kind against each table this API's operations
+            # reach; one raised where it was not declared is a bug of the mock's, said as one.
+            logger.error("error kind %r raised on %s, which its API's table lacks", kind, path)
+            kind, message = Common.INTERNAL_ERROR, f"Internal server error ({kind}: {message})"
         return ConnexionResponse(
             status_code=error_format.status(kind),
             mimetype=error_format.media_type,
@@ -120,7 +126,8 @@ class ErrorRouter:
     # Connexion error handlers -------------------------------------------------------------
 
     def on_domain_error(self, request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
-        assert isinstance(exc, DomainError)
+        """A DomainError, or a DocumentedError a developer forced."""
+        assert isinstance(exc, DomainError | DocumentedError)
         return self.respond(request.url.path, exc.kind, exc.message)
 
     def on_problem(self, request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
@@ -135,7 +142,7 @@ class ErrorRouter:
     def on_unexpected(self, request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
         # Called after the exception was handled: pass it, or the log shows no traceback.
         logger.error("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
-        return self.respond(request.url.path, "internal_error", "Internal server error")
+        return self.respond(request.url.path, Common.INTERNAL_ERROR, "Internal server error")
 
     def _framework_error(
         self,
@@ -144,16 +151,16 @@ class ErrorRouter:
         message: str,
         headers: Mapping[str, str] | None,
     ) -> ConnexionResponse:
-        kind = FRAMEWORK_KINDS.get(status or 500, "internal_error")
+        kind = FRAMEWORK_KINDS.get(status or 500, Common.INTERNAL_ERROR)
         headers = dict(headers or {})
         allowed = self._entry(request.url.path)[2]
-        if kind == "method_not_allowed" and allowed is not None:
+        if kind == Common.METHOD_NOT_ALLOWED and allowed is not None:
             methods = allowed.for_path(request.url.path)
             if methods:
                 headers["Allow"] = ", ".join(methods)
-        if kind == "unauthorized":
+        if kind == Common.UNAUTHORIZED:
             headers.setdefault("WWW-Authenticate", 'Basic realm="refund-contract-kit mock"')
-        if kind == "route_not_found" and self.format_for(request.url.path) is NEUTRAL:
+        if kind == Common.ROUTE_NOT_FOUND and self.format_for(request.url.path) is NEUTRAL:
             message = (
                 f"No API is served at {request.url.path}: this mock serves "
                 + ", ".join(self.served_prefixes())
@@ -171,8 +178,8 @@ def _readable(kind: str, message: str) -> str:
     message = _LONG_QUOTE.sub(r"'\1...'", message)
     if len(message) > MAX_MESSAGE:
         message = message[: MAX_MESSAGE - 3] + "..."
-    if kind == "unauthorized":
+    if kind == Common.UNAUTHORIZED:
         return f"Invalid or missing credentials: {message}"
-    if kind == "unsupported_media_type":
+    if kind == Common.UNSUPPORTED_MEDIA_TYPE:
         return f"Request body must be application/json ({message})"
     return message

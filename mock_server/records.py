@@ -10,6 +10,7 @@ from decimal import Decimal
 from typing import Any, TypeVar
 
 from mock_server.domain import DomainError
+from mock_server.error_kinds import ErrorKind
 from mock_server.paging import Page
 from mock_server.store import Condition, KeyExistsError, Listing, PageQuery, Record, Transaction
 
@@ -78,12 +79,20 @@ def stored_time(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="microseconds")
 
 
-def add_new(tx: Transaction, kind: str, key: str, obj: Any, owners: Iterable[str] = ("",)) -> None:
-    """Store a new dataclass; a key already in use is the ``duplicate_token`` error."""
+def add_new(
+    tx: Transaction,
+    kind: str,
+    key: str,
+    obj: Any,
+    owners: Iterable[str] = ("",),
+    *,
+    taken: ErrorKind,
+) -> None:
+    """Store a new dataclass; a key already in use is the error ``taken``."""
     try:
         tx.add(kind, key, to_record(obj), owners=owners)
     except KeyExistsError as exc:
-        raise DomainError("duplicate_token", f"Token already in use: {key}") from exc
+        raise DomainError(taken, f"Token already in use: {key}") from exc
 
 
 def load(tx: Transaction, kind: str, key: str, cls: type[T]) -> T | None:

@@ -13,12 +13,12 @@ from mock_server.auth import Credentials
 from mock_server.clock import Clock
 from mock_server.control.forced import OperationAnswers
 from mock_server.error_formats import ErrorFormat
+from mock_server.error_kinds import Common, ControlKind, ErrorKind
+from mock_server.json_types import Json
 from mock_server.registry import VENDORS
 from mock_server.spec import Contract, load_contract
 from mock_server.store import Store, Transaction
 from mock_server.vendor import Handler, Vendor, VendorRuntime
-
-Json = dict[str, Any]
 
 
 class StartupError(ValueError):
@@ -67,8 +67,26 @@ def vendor_apis(credentials: Mapping[str, Credentials], clock: Clock) -> dict[st
             credentials=credentials.get(vendor.name, vendor.credentials.demo),
             runtime=runtime,
         )
-        checked_handlers(f"the {vendor.name} API", contract, [runtime.operations])
+        what = f"the {vendor.name} API"
+        checked_handlers(what, contract, [runtime.operations])
+        checked_error_kinds(what, apis[vendor.name].error_format, [*Common, *vendor.error_kinds])
     return apis
+
+
+def checked_error_kinds(what: str, error_format: ErrorFormat, kinds: Iterable[ErrorKind]) -> None:
+    """StartupError unless the API's error table has every kind its operations may raise."""
+    missing = sorted(kind for kind in kinds if not error_format.knows(kind))
+    if missing:
+        raise StartupError(f"{what}: its error table has no {', '.join(missing)}")
+
+
+def control_error_kinds(apis: Mapping[str, VendorApi]) -> list[ErrorKind]:
+    """Every kind the control API's operations may raise."""
+    return [
+        *Common,
+        *ControlKind,
+        *(kind for api in apis.values() for kind in api.vendor.control_error_kinds),
+    ]
 
 
 def operations(contract: Contract) -> dict[str, dict[str, Any]]:

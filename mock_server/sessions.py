@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 from mock_server.domain import DomainError
+from mock_server.error_kinds import Common, ControlKind
 from mock_server.store import SessionLimitReached, Store
 
 SESSION_HEADER = "x-mock-session"
@@ -86,7 +87,7 @@ class Sessions(Generic[S]):
             return self.default
         if not SESSION_NAME.fullmatch(name):
             raise DomainError(
-                "invalid_request",
+                Common.INVALID_REQUEST,
                 "X-Mock-Session must be 1-64 letters, digits, '.', '_' or '-',"
                 " starting with a letter or digit",
             )
@@ -102,7 +103,7 @@ class Sessions(Generic[S]):
                     found = self._named[name] = self._hooks.open(name)
                 except SessionLimitReached as exc:
                     raise DomainError(
-                        "invalid_request",
+                        Common.INVALID_REQUEST,
                         f"The mock holds {exc.limit} sessions, its limit (--max-sessions):"
                         " delete some (DELETE /__mock__/sessions/NAME) or reset",
                     ) from None
@@ -128,7 +129,7 @@ class Sessions(Generic[S]):
             found = self._forget(name)
             kept = self._files is not None and self._files.exists(name)
         if found is None and not kept:
-            raise DomainError("session_not_found", f"No session named {name!r}")
+            raise DomainError(ControlKind.SESSION_NOT_FOUND, f"No session named {name!r}")
         # Outside the lock: removing waits for the session's running transaction (a long seed),
         # which must not hold up every other session's requests meanwhile.
         if found is not None:

@@ -19,11 +19,10 @@ from typing import Any, Protocol
 from mock_server.auth import Credentials
 from mock_server.clock import Clock
 from mock_server.error_formats import ErrorFormat
+from mock_server.error_kinds import ErrorKind
+from mock_server.json_types import Json
 from mock_server.spec import Contract
 from mock_server.store import Listing, Store, Transaction
-
-Json = dict[str, Any]
-
 
 # An operation's handler: called with the request's session (``mock_server.sessions.Session``)
 # and the request's parameters by name; answers (body, status[, headers]).
@@ -149,6 +148,9 @@ class Vendor:
     control_part: str  # its part of the control API's contract, in openapi/
     credentials: CredentialOptions
     error_format: Callable[[Contract], ErrorFormat]  # the vendor's error body, from its contract
+    error_kinds: type[ErrorKind]  # every kind its service raises: each in its error table
+    # The kinds of its own its control operations and fixtures raise: each in the control API's
+    control_error_kinds: tuple[ErrorKind, ...]
     build: Callable[[Clock, Contract], VendorRuntime]  # once per process
     models: Mapping[str, type]  # every kind it stores, with its model (state import checks)
     panel: Panel  # the dashboard's view of its overview

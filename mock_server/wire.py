@@ -21,10 +21,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from mock_server.json_types import Json
 from mock_server.money import json_number
 from mock_server.spec import Contract, resolved, schema
 
-Json = dict[str, Any]
 Getter = Callable[[Any], Any]
 
 

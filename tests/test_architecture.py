@@ -4,6 +4,7 @@ request's session."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -11,12 +12,26 @@ from starlette.testclient import TestClient
 
 from mock_server.__main__ import main
 from mock_server.app import MockConfig, build_app
+from mock_server.balanced.errors import BalancedKind
+from mock_server.error_formats import BalancedErrorFormat
+from mock_server.error_kinds import ErrorKind
+from mock_server.errors import ErrorRouter
 from mock_server.marqeta.control import MarqetaControl
+from mock_server.marqeta.errors import MarqetaKind
 from mock_server.marqeta.handlers import MarqetaHandlers
 from mock_server.marqeta.service import MarqetaService
+from mock_server.registry import VENDORS, vendor
 from mock_server.runtime import StartupError
-from mock_server.vendor import Handler
+from mock_server.vendor import Handler, Vendor
 from tests.support import DEMO_AUTH, free_port
+
+INTERNAL = {"status_code": 500, "category_code": "server-error", "category_type": "server"}
+
+
+def plant(monkeypatch: pytest.MonkeyPatch, changed: Vendor) -> None:
+    """Serve ``changed`` in place of the registered vendor of its name."""
+    served = tuple(changed if each.name == changed.name else each for each in VENDORS)
+    monkeypatch.setattr("mock_server.runtime.VENDORS", served)
 
 
 def _without(name: str) -> Any:
@@ -84,3 +99,25 @@ def test_services_and_handlers_are_built_once_whatever_the_sessions(monkeypatch)
             assert answer.status_code == 200
     assert len(built) == 1
     assert app.sessions.names() == ["one", "three", "two"]
+
+
+def test_an_error_kind_missing_from_the_vendors_table_stops_start_up(monkeypatch):
+    planted = ErrorKind("MarqetaKind", {**{k.name: k.value for k in MarqetaKind}, "LOST": "lost"})
+    plant(monkeypatch, replace(vendor("marqeta"), error_kinds=planted))
+    with pytest.raises(StartupError, match="the marqeta API: its error table has no lost"):
+        build_app(MockConfig())
+
+
+def test_a_vendor_control_kind_missing_from_the_control_table_stops_start_up(monkeypatch):
+    kinds = (*vendor("balanced").control_error_kinds, BalancedKind.REFUND_INSUFFICIENT_FUNDS)
+    plant(monkeypatch, replace(vendor("balanced"), control_error_kinds=kinds))
+    with pytest.raises(StartupError, match=r"the control API: .* no refund_insufficient_funds"):
+        build_app(MockConfig())
+
+
+def test_an_undeclared_kind_raised_while_serving_is_a_500_in_the_apis_shape(caplog):
+    router = ErrorRouter()
+    router.register("/v1", BalancedErrorFormat({"internal_error": INTERNAL}))
+    answer = router.respond("/v1/x", MarqetaKind.BALANCE_NOT_NEGATIVE, "odd")
+    assert answer.status_code == 500
+    assert "balance_not_negative" in caplog.text

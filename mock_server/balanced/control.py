@@ -4,17 +4,15 @@ banner."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from mock_server.balanced import uris
 from mock_server.balanced.handlers import BalancedShapes
 from mock_server.balanced.service import BalancedService, NewAccount, NewDebit, NewMarketplace
+from mock_server.json_types import Json
 from mock_server.sessions import Session
 from mock_server.spec import defaults
 from mock_server.store import Store, Transaction
 from mock_server.vendor import Handler
 
-Json = dict[str, Any]
 CONTROL_PART = "mock-control-balanced.yaml"  # where BalancedDebitSeed is
 
 

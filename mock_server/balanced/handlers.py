@@ -19,13 +19,13 @@ from mock_server.balanced.service import (
     RefundChanges,
     RefundDetail,
 )
+from mock_server.json_types import Json
 from mock_server.paging import Page
 from mock_server.sessions import Session
 from mock_server.spec import Contract
 from mock_server.vendor import Handler
 from mock_server.wire import wire_shape
 
-Json = dict[str, Any]
 T = TypeVar("T")
 
 

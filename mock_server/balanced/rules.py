@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 
+from mock_server.balanced.errors import BalancedControlKind, BalancedKind
 from mock_server.domain import DomainError
 
 
@@ -12,7 +13,7 @@ def refundable_state(debit_id: str, status: str, refundable: str) -> None:
     """Only a debit in the ``refundable`` state (``succeeded``) can be refunded."""
     if status != refundable:
         raise DomainError(
-            "refund_invalid_debit_state",
+            BalancedKind.REFUND_INVALID_DEBIT_STATE,
             f"Debit {debit_id} is {status}; only a {refundable} debit can be refunded.",
         )
 
@@ -21,7 +22,7 @@ def escrow_after_refund(marketplace_id: str, in_escrow: int, amount: int) -> int
     """The marketplace's escrow once ``amount`` is refunded out of it, which it must hold."""
     if amount > in_escrow:
         raise DomainError(
-            "refund_insufficient_funds",
+            BalancedKind.REFUND_INSUFFICIENT_FUNDS,
             f"Marketplace {marketplace_id} has {in_escrow} in escrow, "
             f"less than the {amount} to refund.",
         )
@@ -33,7 +34,7 @@ def escrow_after_debit(marketplace_id: str, in_escrow: int, amount: int, limit: 
     largest amount the contract lets a client hold exactly."""
     if in_escrow + amount > limit:
         raise DomainError(
-            "invalid_amount",
+            BalancedKind.INVALID_AMOUNT,
             f"A debit of {amount} would carry the escrow of marketplace {marketplace_id} "
             f"({in_escrow}) past {limit}.",
         )
@@ -50,7 +51,7 @@ def debit_status_change(
     if to not in transitions.get(status, ()):
         allowed = ", ".join(transitions.get(status, ())) or "nothing (it is final)"
         raise DomainError(
-            "transition_not_allowed",
+            BalancedControlKind.TRANSITION_NOT_ALLOWED,
             f"Debit {debit_id} is {status}; it can become {allowed}, not {to}.",
         )
     return True
@@ -62,12 +63,14 @@ def refund_within_remainder(
     """The amount to refund: at most the debit's un-refunded remainder; all of it when not given."""
     remainder = amount - refunded
     if remainder <= 0:
-        raise DomainError("debit_already_refunded", f"Debit {debit_id} has already been refunded.")
+        raise DomainError(
+            BalancedKind.DEBIT_ALREADY_REFUNDED, f"Debit {debit_id} has already been refunded."
+        )
     if requested is None:
         return remainder
     if requested > remainder:
         raise DomainError(
-            "invalid_amount",
+            BalancedKind.INVALID_AMOUNT,
             f"Amount {requested} is more than the {remainder} left to refund on debit {debit_id}.",
         )
     return requested

@@ -8,9 +8,11 @@ from datetime import timedelta
 from typing import TypeVar
 
 from mock_server.balanced import rules, uris
+from mock_server.balanced.errors import BalancedKind
 from mock_server.balanced.models import Account, Debit, Marketplace, Refund
 from mock_server.clock import Clock
 from mock_server.domain import DomainError
+from mock_server.error_kinds import Common, ControlKind
 from mock_server.ids import digit_groups, prefixed_id
 from mock_server.paging import Page
 from mock_server.records import add_new, load, load_owned, load_page, to_record
@@ -22,6 +24,9 @@ ACCOUNT = "balanced.account"
 DEBIT = "balanced.debit"
 REFUND = "balanced.refund"
 T = TypeVar("T")
+# Balanced makes every id; only a fixtures file (through the control API or at start-up) names
+# one, and naming one twice is the control API's duplicate_token.
+SEEDED_TWICE = ControlKind.DUPLICATE_TOKEN
 
 # Every list is oldest first (contract: info.description); the store keeps them ordered.
 MARKETPLACES = Listing(MARKETPLACE, order_by="created_at")
@@ -149,7 +154,7 @@ class BalancedService:
             created_at=self.clock.now(),
             in_escrow=0,
         )
-        add_new(tx, MARKETPLACE, marketplace.id, marketplace)
+        add_new(tx, MARKETPLACE, marketplace.id, marketplace, taken=SEEDED_TWICE)
         return marketplace
 
     def set_escrow_in(self, tx: Transaction, marketplace_id: str, in_escrow: int) -> Marketplace:
@@ -171,7 +176,14 @@ class BalancedService:
             card_id=prefixed_id("CC"),
             created_at=self.clock.now(),
         )
-        add_new(tx, ACCOUNT, account.id, account, owners=(_in_marketplace(marketplace_id),))
+        add_new(
+            tx,
+            ACCOUNT,
+            account.id,
+            account,
+            owners=(_in_marketplace(marketplace_id),),
+            taken=SEEDED_TWICE,
+        )
         return account
 
     def debit_account_in(
@@ -202,7 +214,7 @@ class BalancedService:
             status=new.status,
         )
         owners = (_in_marketplace(marketplace_id), _of_account(account_id))
-        add_new(tx, DEBIT, debit.id, debit, owners=owners)
+        add_new(tx, DEBIT, debit.id, debit, owners=owners, taken=SEEDED_TWICE)
         if debit.status == self.policy.refundable_status:
             self._add_to_escrow(tx, marketplace, debit.amount)
         return debit
@@ -338,7 +350,7 @@ class BalancedService:
             debits = load_owned(tx, DEBIT, _of_account(account_id), Debit)
             if not debits:
                 raise DomainError(
-                    "no_debit_to_refund", f"Account {account_id} has no debit to refund."
+                    BalancedKind.NO_DEBIT_TO_REFUND, f"Account {account_id} has no debit to refund."
                 )
             refundable = [
                 d for d in debits if d.status == self.policy.refundable_status and d.remainder > 0
@@ -391,7 +403,7 @@ class BalancedService:
             _of_account(debit.account_id),
             _of_debit(debit.id),
         )
-        add_new(tx, REFUND, refund.id, refund, owners=owners)
+        add_new(tx, REFUND, refund.id, refund, owners=owners, taken=Common.INTERNAL_ERROR)
         refunded = replace(
             debit, refunded=debit.refunded + amount, fee_reversed=debit.fee_reversed - fee
         )
@@ -422,7 +434,9 @@ class BalancedService:
 def _marketplace(tx: Transaction, marketplace_id: str) -> Marketplace:
     marketplace = load(tx, MARKETPLACE, marketplace_id, Marketplace)
     if marketplace is None:
-        raise DomainError("marketplace_not_found", f"Marketplace {marketplace_id} not found.")
+        raise DomainError(
+            BalancedKind.MARKETPLACE_NOT_FOUND, f"Marketplace {marketplace_id} not found."
+        )
     return marketplace
 
 
@@ -435,7 +449,8 @@ def _account(tx: Transaction, marketplace_id: str, account_id: str) -> Account:
     account = load(tx, ACCOUNT, account_id, Account)
     if account is None or account.marketplace_id != marketplace_id:
         raise DomainError(
-            "account_not_found", f"Account {account_id} not found in marketplace {marketplace_id}."
+            BalancedKind.ACCOUNT_NOT_FOUND,
+            f"Account {account_id} not found in marketplace {marketplace_id}.",
         )
     return account
 
@@ -445,7 +460,7 @@ def _debit(
     marketplace_id: str,
     debit_id: str,
     account_id: str | None = None,
-    kind: str = "debit_not_found",
+    kind: BalancedKind = BalancedKind.DEBIT_NOT_FOUND,
 ) -> Debit:
     debit = load(tx, DEBIT, debit_id, Debit)
     if (
@@ -466,17 +481,19 @@ def _debit_named_by(
     parsed = uris.parse_debit(debit_uri)
     if parsed is None:
         raise DomainError(
-            "refund_debit_not_found",
+            BalancedKind.REFUND_DEBIT_NOT_FOUND,
             f"debit_uri {debit_uri!r} names no debit "
             "(expected /v1/marketplaces/{marketplace_id}/debits/{debit_id}).",
         )
     uri_marketplace, debit_id = parsed
     if uri_marketplace != marketplace_id:
         raise DomainError(
-            "refund_debit_not_found",
+            BalancedKind.REFUND_DEBIT_NOT_FOUND,
             f"Debit {debit_id} not found in marketplace {marketplace_id}.",
         )
-    return _debit(tx, marketplace_id, debit_id, account_id, kind="refund_debit_not_found")
+    return _debit(
+        tx, marketplace_id, debit_id, account_id, kind=BalancedKind.REFUND_DEBIT_NOT_FOUND
+    )
 
 
 def _refund(tx: Transaction, marketplace_id: str, refund_id: str, account_id: str | None) -> Refund:
@@ -488,7 +505,7 @@ def _refund(tx: Transaction, marketplace_id: str, refund_id: str, account_id: st
         or refund.marketplace_id != marketplace_id
         or (account_id is not None and refund.account_id != account_id)
     ):
-        raise DomainError("refund_not_found", f"Refund {refund_id} not found.")
+        raise DomainError(BalancedKind.REFUND_NOT_FOUND, f"Refund {refund_id} not found.")
     return refund
 
 

@@ -3,19 +3,18 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from mock_server.auth import DEMO_BALANCED_CREDENTIALS, Credentials
 from mock_server.balanced import control
+from mock_server.balanced.errors import BalancedControlKind, BalancedKind
 from mock_server.balanced.handlers import BalancedHandlers, BalancedShapes
 from mock_server.balanced.service import LISTINGS, MODELS, REFERENCES, BalancedService, Policy
 from mock_server.clock import Clock
 from mock_server.error_formats import BalancedErrorFormat
+from mock_server.json_types import Json
 from mock_server.spec import Contract
 from mock_server.store import Store, Transaction
 from mock_server.vendor import Column, CredentialOptions, Panel, Table, Vendor
-
-Json = dict[str, Any]
 
 
 class BalancedRuntime:
@@ -61,6 +60,14 @@ BALANCED = Vendor(
         user_is_secret=True,
     ),
     error_format=lambda contract: BalancedErrorFormat(contract["x-mock-error-categories"]),
+    error_kinds=BalancedKind,
+    control_error_kinds=(
+        BalancedKind.MARKETPLACE_NOT_FOUND,
+        BalancedKind.ACCOUNT_NOT_FOUND,
+        BalancedKind.DEBIT_NOT_FOUND,
+        BalancedKind.INVALID_AMOUNT,
+        BalancedControlKind.TRANSITION_NOT_ALLOWED,
+    ),
     build=BalancedRuntime,
     models=MODELS,
     references=REFERENCES,

@@ -12,16 +12,16 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
 
 import anyio.to_thread
 
 from mock_server.control.faults import Faults
-from mock_server.domain import DomainError
+from mock_server.domain import DocumentedError, DomainError
 from mock_server.error_formats import ErrorFormat
+from mock_server.error_kinds import Common
+from mock_server.json_types import Json
 from mock_server.spec import Contract, resolved
 
-Json = dict[str, Any]
 Sleep = Callable[[float], Awaitable[None]]  # how a fault waits (asyncio.sleep)
 FORCED = "Forced by the mock"
 
@@ -46,7 +46,7 @@ def parse_prefer(header: str | None) -> Preference:
         found[name.strip().lower()] = value.strip().strip('"')
     code = found.get("code")
     if code is not None and not (code.isascii() and code.isdigit() and len(code) == 3):
-        raise DomainError("invalid_request", f"Prefer: code={code} is not an HTTP status code")
+        raise DomainError(Common.INVALID_REQUEST, f"Prefer: code={code} is not an HTTP status code")
     return Preference(code=int(code) if code else None, example=found.get("example") or None)
 
 
@@ -98,14 +98,14 @@ def _json_media(response: Json) -> Json:
 def forced_answer(
     answers: OperationAnswers, errors: ErrorFormat, preference: Preference, why: str
 ) -> tuple[Json, int]:
-    """The answer ``preference`` asks for; an error status is raised as its ``DomainError``."""
+    """The answer ``preference`` asks for; an error status is raised as its ``DocumentedError``."""
     operation = answers.operation_id
     if preference.example is not None:
         named = answers.named_example(preference.example)
         if named is None:
             known = ", ".join(answers.example_names()) or "none"
             raise DomainError(
-                "invalid_request",
+                Common.INVALID_REQUEST,
                 f"{why}: {operation} documents no example {preference.example!r} (named: {known})",
             )
         return named
@@ -113,7 +113,7 @@ def forced_answer(
     assert status is not None
     if not answers.documents(status):
         raise DomainError(
-            "invalid_request",
+            Common.INVALID_REQUEST,
             f"{why}: {operation} does not document status {status}"
             f" (documented: {answers.statuses()})",
         )
@@ -121,7 +121,8 @@ def forced_answer(
         example = answers.example(status)
         if example is None:
             raise DomainError(
-                "invalid_request", f"{why}: {operation} documents no example for status {status}"
+                Common.INVALID_REQUEST,
+                f"{why}: {operation} documents no example for status {status}",
             )
         return example, status
     raise forced_error(answers, errors, status, f"{FORCED} ({why})")
@@ -129,14 +130,15 @@ def forced_answer(
 
 def forced_error(
     answers: OperationAnswers, errors: ErrorFormat, status: int, message: str
-) -> DomainError:
+) -> DomainError | DocumentedError:
     """The vendor's error for ``status``: of the kind the contract's example for it shows."""
     kind = errors.kind_for(status, answers.example(status))
     if kind is None:
         return DomainError(
-            "invalid_request", f"The vendor's error table has no status {status} to answer with"
+            Common.INVALID_REQUEST,
+            f"The vendor's error table has no status {status} to answer with",
         )
-    return DomainError(kind, message)
+    return DocumentedError(kind, message)
 
 
 class Forcing:

@@ -29,13 +29,16 @@ import hmac
 import ipaddress
 import json
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from starlette.datastructures import Headers
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from mock_server.error_formats import ErrorFormat
+from mock_server.error_kinds import Common, ControlKind, ErrorKind
 
 TOKEN_HEADER = "x-mock-control-token"
 TOKEN_VARIABLE = "REFUND_MOCK_CONTROL_TOKEN"
@@ -61,8 +64,8 @@ class ControlPolicy:
     origins: frozenset[str] = frozenset()  # --control-origin
     token: str | None = None  # --control-token
 
-    def refusal(self, scope: Scope) -> tuple[int, str, str] | None:
-        """Why this control request is refused: (status, error kind, message), or None."""
+    def refusal(self, scope: Scope) -> tuple[ErrorKind, str] | None:
+        """Why this control request is refused: (error kind, message), or None."""
         headers = Headers(scope=scope)
         host = headers.get("host", "")
         if (
@@ -71,8 +74,7 @@ class ControlPolicy:
             and not self.allows_host(host)
         ):
             return (
-                403,
-                "origin_not_allowed",
+                ControlKind.ORIGIN_NOT_ALLOWED,
                 f"Host {host or '(none)'} is not this machine's loopback name: the control API"
                 " answers requests to localhost or 127.0.0.1 (a page whose DNS name was rebound"
                 " to the mock sends its own host); give --control-token to reach it by another"
@@ -81,8 +83,7 @@ class ControlPolicy:
         origin = headers.get("origin")
         if origin is not None and not self.allows_origin(origin, headers.get("host", "")):
             return (
-                403,
-                "origin_not_allowed",
+                ControlKind.ORIGIN_NOT_ALLOWED,
                 (f"Origin {origin} may not use the control API (allow it with --control-origin)"),
             )
         if scope["method"] == "OPTIONS":
@@ -91,16 +92,14 @@ class ControlPolicy:
             given = headers.get(TOKEN_HEADER, "").encode("latin-1")
             if not hmac.compare_digest(given, self.token.encode()):
                 return (
-                    401,
-                    "unauthorized",
+                    Common.UNAUTHORIZED,
                     ("The control API needs the X-Mock-Control-Token header (--control-token)"),
                 )
         if scope["method"] in CHANGING:
             media_type = headers.get("content-type", "").split(";")[0].strip().lower()
             if media_type != "application/json":
                 return (
-                    415,
-                    "unsupported_media_type",
+                    Common.UNSUPPORTED_MEDIA_TYPE,
                     ("Control requests that change state need Content-Type: application/json"),
                 )
         return None
@@ -147,17 +146,14 @@ class VendorCORSMiddleware(CORSMiddleware):
             await super().__call__(scope, receive, send)
 
 
-ErrorBody = Callable[[str, str], dict[str, object]]
-
-
 class ControlGuardMiddleware:
     """Refuses control requests the policy does not allow, in the control API's error shape, and
     answers CORS for the origins ``--control-origin`` allows."""
 
-    def __init__(self, app: ASGIApp, policy: ControlPolicy, error_body: ErrorBody) -> None:
+    def __init__(self, app: ASGIApp, policy: ControlPolicy, error_format: ErrorFormat) -> None:
         self.app = app
         self.policy = policy
-        self.error_body = error_body
+        self.error_format = error_format
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if not self.policy.governs(scope):
@@ -165,8 +161,9 @@ class ControlGuardMiddleware:
             return
         refused = self.policy.refusal(scope)
         if refused is not None:
-            status, kind, message = refused
-            await _answer(send, status, json.dumps(self.error_body(kind, message)).encode())
+            kind, message = refused
+            body = json.dumps(self.error_format.body(kind, message)).encode()
+            await _answer(send, self.error_format.status(kind), body)
             return
         origin = Headers(scope=scope).get("origin")
         cors = _cors_headers(origin) if origin in self.policy.origins else []

@@ -11,18 +11,18 @@ import dataclasses
 import json
 from collections.abc import Mapping
 from importlib import resources
-from typing import Any
 
 from mock_server.control import state as state_document
 from mock_server.control.faults import Fault, Faults
 from mock_server.control.forced import OperationAnswers
 from mock_server.control.journal import Journal
 from mock_server.domain import DomainError
+from mock_server.error_kinds import Common, ControlKind
+from mock_server.json_types import Json
 from mock_server.runtime import StateService, VendorApi
 from mock_server.sessions import Session, Sessions
 from mock_server.vendor import Handler
 
-Json = dict[str, Any]
 CONTROL_PATH = "/__mock__"
 PANELS_PLACEHOLDER = "{/* panels */}"  # in dashboard.html, where the declarations go
 
@@ -124,7 +124,7 @@ class ControlHandlers:
         for status in sorted(fault.statuses()):
             if not answers.documents(status) or errors.kind_for(status) is None:
                 raise DomainError(
-                    "invalid_request",
+                    Common.INVALID_REQUEST,
                     f"{operation_id} cannot answer {status}: a fault may only force an error the"
                     f" contract documents for it and the vendor's error table has"
                     f" (documented: {answers.statuses()})",
@@ -146,7 +146,8 @@ class ControlHandlers:
         answers = served.answers.get(operation_id) if served is not None else None
         if answers is None:
             raise DomainError(
-                "operation_not_found", f"No operation {operation_id!r} in the {api!r} contract"
+                ControlKind.OPERATION_NOT_FOUND,
+                f"No operation {operation_id!r} in the {api!r} contract",
             )
         return answers
 

@@ -19,6 +19,7 @@ from types import NoneType, UnionType
 from typing import Any
 
 from mock_server.domain import DomainError
+from mock_server.error_kinds import Common
 from mock_server.records import from_record, to_record
 from mock_server.registry import VENDORS
 from mock_server.store import KeyExistsError, Store, Stored
@@ -51,17 +52,17 @@ def import_state(store: Store, document: dict[str, Any]) -> int:
     present. Nothing changes unless all of them pass."""
     if document.get("format") != FORMAT or document.get("version") != VERSION:
         raise DomainError(
-            "invalid_request", f"A state document has format {FORMAT!r} and version {VERSION}"
+            Common.INVALID_REQUEST, f"A state document has format {FORMAT!r} and version {VERSION}"
         )
     entries = document.get("records")
     if not isinstance(entries, list):
-        raise DomainError("invalid_request", "records: a list of records")
+        raise DomainError(Common.INVALID_REQUEST, "records: a list of records")
     records = [_checked(number, entry) for number, entry in enumerate(entries)]
     _check_references(records)
     try:
         store.replace_all(records)
     except KeyExistsError as exc:
-        raise DomainError("invalid_request", f"records: {exc}") from exc
+        raise DomainError(Common.INVALID_REQUEST, f"records: {exc}") from exc
     return len(records)
 
 
@@ -74,23 +75,23 @@ def _checked(number: int, entry: Any) -> Stored:
         and isinstance(entry.get("owners"), list)
     ):
         raise DomainError(
-            "invalid_request", f"records/{number}: an object with kind, key, owners and record"
+            Common.INVALID_REQUEST, f"records/{number}: an object with kind, key, owners and record"
         )
     where = f"records/{number} ({entry['kind']} {entry['key']!r})"
     model = MODELS.get(entry["kind"])
     if model is None:
         raise DomainError(
-            "invalid_request", f"{where}: unknown kind; known: {', '.join(sorted(MODELS))}"
+            Common.INVALID_REQUEST, f"{where}: unknown kind; known: {', '.join(sorted(MODELS))}"
         )
     owners = entry["owners"]
     if not owners or not all(isinstance(owner, str) for owner in owners):
-        raise DomainError("invalid_request", f"{where}: owners must be one or more strings")
+        raise DomainError(Common.INVALID_REQUEST, f"{where}: owners must be one or more strings")
     record = entry["record"]
     hints = typing.get_type_hints(model)
     for name, value in record.items():
         if name in hints and not _conforms(value, hints[name]):
             raise DomainError(
-                "invalid_request",
+                Common.INVALID_REQUEST,
                 f"{where}: {name} is not a valid {_spelled(hints[name])}: {_shown(value)}",
             )
     try:
@@ -98,12 +99,12 @@ def _checked(number: int, entry: Any) -> Stored:
         written = to_record(from_record(model, record))
         same = {name: written[name] for name in record if name in written} == record
     except (KeyError, TypeError, ValueError, InvalidOperation) as exc:
-        raise DomainError("invalid_request", f"{where}: not a valid record: {exc!r}") from exc
+        raise DomainError(Common.INVALID_REQUEST, f"{where}: not a valid record: {exc!r}") from exc
     if not same:
-        raise DomainError("invalid_request", f"{where}: fields of the wrong type or spelling")
+        raise DomainError(Common.INVALID_REQUEST, f"{where}: fields of the wrong type or spelling")
     key_field = next((name for name in KEY_FIELDS if name in hints), None)
     if key_field is not None and record[key_field] != entry["key"]:
-        raise DomainError("invalid_request", f"{where}: the key must be its {key_field}")
+        raise DomainError(Common.INVALID_REQUEST, f"{where}: the key must be its {key_field}")
     return Stored(entry["kind"], entry["key"], tuple(owners), record)
 
 
@@ -167,7 +168,7 @@ def _check_references(records: list[Stored]) -> None:
             named = stored.record.get(name)
             if named is not None and (kind, named) not in keys:
                 raise DomainError(
-                    "invalid_request",
+                    Common.INVALID_REQUEST,
                     f"records/{number} ({stored.kind} {stored.key!r}): {name} names {kind}"
                     f" {named!r}, which the document does not hold",
                 )

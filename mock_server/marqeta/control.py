@@ -3,9 +3,8 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from mock_server.clock import format_timestamp_millis
+from mock_server.json_types import Json
 from mock_server.marqeta.handlers import MarqetaShapes
 from mock_server.marqeta.service import ListQuery, MarqetaService, NewAccount, NewPaymentSource
 from mock_server.money import decimal_from_json, json_number
@@ -14,7 +13,6 @@ from mock_server.spec import defaults
 from mock_server.store import Store, Transaction
 from mock_server.vendor import Handler
 
-Json = dict[str, Any]
 NEWEST_FIRST = "-lastModifiedTime"
 CONTROL_PART = "mock-control-marqeta.yaml"  # where MarqetaAccountSeed is
 

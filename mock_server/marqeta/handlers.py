@@ -9,6 +9,7 @@ from datetime import date
 from typing import Any
 
 from mock_server.clock import format_timestamp, format_timestamp_millis
+from mock_server.json_types import Json
 from mock_server.marqeta.models import (
     Account,
     BalanceRefund,
@@ -24,8 +25,6 @@ from mock_server.sessions import Session
 from mock_server.spec import Contract
 from mock_server.vendor import Handler
 from mock_server.wire import WireShape, wire_shape
-
-Json = dict[str, Any]
 
 
 class MarqetaHandlers:

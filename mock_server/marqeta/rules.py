@@ -9,6 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 from mock_server.domain import DomainError
+from mock_server.marqeta.errors import MarqetaControlKind, MarqetaKind
 
 
 @dataclass(frozen=True)
@@ -36,7 +37,7 @@ def steps_to(lifecycle: Lifecycle, current: str, target: str | None) -> list[str
     if target is None:
         if current not in lifecycle.forward[:-1]:
             raise DomainError(
-                "no_next_status",
+                MarqetaControlKind.NO_NEXT_STATUS,
                 f"A refund in {current} has no next status on the forward path"
                 f" ({' -> '.join(lifecycle.forward)}); name the status to move to",
             )
@@ -53,7 +54,8 @@ def steps_to(lifecycle: Lifecycle, current: str, target: str | None) -> list[str
         frontier = reached
     if target == current or target not in came_from:
         raise DomainError(
-            "transition_not_allowed", f"No allowed transitions lead from {current} to {target}"
+            MarqetaKind.TRANSITION_NOT_ALLOWED,
+            f"No allowed transitions lead from {current} to {target}",
         )
     path = [target]
     while came_from[path[-1]] != current:
@@ -65,7 +67,7 @@ def refund_within_credit_balance(balance: Decimal, amount: Decimal | None) -> De
     """The amount to refund: at most the credit balance (-balance); all of it when not given."""
     if balance >= 0:
         raise DomainError(
-            "balance_not_negative",
+            MarqetaKind.BALANCE_NOT_NEGATIVE,
             f"Account balance is {balance:.2f}: a refund needs a negative (credit) balance",
         )
     credit_balance = -balance
@@ -73,7 +75,7 @@ def refund_within_credit_balance(balance: Decimal, amount: Decimal | None) -> De
         return credit_balance
     if amount > credit_balance:
         raise DomainError(
-            "amount_exceeds_credit_balance",
+            MarqetaKind.AMOUNT_EXCEEDS_CREDIT_BALANCE,
             f"Refund amount {amount:.2f} exceeds the credit balance of {credit_balance:.2f}",
         )
     return amount
@@ -89,7 +91,8 @@ def allowed_transition(lifecycle: Lifecycle, current: str, target: str) -> None:
     else:
         options = f"{current} is final, no transition is allowed"
     raise DomainError(
-        "transition_not_allowed", f"Cannot transition refund from {current} to {target} ({options})"
+        MarqetaKind.TRANSITION_NOT_ALLOWED,
+        f"Cannot transition refund from {current} to {target} ({options})",
     )
 
 
@@ -99,7 +102,7 @@ def amount_within_precision(amount: Decimal, fraction_digits: int, field: str) -
     exponent = amount.normalize().as_tuple().exponent
     if isinstance(exponent, int) and -exponent > fraction_digits:
         raise DomainError(
-            "amount_too_precise",
+            MarqetaKind.AMOUNT_TOO_PRECISE,
             f"{field} {amount} has more than {fraction_digits} fraction digits",
         )
 
@@ -107,7 +110,7 @@ def amount_within_precision(amount: Decimal, fraction_digits: int, field: str) -
 def date_range(start: date | None, end: date | None) -> None:
     if start is not None and end is not None and start > end:
         raise DomainError(
-            "invalid_date_range",
+            MarqetaKind.INVALID_DATE_RANGE,
             f"start_date {start.isoformat()} is after end_date {end.isoformat()}",
         )
 

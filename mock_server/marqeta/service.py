@@ -11,6 +11,7 @@ from mock_server.clock import Clock
 from mock_server.domain import DomainError
 from mock_server.ids import uuid_token
 from mock_server.marqeta import rules
+from mock_server.marqeta.errors import MarqetaKind
 from mock_server.marqeta.models import (
     Account,
     BalanceRefund,
@@ -57,6 +58,11 @@ REFERENCES: dict[str, dict[str, str]] = {
     REFUND: {"account_token": ACCOUNT},
     TRANSITION: {"account_token": ACCOUNT, "refund_token": REFUND},
     JOURNAL_ENTRY: {"account_token": ACCOUNT},
+}
+# What a token of a kind owned by an account answers when the account has none such.
+NOT_FOUND = {
+    PAYMENT_SOURCE: (MarqetaKind.PAYMENT_SOURCE_NOT_FOUND, "Payment source"),
+    REFUND: (MarqetaKind.REFUND_NOT_FOUND, "Refund"),
 }
 _ALL = 1 << 62  # a page size that holds any listing
 
@@ -188,9 +194,16 @@ class MarqetaService:
             )
             for source in new.payment_sources
         ]
-        add_new(tx, ACCOUNT, account.token, account)
+        add_new(tx, ACCOUNT, account.token, account, taken=MarqetaKind.DUPLICATE_TOKEN)
         for source in sources:
-            add_new(tx, PAYMENT_SOURCE, source.token, source, owners=(account.token,))
+            add_new(
+                tx,
+                PAYMENT_SOURCE,
+                source.token,
+                source,
+                owners=(account.token,),
+                taken=MarqetaKind.DUPLICATE_TOKEN,
+            )
         return account, sources
 
     def account(self, store: Store, account_token: str) -> Account:
@@ -208,9 +221,7 @@ class MarqetaService:
     def payment_source(self, store: Store, account_token: str, token: str) -> PaymentSource:
         with store.transaction() as tx:
             _account(tx, account_token)
-            return _owned_by(
-                tx, PAYMENT_SOURCE, PaymentSource, token, account_token, "payment_source_not_found"
-            )
+            return _owned_by(tx, PAYMENT_SOURCE, PaymentSource, token, account_token)
 
     def payment_sources(
         self, store: Store, account_token: str, query: ListQuery
@@ -247,7 +258,14 @@ class MarqetaService:
                 created_at=now,
                 updated_at=now,
             )
-            add_new(tx, BALANCE_REFUND, refund.token, refund, owners=(account_token,))
+            add_new(
+                tx,
+                BALANCE_REFUND,
+                refund.token,
+                refund,
+                owners=(account_token,),
+                taken=MarqetaKind.DUPLICATE_TOKEN,
+            )
             self._move_balance(tx, account, amount, refund.token, "balance_refund")
         return refund
 
@@ -276,14 +294,21 @@ class MarqetaService:
                 created_at=now,
                 updated_at=now,
             )
-            add_new(tx, REFUND, refund.token, refund, owners=(account_token,))
+            add_new(
+                tx,
+                REFUND,
+                refund.token,
+                refund,
+                owners=(account_token,),
+                taken=MarqetaKind.DUPLICATE_TOKEN,
+            )
             self._move_balance(tx, account, amount, refund.token, "refund")
         return refund
 
     def refund(self, store: Store, account_token: str, refund_token: str) -> Refund:
         with store.transaction() as tx:
             _account(tx, account_token)
-            return _owned_by(tx, REFUND, Refund, refund_token, account_token, "refund_not_found")
+            return _owned_by(tx, REFUND, Refund, refund_token, account_token)
 
     def refunds(self, store: Store, account_token: str, query: ListQuery) -> Page[Refund]:
         rules.date_range(query.start_date, query.end_date)
@@ -305,7 +330,7 @@ class MarqetaService:
     ) -> Refund:
         with store.transaction() as tx:
             _account(tx, account_token)
-            refund = _owned_by(tx, REFUND, Refund, refund_token, account_token, "refund_not_found")
+            refund = _owned_by(tx, REFUND, Refund, refund_token, account_token)
             _token_unused(tx, TRANSITION, token)
             return self._transition_in(tx, refund, status, token)
 
@@ -315,7 +340,7 @@ class MarqetaService:
         with store.transaction() as tx:
             refund = load(tx, REFUND, refund_token, Refund)
             if refund is None:
-                raise DomainError("refund_not_found", f"Refund not found: {refund_token}")
+                raise DomainError(MarqetaKind.REFUND_NOT_FOUND, f"Refund not found: {refund_token}")
             return self._move_in(tx, refund, status)
 
     def simulate_transition(
@@ -325,7 +350,7 @@ class MarqetaService:
         it, through the allowed transitions (all steps or none)."""
         with store.transaction() as tx:
             _account(tx, account_token)
-            refund = _owned_by(tx, REFUND, Refund, refund_token, account_token, "refund_not_found")
+            refund = _owned_by(tx, REFUND, Refund, refund_token, account_token)
             return self._move_in(tx, refund, status)
 
     def _move_in(self, tx: Transaction, refund: Refund, status: str | None) -> Refund:
@@ -375,7 +400,14 @@ class MarqetaService:
             status=status,
             created_at=now,
         )
-        add_new(tx, TRANSITION, transition.token, transition, owners=(refund.token,))
+        add_new(
+            tx,
+            TRANSITION,
+            transition.token,
+            transition,
+            owners=(refund.token,),
+            taken=MarqetaKind.DUPLICATE_TOKEN,
+        )
         if status in lifecycle.returns_amount:
             account = _account(tx, refund.account_token)
             self._move_balance(tx, account, -refund.amount, refund.token, "refund_reversal")
@@ -386,7 +418,7 @@ class MarqetaService:
     ) -> Page[Transition]:
         with store.transaction() as tx:
             _account(tx, account_token)
-            _owned_by(tx, REFUND, Refund, refund_token, account_token, "refund_not_found")
+            _owned_by(tx, REFUND, Refund, refund_token, account_token)
             return _page(tx, TRANSITIONS, refund_token, Transition, query)
 
     # -------------------------------------------------------------------------------------
@@ -416,7 +448,14 @@ class MarqetaService:
             impact_at=now,
             created_at=now,
         )
-        add_new(tx, JOURNAL_ENTRY, entry.token, entry, owners=(account.token,))
+        add_new(
+            tx,
+            JOURNAL_ENTRY,
+            entry.token,
+            entry,
+            owners=(account.token,),
+            taken=MarqetaKind.DUPLICATE_TOKEN,
+        )
 
 
 def _page(
@@ -434,23 +473,21 @@ def _page(
 def _token_unused(tx: Transaction, kind: str, token: str | None) -> None:
     """Refuse a client token early, before any rule that would otherwise answer first."""
     if token and tx.get(kind, token) is not None:
-        raise DomainError("duplicate_token", f"Token already in use: {token}")
+        raise DomainError(MarqetaKind.DUPLICATE_TOKEN, f"Token already in use: {token}")
 
 
 def _account(tx: Transaction, token: str) -> Account:
     account = load(tx, ACCOUNT, token, Account)
     if account is None:
-        raise DomainError("account_not_found", f"Account not found: {token}")
+        raise DomainError(MarqetaKind.ACCOUNT_NOT_FOUND, f"Account not found: {token}")
     return account
 
 
-def _owned_by(
-    tx: Transaction, kind: str, model: type[T], token: str, account_token: str, missing: str
-) -> T:
-    """The record ``token`` of ``kind`` if it belongs to the account; ``missing`` (a 404) if not."""
+def _owned_by(tx: Transaction, kind: str, model: type[T], token: str, account_token: str) -> T:
+    """The record ``token`` of ``kind`` if it belongs to the account; its 404 if not."""
     record = tx.get(kind, token)
     if record is None or record["account_token"] != account_token:
-        label = missing.removesuffix("_not_found").replace("_", " ").capitalize()
+        missing, label = NOT_FOUND[kind]
         raise DomainError(missing, f"{label} not found for account {account_token}: {token}")
     return from_record(model, record)
 
@@ -459,7 +496,7 @@ def _payment_source_of(tx: Transaction, account_token: str, token: str) -> Payme
     record = tx.get(PAYMENT_SOURCE, token)
     if record is None or record["account_token"] != account_token:
         raise DomainError(
-            "unknown_payment_source",
+            MarqetaKind.UNKNOWN_PAYMENT_SOURCE,
             f"payment_source_token {token} is not a payment source of account {account_token}",
         )
     return from_record(PaymentSource, record)

@@ -3,19 +3,18 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from mock_server.auth import DEMO_CREDENTIALS, Credentials
 from mock_server.clock import Clock
 from mock_server.error_formats import CodedErrorFormat
+from mock_server.json_types import Json
 from mock_server.marqeta import control
+from mock_server.marqeta.errors import MarqetaControlKind, MarqetaKind
 from mock_server.marqeta.handlers import MarqetaHandlers, MarqetaShapes
 from mock_server.marqeta.service import LISTINGS, MODELS, REFERENCES, MarqetaService, Policy
 from mock_server.spec import Contract, error_codes
 from mock_server.store import Store, Transaction
 from mock_server.vendor import Column, CredentialOptions, Panel, RowAction, Table, Vendor
-
-Json = dict[str, Any]
 
 
 class MarqetaRuntime:
@@ -60,6 +59,15 @@ MARQETA = Vendor(
         suite_hint="application token:access token",
     ),
     error_format=lambda contract: CodedErrorFormat(error_codes(contract)),
+    error_kinds=MarqetaKind,
+    control_error_kinds=(
+        MarqetaKind.ACCOUNT_NOT_FOUND,
+        MarqetaKind.AMOUNT_TOO_PRECISE,
+        MarqetaKind.DUPLICATE_TOKEN,
+        MarqetaControlKind.NO_NEXT_STATUS,
+        MarqetaKind.REFUND_NOT_FOUND,
+        MarqetaKind.TRANSITION_NOT_ALLOWED,
+    ),
     build=MarqetaRuntime,
     models=MODELS,
     references=REFERENCES,

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from mock_server.domain import DomainError
+from mock_server.error_kinds import Common
 
 Record = dict[str, Any]
 
@@ -134,7 +135,7 @@ class StoreUnavailable(DomainError):
     is answered 503 in the vendor's shape, and nothing it asked for was done."""
 
     def __init__(self, message: str) -> None:
-        super().__init__("store_unavailable", message)
+        super().__init__(Common.STORE_UNAVAILABLE, message)
 
 
 class StoreBusy(StoreUnavailable):
