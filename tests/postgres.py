@@ -2,12 +2,16 @@
 free port, and removed afterwards.
 
 PostgreSQL refuses to run as root, and CI runs the tests as root: then the server runs as the
-``postgres`` user Debian's package makes (or ``nobody``), owning its folder. The binaries are
-Debian's (``make`` installs the package when they are missing).
+``postgres`` user (or ``nobody``), owning its folder. The binaries come from the ``pgserver``
+wheel (installed by ``make``, no root needed), else from Debian's package where it is installed.
+
+pytest-postgresql was weighed for this and not taken: it runs ``pg_ctl`` as the user running
+the tests, and PostgreSQL refuses root, which is what CI runs as.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import pwd
 import shutil
@@ -30,16 +34,44 @@ START_TIMEOUT_S = 60
 
 
 def binaries() -> Path:
-    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
-    if not found:
-        raise RuntimeError("no PostgreSQL server binaries: run `make` (it installs them)")
-    return found[-1].parent
+    """Where ``initdb`` and ``postgres`` are: the pgserver wheel's, else the system's."""
+    for folder in (wheel_binaries(), *system_binaries()):
+        if folder is not None and (folder / "initdb").exists():
+            return folder
+    raise RuntimeError("no PostgreSQL server binaries: run `make` (it installs pgserver)")
+
+
+def wheel_binaries() -> Path | None:
+    """The pgserver wheel's binaries, found without importing it (its import starts nothing,
+    but loads what its own server management needs, which the tests do not)."""
+    spec = importlib.util.find_spec("pgserver")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return Path(spec.submodule_search_locations[0]) / "pginstall" / "bin"
+
+
+def system_binaries() -> list[Path]:
+    """Debian's, newest version first."""
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"), reverse=True)
+    return [initdb.parent for initdb in found]
+
+
+def reachable_by(user: str, folder: Path, into: Path) -> Path:
+    """``folder`` (a binaries folder) if ``user`` can run what is in it, else a copy of its
+    installation in ``into``: a virtualenv under /root is closed to other users."""
+    probe = subprocess.run(["test", "-x", str(folder / "postgres")], user=user, check=False)
+    if probe.returncode == 0:
+        return folder
+    install = folder.parent
+    shutil.copytree(install, into / install.name, symlinks=True)
+    return into / install.name / folder.name
 
 
 @dataclass
 class PostgresServer:
     folder: Path
     port: int
+    bin: Path  # initdb's and postgres's folder
     process: subprocess.Popen[bytes] | None = None
 
     def url(self, database: str = "postgres") -> str:
@@ -55,7 +87,7 @@ class PostgresServer:
     def start(self) -> None:
         self.process = subprocess.Popen(
             [
-                str(binaries() / "postgres"),
+                str(self.bin / "postgres"),
                 "-D",
                 str(self.folder / "data"),
                 "-p",
@@ -100,15 +132,16 @@ class PostgresServer:
 def postgres_server() -> Iterator[PostgresServer]:
     folder = Path(tempfile.mkdtemp(prefix="refund-mock-pg-"))
     folder.chmod(0o755)
-    server = PostgresServer(folder, free_port())
+    server = PostgresServer(folder, free_port(), binaries())
     try:
         unprivileged = _as_unprivileged()
         if unprivileged:
+            server.bin = reachable_by(unprivileged["user"], server.bin, folder)
             account = pwd.getpwnam(unprivileged["user"])
             os.chown(folder, account.pw_uid, account.pw_gid)
         subprocess.run(
             [
-                str(binaries() / "initdb"),
+                str(server.bin / "initdb"),
                 "-D",
                 str(folder / "data"),
                 "-U",

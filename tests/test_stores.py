@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import multiprocessing
 import sqlite3
+import tempfile
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,6 +26,7 @@ from mock_server.store import (
     postgresql,
 )
 from mock_server.store.sqlite import SCHEMA
+from tests.postgres import binaries, reachable_by, wheel_binaries
 
 
 @pytest.fixture(params=["memory", "sqlite", "postgresql"])
@@ -362,3 +364,32 @@ def test_a_state_waits_for_its_turn_without_a_pooled_connection(postgres, monkey
     finally:
         done.set()
         holder.join(timeout=60)
+
+
+def test_the_tests_postgresql_is_the_wheels_with_no_system_package_needed():
+    # `make` installs pgserver; nothing is asked of apt (a contributor may have no root).
+    assert binaries() == wheel_binaries()
+    assert (binaries() / "postgres").exists()
+
+
+def test_binaries_an_unprivileged_user_cannot_reach_are_copied_where_it_can():
+    # Root runs the tests; PostgreSQL runs as another user, who cannot enter /root's venv.
+    # (pytest's tmp_path is closed to other users: a folder of /tmp's own.)
+    with tempfile.TemporaryDirectory() as folder:
+        Path(folder).chmod(0o755)
+        _check_copied(Path(folder))
+
+
+def _check_copied(tmp_path: Path) -> None:
+    closed = tmp_path / "closed"
+    (closed / "install" / "bin").mkdir(parents=True)
+    (closed / "install" / "bin" / "postgres").write_text("#!/bin/sh\n")
+    (closed / "install" / "bin" / "postgres").chmod(0o755)
+    closed.chmod(0o700)
+    into = tmp_path / "open"
+    into.mkdir()
+    found = reachable_by("nobody", closed / "install" / "bin", into)
+    assert found == into / "install" / "bin"
+    assert (found / "postgres").exists()
+    closed.chmod(0o755)
+    assert reachable_by("nobody", closed / "install" / "bin", into) == closed / "install" / "bin"
