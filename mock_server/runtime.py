@@ -5,7 +5,8 @@ store: every request is given its own (``mock_server.sessions.Session``)."""
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable, Mapping
+import importlib
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -59,7 +60,7 @@ def vendor_apis(credentials: Mapping[str, Credentials], clock: Clock) -> dict[st
     apis = {}
     for vendor in VENDORS:
         contract = load_contract(vendor.contract_file)
-        runtime = vendor.build(clock, contract)
+        runtime = built(vendor, clock, contract)
         apis[vendor.name] = VendorApi(
             vendor=vendor,
             contract=contract,
@@ -87,6 +88,14 @@ def control_error_kinds(apis: Mapping[str, VendorApi]) -> list[ErrorKind]:
         *ControlKind,
         *(kind for api in apis.values() for kind in api.vendor.control_error_kinds),
     ]
+
+
+def built(vendor: Vendor, clock: Clock, contract: Contract) -> VendorRuntime:
+    """The vendor's runtime, from the module its ``Vendor.runtime`` names."""
+    build: Callable[[Clock, Contract], VendorRuntime] = importlib.import_module(
+        vendor.runtime
+    ).build
+    return build(clock, contract)
 
 
 def operations(contract: Contract) -> dict[str, dict[str, Any]]:

@@ -5,8 +5,9 @@ Each vendor package (``marqeta/``, ``balanced/``) declares a ``Vendor`` in its `
 and the conformance suite loop over the registry, so a vendor is added by writing its contract
 (``openapi/``), its package, and one line in the registry.
 
-This module imports no web framework: the conformance suite reads the registry too, and it is
-installed without Connexion.
+This module imports no web framework, and a ``Vendor`` names its runtime (services, handlers)
+rather than importing it: the conformance suite reads the registry too, installed without
+Connexion, and loads nothing of the mock's behaviour.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from mock_server.auth import Credentials
-from mock_server.clock import Clock
 from mock_server.error_formats import ErrorFormat
 from mock_server.error_kinds import ErrorKind
 from mock_server.json_types import Json
@@ -151,7 +151,9 @@ class Vendor:
     error_kinds: type[ErrorKind]  # every kind its service raises: each in its error table
     # The kinds of its own its control operations and fixtures raise: each in the control API's
     control_error_kinds: tuple[ErrorKind, ...]
-    build: Callable[[Clock, Contract], VendorRuntime]  # once per process
+    # The module whose ``build(clock, contract)`` makes its VendorRuntime, once per process:
+    # named, not imported, so that reading the registry loads no service or handler.
+    runtime: str
     models: Mapping[str, type]  # every kind it stores, with its model (state import checks)
     panel: Panel  # the dashboard's view of its overview
     # The conformance suite's modules for it, named rather than imported: they need

@@ -4,6 +4,9 @@ request's session."""
 
 from __future__ import annotations
 
+import re
+import subprocess
+import sys
 from dataclasses import replace
 from typing import Any
 
@@ -23,7 +26,7 @@ from mock_server.marqeta.service import MarqetaService
 from mock_server.registry import VENDORS, vendor
 from mock_server.runtime import StartupError
 from mock_server.vendor import Handler, Vendor
-from tests.support import DEMO_AUTH, free_port
+from tests.support import DEMO_AUTH, ROOT, free_port
 
 INTERNAL = {"status_code": 500, "category_code": "server-error", "category_type": "server"}
 
@@ -121,3 +124,22 @@ def test_an_undeclared_kind_raised_while_serving_is_a_500_in_the_apis_shape(capl
     answer = router.respond("/v1/x", MarqetaKind.BALANCE_NOT_NEGATIVE, "odd")
     assert answer.status_code == 500
     assert "balance_not_negative" in caplog.text
+
+
+@pytest.mark.parametrize("module", ["conformance.__main__", "conformance.plugin"])
+def test_the_conformance_suite_loads_none_of_the_mocks_behaviour(module):
+    # It reads the registry (each vendor's description) and the contracts; a vendor's services,
+    # handlers and runtime are the mock's, and so is Connexion.
+    loaded = subprocess.run(
+        [sys.executable, "-c", f"import sys, {module}; print(' '.join(sorted(sys.modules)))"],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
+    ).stdout.split()
+    behaviour = [name for name in loaded if re.fullmatch(MOCK_BEHAVIOUR, name)]
+    assert behaviour == []
+    assert "mock_server.registry" in loaded  # what it does read
+
+
+MOCK_BEHAVIOUR = r"connexion(\..*)?|mock_server\.(app|\w+\.(service|handlers|runtime|control))"

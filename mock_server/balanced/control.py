@@ -7,18 +7,17 @@ from __future__ import annotations
 from mock_server.balanced import uris
 from mock_server.balanced.handlers import BalancedShapes
 from mock_server.balanced.service import BalancedService, NewAccount, NewDebit, NewMarketplace
+from mock_server.balanced.vendor import BALANCED
 from mock_server.json_types import Json
 from mock_server.sessions import Session
 from mock_server.spec import defaults
 from mock_server.store import Store, Transaction
 from mock_server.vendor import Handler
 
-CONTROL_PART = "mock-control-balanced.yaml"  # where BalancedDebitSeed is
-
 
 def seed(service: BalancedService, tx: Transaction, section: Json) -> Json:
     """The ``balanced`` section of a fixtures file, created inside ``tx``."""
-    debit_defaults = defaults(CONTROL_PART, "BalancedDebitSeed")
+    debit_defaults = defaults(BALANCED.control_part, "BalancedDebitSeed")
     marketplaces = []
     for seed in section.get("marketplaces", []):
         marketplace = service.open_marketplace_in(

@@ -68,3 +68,19 @@ class Refund:
     appears_on_statement_as: str
     meta: dict[str, str]
     created_at: datetime
+
+
+# What each is stored as (a record's kind) ------------------------------------------------
+
+MARKETPLACE = "balanced.marketplace"
+ACCOUNT = "balanced.account"
+DEBIT = "balanced.debit"
+REFUND = "balanced.refund"
+# Every model kept, by kind: what an imported state may hold.
+MODELS: dict[str, type] = {MARKETPLACE: Marketplace, ACCOUNT: Account, DEBIT: Debit, REFUND: Refund}
+# The records each kind's fields name (a state import checks that they exist).
+REFERENCES: dict[str, dict[str, str]] = {
+    ACCOUNT: {"marketplace_id": MARKETPLACE},
+    DEBIT: {"marketplace_id": MARKETPLACE, "account_id": ACCOUNT},
+    REFUND: {"marketplace_id": MARKETPLACE, "account_id": ACCOUNT, "debit_id": DEBIT},
+}

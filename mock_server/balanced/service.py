@@ -9,7 +9,16 @@ from typing import TypeVar
 
 from mock_server.balanced import rules, uris
 from mock_server.balanced.errors import BalancedKind
-from mock_server.balanced.models import Account, Debit, Marketplace, Refund
+from mock_server.balanced.models import (
+    ACCOUNT,
+    DEBIT,
+    MARKETPLACE,
+    REFUND,
+    Account,
+    Debit,
+    Marketplace,
+    Refund,
+)
 from mock_server.clock import Clock
 from mock_server.domain import DomainError
 from mock_server.error_kinds import Common, ControlKind
@@ -19,10 +28,6 @@ from mock_server.records import add_new, load, load_owned, load_page, to_record
 from mock_server.spec import Contract, schema
 from mock_server.store import Listing, Store, Transaction
 
-MARKETPLACE = "balanced.marketplace"
-ACCOUNT = "balanced.account"
-DEBIT = "balanced.debit"
-REFUND = "balanced.refund"
 T = TypeVar("T")
 # Balanced makes every id; only a fixtures file (through the control API or at start-up) names
 # one, and naming one twice is the control API's duplicate_token.
@@ -34,14 +39,6 @@ ACCOUNTS = Listing(ACCOUNT, order_by="created_at")
 DEBITS = Listing(DEBIT, order_by="created_at")
 REFUNDS = Listing(REFUND, order_by="created_at")
 LISTINGS = (MARKETPLACES, ACCOUNTS, DEBITS, REFUNDS)
-# Every model kept, by kind: what an imported state may hold.
-MODELS: dict[str, type] = {MARKETPLACE: Marketplace, ACCOUNT: Account, DEBIT: Debit, REFUND: Refund}
-# The records each kind's fields name (a state import checks that they exist).
-REFERENCES: dict[str, dict[str, str]] = {
-    ACCOUNT: {"marketplace_id": MARKETPLACE},
-    DEBIT: {"marketplace_id": MARKETPLACE, "account_id": ACCOUNT},
-    REFUND: {"marketplace_id": MARKETPLACE, "account_id": ACCOUNT, "debit_id": DEBIT},
-}
 
 
 def _in_marketplace(marketplace_id: str) -> str:

@@ -2,52 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from mock_server.auth import DEMO_BALANCED_CREDENTIALS, Credentials
-from mock_server.balanced import control
 from mock_server.balanced.errors import BalancedControlKind, BalancedKind
-from mock_server.balanced.handlers import BalancedHandlers, BalancedShapes
-from mock_server.balanced.service import LISTINGS, MODELS, REFERENCES, BalancedService, Policy
-from mock_server.clock import Clock
+from mock_server.balanced.models import MODELS, REFERENCES
 from mock_server.error_formats import BalancedErrorFormat
-from mock_server.json_types import Json
-from mock_server.spec import Contract
-from mock_server.store import Store, Transaction
 from mock_server.vendor import Column, CredentialOptions, Panel, Table, Vendor
-
-
-class BalancedRuntime:
-    """Balanced as one process serves it: built once, each call given the session's store."""
-
-    def __init__(self, clock: Clock, contract: Contract) -> None:
-        self.service = BalancedService(clock, Policy.from_contract(contract))
-        shapes = BalancedShapes(contract)
-        self.operations = BalancedHandlers(self.service, shapes).operations()
-        self.control_operations = control.BalancedControl(self.service, shapes).operations()
-        self.listings = LISTINGS
-
-    def seed(self, tx: Transaction, section: Json) -> Json:
-        return control.seed(self.service, tx, section)
-
-    def counts(self, store: Store) -> Json:
-        return {"balanced_marketplaces": self.service.marketplaces(store, offset=0, limit=1).total}
-
-    def overview(self, store: Store, limit: int) -> Json:
-        return control.overview(self.service, store, limit)
-
-    def banner(self, store: Store) -> list[str]:
-        return control.banner(self.service, store)
-
-    def advance_due(self, store: Store, cutoff: datetime) -> int:
-        return 0  # debits and refunds are final when made
-
 
 BALANCED = Vendor(
     name="balanced",
     title="Balanced Payments v1 API",
     contract_file="balanced-v1.yaml",
-    control_part=control.CONTROL_PART,
+    control_part="mock-control-balanced.yaml",
     credentials=CredentialOptions(
         flag="--balanced-key",
         metavar="SECRET",
@@ -68,7 +33,7 @@ BALANCED = Vendor(
         BalancedKind.INVALID_AMOUNT,
         BalancedControlKind.TRANSITION_NOT_ALLOWED,
     ),
-    build=BalancedRuntime,
+    runtime="mock_server.balanced.runtime",
     models=MODELS,
     references=REFERENCES,
     suite_setup="conformance.vendors.balanced",

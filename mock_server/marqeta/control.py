@@ -7,6 +7,7 @@ from mock_server.clock import format_timestamp_millis
 from mock_server.json_types import Json
 from mock_server.marqeta.handlers import MarqetaShapes
 from mock_server.marqeta.service import ListQuery, MarqetaService, NewAccount, NewPaymentSource
+from mock_server.marqeta.vendor import MARQETA
 from mock_server.money import decimal_from_json, json_number
 from mock_server.sessions import Session
 from mock_server.spec import defaults
@@ -14,13 +15,12 @@ from mock_server.store import Store, Transaction
 from mock_server.vendor import Handler
 
 NEWEST_FIRST = "-lastModifiedTime"
-CONTROL_PART = "mock-control-marqeta.yaml"  # where MarqetaAccountSeed is
 
 
 def new_account(seed: Json) -> NewAccount:
     """A NewAccount from a ``MarqetaAccountSeed`` (control API body or fixtures entry)."""
-    account_defaults = defaults(CONTROL_PART, "MarqetaAccountSeed")
-    source_defaults = defaults(CONTROL_PART, "MarqetaPaymentSourceSeed")
+    account_defaults = defaults(MARQETA.control_part, "MarqetaAccountSeed")
+    source_defaults = defaults(MARQETA.control_part, "MarqetaPaymentSourceSeed")
     return NewAccount(
         token=seed.get("token") or None,
         current_balance=decimal_from_json(seed["current_balance"]),

@@ -83,3 +83,30 @@ class JournalEntry:
     detail_token: str
     impact_at: datetime
     created_at: datetime
+
+
+# What each is stored as (a record's kind) ------------------------------------------------
+
+ACCOUNT = "marqeta.account"
+PAYMENT_SOURCE = "marqeta.payment_source"
+BALANCE_REFUND = "marqeta.balance_refund"
+REFUND = "marqeta.refund"
+TRANSITION = "marqeta.transition"
+JOURNAL_ENTRY = "marqeta.journal_entry"
+# Every model kept, by kind: what an imported state may hold.
+MODELS: dict[str, type] = {
+    ACCOUNT: Account,
+    PAYMENT_SOURCE: PaymentSource,
+    BALANCE_REFUND: BalanceRefund,
+    REFUND: Refund,
+    TRANSITION: Transition,
+    JOURNAL_ENTRY: JournalEntry,
+}
+# The records each kind's fields name (a state import checks that they exist).
+REFERENCES: dict[str, dict[str, str]] = {
+    PAYMENT_SOURCE: {"account_token": ACCOUNT},
+    BALANCE_REFUND: {"account_token": ACCOUNT},
+    REFUND: {"account_token": ACCOUNT},
+    TRANSITION: {"account_token": ACCOUNT, "refund_token": REFUND},
+    JOURNAL_ENTRY: {"account_token": ACCOUNT},
+}

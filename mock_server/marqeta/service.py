@@ -13,6 +13,12 @@ from mock_server.ids import uuid_token
 from mock_server.marqeta import rules
 from mock_server.marqeta.errors import MarqetaKind
 from mock_server.marqeta.models import (
+    ACCOUNT,
+    BALANCE_REFUND,
+    JOURNAL_ENTRY,
+    PAYMENT_SOURCE,
+    REFUND,
+    TRANSITION,
     Account,
     BalanceRefund,
     JournalEntry,
@@ -28,12 +34,6 @@ from mock_server.store import Condition, Listing, OneOf, PageQuery, Store, Trans
 
 T = TypeVar("T")
 
-ACCOUNT = "marqeta.account"
-PAYMENT_SOURCE = "marqeta.payment_source"
-BALANCE_REFUND = "marqeta.balance_refund"
-REFUND = "marqeta.refund"
-TRANSITION = "marqeta.transition"
-JOURNAL_ENTRY = "marqeta.journal_entry"
 
 # How each kind is listed (contract: the sort_by parameters); the store keeps these ordered.
 ACCOUNTS = Listing(ACCOUNT, order_by="updated_at")
@@ -42,23 +42,6 @@ REFUNDS = Listing(REFUND, order_by="updated_at", filter_by=("status", "created_a
 TRANSITIONS = Listing(TRANSITION, order_by="created_at")
 JOURNAL_ENTRIES = Listing(JOURNAL_ENTRY, order_by="created_at")
 LISTINGS = (ACCOUNTS, PAYMENT_SOURCES, REFUNDS, TRANSITIONS, JOURNAL_ENTRIES)
-# Every model kept, by kind: what an imported state may hold.
-MODELS: dict[str, type] = {
-    ACCOUNT: Account,
-    PAYMENT_SOURCE: PaymentSource,
-    BALANCE_REFUND: BalanceRefund,
-    REFUND: Refund,
-    TRANSITION: Transition,
-    JOURNAL_ENTRY: JournalEntry,
-}
-# The records each kind's fields name (a state import checks that they exist).
-REFERENCES: dict[str, dict[str, str]] = {
-    PAYMENT_SOURCE: {"account_token": ACCOUNT},
-    BALANCE_REFUND: {"account_token": ACCOUNT},
-    REFUND: {"account_token": ACCOUNT},
-    TRANSITION: {"account_token": ACCOUNT, "refund_token": REFUND},
-    JOURNAL_ENTRY: {"account_token": ACCOUNT},
-}
 # What a token of a kind owned by an account answers when the account has none such.
 NOT_FOUND = {
     PAYMENT_SOURCE: (MarqetaKind.PAYMENT_SOURCE_NOT_FOUND, "Payment source"),
