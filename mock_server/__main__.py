@@ -27,7 +27,8 @@ from mock_server.control.lifecycle import parse_lifecycle
 from mock_server.fixtures import FixturesError
 from mock_server.registry import VENDORS
 from mock_server.sessions import SessionLimits
-from mock_server.store import StoreError, is_shared
+from mock_server.store import StoreError
+from mock_server.store.backends import store_backend
 
 logger = logging.getLogger("mock_server")
 ARGV_VARIABLE = "MOCK_SERVER_ARGV"  # how worker processes learn the options
@@ -220,7 +221,7 @@ def config_from(args: argparse.Namespace) -> MockConfig:
         raise ValueError(f"--port must be 1-65535, not {args.port}")
     if args.workers < 1:
         raise ValueError("--workers must be at least 1")
-    if args.workers > 1 and not is_shared(args.store):
+    if args.workers > 1 and not store_backend(args.store).shared:
         raise ValueError(
             "--workers needs a store the processes can share: add --store sqlite:PATH or"
             " postgresql://... (the memory store lives inside one process)"
@@ -289,7 +290,7 @@ def main(argv: list[str] | None = None) -> int:
         with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C is how a developer stops it
             server.run(sockets=[listening])
         return 0 if server.started else 1
-    app.default.store.close()
+    app.close()
     os.environ[ARGV_VARIABLE] = json.dumps(argv)
     workers = uvicorn.Config(
         "mock_server.__main__:worker_app",

@@ -31,7 +31,6 @@ from mock_server import background
 from mock_server.auth import Credentials
 from mock_server.clock import Clock, SystemClock
 from mock_server.connexion_adapter import security_map, validator_map
-from mock_server.control.faults import faults_for
 from mock_server.control.forced import Forcing, Sleep
 from mock_server.control.guard import ControlGuardMiddleware, ControlPolicy, VendorCORSMiddleware
 from mock_server.control.handlers import CONTROL_PATH, ControlHandlers
@@ -61,17 +60,8 @@ from mock_server.sessions import (
     Sessions,
 )
 from mock_server.spec import error_codes
-from mock_server.store import (
-    SessionGone,
-    Store,
-    StoreUnavailable,
-    is_shared,
-    open_session_store,
-    open_store,
-    remove_stored_session,
-    session_stored,
-    stored_sessions,
-)
+from mock_server.store import SessionGone, Store, StoreUnavailable
+from mock_server.store.backends import StoreBackend, store_backend
 from mock_server.thread_shares import ThreadShares
 from mock_server.vendor import Handler, Vendor
 
@@ -111,6 +101,12 @@ class MockApp:
     states: StateService
     sessions: Sessions[Session]
     errors: ErrorRouter  # also answers the HTTP protocol's own refusals (before_app)
+    backend: StoreBackend
+
+    def close(self) -> None:
+        """What the app's lifespan does at its end, for an app that never served (the
+        command line's, when workers serve)."""
+        closed(self.sessions, self.backend)
 
     @property
     def default(self) -> Session:
@@ -125,14 +121,14 @@ class MockApp:
         await self.asgi(scope, receive, send)
 
 
-def session_files(store: str) -> SessionFiles | None:
-    """How sessions are kept beyond this process: in a shared store's files, or not at all."""
-    if not is_shared(store):
+def session_files(backend: StoreBackend) -> SessionFiles | None:
+    """How sessions are kept beyond this process: in a shared store, or not at all."""
+    if not backend.shared:
         return None
     return SessionFiles(
-        names=lambda: stored_sessions(store),
-        exists=lambda name: session_stored(store, name),
-        remove=lambda name: remove_stored_session(store, name),
+        names=backend.stored_sessions,
+        exists=backend.session_stored,
+        remove=backend.remove_session,
     )
 
 
@@ -144,23 +140,22 @@ def build_app(config: MockConfig | None = None, store: Store | None = None) -> M
     # Read every fixtures file up front, so a bad --seed file stops start-up, not a reset.
     paths = ([DEMO_FIXTURES] if config.demo else []) + list(config.seed_files)
     states = StateService(apis, [read_fixtures(path) for path in paths])
-    default = Session(None, states.opened(store or open_store(config.store)))
+    backend = store_backend(config.store)  # the one reading of --store
+    default = Session(None, states.opened(store or backend.open()))
     sessions: Sessions[Session] = Sessions(
         default,
         SessionHooks(
             open=lambda name: Session(
                 name,
-                states.opened(
-                    open_session_store(config.store, name, config.session_limits.max_sessions)
-                ),
+                states.opened(backend.open_session(name, config.session_limits.max_sessions)),
             ),
             release=lambda session: session.store.close(),
             discard=lambda session: session.store.destroy(),
         ),
         config.session_limits,
-        session_files(config.store),
+        session_files(backend),
     )
-    faults = faults_for(config.store)
+    faults = backend.faults()
     journal = Journal(config.journal_size)
     control = ControlHandlers(apis, states, sessions, faults, journal)
     control_api = control_contract()
@@ -190,8 +185,7 @@ def build_app(config: MockConfig | None = None, store: Store | None = None) -> M
                 await running.enter_async_context(lifecycle.running())
             await running.enter_async_context(sessions_tidied(sessions, config))
             yield
-        for each in sessions.all():
-            each.store.close()
+        closed(sessions, backend)
 
     app = AsyncApp(
         __name__,
@@ -266,7 +260,16 @@ def build_app(config: MockConfig | None = None, store: Store | None = None) -> M
         allow_methods=["*"],
         allow_headers=["*"],
     )
-    return MockApp(asgi=app, apis=apis, states=states, sessions=sessions, errors=errors)
+    return MockApp(
+        asgi=app, apis=apis, states=states, sessions=sessions, errors=errors, backend=backend
+    )
+
+
+def closed(sessions: Sessions[Session], backend: StoreBackend) -> None:
+    """Close every session's store, then the backend (its connections)."""
+    for each in sessions.all():
+        each.store.close()
+    backend.close()
 
 
 def index_route(app: AsyncApp, apis: Mapping[str, VendorApi], control: bool) -> None:

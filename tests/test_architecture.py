@@ -4,10 +4,12 @@ request's session."""
 
 from __future__ import annotations
 
+import ast
 import re
 import subprocess
 import sys
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -143,3 +145,61 @@ def test_the_conformance_suite_loads_none_of_the_mocks_behaviour(module):
 
 
 MOCK_BEHAVIOUR = r"connexion(\..*)?|mock_server\.(app|\w+\.(service|handlers|runtime|control))"
+
+
+def test_no_import_cycle_in_the_mock():
+    # Every import counts: at the top, inside functions, and under TYPE_CHECKING.
+    graph = _imports(ROOT / "mock_server", "mock_server")
+    assert _cycles(graph) == []
+
+
+def _imports(folder: Path, package: str) -> dict[str, set[str]]:
+    modules = {}
+    for path in folder.rglob("*.py"):
+        parts = path.relative_to(folder.parent).with_suffix("").parts
+        modules[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
+    graph = {}
+    for name, path in modules.items():
+        found = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                for alias in node.names:
+                    full = f"{node.module}.{alias.name}"  # a submodule, or a name in one
+                    found.add(full if full in modules else node.module)
+            elif isinstance(node, ast.Import):
+                found.update(alias.name for alias in node.names)
+        graph[name] = {each for each in found if each in modules and each != name}
+    assert any(name.startswith(package) for name in graph)
+    return graph
+
+
+def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Each set of modules that import one another in a ring (Tarjan's components)."""
+    order: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    found: list[list[str]] = []
+
+    def visit(module: str) -> None:
+        order[module] = low[module] = len(order)
+        stack.append(module)
+        for other in graph[module]:
+            if other not in order:
+                visit(other)
+                low[module] = min(low[module], low[other])
+            elif other in stack:
+                low[module] = min(low[module], order[other])
+        if low[module] == order[module]:
+            ring = []
+            while True:
+                member = stack.pop()
+                ring.append(member)
+                if member == module:
+                    break
+            if len(ring) > 1:
+                found.append(sorted(ring))
+
+    for module in sorted(graph):
+        if module not in order:
+            visit(module)
+    return found

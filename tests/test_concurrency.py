@@ -9,7 +9,8 @@ import pytest
 
 from mock_server.app import MockConfig
 from mock_server.auth import DEMO_BALANCED_SECRET
-from mock_server.store import Store, open_store
+from mock_server.store import Store
+from mock_server.store.backends import open_store
 from tests.support import DEMO_AUTH, SlowReadStore, race, serve
 
 REFUND = {"method": "ACH", "type": "CREDIT_BALANCE_REFUND", "amount": 7.5}

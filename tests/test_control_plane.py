@@ -7,15 +7,14 @@ import random
 import threading
 import uuid
 from decimal import Decimal
-from pathlib import Path
 
 import httpx
 import pytest
 
 from mock_server.app import MockConfig
-from mock_server.control.faults import Draw, Fault, FaultBook
 from mock_server.control.journal import Journal
-from mock_server.store import session_url
+from mock_server.faults import Draw, Fault, FaultBook
+from mock_server.store.backends import SQLiteBackend, store_backend
 from mock_server.store.memory import MemoryStore
 from tests.support import DEMO_AUTH, serve
 
@@ -298,12 +297,14 @@ def test_a_deleted_session_is_gone_with_its_state_and_starts_afresh_when_named_a
     as_it = {"X-Mock-Session": name}
     token = v3.post(URL, json=REFUND, headers=as_it).json()["token"]
     assert name in mock_control.get("/sessions").json()["sessions"]
-    session_file = Path(session_url(store_url, name).removeprefix("sqlite:"))
-    assert session_file.exists() == store_url.startswith("sqlite:")
+    backend = store_backend(store_url)
+    kept_in_a_file = isinstance(backend, SQLiteBackend)
+    assert kept_in_a_file == store_url.startswith("sqlite:")
+    assert not kept_in_a_file or backend.session_file(name).exists()
 
     assert mock_control.delete(f"/sessions/{name}").status_code == 204
     assert name not in mock_control.get("/sessions").json()["sessions"]
-    assert not session_file.exists()
+    assert not kept_in_a_file or not backend.session_file(name).exists()
     gone = mock_control.delete(f"/sessions/{name}")
     assert (gone.status_code, gone.json()["error_code"]) == (404, "404004")
     # Named again, it is a new session made from the start fixtures.

@@ -137,14 +137,15 @@ def test_writes_racing_a_session_delete_on_two_postgresql_replicas_are_never_los
 def test_a_session_store_deleted_by_another_process_is_reopened_not_recreated_empty(tmp_path):
     """The store of a session another worker deleted refuses to begin (SessionGone) instead of
     opening its path again as an empty file without tables."""
-    from mock_server.store import SessionGone, open_session_store, remove_stored_session
+    from mock_server.store import SessionGone
+    from mock_server.store.backends import SQLiteBackend
 
-    url = f"sqlite:{tmp_path / 'mock.db'}"
-    mine = open_session_store(url, "s", max_sessions=5)
+    backend = SQLiteBackend(tmp_path / "mock.db")
+    mine = backend.open_session("s", max_sessions=5)
     with mine.transaction() as tx:
         tx.add("k", "1", {"v": 1})
     mine.close()  # idle: closed, to be reopened when next used
-    remove_stored_session(url, "s")  # another worker deletes it
+    backend.remove_session("s")  # another worker deletes it
     with pytest.raises(SessionGone), mine.transaction():
         pass
     assert not list((tmp_path / "mock.db.sessions").glob("*.db"))

@@ -12,7 +12,7 @@ import pytest
 
 from mock_server.app import MockConfig
 from mock_server.sessions import SessionFiles, SessionHooks, SessionLimits, Sessions
-from mock_server.store import session_url
+from mock_server.store.backends import SQLiteBackend
 from tests.support import DEMO_AUTH, serve
 
 ACCOUNT = "/v3/accounts/demo_account_credit_balance"
@@ -129,7 +129,7 @@ def test_a_reset_of_the_mock_deletes_every_session(store):
         assert httpx.get(f"{mock.root}/__mock__/sessions").json()["sessions"] == []
         assert refunds_of(mock.root, "y") == []  # named again: afresh
         if store.startswith("sqlite:"):
-            folder = Path(session_url(store, "y").removeprefix("sqlite:")).parent
+            folder = SQLiteBackend(Path(store.removeprefix("sqlite:"))).sessions_folder()
             assert {path.name.split("-")[0] for path in folder.iterdir()} == {"y"}
 
 

@@ -22,9 +22,9 @@ from mock_server.store import (
     StoreBusy,
     StoreError,
     Within,
-    open_store,
     postgresql,
 )
+from mock_server.store.backends import open_store
 from mock_server.store.sqlite import SCHEMA
 from tests.postgres import binaries, reachable_by, wheel_binaries
 

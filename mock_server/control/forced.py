@@ -15,10 +15,10 @@ from dataclasses import dataclass
 
 import anyio.to_thread
 
-from mock_server.control.faults import Faults
 from mock_server.domain import DocumentedError, DomainError
 from mock_server.error_formats import ErrorFormat
 from mock_server.error_kinds import Common
+from mock_server.faults import Faults
 from mock_server.json_types import Json
 from mock_server.spec import Contract, resolved
 

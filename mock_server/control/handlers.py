@@ -13,11 +13,11 @@ from collections.abc import Mapping
 from importlib import resources
 
 from mock_server.control import state as state_document
-from mock_server.control.faults import Fault, Faults
 from mock_server.control.forced import OperationAnswers
 from mock_server.control.journal import Journal
 from mock_server.domain import DomainError
 from mock_server.error_kinds import Common, ControlKind
+from mock_server.faults import Fault, Faults
 from mock_server.json_types import Json
 from mock_server.runtime import StateService, VendorApi
 from mock_server.sessions import Session, Sessions

@@ -25,10 +25,10 @@ refused with one line.
 
 from __future__ import annotations
 
-import atexit
 import re
 import threading
 import zlib
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -371,6 +371,7 @@ def _lock_key(state: str) -> int:
 
 _POOLS: dict[str, ConnectionPool] = {}
 _POOLS_LOCK = threading.Lock()
+_POOL_HOLDERS: Counter[str] = Counter()  # backends using each pool (an app each)
 _SCHEMA_MADE: set[str] = set()  # databases whose tables this process made or found
 
 
@@ -420,12 +421,22 @@ def _drop_pool(url: str) -> None:
         pool.close(timeout=0)
 
 
-@atexit.register
-def _close_pools() -> None:
+def hold_pool(url: str) -> None:
+    """A backend of this process uses the database's pool (opened when first needed)."""
     with _POOLS_LOCK:
-        for pool in _POOLS.values():
-            pool.close()
-        _POOLS.clear()
+        _POOL_HOLDERS[url] += 1
+
+
+def release_pool(url: str) -> None:
+    """A backend is done with it: the pool closes once the last one is."""
+    with _POOLS_LOCK:
+        _POOL_HOLDERS[url] -= 1
+        if _POOL_HOLDERS[url] > 0:
+            return
+        del _POOL_HOLDERS[url]
+        pool = _POOLS.pop(url, None)
+    if pool is not None:
+        pool.close()
 
 
 def _schema_current(db: psycopg.Connection[Any]) -> bool:

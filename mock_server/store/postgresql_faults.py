@@ -13,7 +13,7 @@ import random
 from dataclasses import asdict
 from typing import Any
 
-from mock_server.control.faults import EVERY_SESSION, Draw, Fault, delay_of, described, fails
+from mock_server.faults import EVERY_SESSION, Draw, Fault, delay_of, described, fails
 from mock_server.store.postgresql import pool_for, reachable
 
 # A session's own fault before the one set for every session ('' sorts last when descending).

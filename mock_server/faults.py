@@ -68,18 +68,6 @@ class Faults(Protocol):
     def draw(self, api: str, operation_id: str, session: str | None = None) -> Draw: ...
 
 
-def faults_for(store_url: str) -> Faults:
-    """Where the faults live: in the database of a PostgreSQL store (shared by its replicas),
-    otherwise in the process."""
-    from mock_server.store import POSTGRESQL, database_url
-
-    if store_url.startswith(POSTGRESQL):
-        from mock_server.store.postgresql_faults import DatabaseFaults
-
-        return DatabaseFaults(database_url(store_url))
-    return FaultBook()
-
-
 def delay_of(fault: Fault, rng: random.Random) -> float:
     """How long an answer under ``fault`` waits, in seconds."""
     return (fault.latency_ms + rng.uniform(0, fault.jitter_ms)) / 1000

@@ -1,0 +1,172 @@
+"""Where the mock keeps its state, as ``--store`` names it: parsed once (``store_backend``) into
+a backend that opens the default state and each session's, knows the sessions other processes
+keep, holds the fault book, and is closed with the app (its connections with it).
+
+This is the one module that reads a ``--store`` spelling."""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import os
+import sqlite3
+from pathlib import Path
+from typing import Protocol
+
+from mock_server.faults import FaultBook, Faults
+from mock_server.store import SessionLimitReached, Store, StoreError
+from mock_server.store.memory import MemoryStore
+from mock_server.store.sqlite import SQLiteStore, remove_file
+
+SQLITE = "sqlite:"  # the store's spelling is SQLITE + the file's path
+POSTGRESQL = ("postgresql://", "postgres://")  # a libpq URL
+
+
+class StoreBackend(Protocol):
+    @property
+    def shared(self) -> bool:
+        """Whether several processes can serve from it (one file or database)."""
+
+    def open(self) -> Store:
+        """The default state's store."""
+
+    def open_session(self, name: str, max_sessions: int) -> Store:
+        """Session ``name``'s store, made if it does not exist yet unless ``max_sessions``
+        exist (SessionLimitReached): counted and made as one step, whatever other workers or
+        replicas do at the same time."""
+
+    def stored_sessions(self) -> list[str]:
+        """The sessions kept beyond this process (those of other workers and earlier runs)."""
+
+    def session_stored(self, name: str) -> bool:
+        """Whether session ``name`` is kept (another worker may have deleted it)."""
+
+    def remove_session(self, name: str) -> None:
+        """Delete a session this process does not hold open."""
+
+    def faults(self) -> Faults:
+        """Where the faults set through the control API live."""
+
+    def close(self) -> None:
+        """Let go of what it holds (connections): the app's last step."""
+
+
+def store_backend(url: str) -> StoreBackend:
+    """The backend ``--store`` names: ``memory``, ``sqlite:PATH`` or
+    ``postgresql://USER@HOST:PORT/DATABASE``. Nothing is opened yet."""
+    if url == "memory":
+        return MemoryBackend()
+    if url.startswith(SQLITE) and url.removeprefix(SQLITE):
+        return SQLiteBackend(Path(url.removeprefix(SQLITE)))
+    if url.startswith(POSTGRESQL):
+        if "#" in url:
+            raise ValueError(f"--store {url!r}: a PostgreSQL URL names no state (#...)")
+        try:
+            from mock_server.store.postgresql_backend import PostgresBackend
+        except ImportError:
+            raise StoreError(
+                "a PostgreSQL store needs psycopg: pip install 'refund-contract-kit[postgresql]'"
+            ) from None
+        return PostgresBackend(url)
+    raise ValueError(
+        f"unknown store {url!r}: expected 'memory', 'sqlite:PATH' or 'postgresql://...'"
+    )
+
+
+def open_store(url: str) -> Store:
+    """The default state's store of ``url`` (for tools and tests that need only that)."""
+    return store_backend(url).open()
+
+
+class MemoryBackend:
+    """State in this process: each session a store of its own, gone when the process is."""
+
+    shared = False
+
+    def open(self) -> Store:
+        return MemoryStore()
+
+    def open_session(self, name: str, max_sessions: int) -> Store:
+        return MemoryStore()
+
+    def stored_sessions(self) -> list[str]:
+        return []
+
+    def session_stored(self, name: str) -> bool:
+        return False
+
+    def remove_session(self, name: str) -> None:
+        pass  # nothing kept beyond the store, which its session discards
+
+    def faults(self) -> Faults:
+        return FaultBook()
+
+    def close(self) -> None:
+        pass
+
+
+class SQLiteBackend:
+    """State in a file, shared by the workers; each session a file of its own in the folder
+    ``PATH.sessions/`` (so every worker finds the same one).
+
+    A session's file is ``NAME-HASH.db``: no session's file or SQLite's own files beside it
+    (``-wal``, ``-shm``) can be another session's, and names that differ only in case get
+    different files on file systems that ignore case."""
+
+    shared = True
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def open(self) -> Store:
+        return _sqlite_store(self.path)
+
+    def open_session(self, name: str, max_sessions: int) -> Store:
+        folder = self.sessions_folder()
+        path = self.session_file(name)
+        if path.exists():  # opening: no count to keep
+            return _sqlite_store(path, deletable=True)
+        lock = os.open(folder, os.O_RDONLY)  # the folder itself is the workers' lock
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if not path.exists() and len(self.stored_sessions()) >= max_sessions:
+                raise SessionLimitReached(max_sessions)
+            return _sqlite_store(path, deletable=True)  # a new file: nobody else holds its lock
+        finally:
+            os.close(lock)  # and with it the lock
+
+    def stored_sessions(self) -> list[str]:
+        names = []
+        for path in self.sessions_folder().glob("*.db"):
+            name = path.stem.rsplit("-", 1)[0]
+            if path == self.session_file(name):
+                names.append(name)
+        return names
+
+    def session_stored(self, name: str) -> bool:
+        return self.session_file(name).exists()
+
+    def remove_session(self, name: str) -> None:
+        remove_file(str(self.session_file(name)))
+
+    def faults(self) -> Faults:
+        return FaultBook()  # per process: each worker keeps its own (docs/mock.md)
+
+    def close(self) -> None:
+        pass  # each store closes its own file
+
+    def sessions_folder(self) -> Path:
+        folder = Path(f"{self.path}.sessions")
+        folder.mkdir(exist_ok=True)
+        return folder
+
+    def session_file(self, name: str) -> Path:
+        digest = hashlib.sha256(name.encode()).hexdigest()[:12]
+        return self.sessions_folder() / f"{name}-{digest}.db"
+
+
+def _sqlite_store(path: Path, deletable: bool = False) -> Store:
+    try:
+        return SQLiteStore(path, deletable=deletable)
+    except (sqlite3.Error, OSError) as exc:
+        raise StoreError(f"cannot open the SQLite store {str(path)!r}: {exc}") from None
