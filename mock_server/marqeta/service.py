@@ -177,16 +177,9 @@ class MarqetaService:
             )
             for source in new.payment_sources
         ]
-        add_new(tx, ACCOUNT, account.token, account, taken=MarqetaKind.DUPLICATE_TOKEN)
+        _add(tx, ACCOUNT, account.token, account)
         for source in sources:
-            add_new(
-                tx,
-                PAYMENT_SOURCE,
-                source.token,
-                source,
-                owners=(account.token,),
-                taken=MarqetaKind.DUPLICATE_TOKEN,
-            )
+            _add(tx, PAYMENT_SOURCE, source.token, source, owners=(account.token,))
         return account, sources
 
     def account(self, store: Store, account_token: str) -> Account:
@@ -241,14 +234,7 @@ class MarqetaService:
                 created_at=now,
                 updated_at=now,
             )
-            add_new(
-                tx,
-                BALANCE_REFUND,
-                refund.token,
-                refund,
-                owners=(account_token,),
-                taken=MarqetaKind.DUPLICATE_TOKEN,
-            )
+            _add(tx, BALANCE_REFUND, refund.token, refund, owners=(account_token,))
             self._move_balance(tx, account, amount, refund.token, "balance_refund")
         return refund
 
@@ -277,14 +263,7 @@ class MarqetaService:
                 created_at=now,
                 updated_at=now,
             )
-            add_new(
-                tx,
-                REFUND,
-                refund.token,
-                refund,
-                owners=(account_token,),
-                taken=MarqetaKind.DUPLICATE_TOKEN,
-            )
+            _add(tx, REFUND, refund.token, refund, owners=(account_token,))
             self._move_balance(tx, account, amount, refund.token, "refund")
         return refund
 
@@ -383,14 +362,7 @@ class MarqetaService:
             status=status,
             created_at=now,
         )
-        add_new(
-            tx,
-            TRANSITION,
-            transition.token,
-            transition,
-            owners=(refund.token,),
-            taken=MarqetaKind.DUPLICATE_TOKEN,
-        )
+        _add(tx, TRANSITION, transition.token, transition, owners=(refund.token,))
         if status in lifecycle.returns_amount:
             account = _account(tx, refund.account_token)
             self._move_balance(tx, account, -refund.amount, refund.token, "refund_reversal")
@@ -431,14 +403,7 @@ class MarqetaService:
             impact_at=now,
             created_at=now,
         )
-        add_new(
-            tx,
-            JOURNAL_ENTRY,
-            entry.token,
-            entry,
-            owners=(account.token,),
-            taken=MarqetaKind.DUPLICATE_TOKEN,
-        )
+        _add(tx, JOURNAL_ENTRY, entry.token, entry, owners=(account.token,))
 
 
 def _page(
@@ -451,6 +416,13 @@ def _page(
 ) -> Page[T]:
     descending = query.sort_by.startswith("-")  # the contract's sort_by: field or -field
     return load_page(tx, listing, owner, model, query.start_index, query.count, descending, where)
+
+
+def _add(
+    tx: Transaction, kind: str, key: str, obj: object, owners: tuple[str, ...] = ("",)
+) -> None:
+    """A new record; its token in use already is Marqeta's duplicate_token."""
+    add_new(tx, kind, key, obj, owners, taken=MarqetaKind.DUPLICATE_TOKEN)
 
 
 def _token_unused(tx: Transaction, kind: str, token: str | None) -> None:
