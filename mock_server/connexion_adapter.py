@@ -36,11 +36,11 @@ from starlette.datastructures import Headers
 from starlette.types import Receive, Scope
 
 from mock_server.validation import (
-    MAX_BODY_BYTES,
     PARAMETER_FORMATS,
     ParameterSchemaValidator,
     RequestValidator,
     compiled_validator,
+    max_body_bytes_served,
     parse_json_strictly,
 )
 
@@ -62,7 +62,9 @@ def security_map(check: CredentialCheck) -> dict[str, type]:
 
 def _too_large() -> ProblemException:
     return ProblemException(
-        status=413, title="Payload Too Large", detail=f"Request body is over {MAX_BODY_BYTES} bytes"
+        status=413,
+        title="Payload Too Large",
+        detail=f"Request body is over {max_body_bytes_served()} bytes",
     )
 
 
@@ -79,7 +81,7 @@ class StrictJSONRequestBodyValidator(JSONRequestBodyValidator):
         # chunked upload is not: read it whole first and give it its length.
         headers = Headers(scope=scope)
         length = headers.get("content-length", "")
-        if length.isascii() and length.isdigit() and int(length) > MAX_BODY_BYTES:
+        if length.isascii() and length.isdigit() and int(length) > max_body_bytes_served():
             raise _too_large()
         sent_a_body = (length not in ("", "0")) or "transfer-encoding" in headers
         if sent_a_body and "content-type" not in headers:
@@ -96,7 +98,7 @@ class StrictJSONRequestBodyValidator(JSONRequestBodyValidator):
                 message = await receive()
                 chunks.append(message.get("body", b""))
                 size += len(chunks[-1])
-                if size > MAX_BODY_BYTES:
+                if size > max_body_bytes_served():
                     raise _too_large()
                 more_body = message.get("more_body", False)
             body = b"".join(chunks)

@@ -25,7 +25,12 @@ from jsonschema.validators import extend
 from mock_server.registry import VENDORS
 from mock_server.spec import max_body_bytes
 
-MAX_BODY_BYTES = max_body_bytes(*(vendor.contract_file for vendor in VENDORS))
+
+@functools.cache
+def max_body_bytes_served() -> int:
+    """The largest request body any served contract allows (``x-mock-max-body-bytes``): read
+    when first asked, not when this module is imported."""
+    return max_body_bytes(*(vendor.contract_file for vendor in VENDORS))
 
 
 def _exact_float(text: str) -> float:
