@@ -136,11 +136,11 @@ def build_app(config: MockConfig | None = None, store: Store | None = None) -> M
     """The mock, built once for this process; ``store`` overrides ``config.store`` (tests wrap
     stores). A StartupError (one line) if a contract and its handlers disagree."""
     config = config or MockConfig()
-    apis = vendor_apis(config.credentials, config.clock)
+    apis = vendor_apis(config.credentials_for, config.clock)
     # Read every fixtures file up front, so a bad --seed file stops start-up, not a reset.
     paths = ([DEMO_FIXTURES] if config.demo else []) + list(config.seed_files)
     states = StateService(apis, [read_fixtures(path) for path in paths])
-    backend = store_backend(config.store)  # the one reading of --store
+    backend = store_backend(config.store)
     default = Session(None, states.opened(store or backend.open()))
     sessions: Sessions[Session] = Sessions(
         default,
@@ -167,12 +167,7 @@ def build_app(config: MockConfig | None = None, store: Store | None = None) -> M
         [control.operations(), *(api.runtime.control_operations for api in apis.values())],
     )
     lifecycle = (
-        AutoLifecycle(
-            sessions,
-            {name: api.runtime for name, api in apis.items()},
-            config.lifecycle_step,
-            config.clock,
-        )
+        AutoLifecycle(sessions, states.vendors, config.lifecycle_step, config.clock)
         if config.lifecycle_step is not None
         else None
     )

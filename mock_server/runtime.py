@@ -54,9 +54,11 @@ class VendorApi:
         }
 
 
-def vendor_apis(credentials: Mapping[str, Credentials], clock: Clock) -> dict[str, VendorApi]:
-    """Every registered vendor's API, its runtime built; a vendor not in ``credentials``
-    accepts its demo credentials."""
+def vendor_apis(
+    credentials_for: Callable[[Vendor], Credentials], clock: Clock
+) -> dict[str, VendorApi]:
+    """Every registered vendor's API, its runtime built, accepting the credentials
+    ``credentials_for`` gives it (``MockConfig.credentials_for``)."""
     apis = {}
     for vendor in VENDORS:
         contract = load_contract(vendor.contract_file)
@@ -65,7 +67,7 @@ def vendor_apis(credentials: Mapping[str, Credentials], clock: Clock) -> dict[st
             vendor=vendor,
             contract=contract,
             error_format=vendor.error_format(contract),
-            credentials=credentials.get(vendor.name, vendor.credentials.demo),
+            credentials=credentials_for(vendor),
             runtime=runtime,
         )
         what = f"the {vendor.name} API"

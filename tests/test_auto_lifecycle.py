@@ -9,13 +9,12 @@ from decimal import Decimal
 import httpx
 import pytest
 
-from mock_server.app import MockApp, MockConfig, build_app
+from mock_server.app import MockConfig, build_app
 from mock_server.control.lifecycle import AutoLifecycle, parse_lifecycle
 from mock_server.marqeta.models import Refund
 from mock_server.marqeta.service import MarqetaService, NewRefund, Policy
 from mock_server.sessions import Session
 from mock_server.spec import load_contract
-from mock_server.vendor import VendorRuntime
 from tests.support import DEMO_AUTH, SettableClock
 
 # Services keep no state (each call is given its session's store): the test's own is the mock's.
@@ -45,7 +44,7 @@ def test_a_tick_moves_each_refund_that_is_due_one_step_in_every_session():
     app = build_app(MockConfig(clock=clock))
     sessions = app.sessions
     default, other = sessions.default, sessions.state("other")
-    lifecycle = AutoLifecycle(sessions, runtimes(app), timedelta(seconds=5), clock)
+    lifecycle = AutoLifecycle(sessions, app.states.vendors, timedelta(seconds=5), clock)
     marqeta = marqeta_service(clock)
     new = NewRefund(method="ACH", type="CREDIT_BALANCE_REFUND", amount=Decimal(1))
     first = marqeta.create_refund(default.store, "demo_account_credit_balance", new)
@@ -78,7 +77,7 @@ def test_a_description_holding_nul_and_a_deleted_session_stop_no_refund_moving(
     app = build_app(MockConfig(clock=clock, store=store))
     sessions = app.sessions
     default, gone = sessions.default, sessions.state("gone")
-    lifecycle = AutoLifecycle(sessions, runtimes(app), timedelta(seconds=5), clock)
+    lifecycle = AutoLifecycle(sessions, app.states.vendors, timedelta(seconds=5), clock)
     marqeta = marqeta_service(clock)
     strange = NewRefund(
         method="ACH", type="CREDIT_BALANCE_REFUND", amount=Decimal(1), description="a\x00b"
@@ -103,10 +102,6 @@ def marqeta_service(clock: SettableClock) -> MarqetaService:
     """A service of the test's own: services keep no state (each call is given its session's
     store), so it works on the mock's sessions as the mock's own does."""
     return MarqetaService(clock, Policy.from_contract(load_contract("marqeta-credit.yaml")))
-
-
-def runtimes(app: MockApp) -> dict[str, VendorRuntime]:
-    return {name: api.runtime for name, api in app.apis.items()}
 
 
 def test_a_served_mock_completes_refunds_on_its_own(start_mock):
