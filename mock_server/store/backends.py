@@ -123,7 +123,7 @@ class SQLiteBackend:
 
     def open_session(self, name: str, max_sessions: int) -> Store:
         folder = self.sessions_folder()
-        path = self.session_file(name)
+        path = folder / _session_file_name(name)
         if path.exists():  # opening: no count to keep
             return _sqlite_store(path, deletable=True)
         lock = os.open(folder, os.O_RDONLY)  # the folder itself is the workers' lock
@@ -139,7 +139,7 @@ class SQLiteBackend:
         names = []
         for path in self.sessions_folder().glob("*.db"):
             name = path.stem.rsplit("-", 1)[0]
-            if path == self.session_file(name):
+            if path.name == _session_file_name(name):
                 names.append(name)
         return names
 
@@ -161,8 +161,11 @@ class SQLiteBackend:
         return folder
 
     def session_file(self, name: str) -> Path:
-        digest = hashlib.sha256(name.encode()).hexdigest()[:12]
-        return self.sessions_folder() / f"{name}-{digest}.db"
+        return self.sessions_folder() / _session_file_name(name)
+
+
+def _session_file_name(name: str) -> str:
+    return f"{name}-{hashlib.sha256(name.encode()).hexdigest()[:12]}.db"
 
 
 def _sqlite_store(path: Path, deletable: bool = False) -> Store:
