@@ -36,7 +36,7 @@ from mock_server.control.guard import ControlGuardMiddleware, ControlPolicy, Ven
 from mock_server.control.handlers import CONTROL_PATH, ControlHandlers
 from mock_server.control.journal import Journal, JournalMiddleware
 from mock_server.control.lifecycle import AutoLifecycle
-from mock_server.domain import DocumentedError, DomainError
+from mock_server.domain import TableError
 from mock_server.error_formats import CodedErrorFormat
 from mock_server.errors import AllowedMethods, ErrorRouter
 from mock_server.fixtures import DEMO_FIXTURES, read_fixtures
@@ -223,8 +223,7 @@ def build_app(config: MockConfig | None = None, store: Store | None = None) -> M
         contract_routes(app, control_api, CONTROL_PATH)
     index_route(app, apis, config.control)
 
-    app.add_error_handler(DomainError, errors.on_domain_error)
-    app.add_error_handler(DocumentedError, errors.on_domain_error)
+    app.add_error_handler(TableError, errors.on_domain_error)
     app.add_error_handler(ProblemException, errors.on_problem)
     app.add_error_handler(HTTPException, errors.on_http_exception)
     app.add_error_handler(Exception, errors.on_unexpected)

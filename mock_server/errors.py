@@ -17,7 +17,7 @@ from connexion.exceptions import ProblemException
 from connexion.lifecycle import ConnexionRequest, ConnexionResponse
 from starlette.exceptions import HTTPException
 
-from mock_server.domain import DocumentedError, DomainError
+from mock_server.domain import TableError
 from mock_server.error_formats import ErrorFormat, ProblemErrorFormat
 from mock_server.error_kinds import Common
 
@@ -127,7 +127,7 @@ class ErrorRouter:
 
     def on_domain_error(self, request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
         """A DomainError, or a DocumentedError a developer forced."""
-        assert isinstance(exc, DomainError | DocumentedError)
+        assert isinstance(exc, TableError)
         return self.respond(request.url.path, exc.kind, exc.message)
 
     def on_problem(self, request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
