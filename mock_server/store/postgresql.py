@@ -29,7 +29,7 @@ import re
 import threading
 import zlib
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -38,22 +38,14 @@ from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from mock_server.json_codec import decode, encode_text
 from mock_server.store import (
-    Condition,
-    KeyExistsError,
-    Listing,
-    OneOf,
-    PageQuery,
-    Record,
     SessionGone,
     SessionLimitReached,
     StoreBusy,
-    Stored,
     StoreError,
     StoreUnavailable,
-    check_filters,
 )
+from mock_server.store.sql import Dialect, SqlStore, SqlTransaction, Statements
 
 SCHEMA_VERSION = 1
 SCHEMA = (
@@ -104,7 +96,6 @@ SCHEMA = (
 )
 SCHEMA_LOCK = 0x7EF0_0D5C  # the advisory lock replicas take to make the tables
 SESSIONS_LOCK = 0x7EF0_5E55  # taken to count the sessions and add one, as one step
-MAX_BIGINT = 2**63 - 1
 POOL_SIZE = 8  # connections per process; transactions are short
 CONNECT_TIMEOUT_S = 3
 REQUEST_WAIT_S = 4.0  # each wait (this state's turn, a pooled connection, a lock) at most
@@ -130,14 +121,51 @@ def check_url(url: str) -> None:
         )
 
 
-class PostgresStore:
-    blocking = True  # a network round trip, and other replicas' locks
+class PostgresDialect(Dialect):
+    """Every state in the same tables, told apart by a ``state`` column."""
 
+    mark = "%s"
+    records, listings, counts = (
+        "refund_mock_records",
+        "refund_mock_listings",
+        "refund_mock_listing_counts",
+    )
+    scoped = True
+    owners = "array_agg(l.owner ORDER BY l.position)"
+
+    def field(self) -> str:
+        return f'({BODY_JSON} ->> %s) COLLATE "C"'
+
+    def field_argument(self, field: str) -> str:
+        return field
+
+    def decode_owners(self, aggregated: Any) -> list[str]:
+        return list(aggregated)
+
+    def to_text(self, value: str) -> str:
+        """PostgreSQL text cannot hold NUL, which a path parameter can (``/accounts/a%00b``):
+        NUL is written ``\\0`` and a backslash doubled."""
+        if "\x00" not in value and "\\" not in value:
+            return value
+        return value.replace("\\", "\\\\").replace("\x00", "\\0")
+
+    def from_text(self, stored: str) -> str:
+        if "\\" not in stored:
+            return stored
+        return re.sub(r"\\(.)", lambda m: "\x00" if m.group(1) == "0" else m.group(1), stored)
+
+
+DIALECT = PostgresDialect()
+STATEMENTS = Statements(DIALECT)
+
+
+class PostgresStore(SqlStore):
     def __init__(
         self, url: str, state: str = DEFAULT_STATE, max_sessions: int | None = None
     ) -> None:
         """The store of ``state``; a session's is made if it does not exist, unless
         ``max_sessions`` exist already (SessionLimitReached), counted across replicas."""
+        super().__init__()
         check_url(url)
         self.url = url
         self.state = state
@@ -156,22 +184,26 @@ class PostgresStore:
         self._begin_checked = sql.SQL(
             "{}; SELECT generation FROM refund_mock_sessions WHERE name = {}"
         ).format(self._begin, sql.Literal(state))
-        self._listings: dict[str, Listing] = {}
         self._generation: int | None = None  # the session's life this store writes into
         if state != DEFAULT_STATE:
-            with self.transaction() as tx:
-                self._generation = _open_session(tx.db, state, max_sessions)
+            with self._held() as db:
+                self._generation = _open_session(db, state, max_sessions)
 
     @contextmanager
-    def transaction(self) -> Iterator[_PostgresTransaction]:
-        """One transaction on this state. A database that went away (restarted, failed over)
+    def transaction(self) -> Iterator[SqlTransaction]:
+        with self._held() as db:
+            yield SqlTransaction(db, STATEMENTS, self.state, self._listings)
+
+    @contextmanager
+    def _held(self) -> Iterator[psycopg.Connection[Any]]:
+        """A transaction on this state. A database that went away (restarted, failed over)
         is a StoreUnavailable; the pool drops the broken connections and makes new ones, so
         the store recovers by itself once the server is back."""
         if not self._turn.acquire(timeout=REQUEST_WAIT_S):
             raise StoreBusy(self._busy())
         try:
             with reachable(self.url), self._locked() as db:
-                yield _PostgresTransaction(db, self.state, self._listings)
+                yield db
         finally:
             self._turn.release()
 
@@ -217,47 +249,6 @@ class PostgresStore:
                 db.execute("COMMIT")
                 return
         raise psycopg.OperationalError("every pooled connection was broken")
-
-    def index(self, listing: Listing) -> None:
-        if self._listings.get(listing.kind) == listing:
-            return  # each session's services declare it again
-        with self.transaction() as tx:
-            self._listings[listing.kind] = listing
-            # Rows added before the kind was indexed get their value.
-            tx.db.execute(
-                f"UPDATE refund_mock_listings l SET sort_value = coalesce({BODY_JSON} ->> %s, '')"
-                " FROM refund_mock_records r WHERE r.state = l.state AND r.kind = l.kind"
-                " AND r.key = l.key AND l.state = %s AND l.kind = %s AND l.sort_value IS NULL",
-                (listing.order_by, self.state, listing.kind),
-            )
-
-    def clear(self) -> None:
-        with self.transaction() as tx:
-            _delete_state(tx.db, self.state)
-
-    def export(self) -> list[Stored]:
-        with self.transaction() as tx:
-            rows = tx.db.execute(
-                "SELECT r.kind, r.key, r.body, array_agg(l.owner ORDER BY l.position)"
-                " FROM refund_mock_records r JOIN refund_mock_listings l"
-                " ON l.state = r.state AND l.kind = r.kind AND l.key = r.key"
-                " WHERE r.state = %s GROUP BY r.state, r.kind, r.key ORDER BY min(l.position)",
-                (self.state,),
-            ).fetchall()
-        return [
-            Stored(kind, _from_text(key), tuple(_from_text(o) for o in owners), decode(body))
-            for kind, key, body, owners in rows
-        ]
-
-    def replace_all(self, records: list[Stored]) -> None:
-        with self.transaction() as tx:
-            _delete_state(tx.db, self.state)
-            for stored in records:
-                tx.add(stored.kind, stored.key, stored.record, stored.owners)
-
-    def is_empty(self) -> bool:
-        with self.transaction() as tx:
-            return tx.is_empty()
 
     def close(self) -> None:
         """Nothing of its own to release: the pool serves the process's other states too."""
@@ -340,25 +331,9 @@ def _open_session(db: psycopg.Connection[Any], name: str, max_sessions: int | No
     return int(made[0])
 
 
-def _text(value: str) -> str:
-    """A key, owner or order value as stored: PostgreSQL text cannot hold NUL, which a path
-    parameter can (``/accounts/a%00b``), so NUL is written ``\\0`` and a backslash doubled."""
-    if "\x00" not in value and "\\" not in value:
-        return value
-    return value.replace("\\", "\\\\").replace("\x00", "\\0")
-
-
-def _from_text(stored: str) -> str:
-    if "\\" not in stored:
-        return stored
-    return re.sub(r"\\(.)", lambda m: "\x00" if m.group(1) == "0" else m.group(1), stored)
-
-
 def _delete_state(db: psycopg.Connection[Any], state: str) -> None:
-    for table in ("refund_mock_records", "refund_mock_listings", "refund_mock_listing_counts"):
-        db.execute(
-            sql.SQL("DELETE FROM {} WHERE state = %s").format(sql.Identifier(table)), (state,)
-        )
+    for statement in STATEMENTS.delete:
+        db.execute(statement, (state,))
 
 
 def _lock_key(state: str) -> int:
@@ -469,125 +444,3 @@ def _make_schema(pool: ConnectionPool) -> None:
                 f"the database holds the mock's schema version {version}, newer than this "
                 f"mock's {SCHEMA_VERSION}: run the newer refund-contract-kit on it"
             )
-
-
-class _PostgresTransaction:
-    def __init__(
-        self, db: psycopg.Connection[Any], state: str, listings: dict[str, Listing]
-    ) -> None:
-        self.db = db
-        self.state = state
-        self._listings = listings
-
-    def _sort_value(self, kind: str, record: Record) -> str | None:
-        listing = self._listings.get(kind)
-        return None if listing is None else _text(listing.order_value(record))
-
-    def is_empty(self) -> bool:
-        row = self.db.execute(
-            "SELECT 1 FROM refund_mock_records WHERE state = %s LIMIT 1", (self.state,)
-        ).fetchone()
-        return row is None
-
-    def clear(self) -> None:
-        _delete_state(self.db, self.state)
-
-    def get(self, kind: str, key: str) -> Record | None:
-        row = self.db.execute(
-            "SELECT body FROM refund_mock_records WHERE state = %s AND kind = %s AND key = %s",
-            (self.state, kind, _text(key)),
-        ).fetchone()
-        return decode(row[0]) if row is not None else None
-
-    def add(self, kind: str, key: str, record: Record, owners: Iterable[str] = ("",)) -> None:
-        inserted = self.db.execute(
-            "INSERT INTO refund_mock_records (state, kind, key, body) VALUES (%s, %s, %s, %s)"
-            " ON CONFLICT DO NOTHING",
-            (self.state, kind, _text(key), encode_text(record)),
-        )
-        if inserted.rowcount == 0:  # not an error: that would abort the whole transaction
-            raise KeyExistsError(f"{kind} {key!r} already exists")
-        sort_value = self._sort_value(kind, record)
-        key, owners = _text(key), [_text(owner) for owner in owners]
-        with self.db.cursor() as cursor:
-            cursor.executemany(
-                "INSERT INTO refund_mock_listings (state, kind, owner, key, sort_value)"
-                " VALUES (%s, %s, %s, %s, %s)",
-                [(self.state, kind, owner, key, sort_value) for owner in owners],
-            )
-            cursor.executemany(
-                "INSERT INTO refund_mock_listing_counts (state, kind, owner, count)"
-                " VALUES (%s, %s, %s, 1) ON CONFLICT (state, kind, owner)"
-                " DO UPDATE SET count = refund_mock_listing_counts.count + 1",
-                [(self.state, kind, owner) for owner in owners],
-            )
-
-    def replace(self, kind: str, key: str, record: Record) -> None:
-        updated = self.db.execute(
-            "UPDATE refund_mock_records SET body = %s WHERE state = %s AND kind = %s AND key = %s",
-            (encode_text(record), self.state, kind, _text(key)),
-        )
-        if updated.rowcount == 0:
-            raise KeyError(f"{kind} {key!r} does not exist")
-        if kind in self._listings:
-            self.db.execute(
-                "UPDATE refund_mock_listings SET sort_value = %s"
-                " WHERE state = %s AND kind = %s AND key = %s",
-                (self._sort_value(kind, record), self.state, kind, _text(key)),
-            )
-
-    def owned(self, kind: str, owner: str = "") -> Iterator[Record]:
-        rows = self.db.execute(
-            "SELECT r.body FROM refund_mock_listings l JOIN refund_mock_records r"
-            " ON r.state = l.state AND r.kind = l.kind AND r.key = l.key"
-            " WHERE l.state = %s AND l.kind = %s AND l.owner = %s ORDER BY l.position",
-            (self.state, kind, _text(owner)),
-        ).fetchall()
-        return (decode(body) for (body,) in rows)
-
-    def page(self, kind: str, owner: str, query: PageQuery) -> tuple[list[Record], int]:
-        listing = self._listings[kind]
-        filters, arguments = _sql_filters(listing, query.where)
-        scope = (
-            " FROM refund_mock_listings l JOIN refund_mock_records r"
-            " ON r.state = l.state AND r.kind = l.kind AND r.key = l.key"
-            f" WHERE l.state = %s AND l.kind = %s AND l.owner = %s{filters}"
-        )
-        scope_arguments = (self.state, kind, _text(owner), *arguments)
-        direction = "DESC" if query.descending else "ASC"
-        rows = self.db.execute(
-            f"SELECT r.body{scope} ORDER BY l.sort_value {direction}, l.position {direction}"
-            " LIMIT %s OFFSET %s",
-            # bigint stops at 2^63 - 1; past the end is past the end however far.
-            (*scope_arguments, min(query.limit, MAX_BIGINT), min(query.offset, MAX_BIGINT)),
-        ).fetchall()
-        if filters:
-            counted = self.db.execute(f"SELECT count(*){scope}", scope_arguments).fetchone()
-        else:
-            counted = self.db.execute(
-                "SELECT count FROM refund_mock_listing_counts"
-                " WHERE state = %s AND kind = %s AND owner = %s",
-                (self.state, kind, _text(owner)),
-            ).fetchone()
-        total = counted[0] if counted is not None else 0
-        return [decode(body) for (body,) in rows], total
-
-
-def _sql_filters(listing: Listing, where: tuple[Condition, ...]) -> tuple[str, list[Any]]:
-    """SQL for a page's conditions (``AND ...``), evaluated on the records' JSON."""
-    check_filters(listing, where)
-    parts: list[str] = []
-    arguments: list[Any] = []
-    for condition in where:
-        value = f'({BODY_JSON} ->> %s) COLLATE "C"'
-        if isinstance(condition, OneOf):
-            parts.append(f" AND {value} = ANY(%s)")
-            arguments.extend([condition.field, sorted(condition.values)])
-            continue
-        if condition.low is not None:
-            parts.append(f" AND {value} >= %s")
-            arguments.extend([condition.field, condition.low])
-        if condition.high is not None:
-            parts.append(f" AND {value} < %s")
-            arguments.extend([condition.field, condition.high])
-    return "".join(parts), arguments

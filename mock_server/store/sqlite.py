@@ -24,22 +24,14 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
-from mock_server.json_codec import decode, encode_text
-from mock_server.store import (
-    Condition,
-    KeyExistsError,
-    Listing,
-    OneOf,
-    PageQuery,
-    Record,
-    SessionGone,
-    Stored,
-    check_filters,
-)
+from mock_server.json_codec import decode
+from mock_server.store import SessionGone
+from mock_server.store.sql import Dialect, SqlStore, SqlTransaction, Statements
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS records (
@@ -62,35 +54,48 @@ CREATE TABLE IF NOT EXISTS listing_counts (
     PRIMARY KEY (kind, owner)
 ) WITHOUT ROWID;
 """
-# A listing's size, kept as rows are added: counting 10^5 index entries per page would make a
-# page's cost grow with the listing.
-COUNT_ADDED = (
-    "INSERT INTO listing_counts (kind, owner, count) VALUES (?, ?, 1)"
-    " ON CONFLICT (kind, owner) DO UPDATE SET count = count + 1"
-)
 # Added after the first release: files made before it gain the column when opened.
 SORT_VALUE = (
     "ALTER TABLE listings ADD COLUMN sort_value TEXT",
     "CREATE INDEX listings_sorted ON listings (kind, owner, sort_value, position)",
     "CREATE INDEX listings_by_key ON listings (kind, key)",
 )
-MAX_INTEGER = 2**63 - 1
 REMOVE_ATTEMPTS = 5
 BUSY_TIMEOUT_MS = 30_000  # other workers hold the write lock for a transaction at most
 
 
-class SQLiteStore:
-    blocking = True  # file I/O, and other workers' write locks
+class SQLiteDialect(Dialect):
+    """A state is a file of its own: no ``state`` column."""
 
+    mark = "?"
+    records, listings, counts = "records", "listings", "listing_counts"
+    scoped = False
+    owners = "json_group_array(l.owner)"
+
+    def field(self) -> str:
+        return "json_extract(r.body, ?)"
+
+    def field_argument(self, field: str) -> str:
+        return f"$.{field}"
+
+    def decode_owners(self, aggregated: Any) -> list[str]:
+        owners: list[str] = decode(aggregated)
+        return owners
+
+
+STATEMENTS = Statements(SQLiteDialect())
+
+
+class SQLiteStore(SqlStore):
     def __init__(self, path: Path | str, deletable: bool = False) -> None:
         """The store in the file at ``path``; ``deletable`` for a session's, which another
         worker may delete while this one has it open."""
+        super().__init__()
         self.path = str(path)
         self._deletable = deletable
         # One transaction of this process at a time; it also guards the connection.
         self._lock = threading.Lock()
         self._db: sqlite3.Connection | None = None
-        self._listings: dict[str, Listing] = {}
         with self._lock:
             # Which file the connection opened: the one a descriptor of ours held before it
             # connected, if the path still names that file after (an unlinked file never
@@ -112,7 +117,7 @@ class SQLiteStore:
             finally:
                 os.close(held)
         with self.transaction() as tx:  # another worker may be adding the column at once
-            columns = {row[1] for row in tx.db.execute("PRAGMA table_info(listings)")}
+            columns = {row[1] for row in tx.db.execute("PRAGMA table_info(listings)").fetchall()}
             if "sort_value" not in columns:
                 for statement in SORT_VALUE:
                     tx.db.execute(statement)
@@ -146,7 +151,7 @@ class SQLiteStore:
         return self._db
 
     @contextmanager
-    def transaction(self) -> Iterator[_SQLiteTransaction]:
+    def transaction(self) -> Iterator[SqlTransaction]:
         with self._lock:
             db = self._connection()
             try:
@@ -161,50 +166,11 @@ class SQLiteStore:
                 self._close()
                 raise SessionGone(f"{self.path} was deleted")
             try:
-                yield _SQLiteTransaction(db, self._listings)
+                yield SqlTransaction(db, STATEMENTS, None, self._listings)
             except BaseException:
                 db.execute("ROLLBACK")
                 raise
             db.execute("COMMIT")
-
-    def index(self, listing: Listing) -> None:
-        if self._listings.get(listing.kind) == listing:
-            return  # each session's services declare it again; the backfill ran once already
-        with self.transaction() as tx:
-            self._listings[listing.kind] = listing
-            # Rows added before the kind was indexed (or by an older version) get their value.
-            tx.db.execute(
-                "UPDATE listings SET sort_value = (SELECT coalesce(json_extract(r.body, ?), '')"
-                " FROM records r WHERE r.kind = listings.kind AND r.key = listings.key)"
-                " WHERE kind = ? AND sort_value IS NULL",
-                (f"$.{listing.order_by}", listing.kind),
-            )
-
-    def clear(self) -> None:
-        with self.transaction() as tx:
-            _delete_all(tx.db)
-
-    def export(self) -> list[Stored]:
-        with self.transaction() as tx:
-            rows = tx.db.execute(
-                "SELECT r.kind, r.key, r.body, json_group_array(l.owner)"
-                " FROM records r JOIN listings l ON l.kind = r.kind AND l.key = r.key"
-                " GROUP BY r.kind, r.key ORDER BY min(l.position)"
-            ).fetchall()
-        return [
-            Stored(kind, key, tuple(decode(owners)), decode(body))
-            for kind, key, body, owners in rows
-        ]
-
-    def replace_all(self, records: list[Stored]) -> None:
-        with self.transaction() as tx:
-            _delete_all(tx.db)
-            for stored in records:
-                tx.add(stored.kind, stored.key, stored.record, stored.owners)
-
-    def is_empty(self) -> bool:
-        with self.transaction() as tx:
-            return tx.is_empty()
 
     def close(self) -> None:
         """Release the connection; the next transaction opens it again."""
@@ -284,112 +250,3 @@ def _identity(path: str) -> tuple[int, int] | None:
     except FileNotFoundError:
         return None
     return found.st_dev, found.st_ino
-
-
-def _delete_all(db: sqlite3.Connection) -> None:
-    for table in ("records", "listings", "listing_counts"):
-        db.execute(f"DELETE FROM {table}")
-
-
-class _SQLiteTransaction:
-    def __init__(self, db: sqlite3.Connection, listings: dict[str, Listing]) -> None:
-        self.db = db
-        self._listings = listings
-
-    def _sort_value(self, kind: str, record: Record) -> str | None:
-        listing = self._listings.get(kind)
-        return None if listing is None else listing.order_value(record)
-
-    def is_empty(self) -> bool:
-        return self.db.execute("SELECT 1 FROM records LIMIT 1").fetchone() is None
-
-    def clear(self) -> None:
-        _delete_all(self.db)
-
-    def get(self, kind: str, key: str) -> Record | None:
-        row = self.db.execute(
-            "SELECT body FROM records WHERE kind = ? AND key = ?", (kind, key)
-        ).fetchone()
-        return decode(row[0]) if row is not None else None
-
-    def add(self, kind: str, key: str, record: Record, owners: Iterable[str] = ("",)) -> None:
-        try:
-            self.db.execute(
-                "INSERT INTO records (kind, key, body) VALUES (?, ?, ?)",
-                (kind, key, encode_text(record)),
-            )
-        except sqlite3.IntegrityError as exc:
-            raise KeyExistsError(f"{kind} {key!r} already exists") from exc
-        sort_value = self._sort_value(kind, record)
-        self.db.executemany(
-            "INSERT INTO listings (kind, owner, key, sort_value) VALUES (?, ?, ?, ?)",
-            [(kind, owner, key, sort_value) for owner in owners],
-        )
-        self.db.executemany(COUNT_ADDED, [(kind, owner) for owner in owners])
-
-    def replace(self, kind: str, key: str, record: Record) -> None:
-        updated = self.db.execute(
-            "UPDATE records SET body = ? WHERE kind = ? AND key = ?",
-            (encode_text(record), kind, key),
-        )
-        if updated.rowcount == 0:
-            raise KeyError(f"{kind} {key!r} does not exist")
-        if kind in self._listings:
-            self.db.execute(
-                "UPDATE listings SET sort_value = ? WHERE kind = ? AND key = ?",
-                (self._sort_value(kind, record), kind, key),
-            )
-
-    def owned(self, kind: str, owner: str = "") -> Iterator[Record]:
-        rows = self.db.execute(
-            "SELECT r.body FROM listings l JOIN records r ON r.kind = l.kind AND r.key = l.key"
-            " WHERE l.kind = ? AND l.owner = ? ORDER BY l.position",
-            (kind, owner),
-        ).fetchall()
-        return (decode(body) for (body,) in rows)
-
-    def page(self, kind: str, owner: str, query: PageQuery) -> tuple[list[Record], int]:
-        listing = self._listings[kind]
-        filters, arguments = _sql_filters(listing, query.where)
-        scope = (
-            " FROM listings l JOIN records r ON r.kind = l.kind AND r.key = l.key"
-            f" WHERE l.kind = ? AND l.owner = ?{filters}"
-        )
-        scope_arguments = (kind, owner, *arguments)
-        direction = "DESC" if query.descending else "ASC"
-        rows = self.db.execute(
-            f"SELECT r.body{scope} ORDER BY l.sort_value {direction}, l.position {direction}"
-            " LIMIT ? OFFSET ?",
-            # SQLite integers stop at 2^63 - 1; the contracts allow any offset, and past the end
-            # is past the end however far.
-            (*scope_arguments, min(query.limit, MAX_INTEGER), min(query.offset, MAX_INTEGER)),
-        ).fetchall()
-        if filters:
-            (total,) = self.db.execute(f"SELECT count(*){scope}", scope_arguments).fetchone()
-        else:
-            counted = self.db.execute(
-                "SELECT count FROM listing_counts WHERE kind = ? AND owner = ?", (kind, owner)
-            ).fetchone()
-            total = counted[0] if counted is not None else 0
-        return [decode(body) for (body,) in rows], total
-
-
-def _sql_filters(listing: Listing, where: tuple[Condition, ...]) -> tuple[str, list[str]]:
-    """SQL for a page's conditions (``AND ...``), evaluated on the records' JSON."""
-    check_filters(listing, where)
-    sql: list[str] = []
-    arguments: list[str] = []
-    for condition in where:
-        path = f"$.{condition.field}"
-        if isinstance(condition, OneOf):
-            marks = ", ".join("?" * len(condition.values))
-            sql.append(f" AND json_extract(r.body, ?) IN ({marks})")
-            arguments.extend([path, *sorted(condition.values)])
-            continue
-        if condition.low is not None:
-            sql.append(" AND json_extract(r.body, ?) >= ?")
-            arguments.extend([path, condition.low])
-        if condition.high is not None:
-            sql.append(" AND json_extract(r.body, ?) < ?")
-            arguments.extend([path, condition.high])
-    return "".join(sql), arguments
