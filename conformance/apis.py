@@ -6,6 +6,9 @@ import functools
 from dataclasses import dataclass
 from typing import Any
 
+from mock_server.contract_facts import error_format_of
+from mock_server.error_formats import ErrorFormat
+from mock_server.error_kinds import Common
 from mock_server.registry import VENDORS
 from mock_server.spec import CONTRACTS_DIR, Contract, load_contract
 from mock_server.vendor import Vendor
@@ -35,6 +38,10 @@ class Api:
     def contract(self) -> Contract:
         return load_contract(self.contract_file)
 
+    @functools.cached_property
+    def errors(self) -> ErrorFormat:
+        return error_format_of(self.contract, self.contract_file)
+
     @property
     def title(self) -> str:
         return str(self.contract["info"]["title"])
@@ -45,14 +52,7 @@ class Api:
         Read from the contract's error table: its ``invalid_request`` entry. An implementation
         that uses other codes is simply never accused by the check built on this.
         """
-        if status != 400 or not isinstance(body, dict):
-            return False
-        if "x-mock-error-codes" in self.contract:
-            return bool(
-                body.get("error_code") == self.contract["x-mock-error-codes"]["invalid_request"]
-            )
-        category = self.contract["x-mock-error-categories"]["invalid_request"]
-        return bool(body.get("category_code") == category["category_code"])
+        return status == 400 and self.errors.says(Common.INVALID_REQUEST, body)
 
 
 APIS = {vendor.name: Api(vendor) for vendor in VENDORS}

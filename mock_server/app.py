@@ -31,13 +31,13 @@ from mock_server import background
 from mock_server.auth import Credentials
 from mock_server.clock import Clock, SystemClock
 from mock_server.connexion_adapter import security_map, validator_map
+from mock_server.contract_facts import error_format_of
 from mock_server.control.forced import Forcing, Sleep
 from mock_server.control.guard import ControlGuardMiddleware, ControlPolicy, VendorCORSMiddleware
 from mock_server.control.handlers import CONTROL_PATH, ControlHandlers
 from mock_server.control.journal import Journal, JournalMiddleware
 from mock_server.control.lifecycle import AutoLifecycle
 from mock_server.domain import TableError
-from mock_server.error_formats import CodedErrorFormat
 from mock_server.errors import AllowedMethods, ErrorRouter
 from mock_server.fixtures import DEMO_FIXTURES, read_fixtures
 from mock_server.json_codec import JSONIFIER
@@ -59,7 +59,6 @@ from mock_server.sessions import (
     SessionLimits,
     Sessions,
 )
-from mock_server.spec import error_codes
 from mock_server.store import SessionGone, Store, StoreUnavailable
 from mock_server.store.backends import StoreBackend, store_backend
 from mock_server.thread_shares import ThreadShares
@@ -159,7 +158,7 @@ def build_app(config: MockConfig | None = None, store: Store | None = None) -> M
     journal = Journal(config.journal_size)
     control = ControlHandlers(apis, states, sessions, faults, journal)
     control_api = control_contract()
-    control_errors = CodedErrorFormat(error_codes(control_api))
+    control_errors = error_format_of(control_api, "the control contract")
     checked_error_kinds("the control API", control_errors, control_error_kinds(apis))
     control_handlers = checked_handlers(
         "the control API",
@@ -211,7 +210,7 @@ def build_app(config: MockConfig | None = None, store: Store | None = None) -> M
                 name=base_path,
                 # Query parameters the contract does not name: refused, or ignored as the
                 # vendor does (x-mock-unknown-query-parameters).
-                strict_validation=api.contract.get("x-mock-unknown-query-parameters") != "ignored",
+                strict_validation=api.facts.unknown_query_parameters == "refused",
             )
             contract_routes(app, api.contract, base_path)
 

@@ -1,6 +1,7 @@
 """The vendors' error bodies: each vendor's contract says which error kinds it has and how each
-is written (``x-mock-error-codes`` or ``x-mock-error-categories``). Plain data, no HTTP: the
-domain and the conformance suite may use them as well as ``errors.ErrorRouter``."""
+is written (``x-mock-error-codes`` or ``x-mock-error-categories``, read by
+``contract_facts``). Plain data, no HTTP: the domain and the conformance suite may use them as
+well as ``errors.ErrorRouter``."""
 
 from __future__ import annotations
 
@@ -25,6 +26,10 @@ class ErrorFormat(Protocol):
     def kind_for(self, status: int, example: dict[str, Any] | None = None) -> str | None:
         """The error kind to answer ``status`` with: the one ``example`` (the contract's example
         for that status) shows, else the first the vendor has for it; None if it has none."""
+
+    def says(self, kind: str, body: object) -> bool:
+        """Whether an error body (an implementation's) is written as this format writes
+        ``kind``: the suite's checks read answers through it."""
 
 
 @dataclass(frozen=True)
@@ -51,34 +56,45 @@ class CodedErrorFormat:
         shown = (example or {}).get("error_code")
         return next((k for k in kinds if self.codes[k] == shown), kinds[0] if kinds else None)
 
+    def says(self, kind: str, body: object) -> bool:
+        return isinstance(body, dict) and body.get("error_code") == self.codes.get(kind)
+
     def _code(self, kind: str) -> str:
         return self.codes[kind]
 
 
 @dataclass(frozen=True)
-class BalancedErrorFormat:
-    """Balanced's body: status, status_code, category_code, category_type, description,
-    request_id (``OHM`` + 32 hex digits), additional, extras. Categories come from the contract's
-    ``x-mock-error-categories``."""
+class Category:
+    """One kind's entry in ``x-mock-error-categories``."""
 
-    categories: dict[str, dict[str, Any]]
+    status_code: int
+    category_code: str
+    category_type: str
+
+
+@dataclass(frozen=True)
+class CategoryErrorFormat:
+    """A body naming the error's category: status, status_code, category_code,
+    category_type, description, request_id, additional, extras (Balanced v1's shape; the
+    request id as its contract's ``request_id`` pattern has it: ``OHM`` + 32 hex digits)."""
+
+    categories: dict[str, Category]
     media_type: ClassVar[str] = "application/json"
 
     def knows(self, kind: str) -> bool:
         return kind in self.categories
 
     def status(self, kind: str) -> int:
-        return int(self._category(kind)["status_code"])
+        return self.categories[kind].status_code
 
     def body(self, kind: str, message: str) -> dict[str, object]:
-        category = self._category(kind)
+        category = self.categories[kind]
         request_id = "OHM" + uuid.uuid4().hex
-        status_code = int(category["status_code"])
         return {
-            "status": HTTPStatus(status_code).phrase,
-            "status_code": status_code,
-            "category_code": category["category_code"],
-            "category_type": category["category_type"],
+            "status": HTTPStatus(category.status_code).phrase,
+            "status_code": category.status_code,
+            "category_code": category.category_code,
+            "category_type": category.category_type,
             "description": f"{message} Your request id is {request_id}.",
             "request_id": request_id,
             "additional": None,
@@ -86,15 +102,20 @@ class BalancedErrorFormat:
         }
 
     def kind_for(self, status: int, example: dict[str, Any] | None = None) -> str | None:
-        kinds = [k for k, c in self.categories.items() if int(c["status_code"]) == status]
+        kinds = [k for k, c in self.categories.items() if c.status_code == status]
         shown = (example or {}).get("category_code")
         return next(
-            (k for k in kinds if self.categories[k]["category_code"] == shown),
+            (k for k in kinds if self.categories[k].category_code == shown),
             kinds[0] if kinds else None,
         )
 
-    def _category(self, kind: str) -> dict[str, Any]:
-        return self.categories[kind]
+    def says(self, kind: str, body: object) -> bool:
+        category = self.categories.get(kind)
+        return (
+            category is not None
+            and isinstance(body, dict)
+            and body.get("category_code") == category.category_code
+        )
 
 
 # The statuses of the kinds the mock answers outside every vendor API (and for statuses a
@@ -137,3 +158,6 @@ class ProblemErrorFormat:
 
     def kind_for(self, status: int, example: dict[str, Any] | None = None) -> str | None:
         return next((kind for kind, known in PROBLEM_STATUSES.items() if known == status), None)
+
+    def says(self, kind: str, body: object) -> bool:
+        return isinstance(body, dict) and body.get("status") == PROBLEM_STATUSES.get(kind)

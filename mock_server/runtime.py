@@ -12,6 +12,7 @@ from typing import Any
 
 from mock_server.auth import Credentials
 from mock_server.clock import Clock
+from mock_server.contract_facts import ContractFacts
 from mock_server.control.forced import OperationAnswers
 from mock_server.error_formats import ErrorFormat
 from mock_server.error_kinds import Common, ControlKind, ErrorKind
@@ -32,9 +33,13 @@ class VendorApi:
 
     vendor: Vendor
     contract: Contract
-    error_format: ErrorFormat
+    facts: ContractFacts
     credentials: Credentials
     runtime: VendorRuntime
+
+    @property
+    def error_format(self) -> ErrorFormat:
+        return self.facts.error_format
 
     @property
     def name(self) -> str:
@@ -66,7 +71,7 @@ def vendor_apis(
         apis[vendor.name] = VendorApi(
             vendor=vendor,
             contract=contract,
-            error_format=vendor.error_format(contract),
+            facts=ContractFacts.read(contract),
             credentials=credentials_for(vendor),
             runtime=runtime,
         )

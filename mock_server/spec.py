@@ -124,20 +124,6 @@ def defaults(filename: str, schema_name: str) -> dict[str, Any]:
     return {name: prop["default"] for name, prop in properties.items() if "default" in prop}
 
 
-def max_body_bytes(*filenames: str) -> int:
-    """The request body limit the contracts state (``x-mock-max-body-bytes``), which must agree:
-    one body validator serves them all."""
-    limits = {int(_read(filename)["x-mock-max-body-bytes"]) for filename in filenames}
-    if len(limits) != 1:
-        raise ValueError(f"the contracts {filenames} state different body limits: {limits}")
-    return limits.pop()
-
-
-def error_codes(contract: Contract) -> dict[str, str]:
-    """The contract's ``x-mock-error-codes``: error kind -> vendor error code."""
-    return dict(contract["x-mock-error-codes"])
-
-
 def resolved(contract: Contract, node: dict[str, Any]) -> dict[str, Any]:
     """``node``, or what its local ``$ref`` (``#/components/...``) points to."""
     while "$ref" in node:

@@ -22,15 +22,16 @@ from connexion.json_schema import Draft4RequestValidator
 from jsonschema import Draft4Validator, FormatChecker, ValidationError
 from jsonschema.validators import extend
 
+from mock_server.contract_facts import agreed_max_body_bytes
 from mock_server.registry import VENDORS
-from mock_server.spec import max_body_bytes
+from mock_server.spec import load_contract
 
 
 @functools.cache
 def max_body_bytes_served() -> int:
     """The largest request body any served contract allows (``x-mock-max-body-bytes``): read
     when first asked, not when this module is imported."""
-    return max_body_bytes(*(vendor.contract_file for vendor in VENDORS))
+    return agreed_max_body_bytes([load_contract(vendor.contract_file) for vendor in VENDORS])
 
 
 def _exact_float(text: str) -> float:

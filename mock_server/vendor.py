@@ -18,10 +18,8 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from mock_server.auth import Credentials
-from mock_server.error_formats import ErrorFormat
 from mock_server.error_kinds import ErrorKind
 from mock_server.json_types import Json
-from mock_server.spec import Contract
 from mock_server.store import Listing, Store, Transaction
 
 # An operation's handler: called with the request's session (``mock_server.sessions.Session``)
@@ -147,7 +145,6 @@ class Vendor:
     contract_file: str  # in openapi/
     control_part: str  # its part of the control API's contract, in openapi/
     credentials: CredentialOptions
-    error_format: Callable[[Contract], ErrorFormat]  # the vendor's error body, from its contract
     error_kinds: type[ErrorKind]  # every kind its service raises: each in its error table
     # The kinds of its own its control operations and fixtures raise: each in the control API's
     control_error_kinds: tuple[ErrorKind, ...]

@@ -18,7 +18,7 @@ from starlette.testclient import TestClient
 from mock_server.__main__ import main
 from mock_server.app import MockConfig, build_app
 from mock_server.balanced.errors import BalancedKind
-from mock_server.error_formats import BalancedErrorFormat
+from mock_server.error_formats import Category, CategoryErrorFormat
 from mock_server.error_kinds import ErrorKind
 from mock_server.errors import ErrorRouter
 from mock_server.marqeta.control import MarqetaControl
@@ -30,7 +30,7 @@ from mock_server.runtime import StartupError
 from mock_server.vendor import Handler, Vendor
 from tests.support import DEMO_AUTH, ROOT, free_port
 
-INTERNAL = {"status_code": 500, "category_code": "server-error", "category_type": "server"}
+INTERNAL = Category(status_code=500, category_code="server-error", category_type="server")
 
 
 def plant(monkeypatch: pytest.MonkeyPatch, changed: Vendor) -> None:
@@ -122,7 +122,7 @@ def test_a_vendor_control_kind_missing_from_the_control_table_stops_start_up(mon
 
 def test_an_undeclared_kind_raised_while_serving_is_a_500_in_the_apis_shape(caplog):
     router = ErrorRouter()
-    router.register("/v1", BalancedErrorFormat({"internal_error": INTERNAL}))
+    router.register("/v1", CategoryErrorFormat({"internal_error": INTERNAL}))
     answer = router.respond("/v1/x", MarqetaKind.BALANCE_NOT_NEGATIVE, "odd")
     assert answer.status_code == 500
     assert "balance_not_negative" in caplog.text

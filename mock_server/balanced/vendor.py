@@ -5,7 +5,6 @@ from __future__ import annotations
 from mock_server.auth import DEMO_BALANCED_CREDENTIALS, Credentials
 from mock_server.balanced.errors import BalancedControlKind, BalancedKind
 from mock_server.balanced.models import MODELS, REFERENCES
-from mock_server.error_formats import BalancedErrorFormat
 from mock_server.vendor import Column, CredentialOptions, Panel, Table, Vendor
 
 BALANCED = Vendor(
@@ -24,7 +23,6 @@ BALANCED = Vendor(
         suite_hint="API key secret: (empty password)",
         user_is_secret=True,
     ),
-    error_format=lambda contract: BalancedErrorFormat(contract["x-mock-error-categories"]),
     error_kinds=BalancedKind,
     control_error_kinds=(
         BalancedKind.MARKETPLACE_NOT_FOUND,

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 from mock_server.auth import DEMO_CREDENTIALS, Credentials
-from mock_server.error_formats import CodedErrorFormat
 from mock_server.marqeta.errors import MarqetaControlKind, MarqetaKind
 from mock_server.marqeta.models import MODELS, REFERENCES
-from mock_server.spec import error_codes
 from mock_server.vendor import Column, CredentialOptions, Panel, RowAction, Table, Vendor
 
 MARQETA = Vendor(
@@ -24,7 +22,6 @@ MARQETA = Vendor(
         parse=Credentials.parse,
         suite_hint="application token:access token",
     ),
-    error_format=lambda contract: CodedErrorFormat(error_codes(contract)),
     error_kinds=MarqetaKind,
     control_error_kinds=(
         MarqetaKind.ACCOUNT_NOT_FOUND,

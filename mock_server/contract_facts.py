@@ -1,0 +1,92 @@
+"""The ``x-mock-*`` facts every served contract states for the kit, read once into typed
+objects: which error body each kind of error gets, what the API does with a query parameter
+it does not name, and how large a request body may be. A contract that states one wrongly is
+refused with one line naming the file and the extension, not met later as a KeyError.
+
+(Facts of one vendor's rules, such as a lifecycle or a fee, are read by that vendor's
+package into its own policy objects.)"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from mock_server.error_formats import Category, CategoryErrorFormat, CodedErrorFormat, ErrorFormat
+from mock_server.spec import Contract
+
+UnknownQueryParameters = Literal["refused", "ignored"]
+
+
+class ContractFactError(ValueError):
+    """A contract whose ``x-mock-*`` facts the kit cannot read."""
+
+
+@dataclass(frozen=True)
+class ContractFacts:
+    error_format: ErrorFormat
+    unknown_query_parameters: UnknownQueryParameters
+    max_body_bytes: int | None  # None: the contract states none (the control API's)
+
+    @classmethod
+    def read(cls, contract: Contract) -> ContractFacts:
+        name = str(contract.get("info", {}).get("title", "a contract"))
+        unknown = contract.get("x-mock-unknown-query-parameters", "refused")
+        if unknown not in ("refused", "ignored"):
+            raise ContractFactError(
+                f"{name}: x-mock-unknown-query-parameters is {unknown!r}, not refused or ignored"
+            )
+        limit = contract.get("x-mock-max-body-bytes")
+        if limit is not None and (not isinstance(limit, int) or limit <= 0):
+            raise ContractFactError(f"{name}: x-mock-max-body-bytes {limit!r} is not a size")
+        return cls(error_format_of(contract, name), unknown, limit)
+
+
+def agreed_max_body_bytes(contracts: Iterable[Contract]) -> int:
+    """The request body limit the contracts state, which must agree: one body validator
+    serves them all."""
+    limits = {ContractFacts.read(contract).max_body_bytes for contract in contracts}
+    if len(limits) != 1 or None in limits:
+        raise ContractFactError(f"the vendor contracts state different body limits: {limits}")
+    limit = limits.pop()
+    assert limit is not None
+    return limit
+
+
+def error_format_of(contract: Contract, name: str = "the contract") -> ErrorFormat:
+    """The error body the contract's table describes: ``x-mock-error-codes`` (a code per
+    kind, its first three digits the status) or ``x-mock-error-categories``."""
+    codes = contract.get("x-mock-error-codes")
+    categories = contract.get("x-mock-error-categories")
+    if (codes is None) == (categories is None):
+        raise ContractFactError(
+            f"{name}: states neither or both of x-mock-error-codes and x-mock-error-categories"
+        )
+    if codes is not None:
+        return CodedErrorFormat(_codes(codes, name))
+    return CategoryErrorFormat(_categories(categories, name))
+
+
+def _codes(table: Any, name: str) -> dict[str, str]:
+    if not isinstance(table, Mapping) or not all(
+        isinstance(code, str) and len(code) == 6 and code.isdigit() for code in table.values()
+    ):
+        raise ContractFactError(f"{name}: x-mock-error-codes maps kinds to 6-digit strings")
+    return {str(kind): code for kind, code in table.items()}
+
+
+def _categories(table: Any, name: str) -> dict[str, Category]:
+    try:
+        return {
+            str(kind): Category(
+                status_code=int(entry["status_code"]),
+                category_code=str(entry["category_code"]),
+                category_type=str(entry["category_type"]),
+            )
+            for kind, entry in table.items()
+        }
+    except (AttributeError, KeyError, TypeError, ValueError):
+        raise ContractFactError(
+            f"{name}: each x-mock-error-categories entry has status_code, category_code and"
+            " category_type"
+        ) from None
