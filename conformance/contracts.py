@@ -1,11 +1,14 @@
 """The contracts as Schemathesis schemas, configured for this run by the plugin.
 
-They load at import (Schemathesis' lazy ``from_fixture`` loader does not work under pytest 9),
-and the plugin points them at the target before the suite's tests are collected.
+Each loads when first asked for (``schema_for``), not at import: the plugin points the selected
+API's at the target before the suite's tests are collected, and the test modules ask for each
+registered API's as they are collected (Schemathesis' lazy ``from_fixture`` loader does not work
+under pytest 9). A run's settings live on its schema's own configuration, not in this module.
 """
 
 from __future__ import annotations
 
+import functools
 from collections import Counter
 from typing import Any
 
@@ -22,6 +25,7 @@ from conformance.options import RunOptions
 # that calls a valid request malformed.
 POSITIVE_DATA_EXPECTED_STATUSES = ["2xx", "400", "401", "403", "404", "409"]
 STATEFUL_STEPS = 6
+DEFAULT_EXAMPLES = 10  # when the suite is collected without a run configured
 
 
 def _load(contract_path: str) -> Any:
@@ -41,7 +45,12 @@ def _load(contract_path: str) -> Any:
     return schemathesis.openapi.from_path(contract_path, config=config)
 
 
-SCHEMAS = {name: _load(api.contract_path) for name, api in APIS.items()}
+@functools.cache
+def schema_for(api: str) -> Any:
+    """The API's contract as a Schemathesis schema (one per process, configured for the run)."""
+    return _load(APIS[api].contract_path)
+
+
 # Responses to generated requests, by status class ("2xx", "4xx", ...), for the report.
 ANSWERED: Counter[str] = Counter()
 
@@ -64,18 +73,13 @@ def _drop_framing_headers(context: Any, case: Any, **kwargs: Any) -> None:
         del case.headers[name]
 
 
-_options: RunOptions | None = None
-
-
 def configure(
     options: RunOptions, parameters: dict[str, str], headers: dict[str, str] | None = None
 ) -> None:
     """Point the selected API's schema at the target; ``parameters`` pins path parameters to
     real resources (an account with a credit balance, a marketplace) so that generated requests
     reach the business logic instead of 404."""
-    global _options
-    _options = options
-    schema = SCHEMAS[options.api]
+    schema = schema_for(options.api)
     schema.config.update(
         base_url=options.base_url,
         basic_auth=options.auth,
@@ -90,14 +94,9 @@ def configure(
         schema.config.phases.coverage.unexpected_methods = set()
 
 
-def for_tests(api: str) -> Any:
-    """The schema the suite's property tests for ``api`` run on (with --read-only, the plugin
-    lists the operations that write as skipped, saying why)."""
-    return SCHEMAS[api]
-
-
-def stateful_settings() -> settings:
-    examples = _options.max_examples if _options is not None else 10
+def stateful_settings(api: str) -> settings:
+    """Linked sequences of ``api``: half as many as the run's examples (at least 2)."""
+    examples = schema_for(api).config.generation.max_examples or DEFAULT_EXAMPLES
     return settings(
         max_examples=max(2, examples // 2),
         stateful_step_count=STATEFUL_STEPS,

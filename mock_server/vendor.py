@@ -157,5 +157,6 @@ class Vendor:
     # Schemathesis, which the mock's installs do not carry.
     suite_setup: str  # FromMock, FromFile, FIXTURES_KEYS, pinned_parameters
     suite_checks: str  # CHECKS: its response checks beyond the schema
+    suite_sequences: str  # what the contract's links chain, as the suite's report names it
     # kind -> field -> the kind of record that field names (state import checks they exist)
     references: Mapping[str, Mapping[str, str]] = field(default_factory=dict)

@@ -36,6 +36,7 @@ BALANCED = Vendor(
     references=REFERENCES,
     suite_setup="conformance.vendors.balanced",
     suite_checks="conformance.checks.balanced",
+    suite_sequences="debit -> refund -> retrieve -> update -> list",
     panel=Panel(
         title="Balanced marketplaces",
         items="marketplaces",

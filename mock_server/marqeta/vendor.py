@@ -36,6 +36,7 @@ MARQETA = Vendor(
     references=REFERENCES,
     suite_setup="conformance.vendors.marqeta",
     suite_checks="conformance.checks.marqeta",
+    suite_sequences="create refund -> retrieve -> transition -> list",
     panel=Panel(
         title="Marqeta credit accounts",
         items="accounts",
