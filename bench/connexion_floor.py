@@ -15,8 +15,9 @@ import uvicorn
 from connexion import AsyncApp
 from connexion.resolver import Resolver
 
-from mock_server.auth import DEMO_BALANCED_CREDENTIALS, DEMO_CREDENTIALS
+from mock_server.balanced.vendor import DEMO_BALANCED_CREDENTIALS
 from mock_server.connexion_adapter import security_map, validator_map
+from mock_server.marqeta.vendor import DEMO_CREDENTIALS
 from mock_server.spec import load_contract
 
 BODY = {"token": "my_refund_token_01", "status": "INITIATED", "amount": 0.01}

@@ -28,10 +28,10 @@ from pathlib import Path
 import httpx
 
 from mock_server.app import MockConfig, build_app
-from mock_server.auth import DEMO_BALANCED_SECRET, DEMO_PASSWORD, DEMO_USER
+from mock_server.balanced.vendor import DEMO_BALANCED_SECRET
 from mock_server.clock import SystemClock
 from mock_server.marqeta.service import MarqetaService, NewAccount, NewRefund, Policy
-from mock_server.marqeta.vendor import MARQETA
+from mock_server.marqeta.vendor import DEMO_PASSWORD, DEMO_USER, MARQETA
 from mock_server.spec import load_contract
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))

@@ -6,15 +6,11 @@ import hmac
 from dataclasses import dataclass
 from typing import Any
 
-DEMO_USER = "demo_app_token"
-DEMO_PASSWORD = "demo_access_token"
-# Balanced: the API key secret is the user name, the password is empty.
-DEMO_BALANCED_SECRET = "ak-test-demo-secret"
-
 
 @dataclass(frozen=True)
 class Credentials:
     pairs: tuple[tuple[str, str], ...]
+    is_demo: bool = False  # a vendor's published demo pairs (the banner shows them)
 
     @classmethod
     def parse(cls, specs: list[str]) -> Credentials:
@@ -29,14 +25,10 @@ class Credentials:
 
     @classmethod
     def api_key_secrets(cls, secrets: list[str]) -> Credentials:
-        """Balanced style: each secret is a user name with an empty password."""
+        """API-key style: each secret is a user name with an empty password."""
         if any(not secret for secret in secrets):
             raise ValueError("an API key secret cannot be empty")
         return cls(tuple((secret, "") for secret in secrets))
-
-    @property
-    def is_demo(self) -> bool:
-        return self in (DEMO_CREDENTIALS, DEMO_BALANCED_CREDENTIALS)
 
     def check(self, username: str, password: str) -> dict[str, Any] | None:
         """Connexion's basic-auth callback: token info for a known pair, None otherwise.
@@ -67,7 +59,3 @@ def _wire_bytes(text: str) -> bytes:
         return text.encode("latin-1")
     except UnicodeEncodeError:  # not from the wire: text as a caller typed it
         return text.encode("utf-8", errors="surrogatepass")
-
-
-DEMO_CREDENTIALS = Credentials(((DEMO_USER, DEMO_PASSWORD),))
-DEMO_BALANCED_CREDENTIALS = Credentials(((DEMO_BALANCED_SECRET, ""),))

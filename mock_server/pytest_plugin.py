@@ -4,7 +4,7 @@ Installed with the kit (``pytest11`` entry point ``refund_mock``), so a project 
 ``refund-contract-kit[mock]`` can write::
 
     def test_the_demo_account_has_a_credit_balance(refund_mock):
-        account = refund_mock.marqeta().get("/accounts/demo_account_credit_balance")
+        account = refund_mock.client("marqeta").get("/accounts/demo_account_credit_balance")
         assert account.json()["current_balance"] == -1250
 
 The server (``refund-mock`` in a process of its own, on a free 127.0.0.1 port) starts once per
@@ -30,7 +30,7 @@ import sys
 import tempfile
 import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -44,26 +44,55 @@ PORT_ATTEMPTS = 5  # a free port can be taken between our check and the server's
 
 
 @dataclass(frozen=True)
+class ApiAccess:
+    """Where the mock serves one vendor API, and the credentials it accepts for it."""
+
+    path: str  # e.g. /v3
+    auth: tuple[str, str] = field(repr=False)
+
+
+@dataclass(frozen=True)
 class RefundMockServer:
-    """A running mock: its root URL and the credentials it accepts."""
+    """A running mock: its root URL, and each vendor API's path and credentials by name."""
 
     root: str  # http://127.0.0.1:PORT
-    marqeta_auth: tuple[str, str]
-    balanced_auth: tuple[str, str]
+    apis: Mapping[str, ApiAccess]
     log: Path = field(repr=False)
     control_token: str | None = field(default=None, repr=False)
 
-    @property
-    def marqeta_url(self) -> str:
-        return f"{self.root}/v3"
+    def url(self, api: str) -> str:
+        """The base URL of vendor API ``api`` (``marqeta``: ``http://127.0.0.1:PORT/v3``)."""
+        return self.root + self._access(api).path
 
-    @property
-    def balanced_url(self) -> str:
-        return f"{self.root}/v1"
+    def auth(self, api: str) -> tuple[str, str]:
+        """The (user, password) the mock accepts for ``api``."""
+        return self._access(api).auth
 
     @property
     def control_url(self) -> str:
         return f"{self.root}/__mock__"
+
+    def _access(self, api: str) -> ApiAccess:
+        if api not in self.apis:
+            raise KeyError(f"the mock serves no API {api!r}; it serves {', '.join(self.apis)}")
+        return self.apis[api]
+
+    # The names of the first release, kept for the tests that use them.
+    @property
+    def marqeta_url(self) -> str:
+        return self.url("marqeta")
+
+    @property
+    def balanced_url(self) -> str:
+        return self.url("balanced")
+
+    @property
+    def marqeta_auth(self) -> tuple[str, str]:
+        return self.auth("marqeta")
+
+    @property
+    def balanced_auth(self) -> tuple[str, str]:
+        return self.auth("balanced")
 
 
 @dataclass(frozen=True)
@@ -78,33 +107,45 @@ class RefundMock:
         """Send these with every request (your app's HTTP client too) to use this test's state."""
         return {SESSION_HEADER: self.session}
 
-    @property
-    def marqeta_url(self) -> str:
-        return self.server.marqeta_url
+    def url(self, api: str) -> str:
+        return self.server.url(api)
 
-    @property
-    def balanced_url(self) -> str:
-        return self.server.balanced_url
+    def auth(self, api: str) -> tuple[str, str]:
+        return self.server.auth(api)
+
+    def client(self, api: str) -> httpx.Client:
+        """A client for vendor API ``api`` (its base URL and credentials) in this test's
+        session: ``client("marqeta")``, ``client("balanced")``."""
+        return httpx.Client(
+            base_url=self.url(api), auth=self.auth(api), headers=self.headers, timeout=30
+        )
 
     @property
     def control_url(self) -> str:
         return self.server.control_url
 
+    # The names of the first release, kept as aliases.
+    @property
+    def marqeta_url(self) -> str:
+        return self.url("marqeta")
+
+    @property
+    def balanced_url(self) -> str:
+        return self.url("balanced")
+
     @property
     def marqeta_auth(self) -> tuple[str, str]:
-        return self.server.marqeta_auth
+        return self.auth("marqeta")
 
     @property
     def balanced_auth(self) -> tuple[str, str]:
-        return self.server.balanced_auth
+        return self.auth("balanced")
 
     def marqeta(self) -> httpx.Client:
-        """A client for the Marqeta Credit API (``/v3``) in this test's session."""
-        return self._client(self.marqeta_url, self.marqeta_auth)
+        return self.client("marqeta")
 
     def balanced(self) -> httpx.Client:
-        """A client for the Balanced Payments v1 API (``/v1``) in this test's session."""
-        return self._client(self.balanced_url, self.balanced_auth)
+        return self.client("balanced")
 
     def control(self) -> httpx.Client:
         """A client for the control API (``/__mock__``) in this test's session."""
@@ -113,9 +154,6 @@ class RefundMock:
         if self.server.control_token:
             headers["X-Mock-Control-Token"] = self.server.control_token
         return httpx.Client(base_url=self.control_url, headers=headers, timeout=30)
-
-    def _client(self, base_url: str, auth: tuple[str, str]) -> httpx.Client:
-        return httpx.Client(base_url=base_url, auth=auth, headers=self.headers, timeout=30)
 
 
 @pytest.fixture(scope="session")
@@ -127,12 +165,12 @@ def refund_mock_args() -> list[str]:
 @pytest.fixture(scope="session")
 def refund_mock_server(refund_mock_args: list[str]) -> Iterator[RefundMockServer]:
     """The mock, started once for the test session and stopped after it."""
-    marqeta_auth, balanced_auth, control_token = _credentials(refund_mock_args)
+    apis, control_token = _access(refund_mock_args)
     with tempfile.TemporaryDirectory(prefix="refund-mock-") as workdir:
         log = Path(workdir) / "refund-mock.log"
-        process, root = _start(refund_mock_args, log)
+        process, root = _start(refund_mock_args, log, next(iter(apis.values())).path)
         try:
-            yield RefundMockServer(root, marqeta_auth, balanced_auth, log, control_token)
+            yield RefundMockServer(root, apis, log, control_token)
         finally:
             _stop(process)
 
@@ -154,26 +192,31 @@ def refund_mock(
         control.delete(f"/sessions/{session}")
 
 
-def _credentials(args: list[str]) -> tuple[tuple[str, str], tuple[str, str], str | None]:
-    """The first Marqeta pair and Balanced key the mock will accept with these options, and
-    the control token it will require (if any)."""
+def _access(args: list[str]) -> tuple[dict[str, ApiAccess], str | None]:
+    """Each registered API's path and the first credentials the mock will accept for it with
+    these options, and the control token it will require (if any)."""
     # The [mock] extra. Connexion's own deprecation notices are not the user's to read.
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
         from mock_server.__main__ import config_from, parse_args
-        from mock_server.balanced.vendor import BALANCED
-        from mock_server.marqeta.vendor import MARQETA
+        from mock_server.registry import VENDORS
+        from mock_server.spec import load_contract
 
     try:
         config = config_from(parse_args(args))
     except (ValueError, SystemExit) as exc:
         raise pytest.UsageError(f"refund_mock_args {args}: {exc}") from None
-    user, password = config.credentials_for(MARQETA).pairs[0]
-    secret, _ = config.credentials_for(BALANCED).pairs[0]
-    return (user, password), (secret, ""), config.control_token
+    apis = {
+        vendor.name: ApiAccess(
+            path=load_contract(vendor.contract_file)["servers"][0]["url"],
+            auth=config.credentials_for(vendor).pairs[0],
+        )
+        for vendor in VENDORS
+    }
+    return apis, config.control_token
 
 
-def _start(args: list[str], log: Path) -> tuple[subprocess.Popen[bytes], str]:
+def _start(args: list[str], log: Path, api_path: str) -> tuple[subprocess.Popen[bytes], str]:
     for _ in range(PORT_ATTEMPTS):
         port = _free_port()
         command = [sys.executable, "-m", "mock_server", "--host", "127.0.0.1"]
@@ -183,7 +226,7 @@ def _start(args: list[str], log: Path) -> tuple[subprocess.Popen[bytes], str]:
                 command, stdout=output, stderr=subprocess.STDOUT, start_new_session=True
             )
         root = f"http://127.0.0.1:{port}"
-        if _wait_until_serving(process, root):
+        if _wait_until_serving(process, f"{root}{api_path}/openapi.json"):
             return process, root
         _stop(process)
         if "is in use" not in log.read_text(errors="replace"):
@@ -191,12 +234,12 @@ def _start(args: list[str], log: Path) -> tuple[subprocess.Popen[bytes], str]:
     raise RuntimeError(f"refund-mock did not start:\n{log.read_text(errors='replace')}")
 
 
-def _wait_until_serving(process: subprocess.Popen[bytes], root: str) -> bool:
+def _wait_until_serving(process: subprocess.Popen[bytes], contract_url: str) -> bool:
     deadline = time.monotonic() + START_TIMEOUT_S
     while time.monotonic() < deadline and process.poll() is None:
         try:
             # The contract is served whatever the options (--no-control included).
-            if httpx.get(f"{root}/v3/openapi.json", timeout=2).status_code == 200:
+            if httpx.get(contract_url, timeout=2).status_code == 200:
                 return True
         except httpx.TransportError:
             time.sleep(0.05)

@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from mock_server.app import MockConfig
-from mock_server.auth import DEMO_BALANCED_SECRET
+from mock_server.balanced.vendor import DEMO_BALANCED_SECRET
 from tests.postgres import PostgresServer, postgres_server
 from tests.support import (
     LOGS,

@@ -17,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from mock_server.auth import DEMO_PASSWORD, DEMO_USER
+from mock_server.marqeta.vendor import DEMO_PASSWORD, DEMO_USER
 from mock_server.store.memory import _MemoryTransaction
 
 HOP_BY_HOP = {"host", "content-length", "transfer-encoding", "connection", "content-encoding"}

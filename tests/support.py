@@ -20,7 +20,7 @@ import uvicorn
 
 import conformance.http
 from mock_server.app import MockConfig, build_app
-from mock_server.auth import DEMO_PASSWORD, DEMO_USER
+from mock_server.marqeta.vendor import DEMO_PASSWORD, DEMO_USER
 from mock_server.registry import control_contract
 from mock_server.spec import CONTRACTS_DIR, CONTROL_CONTRACT, Contract, load_contract
 from mock_server.store import Listing, PageQuery, Record, Store, Transaction

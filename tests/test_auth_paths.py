@@ -11,7 +11,8 @@ import httpx
 import pytest
 
 from mock_server.app import MockConfig
-from mock_server.auth import DEMO_BALANCED_SECRET, Credentials
+from mock_server.auth import Credentials
+from mock_server.balanced.vendor import DEMO_BALANCED_SECRET
 from mock_server.spec import load_contract
 from tests.support import DEMO_AUTH, serve
 

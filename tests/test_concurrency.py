@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from mock_server.app import MockConfig
-from mock_server.auth import DEMO_BALANCED_SECRET
+from mock_server.balanced.vendor import DEMO_BALANCED_SECRET
 from mock_server.store import Store
 from mock_server.store.backends import open_store
 from tests.support import DEMO_AUTH, SlowReadStore, race, serve

@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from mock_server.app import MockConfig
-from mock_server.auth import DEMO_BALANCED_SECRET
+from mock_server.balanced.vendor import DEMO_BALANCED_SECRET
 from tests.support import DEMO_AUTH, ROOT, serve
 
 ARTIFACTS = ROOT / "test-artifacts"

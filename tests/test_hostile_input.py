@@ -7,7 +7,7 @@ from typing import Any
 import httpx
 import pytest
 
-from mock_server.auth import DEMO_BALANCED_SECRET
+from mock_server.balanced.vendor import DEMO_BALANCED_SECRET
 from tests.support import DEMO_AUTH, served
 
 ACCOUNT = "/v3/accounts/demo_account_credit_balance"

@@ -282,7 +282,7 @@ ACCOUNT = "/accounts/demo_account_credit_balance"
 
 
 def test_a_refund_made_here(refund_mock):
-    with refund_mock.marqeta() as marqeta:
+    with refund_mock.client("marqeta") as marqeta:
         made = marqeta.post(ACCOUNT + "/refunds", json={
             "token": "only_in_this_test", "method": "ACH",
             "type": "CREDIT_BALANCE_REFUND", "amount": 100})
@@ -296,9 +296,13 @@ def test_is_not_seen_by_the_next_test(refund_mock):
 
 
 def test_nor_by_the_shared_default_state(refund_mock):
-    auth = refund_mock.marqeta_auth
-    url = refund_mock.marqeta_url + ACCOUNT + "/refunds/only_in_this_test"
+    auth = refund_mock.auth("marqeta")
+    url = refund_mock.url("marqeta") + ACCOUNT + "/refunds/only_in_this_test"
     assert httpx.get(url, auth=auth).status_code == 404
+    # The first release's names, kept as aliases.
+    assert (refund_mock.marqeta_auth, refund_mock.marqeta_url) == (auth, refund_mock.url("marqeta"))
+    with refund_mock.balanced() as balanced:
+        assert balanced.get("/marketplaces").status_code == 200
 
 
 def test_each_test_has_its_own_session_which_goes_with_it(refund_mock, refund_mock_server):

@@ -18,7 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from mock_server.auth import DEMO_BALANCED_SECRET
+from mock_server.balanced.vendor import DEMO_BALANCED_SECRET
 from tests.support import DEMO_AUTH, free_port, log_of, race, stop
 
 CLIENTS = 64

@@ -10,7 +10,7 @@ from decimal import Decimal
 
 import httpx
 
-from mock_server.auth import DEMO_BALANCED_SECRET
+from mock_server.balanced.vendor import DEMO_BALANCED_SECRET
 from tests.postgres import postgres_server
 from tests.support import DEMO_AUTH, race
 

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from mock_server.auth import DEMO_BALANCED_CREDENTIALS, Credentials
+from mock_server.auth import Credentials
 from mock_server.balanced.errors import BalancedControlKind, BalancedKind
 from mock_server.balanced.models import MODELS, REFERENCES
 from mock_server.vendor import Column, CredentialOptions, Panel, Table, Vendor
+
+# The API key secret is the user name, the password is empty.
+DEMO_BALANCED_SECRET = "ak-test-demo-secret"
+DEMO_BALANCED_CREDENTIALS = Credentials(((DEMO_BALANCED_SECRET, ""),), is_demo=True)
 
 BALANCED = Vendor(
     name="balanced",

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from mock_server.auth import DEMO_CREDENTIALS, Credentials
+from mock_server.auth import Credentials
 from mock_server.marqeta.errors import MarqetaControlKind, MarqetaKind
 from mock_server.marqeta.models import MODELS, REFERENCES
 from mock_server.vendor import Column, CredentialOptions, Panel, RowAction, Table, Vendor
+
+DEMO_USER = "demo_app_token"
+DEMO_PASSWORD = "demo_access_token"
+DEMO_CREDENTIALS = Credentials(((DEMO_USER, DEMO_PASSWORD),), is_demo=True)
 
 MARQETA = Vendor(
     name="marqeta",
