@@ -1,16 +1,41 @@
 """The vendor APIs the kit serves, mocks and checks: one line each (see ``mock_server.vendor``
-for what a line holds, and docs/development.md for adding one)."""
+for what a line holds, and docs/development.md for adding one).
+
+A vendor may also come from another installed package, which names its ``Vendor`` under the
+entry point group ``refund_contract_kit.vendors`` (``name = "package.vendor:OBJECT"``): a team
+adds its own vendor API to the mock, the control API and the suite without editing the kit."""
 
 from __future__ import annotations
+
+from importlib.metadata import entry_points
 
 from mock_server.balanced.vendor import BALANCED
 from mock_server.marqeta.vendor import MARQETA
 from mock_server.spec import Contract, compose_control
 from mock_server.vendor import Vendor
 
+PLUG_IN_GROUP = "refund_contract_kit.vendors"
+
+
+def plugged_in() -> tuple[Vendor, ...]:
+    """The vendors installed packages register, by entry point name; each must be a
+    ``Vendor`` of that name (else the kit refuses to load, naming the entry point)."""
+    found = []
+    for entry in sorted(entry_points(group=PLUG_IN_GROUP), key=lambda entry: entry.name):
+        declared = entry.load()
+        if not isinstance(declared, Vendor) or declared.name != entry.name:
+            raise TypeError(
+                f"entry point {entry.name} = {entry.value} ({PLUG_IN_GROUP}) is not a Vendor"
+                f" named {entry.name!r}"
+            )
+        found.append(declared)
+    return tuple(found)
+
+
 VENDORS: tuple[Vendor, ...] = (
     MARQETA,
     BALANCED,
+    *plugged_in(),
 )
 
 

@@ -142,8 +142,8 @@ class Panel:
 class Vendor:
     name: str  # the control API's {api}, the fixtures file's section, conformance --api
     title: str  # as the banner and the docs name it
-    contract_file: str  # in openapi/
-    control_part: str  # its part of the control API's contract, in openapi/
+    contract_file: str  # in openapi/, or an absolute path (a plugged-in vendor's own file)
+    control_part: str  # its part of the control API's contract, found as contract_file is
     credentials: CredentialOptions
     error_kinds: type[ErrorKind]  # every kind its service raises: each in its error table
     # The kinds of its own its control operations and fixtures raise: each in the control API's
