@@ -44,8 +44,9 @@ OPTIONS = (
     ),
     Option(
         "auth",
-        "HTTP Basic credentials: Marqeta app token:access token; Balanced API key secret: (the"
-        " password is empty). Never printed",
+        "HTTP Basic credentials: "
+        + "; ".join(f"{vendor.title}: {vendor.credentials.suite_hint}" for vendor in VENDORS)
+        + ". Never printed",
         metavar="USER:PASS",
     ),
     Option(
@@ -137,7 +138,9 @@ def parse_auth(value: str | None) -> tuple[str, str] | None:
         return None
     user, sep, password = value.partition(":")
     if not sep or not user:
-        raise UsageError("--auth must be USER:PASS (Balanced: SECRET: with an empty password)")
+        raise UsageError(
+            "--auth must be USER:PASS (an API key secret: SECRET: with the password empty)"
+        )
     return user, password
 
 

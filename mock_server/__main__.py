@@ -44,7 +44,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog=PROG,
         description=(
-            "Stateful mock of the Marqeta Credit and Balanced Payments v1 refund APIs,"
+            f"Stateful mock of the {' and '.join(vendor.title for vendor in VENDORS)},"
             " served from their OpenAPI contracts (also: python -m mock_server)."
         ),
     )
@@ -134,8 +134,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--lifecycle",
         metavar="auto:DURATION",
-        help="move each Marqeta refund one step along the forward path after DURATION in a"
-        " status (e.g. auto:5s, auto:500ms, auto:1m), until COMPLETED",
+        help="move each resource that has a lifecycle (a refund) one step along its forward"
+        " path after DURATION in a status (e.g. auto:5s, auto:500ms, auto:1m), to its end",
     )
     parser.add_argument(
         "--header-timeout",

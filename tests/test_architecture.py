@@ -203,3 +203,56 @@ def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
         if module not in order:
             visit(module)
     return found
+
+
+# The fixture's names from before it served any API by name, kept as documented aliases.
+FIXTURE_ALIASES = {"marqeta", "balanced", "marqeta_url", "balanced_url", "marqeta_auth"}
+FIXTURE_ALIASES |= {"balanced_auth"}
+
+
+def test_shared_modules_name_no_vendor_in_code():
+    """Outside the vendors' own packages and modules, no name, import or string (docstrings and
+    comments aside) says a vendor: what differs by vendor comes from the registry."""
+    vendors = "|".join(each.name for each in VENDORS[:2])
+    own = re.compile(rf"/({vendors})/|/({vendors})\.py$|test_({vendors})_behaviour\.py$")
+    shared = [
+        path
+        for folder in ("mock_server", "conformance")
+        for path in (ROOT / folder).rglob("*.py")
+        if not own.search(path.as_posix()) and path.name != "registry.py"
+    ]
+    named = [
+        f"{path.relative_to(ROOT)}:{line}: {text!r}"
+        for path in shared
+        for line, text in _code_words(path)
+        if re.search(vendors, text, re.IGNORECASE)
+        and not (path.name == "pytest_plugin.py" and text in FIXTURE_ALIASES)
+    ]
+    assert named == []
+
+
+def _code_words(path: Path) -> list[tuple[int, str]]:
+    tree = ast.parse(path.read_text())
+    docstrings = {
+        id(node.body[0].value)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef)
+        and node.body
+        and isinstance(node.body[0], ast.Expr)
+        and isinstance(node.body[0].value, ast.Constant)
+    }
+    words = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name):
+            words.append((node.lineno, node.id))
+        elif isinstance(node, ast.Attribute | ast.FunctionDef | ast.ClassDef):
+            words.append((node.lineno, node.attr if isinstance(node, ast.Attribute) else node.name))
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            words += [(node.lineno, node.module), *((node.lineno, a.name) for a in node.names)]
+        elif (
+            isinstance(node, ast.Constant)
+            and isinstance(node.value, str)
+            and id(node) not in docstrings
+        ):
+            words.append((node.lineno, node.value))
+    return words
