@@ -12,6 +12,9 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from mock_server.error_formats import ErrorFormat
+from mock_server.error_kinds import Common
+
 CONTROL_HEALTH = "/__mock__/health"
 CONTROL_TOKEN_VARIABLE = "REFUND_MOCK_CONTROL_TOKEN"  # as the mock reads it (control/guard.py)
 
@@ -90,7 +93,8 @@ def preflight(
 
     contract = APIS[api].contract
     path, is_list = _documented_read(contract)
-    answer = _get(base_url + path, auth, headers, timeout)
+    response = _get(base_url + path, auth, headers, timeout)
+    answer = response.status_code if response is not None else None
     if answer in (401, 403):
         if auth is None:
             raise NotTestable(f"GET {base_url}{path} answered {answer}: pass --auth USER:PASS")
@@ -98,13 +102,14 @@ def preflight(
             f"credentials refused: GET {base_url}{path} answered {answer} with --auth"
             f" {auth[0]}:... (check the {APIS[api].credentials_hint})"
         )
-    if answer == 404 and is_list:  # a made-up id's 404 would say nothing
+    if response is not None and not _found(response, APIS[api].errors, is_list):
         title = contract["info"]["title"]
         suggestion = next(
             (
                 candidate
                 for candidate in _base_url_candidates(base_url, contract)
-                if _get(candidate + path, auth, headers, timeout) not in (None, 404)
+                if (found := _get(candidate + path, auth, headers, timeout)) is not None
+                and _found(found, APIS[api].errors, is_list)
             ),
             None,
         )
@@ -137,11 +142,26 @@ def _base_url_candidates(base_url: str, contract: dict[str, Any]) -> list[str]:
     return [candidate for candidate in dict.fromkeys(found) if candidate != base_url]
 
 
+def _found(response: httpx.Response, errors: ErrorFormat, is_list: bool) -> bool:
+    """Whether the documented read reached the API: anything but a 404 for a list; for a
+    made-up id, a 404 the API writes for a missing resource (not for an unknown route)."""
+    if response.status_code != 404:
+        return True
+    if is_list:
+        return False
+    try:
+        body = response.json()
+    except ValueError:
+        return False
+    kind = errors.kind_for(404, body if isinstance(body, dict) else None)
+    return kind not in (None, Common.ROUTE_NOT_FOUND) and errors.says(kind, body)
+
+
 def _get(
     url: str, auth: tuple[str, str] | None, headers: dict[str, str] | None, timeout: float
-) -> int | None:
+) -> httpx.Response | None:
     try:
-        return httpx.get(url, auth=auth, headers=headers, timeout=timeout).status_code
+        return httpx.get(url, auth=auth, headers=headers, timeout=timeout)
     except httpx.HTTPError:
         return None
 

@@ -37,7 +37,7 @@ class ContractFacts:
                 f"{name}: x-mock-unknown-query-parameters is {unknown!r}, not refused or ignored"
             )
         limit = contract.get("x-mock-max-body-bytes")
-        if limit is not None and (not isinstance(limit, int) or limit <= 0):
+        if limit is not None and (type(limit) is not int or limit <= 0):  # bool is an int too
             raise ContractFactError(f"{name}: x-mock-max-body-bytes {limit!r} is not a size")
         return cls(error_format_of(contract, name), unknown, limit)
 
@@ -45,12 +45,16 @@ class ContractFacts:
 def agreed_max_body_bytes(contracts: Iterable[Contract]) -> int:
     """The request body limit the contracts state, which must agree: one body validator
     serves them all."""
-    limits = {ContractFacts.read(contract).max_body_bytes for contract in contracts}
-    if len(limits) != 1 or None in limits:
+    limits = set()
+    for contract in contracts:
+        limit = ContractFacts.read(contract).max_body_bytes
+        if limit is None:
+            title = contract.get("info", {}).get("title", "a contract")
+            raise ContractFactError(f"{title}: states no x-mock-max-body-bytes")
+        limits.add(limit)
+    if len(limits) != 1:
         raise ContractFactError(f"the vendor contracts state different body limits: {limits}")
-    limit = limits.pop()
-    assert limit is not None
-    return limit
+    return limits.pop()
 
 
 def error_format_of(contract: Contract, name: str = "the contract") -> ErrorFormat:

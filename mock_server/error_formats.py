@@ -57,7 +57,11 @@ class CodedErrorFormat:
         return next((k for k in kinds if self.codes[k] == shown), kinds[0] if kinds else None)
 
     def says(self, kind: str, body: object) -> bool:
-        return isinstance(body, dict) and body.get("error_code") == self.codes.get(kind)
+        return (
+            kind in self.codes
+            and isinstance(body, dict)
+            and body.get("error_code") == self.codes[kind]
+        )
 
     def _code(self, kind: str) -> str:
         return self.codes[kind]
@@ -160,4 +164,8 @@ class ProblemErrorFormat:
         return next((kind for kind, known in PROBLEM_STATUSES.items() if known == status), None)
 
     def says(self, kind: str, body: object) -> bool:
-        return isinstance(body, dict) and body.get("status") == PROBLEM_STATUSES.get(kind)
+        return (
+            kind in PROBLEM_STATUSES
+            and isinstance(body, dict)
+            and body.get("status") == PROBLEM_STATUSES[kind]
+        )

@@ -22,20 +22,41 @@ def plugged_in() -> tuple[Vendor, ...]:
     ``Vendor`` of that name (else the kit refuses to load, naming the entry point)."""
     found = []
     for entry in sorted(entry_points(group=PLUG_IN_GROUP), key=lambda entry: entry.name):
-        declared = entry.load()
+        named = f"entry point {entry.name} = {entry.value} ({PLUG_IN_GROUP})"
+        try:
+            declared = entry.load()
+        except Exception as exc:
+            raise ImportError(f"{named} cannot be loaded: {exc}") from exc
         if not isinstance(declared, Vendor) or declared.name != entry.name:
-            raise TypeError(
-                f"entry point {entry.name} = {entry.value} ({PLUG_IN_GROUP}) is not a Vendor"
-                f" named {entry.name!r}"
-            )
+            raise TypeError(f"{named} is not a Vendor named {entry.name!r}")
         found.append(declared)
     return tuple(found)
 
 
-VENDORS: tuple[Vendor, ...] = (
-    MARQETA,
-    BALANCED,
-    *plugged_in(),
+def distinct(vendors: tuple[Vendor, ...]) -> tuple[Vendor, ...]:
+    """``vendors``, refused if two share a name or a command-line option (a plugged-in vendor
+    must not take the place of another, or its options)."""
+    for what, claims in (
+        ("name", {each.name: [each.name] for each in vendors}),
+        ("option", {e.name: [e.credentials.flag, e.credentials.file_flag] for e in vendors}),
+    ):
+        seen: dict[str, str] = {}
+        for each in vendors:
+            for value in claims[each.name]:
+                if value in seen:
+                    raise ValueError(
+                        f"vendors {seen[value]} and {each.name} share the {what} {value}"
+                    )
+                seen[value] = each.name
+    return vendors
+
+
+VENDORS: tuple[Vendor, ...] = distinct(
+    (
+        MARQETA,
+        BALANCED,
+        *plugged_in(),
+    )
 )
 
 

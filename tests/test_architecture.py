@@ -213,7 +213,7 @@ FIXTURE_ALIASES |= {"balanced_auth"}
 def test_shared_modules_name_no_vendor_in_code():
     """Outside the vendors' own packages and modules, no name, import or string (docstrings and
     comments aside) says a vendor: what differs by vendor comes from the registry."""
-    vendors = "|".join(each.name for each in VENDORS[:2])
+    vendors = "marqeta|balanced"  # the built-in ones, whose packages may name themselves
     own = re.compile(rf"/({vendors})/|/({vendors})\.py$|test_({vendors})_behaviour\.py$")
     shared = [
         path

@@ -55,6 +55,7 @@ def test_the_error_table_decides_the_body_and_reads_answers_back():
         ),
         ({**CODED, "x-mock-unknown-query-parameters": "dropped"}, "not refused or ignored"),
         ({**CODED, "x-mock-max-body-bytes": "1 MiB"}, "is not a size"),
+        ({**CODED, "x-mock-max-body-bytes": True}, "is not a size"),
     ],
 )
 def test_a_fact_stated_wrongly_is_refused_in_one_line(contract, said):
@@ -68,3 +69,10 @@ def test_the_served_contracts_must_agree_on_the_body_limit():
     assert agreed_max_body_bytes([one, one]) == 10
     with pytest.raises(ContractFactError, match="different body limits"):
         agreed_max_body_bytes([one, other])
+    with pytest.raises(ContractFactError, match="Coded: states no x-mock-max-body-bytes"):
+        agreed_max_body_bytes([one, CODED])
+
+
+def test_a_body_is_read_as_a_kind_only_if_the_table_has_that_kind():
+    coded = error_format_of(CODED)
+    assert not coded.says("no_such_kind", {"error_message": "no code at all"})

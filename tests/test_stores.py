@@ -193,6 +193,20 @@ def test_indexed_pages_are_ordered_filtered_counted_and_follow_changes(store):
         assert tx.page("refund", "o", PageQuery(0, 10)) == ([], 0)
 
 
+def test_pages_filtered_on_several_conditions_take_each_with_its_own_values(store):
+    store.index(REFUNDS)
+    with store.transaction() as tx:
+        for key, at, status in [("a", "1", "NEW"), ("b", "2", "OLD"), ("c", "3", "GONE")]:
+            tx.add("refund", key, {"key": key, "at": at, "status": status}, owners=("o",))
+        two = OneOf("status", frozenset({"NEW", "GONE"}))
+        late = Within("at", low="2")
+        assert _keys(tx.page("refund", "o", PageQuery(0, 10, where=(two,)))) == (["a", "c"], 2)
+        assert _keys(tx.page("refund", "o", PageQuery(0, 10, where=(two, late)))) == (["c"], 1)
+        assert _keys(tx.page("refund", "o", PageQuery(0, 10, where=(late, two)))) == (["c"], 1)
+        none = OneOf("status", frozenset())
+        assert _keys(tx.page("refund", "o", PageQuery(0, 10, where=(none,)))) == ([], 0)
+
+
 def test_records_stored_before_their_kind_is_indexed_are_listed(store):
     with store.transaction() as tx:
         tx.add("refund", "late", {"key": "late", "at": "9"}, owners=("o",))
@@ -329,6 +343,31 @@ def test_a_postgresql_store_can_come_from_a_service_file(postgres, tmp_path, mon
         tx.add("k", "1", {"v": 1})
     with psycopg.connect(postgres.url(parts["dbname"])) as db:
         assert db.execute("SELECT count(*) FROM refund_mock_records").fetchone() == (1,)
+
+
+def test_postgresql_states_in_one_database_touch_only_their_own_rows(postgres):
+    # Every state shares the tables: each statement must keep to its state's rows.
+    url = postgres.new_database()
+    default, session = postgresql.PostgresStore(url), postgresql.PostgresStore(url, "s", 10)
+    odd = "a\\b\x00c"  # stored escaped: PostgreSQL text holds no NUL
+    for store, at in ((default, "1"), (session, "2")):
+        with store.transaction() as tx:
+            tx.add("refund", odd, {"key": odd, "at": at, "status": "NEW"}, owners=(odd,))
+    for store in (default, session):
+        store.index(REFUNDS)  # the backfill, per state
+    with session.transaction() as tx:
+        assert tx.page("refund", odd, PageQuery(0, 10)) == (
+            [{"key": odd, "at": "2", "status": "NEW"}],
+            1,
+        )
+        assert [r["at"] for r in tx.owned("refund", odd)] == ["2"]
+        tx.replace("refund", odd, {"key": odd, "at": "3", "status": "OLD"})
+    assert [(s.key, s.owners) for s in default.export()] == [(odd, (odd,))]
+    assert default.export()[0].record["at"] == "1"
+    session.clear()
+    assert session.is_empty() and not default.is_empty()
+    with default.transaction() as tx:
+        assert tx.page("refund", odd, PageQuery(0, 10))[1] == 1
 
 
 def test_a_state_held_by_another_replica_is_busy_after_the_lock_timeout(postgres, monkeypatch):

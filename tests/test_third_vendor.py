@@ -75,6 +75,11 @@ def test_the_conformance_suite_checks_the_third_vendor(tipjar_installed, start_m
     assert "PASS  POST /tips" in run.stdout
     assert "PASS  leave a tip -> read it" in run.stdout  # the contract's link, followed
     assert "CONFORMS: 3 passed, 0 failed" in run.stdout
+    # Its contract has no list to read: a made-up tip's 404 tells the API from a wrong URL.
+    command[command.index(f"{root}/tipjar")] = f"{root}/tips"
+    wrong = subprocess.run(command, capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert wrong.returncode == 2, wrong.stdout + wrong.stderr
+    assert f"did you mean {root}/tipjar?" in wrong.stdout + wrong.stderr
 
 
 def test_an_entry_point_that_is_not_a_vendor_of_its_name_is_refused(monkeypatch):
@@ -86,3 +91,16 @@ def test_an_entry_point_that_is_not_a_vendor_of_its_name_is_refused(monkeypatch)
     monkeypatch.setattr(registry, "entry_points", lambda group: [wrong])
     with pytest.raises(TypeError, match="is not a Vendor named 'tipjar'"):
         registry.plugged_in()
+
+
+def test_a_plugged_in_vendor_cannot_take_another_ones_name_or_options():
+    from dataclasses import replace
+
+    from mock_server import registry
+
+    marqeta = registry.vendor("marqeta")
+    with pytest.raises(ValueError, match="vendors marqeta and marqeta share the name marqeta"):
+        registry.distinct((marqeta, marqeta))
+    options = replace(marqeta, name="other")
+    with pytest.raises(ValueError, match="vendors marqeta and other share the option --auth"):
+        registry.distinct((marqeta, options))

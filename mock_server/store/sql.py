@@ -64,12 +64,12 @@ class Dialect(ABC):
     listings: str
     counts: str
     scoped: bool  # whether rows carry a ``state`` column (one set of tables for every state)
-    owners: str  # an aggregate of a record's owners (``l.owner``), in listing order
+    owners: str  # an aggregate of a record's owners (``l.owner``), in the order they were listed
 
     @abstractmethod
     def field(self) -> str:
-        """A field of the record ``r.body`` as text compared by code point; one parameter,
-        ``field_argument``, names the field."""
+        """A field of the record ``r.body`` as text compared by code point; one parameter
+        (the dialect's ``mark``), ``field_argument``, names the field."""
 
     @abstractmethod
     def field_argument(self, field: str) -> str: ...
@@ -88,7 +88,8 @@ class Dialect(ABC):
 
 class Statements:
     """Every fixed statement of the shared SQL, spelled once for a dialect. A scoped dialect's
-    statements take the state first (the ``state`` of each table they name)."""
+    statements take the state as their first WHERE parameter: after the values they set
+    (``update``, ``resort``) or the field they read (``backfill``), before the rest."""
 
     def __init__(self, dialect: Dialect) -> None:
         m, records, listings, counts = (
@@ -255,6 +256,9 @@ class SqlTransaction:
         for condition in where:
             named = self._dialect.field_argument(condition.field)
             if isinstance(condition, OneOf):
+                if not condition.values:  # one of nothing: PostgreSQL refuses ``IN ()``
+                    parts.append(" AND 1 = 0")
+                    continue
                 parts.append(f" AND {field} IN ({', '.join([m] * len(condition.values))})")
                 arguments.extend([named, *sorted(condition.values)])
                 continue
