@@ -103,7 +103,7 @@ class PostgresServer:
             ],
             stdout=(self.folder / "server.log").open("ab"),
             stderr=subprocess.STDOUT,
-            **_as_unprivileged(),
+            user=_unprivileged_user(),
         )
         deadline = time.monotonic() + START_TIMEOUT_S
         while True:
@@ -134,10 +134,10 @@ def postgres_server() -> Iterator[PostgresServer]:
     folder.chmod(0o755)
     server = PostgresServer(folder, free_port(), binaries())
     try:
-        unprivileged = _as_unprivileged()
+        unprivileged = _unprivileged_user()
         if unprivileged:
-            server.bin = reachable_by(unprivileged["user"], server.bin, folder)
-            account = pwd.getpwnam(unprivileged["user"])
+            server.bin = reachable_by(unprivileged, server.bin, folder)
+            account = pwd.getpwnam(unprivileged)
             os.chown(folder, account.pw_uid, account.pw_gid)
         subprocess.run(
             [
@@ -153,7 +153,7 @@ def postgres_server() -> Iterator[PostgresServer]:
             ],
             check=True,
             capture_output=True,
-            **unprivileged,
+            user=unprivileged,
         )
         server.start()
         yield server
@@ -162,14 +162,15 @@ def postgres_server() -> Iterator[PostgresServer]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def _as_unprivileged() -> dict[str, str]:
-    """``subprocess`` arguments running a command as an unprivileged user, when we are root."""
+def _unprivileged_user() -> str | None:
+    """The user to run PostgreSQL's commands as when we are root (it refuses root); None
+    otherwise."""
     if os.geteuid() != 0:
-        return {}
+        return None
     for name in ("postgres", "nobody"):
         try:
             pwd.getpwnam(name)
         except KeyError:
             continue
-        return {"user": name}
+        return name
     raise RuntimeError("running as root, and no unprivileged user to run PostgreSQL as")

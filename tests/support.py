@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import signal
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterable, Iterator
@@ -20,10 +22,11 @@ import uvicorn
 
 import conformance.http
 from mock_server.app import MockConfig, build_app
+from mock_server.balanced.vendor import DEMO_BALANCED_SECRET
 from mock_server.marqeta.vendor import DEMO_PASSWORD, DEMO_USER
 from mock_server.registry import control_contract
 from mock_server.spec import CONTRACTS_DIR, CONTROL_CONTRACT, Contract, load_contract
-from mock_server.store import Listing, PageQuery, Record, Store, Transaction
+from mock_server.store import Listing, PageQuery, Record, Store, Stored, Transaction
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO_AUTH = (DEMO_USER, DEMO_PASSWORD)
@@ -131,6 +134,12 @@ class SlowReadStore:
     def index(self, listing: Listing) -> None:
         self.inner.index(listing)
 
+    def export(self) -> list[Stored]:
+        return self.inner.export()
+
+    def replace_all(self, records: list[Stored]) -> None:
+        self.inner.replace_all(records)
+
     def clear(self) -> None:
         self.inner.clear()
 
@@ -151,6 +160,9 @@ class _SlowReads:
 
     def is_empty(self) -> bool:
         return self.tx.is_empty()
+
+    def clear(self) -> None:
+        self.tx.clear()
 
     def get(self, kind: str, key: str) -> Record | None:
         record = self.tx.get(kind, key)
@@ -209,3 +221,42 @@ def race(posts: list[Post], barrier_timeout: float = 60) -> list[httpx.Response]
 
     with ThreadPoolExecutor(max_workers=len(posts)) as pool:
         return list(pool.map(post, posts))
+
+
+AUTH = {"marqeta": ":".join(DEMO_AUTH), "balanced": f"{DEMO_BALANCED_SECRET}:"}
+BASE = {"marqeta": "/v3", "balanced": "/v1"}
+
+
+def run_conformance(api: str, root: str, *extra: str) -> subprocess.CompletedProcess[str]:
+    """``python -m conformance run`` against ``root``, as a user runs it."""
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "conformance",
+            "run",
+            "--api",
+            api,
+            "--base-url",
+            root + BASE[api],
+            "--auth",
+            AUTH[api],
+            "--max-examples",
+            "5",
+            *extra,
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "mock_server", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )

@@ -108,7 +108,7 @@ def test_a_served_mock_completes_refunds_on_its_own(start_mock):
     _, root = start_mock("--lifecycle", "auto:200ms")
     with httpx.Client(base_url=root, auth=DEMO_AUTH, timeout=10) as client:
         token = client.post(URL, json=REFUND).json()["token"]
-        seen = []
+        seen: list[str] = []
         deadline = time.monotonic() + 15
         while time.monotonic() < deadline and (not seen or seen[-1] != "COMPLETED"):
             status = client.get(f"{URL}/{token}").json()["status"]

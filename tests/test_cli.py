@@ -5,7 +5,6 @@ from __future__ import annotations
 import gc
 import socket
 import subprocess
-import sys
 from pathlib import Path
 
 import httpx
@@ -13,17 +12,7 @@ import pytest
 
 from mock_server.__main__ import config_from, parse_args
 from mock_server.app import MockConfig, build_app
-from tests.support import DEMO_AUTH, ROOT, free_port, serve_app, stop
-
-
-def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "mock_server", *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+from tests.support import DEMO_AUTH, free_port, run_cli, serve_app, stop
 
 
 def test_help_explains_every_option():
@@ -103,6 +92,7 @@ def test_a_bad_lifecycle_or_journal_size_is_refused_before_serving():
     with pytest.raises(ValueError, match="--journal-size"):
         config_from(parse_args(["--journal-size", "-1"]))
     chosen = config_from(parse_args(["--lifecycle", "auto:2s", "--journal-size", "5"]))
+    assert chosen.lifecycle_step is not None
     assert (chosen.lifecycle_step.total_seconds(), chosen.journal_size) == (2, 5)
 
 

@@ -17,35 +17,7 @@ from tests.defects import (
     proxy,
 )
 from tests.defects import gateway_501_for_unknown_methods as gateway_501
-from tests.support import DEMO_AUTH, ROOT, serve, serve_app
-
-AUTH = {"marqeta": ":".join(DEMO_AUTH), "balanced": "ak-test-demo-secret:"}
-BASE = {"marqeta": "/v3", "balanced": "/v1"}
-
-
-def conformance(api: str, root: str, *extra: str) -> subprocess.CompletedProcess[str]:
-    """``python -m conformance run`` against ``root``, as a user runs it."""
-    return subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "conformance",
-            "run",
-            "--api",
-            api,
-            "--base-url",
-            root + BASE[api],
-            "--auth",
-            AUTH[api],
-            "--max-examples",
-            "5",
-            *extra,
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+from tests.support import ROOT, run_conformance, serve, serve_app
 
 
 @pytest.mark.parametrize("defect", DEFECTS, ids=[d.name for d in DEFECTS])
@@ -56,7 +28,7 @@ def test_each_planted_defect_is_reported(defect: Defect):
         upstream = stack.enter_context(serve(MockConfig()))
         app, _ = proxy(upstream.root, defect)
         root = stack.enter_context(serve_app(app))
-        result = conformance(defect.api, root, "--seed", "1")
+        result = run_conformance(defect.api, root, "--seed", "1")
     report = result.stdout
     assert result.returncode == 1, report[-3000:] + result.stderr[-2000:]
     assert defect.detected_as in report, report[-4000:]
@@ -79,7 +51,7 @@ def correct_mock():
 def test_a_gateway_answering_501_to_methods_it_does_not_recognise_conforms(correct_mock):
     app, log = proxy(correct_mock, Defect("501", "marqeta", "", on_response=gateway_501))
     with serve_app(app) as root:
-        result = conformance("marqeta", root, "--seed", "1")
+        result = run_conformance("marqeta", root, "--seed", "1")
     assert result.returncode == 0, result.stdout[-4000:]
     assert "CONFORMS" in result.stdout
     assert set(log.methods) & set(UNRECOGNISED_METHODS), "no such method was tried"
@@ -96,7 +68,7 @@ def test_wrong_credentials_are_named_as_such_before_any_case(correct_mock):
 
 
 def test_a_wrong_base_url_is_named_with_the_likely_one(correct_mock):
-    result = conformance("marqeta", correct_mock + "/wrong")  # .../wrong/v3: nothing there
+    result = run_conformance("marqeta", correct_mock + "/wrong")  # .../wrong/v3: nothing there
     assert result.returncode == 2
     assert "nothing of the Marqeta Credit" in result.stderr
     assert f"did you mean {correct_mock}/v3?" in result.stderr
@@ -104,9 +76,9 @@ def test_a_wrong_base_url_is_named_with_the_likely_one(correct_mock):
 
 
 def test_a_time_limited_run_is_inconclusive_unless_skips_are_accepted(correct_mock):
-    limited = conformance("marqeta", correct_mock, "--time-limit", "0.01")
+    limited = run_conformance("marqeta", correct_mock, "--time-limit", "0.01")
     assert limited.returncode == 3, limited.stdout[-3000:]
     assert "INCONCLUSIVE" in limited.stdout and "time limit of 0.01 s reached" in limited.stdout
     # Accepting skips does not make a run in which nothing ran a pass.
-    nothing_ran = conformance("marqeta", correct_mock, "--time-limit", "0.01", "--allow-skips")
+    nothing_ran = run_conformance("marqeta", correct_mock, "--time-limit", "0.01", "--allow-skips")
     assert nothing_ran.returncode == 3

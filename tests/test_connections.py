@@ -8,6 +8,7 @@ import inspect
 import json
 import socket
 from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import pytest
@@ -19,6 +20,10 @@ from mock_server.connections import GuardedHttpProtocol
 from tests.support import DEMO_AUTH
 
 PARTIAL_HEADERS = b"GET /v3/accounts HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: "
+
+
+async def NO_APP(scope: Any, receive: Any, send: Any) -> None:
+    raise AssertionError("the protocol's parser is tested alone: no request reaches an app")
 
 
 @contextlib.contextmanager
@@ -115,7 +120,10 @@ def test_uvicorn_keeps_a_shared_connections_set_on_each_protocol():
     loop = asyncio.new_event_loop()
     try:
         protocol = HttpToolsProtocol(
-            config=Config(app=None, http="httptools"), server_state=state, app_state={}, _loop=loop
+            config=Config(app=NO_APP, http="httptools"),
+            server_state=state,
+            app_state={},
+            _loop=loop,
         )
     finally:
         loop.close()

@@ -48,7 +48,9 @@ def test_resolve_func_is_where_the_basic_handler_finds_the_credential_check():
 def test_accepts_kwarg_is_asked_on_every_request_so_caching_it_pays():
     asked: list[str] = []
 
-    class Counting(security_map(CREDENTIALS.check)["basic"]):
+    adapted: Any = security_map(CREDENTIALS.check)["basic"]
+
+    class Counting(adapted):
         @staticmethod
         def _accepts_kwarg(func: Any, keyword: str) -> bool:
             asked.append(keyword)
@@ -59,7 +61,7 @@ def test_accepts_kwarg_is_asked_on_every_request_so_caching_it_pays():
     asyncio.run(verify(_Request("app", "secret")))
     assert asked.count(AbstractSecurityHandler.request_kw) == 2
     # The adapter's cached version answers as Connexion's own does.
-    cached = security_map(CREDENTIALS.check)["basic"]._accepts_kwarg
+    cached = adapted._accepts_kwarg
     assert cached(CREDENTIALS.check, "request") is BasicSecurityHandler._accepts_kwarg(
         CREDENTIALS.check, "request"
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -71,7 +72,7 @@ def _is_marqeta_error(response: httpx.Response, status: int) -> bool:
 
 
 @pytest.fixture
-def marqeta_raw(live_mock, control) -> httpx.Client:
+def marqeta_raw(live_mock, control) -> Iterator[httpx.Client]:
     """A plain client: these requests are meant to break the contract."""
     with httpx.Client(base_url=live_mock.root, auth=DEMO_AUTH, timeout=30) as client:
         yield client

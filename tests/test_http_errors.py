@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from mock_server.app import MockConfig, build_app
-from mock_server.marqeta.service import REFUND as REFUND_KIND
+from mock_server.marqeta.models import REFUND as REFUND_KIND
 from mock_server.store.memory import MemoryStore
 from tests.support import DEMO_AUTH, serve_app
 
@@ -154,6 +154,7 @@ def test_a_response_the_contract_forbids_is_a_500_only_when_responses_are_checke
         token = created.json()["token"]
         with store.transaction() as tx:  # a mock bug: a status the contract does not allow
             record = tx.get(REFUND_KIND, token)
+            assert record is not None
             tx.replace(REFUND_KIND, token, record | {"status": "LOST_IN_TRANSIT"})
         response = client.get(f"{URL}/{token}")
     if checked:

@@ -19,7 +19,7 @@ import httpx
 import pytest
 
 from mock_server.balanced.vendor import DEMO_BALANCED_SECRET
-from tests.support import DEMO_AUTH, free_port, log_of, race, stop
+from tests.support import DEMO_AUTH, free_port, log_of, race, run_cli, run_conformance, stop
 
 CLIENTS = 64
 BALANCED_AUTH = (DEMO_BALANCED_SECRET, "")
@@ -176,7 +176,6 @@ def test_sigterm_finishes_the_request_in_flight_and_closes_the_store(start_mock,
 
 
 def test_workers_need_a_shared_store(start_mock):
-    from tests.test_cli import run_cli
 
     result = run_cli("--workers", "2")
     assert result.returncode == 2
@@ -197,10 +196,9 @@ def test_credentials_never_reach_the_log(start_mock, tmp_path):
 @pytest.mark.parametrize("api", ["marqeta", "balanced"])
 def test_generated_requests_against_two_workers_on_sqlite_break_nothing(shared_mock, api):
     """Schemathesis' positive and negative cases on every operation (the soak's small brother)."""
-    from tests.test_conformance_defects import conformance
 
     _, root, _ = shared_mock
-    result = conformance(api, root, "--seed", "7")
+    result = run_conformance(api, root, "--seed", "7")
     assert result.returncode == 0, result.stdout[-4000:]
     answered = next(line for line in result.stdout.splitlines() if "generated requests" in line)
     assert "5xx" not in answered and int(answered.split()[2]) > 300, answered

@@ -70,12 +70,13 @@ def test_a_page_knows_its_end_index_and_whether_more_follow():
     assert (first.end_index, first.is_more) == (1, True)
     last = Page(items=[4, 5], offset=3, total=5)
     assert (last.end_index, last.is_more) == (4, False)
-    empty = Page(items=[], offset=9, total=5)
+    empty: Page[int] = Page(items=[], offset=9, total=5)
     assert (empty.end_index, empty.is_more) == (9, False)
 
 
 def test_creation_bounds_hold_every_stored_time_of_the_utc_dates_inclusively():
     low, high = creation_bounds(date(2026, 3, 2), date(2026, 3, 2))
+    assert low is not None and high is not None
     for moment in (
         datetime(2026, 3, 2, 0, 0, 0, tzinfo=UTC),
         datetime(2026, 3, 2, 23, 59, 59, 999999, tzinfo=UTC),
