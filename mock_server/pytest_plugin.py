@@ -43,6 +43,33 @@ STOP_TIMEOUT_S = 15.0
 PORT_ATTEMPTS = 5  # a free port can be taken between our check and the server's bind
 
 
+class FirstReleaseNames:
+    """The per-API names of the fixture's first release, kept as aliases of ``url(api)`` and
+    ``auth(api)`` for the tests that use them."""
+
+    def url(self, api: str) -> str:
+        raise NotImplementedError
+
+    def auth(self, api: str) -> tuple[str, str]:
+        raise NotImplementedError
+
+    @property
+    def marqeta_url(self) -> str:
+        return self.url("marqeta")
+
+    @property
+    def balanced_url(self) -> str:
+        return self.url("balanced")
+
+    @property
+    def marqeta_auth(self) -> tuple[str, str]:
+        return self.auth("marqeta")
+
+    @property
+    def balanced_auth(self) -> tuple[str, str]:
+        return self.auth("balanced")
+
+
 @dataclass(frozen=True)
 class ApiAccess:
     """Where the mock serves one vendor API, and the credentials it accepts for it."""
@@ -52,7 +79,7 @@ class ApiAccess:
 
 
 @dataclass(frozen=True)
-class RefundMockServer:
+class RefundMockServer(FirstReleaseNames):
     """A running mock: its root URL, and each vendor API's path and credentials by name."""
 
     root: str  # http://127.0.0.1:PORT
@@ -77,26 +104,9 @@ class RefundMockServer:
             raise KeyError(f"the mock serves no API {api!r}; it serves {', '.join(self.apis)}")
         return self.apis[api]
 
-    # The names of the first release, kept for the tests that use them.
-    @property
-    def marqeta_url(self) -> str:
-        return self.url("marqeta")
-
-    @property
-    def balanced_url(self) -> str:
-        return self.url("balanced")
-
-    @property
-    def marqeta_auth(self) -> tuple[str, str]:
-        return self.auth("marqeta")
-
-    @property
-    def balanced_auth(self) -> tuple[str, str]:
-        return self.auth("balanced")
-
 
 @dataclass(frozen=True)
-class RefundMock:
+class RefundMock(FirstReleaseNames):
     """One test's view of the mock: its own session, and clients that send the session header."""
 
     server: RefundMockServer
@@ -124,27 +134,10 @@ class RefundMock:
     def control_url(self) -> str:
         return self.server.control_url
 
-    # The names of the first release, kept as aliases.
-    @property
-    def marqeta_url(self) -> str:
-        return self.url("marqeta")
-
-    @property
-    def balanced_url(self) -> str:
-        return self.url("balanced")
-
-    @property
-    def marqeta_auth(self) -> tuple[str, str]:
-        return self.auth("marqeta")
-
-    @property
-    def balanced_auth(self) -> tuple[str, str]:
-        return self.auth("balanced")
-
-    def marqeta(self) -> httpx.Client:
+    def marqeta(self) -> httpx.Client:  # first-release alias of client("marqeta")
         return self.client("marqeta")
 
-    def balanced(self) -> httpx.Client:
+    def balanced(self) -> httpx.Client:  # first-release alias of client("balanced")
         return self.client("balanced")
 
     def control(self) -> httpx.Client:
