@@ -30,7 +30,7 @@ class ContractFacts:
 
     @classmethod
     def read(cls, contract: Contract) -> ContractFacts:
-        name = str(contract.get("info", {}).get("title", "a contract"))
+        name = _title(contract)
         unknown = contract.get("x-mock-unknown-query-parameters", "refused")
         if unknown not in ("refused", "ignored"):
             raise ContractFactError(
@@ -49,12 +49,16 @@ def agreed_max_body_bytes(contracts: Iterable[Contract]) -> int:
     for contract in contracts:
         limit = ContractFacts.read(contract).max_body_bytes
         if limit is None:
-            title = contract.get("info", {}).get("title", "a contract")
-            raise ContractFactError(f"{title}: states no x-mock-max-body-bytes")
+            raise ContractFactError(f"{_title(contract)}: states no x-mock-max-body-bytes")
         limits.add(limit)
     if len(limits) != 1:
         raise ContractFactError(f"the vendor contracts state different body limits: {limits}")
     return limits.pop()
+
+
+def _title(contract: Contract) -> str:
+    """How a refusal names the contract."""
+    return str(contract.get("info", {}).get("title", "a contract"))
 
 
 def error_format_of(contract: Contract, name: str = "the contract") -> ErrorFormat:

@@ -36,19 +36,21 @@ def plugged_in() -> tuple[Vendor, ...]:
 def distinct(vendors: tuple[Vendor, ...]) -> tuple[Vendor, ...]:
     """``vendors``, refused if two share a name or a command-line option (a plugged-in vendor
     must not take the place of another, or its options)."""
-    for what, claims in (
-        ("name", {each.name: [each.name] for each in vendors}),
-        ("option", {e.name: [e.credentials.flag, e.credentials.file_flag] for e in vendors}),
-    ):
-        seen: dict[str, str] = {}
-        for each in vendors:
-            for value in claims[each.name]:
-                if value in seen:
-                    raise ValueError(
-                        f"vendors {seen[value]} and {each.name} share the {what} {value}"
-                    )
-                seen[value] = each.name
+    claimed: dict[tuple[str, str], str] = {}  # (what, value) -> the vendor that claimed it
+    for each in vendors:
+        for claim in _claims(each):
+            if claim in claimed:
+                what, value = claim
+                raise ValueError(
+                    f"vendors {claimed[claim]} and {each.name} share the {what} {value}"
+                )
+            claimed[claim] = each.name
     return vendors
+
+
+def _claims(each: Vendor) -> list[tuple[str, str]]:
+    options = each.credentials
+    return [("name", each.name), ("option", options.flag), ("option", options.file_flag)]
 
 
 VENDORS: tuple[Vendor, ...] = distinct(

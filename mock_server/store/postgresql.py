@@ -134,7 +134,7 @@ class PostgresDialect(Dialect):
     owners = "array_agg(l.owner ORDER BY l.position)"
 
     def field(self) -> str:
-        return f'({BODY_JSON} ->> %s) COLLATE "C"'
+        return f'({BODY_JSON} ->> {self.mark}) COLLATE "C"'
 
     def field_argument(self, field: str) -> str:
         return field
@@ -332,8 +332,7 @@ def _open_session(db: psycopg.Connection[Any], name: str, max_sessions: int | No
 
 
 def _delete_state(db: psycopg.Connection[Any], state: str) -> None:
-    for statement in STATEMENTS.delete:
-        db.execute(statement, (state,))
+    SqlTransaction(db, STATEMENTS, state, {}).clear()
 
 
 def _lock_key(state: str) -> int:

@@ -73,7 +73,7 @@ class SQLiteDialect(Dialect):
     owners = "json_group_array(l.owner)"
 
     def field(self) -> str:
-        return "json_extract(r.body, ?)"
+        return f"json_extract(r.body, {self.mark})"
 
     def field_argument(self, field: str) -> str:
         return f"$.{field}"
