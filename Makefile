@@ -21,7 +21,7 @@ $(BIN)/.installed: requirements.lock pyproject.toml
 run: $(BIN)/.installed ## start the mock with demo data on $(HOST):$(PORT)
 	$(BIN)/python -m mock_server --host $(HOST) --port $(PORT) $(ARGS)
 
-# loadgroup: the tests of one installed-kit virtualenv stay on one process.
+# loadgroup: tests that share an installed-kit virtualenv or a conformance run stay on one process.
 test: $(BIN)/.installed ## type check, then the whole test suite in $(JOBS) processes
 	$(BIN)/mypy
 	$(BIN)/python -m pytest -n $(JOBS) --dist loadgroup --durations=15 $(ARGS)

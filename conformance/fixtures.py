@@ -17,6 +17,7 @@ import yaml
 
 from conformance.target import CONTROL_TOKEN_VARIABLE
 from conformance.vendors import setup_module
+from mock_server.http_clients import tls_context
 from mock_server.registry import VENDORS
 
 
@@ -77,6 +78,7 @@ class ControlClient:
             base_url=control_url,
             headers=headers | ({"X-Mock-Control-Token": token} if token else {}),
             timeout=10,
+            verify=tls_context(),
         )
 
     def post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:

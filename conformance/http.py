@@ -16,6 +16,7 @@ import httpx
 import schemathesis
 
 from conformance.checks.common import undocumented_success
+from mock_server.http_clients import tls_context
 
 REDACTED = "[redacted]"
 _SEQUENCE = itertools.count()  # orders exchanges across clients
@@ -113,9 +114,17 @@ class ContractClient:
         auth: tuple[str, str] | None,
         limiter: RateLimiter | None = None,
         headers: dict[str, str] | None = None,
+        transport: httpx.BaseTransport | None = None,
     ) -> None:
         self.base_url = base_url
-        self.http = httpx.Client(base_url=base_url, auth=auth, headers=headers, timeout=30)
+        self.http = httpx.Client(
+            base_url=base_url,
+            auth=auth,
+            headers=headers,
+            timeout=30,
+            verify=tls_context(),
+            transport=transport,
+        )
         self.schema = _contract(contract_path)
         self.limiter = limiter or RateLimiter(None)
         self.exchanges: list[Exchange] = []

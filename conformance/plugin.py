@@ -150,6 +150,34 @@ def _pinned_parameters(suite: SuiteState) -> dict[str, str]:
         return {}  # generated requests then mostly meet 404s; behaviour tests say what is missing
 
 
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_pycollect_makeitem(
+    collector: pytest.Collector, name: str, obj: object
+) -> Generator[None, Any, Any]:
+    """Another API's property tests and sequences are not collected: Schemathesis would work
+    out all their cases first (about a second a run), only for them to be deselected. Around
+    Schemathesis' own hook, which makes the collector whose collecting costs that second."""
+    made = yield
+    suite = state(collector.config)
+    if suite is None or not made:
+        return made  # not a conformance run, or nothing pytest would collect
+    api = _api_of(obj)
+    return [] if api is not None and api != suite.options.api else made
+
+
+def _api_of(obj: object) -> str | None:
+    """The API a test's ``conformance_api`` mark names. Any object of a test module can come
+    here (a mock's ``call`` answers every attribute): only real marks count."""
+    try:
+        marks = list(getattr(obj, "pytestmark", []))
+    except Exception:  # a property of someone else's object may raise anything
+        return None
+    for mark in marks:
+        if isinstance(mark, pytest.Mark) and mark.name == "conformance_api" and mark.args:
+            return str(mark.args[0])
+    return None
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     suite = state(config)
     if suite is None:

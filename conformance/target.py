@@ -14,6 +14,7 @@ import httpx
 
 from mock_server.error_formats import ErrorFormat
 from mock_server.error_kinds import Common
+from mock_server.http_clients import tls_context
 
 CONTROL_HEALTH = "/__mock__/health"
 CONTROL_TOKEN_VARIABLE = "REFUND_MOCK_CONTROL_TOKEN"  # as the mock reads it (control/guard.py)
@@ -60,7 +61,7 @@ def check_target(
 def probe(base_url: str, headers: dict[str, str] | None = None, timeout: float = 5.0) -> None:
     """Raise Unreachable unless something answers HTTP at the base URL."""
     try:
-        httpx.get(base_url, headers=headers, timeout=timeout)
+        httpx.get(base_url, headers=headers, timeout=timeout, verify=tls_context())
     except httpx.HTTPError as exc:
         raise Unreachable(f"{base_url} did not answer: {exc}") from exc
 
@@ -70,7 +71,7 @@ def find_mock_control(base_url: str, api: str, timeout: float = 5.0) -> MockCont
     parts = urlsplit(base_url)
     origin = f"{parts.scheme}://{parts.netloc}"
     try:
-        response = httpx.get(origin + CONTROL_HEALTH, timeout=timeout)
+        response = httpx.get(origin + CONTROL_HEALTH, timeout=timeout, verify=tls_context())
         health = response.json()
         served = health["apis"][api]["base_paths"]
     except (httpx.HTTPError, ValueError, KeyError, TypeError):
@@ -161,7 +162,7 @@ def _get(
     url: str, auth: tuple[str, str] | None, headers: dict[str, str] | None, timeout: float
 ) -> httpx.Response | None:
     try:
-        return httpx.get(url, auth=auth, headers=headers, timeout=timeout)
+        return httpx.get(url, auth=auth, headers=headers, timeout=timeout, verify=tls_context())
     except httpx.HTTPError:
         return None
 
@@ -174,4 +175,9 @@ def delete_mock_session(control_url: str, session: str, timeout: float = 10.0) -
         headers["X-Mock-Control-Token"] = token
     # If the mock went away, nothing of the run is left to clean.
     with contextlib.suppress(httpx.HTTPError):
-        httpx.delete(f"{control_url}/sessions/{session}", headers=headers, timeout=timeout)
+        httpx.delete(
+            f"{control_url}/sessions/{session}",
+            headers=headers,
+            timeout=timeout,
+            verify=tls_context(),
+        )

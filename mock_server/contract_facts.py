@@ -63,7 +63,8 @@ def _title(contract: Contract) -> str:
 
 def error_format_of(contract: Contract, name: str = "the contract") -> ErrorFormat:
     """The error body the contract's table describes: ``x-mock-error-codes`` (a code per
-    kind, its first three digits the status) or ``x-mock-error-categories``."""
+    kind, its first three digits the status) or ``x-mock-error-categories`` (with
+    ``x-mock-request-id-prefix``)."""
     codes = contract.get("x-mock-error-codes")
     categories = contract.get("x-mock-error-categories")
     if (codes is None) == (categories is None):
@@ -72,7 +73,13 @@ def error_format_of(contract: Contract, name: str = "the contract") -> ErrorForm
         )
     if codes is not None:
         return CodedErrorFormat(_codes(codes, name))
-    return CategoryErrorFormat(_categories(categories, name))
+    prefix = contract.get("x-mock-request-id-prefix")
+    if not isinstance(prefix, str):
+        raise ContractFactError(
+            f"{name}: x-mock-error-categories needs x-mock-request-id-prefix, a string (the"
+            " start of each error's request_id)"
+        )
+    return CategoryErrorFormat(_categories(categories, name), request_id_prefix=prefix)
 
 
 def _codes(table: Any, name: str) -> dict[str, str]:

@@ -80,9 +80,10 @@ class Category:
 class CategoryErrorFormat:
     """A body naming the error's category: status, status_code, category_code,
     category_type, description, request_id, additional, extras (Balanced v1's shape; the
-    request id as its contract's ``request_id`` pattern has it: ``OHM`` + 32 hex digits)."""
+    request id is the contract's prefix and 32 hex digits)."""
 
     categories: dict[str, Category]
+    request_id_prefix: str
     media_type: ClassVar[str] = "application/json"
 
     def knows(self, kind: str) -> bool:
@@ -93,7 +94,7 @@ class CategoryErrorFormat:
 
     def body(self, kind: str, message: str) -> dict[str, object]:
         category = self.categories[kind]
-        request_id = "OHM" + uuid.uuid4().hex
+        request_id = self.request_id_prefix + uuid.uuid4().hex
         return {
             "status": HTTPStatus(category.status_code).phrase,
             "status_code": category.status_code,

@@ -13,8 +13,8 @@ its ``conftest.py`` (``["--no-demo", "--seed", "fixtures.yaml"]``). Each test ge
 its own (``X-Mock-Session``), made from those fixtures and deleted after the test, so tests
 neither see nor disturb each other's refunds, also under pytest-xdist.
 
-Only ``pytest`` and ``httpx`` are imported here: the plugin loads in every pytest run of a
-project that has the kit installed, whichever extras it chose.
+Only ``pytest``, ``httpx`` and the kit's shared TLS context are imported here: the plugin loads
+in every pytest run of a project that has the kit installed, whichever extras it chose.
 """
 
 from __future__ import annotations
@@ -36,6 +36,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+
+from mock_server.http_clients import tls_context
 
 SESSION_HEADER = "X-Mock-Session"
 START_TIMEOUT_S = 60.0  # a cold start imports Connexion and loads three contracts
@@ -127,7 +129,11 @@ class RefundMock(FirstReleaseNames):
         """A client for vendor API ``api`` (its base URL and credentials) in this test's
         session: ``client("marqeta")``, ``client("balanced")``."""
         return httpx.Client(
-            base_url=self.url(api), auth=self.auth(api), headers=self.headers, timeout=30
+            base_url=self.url(api),
+            auth=self.auth(api),
+            headers=self.headers,
+            timeout=30,
+            verify=tls_context(),
         )
 
     @property
@@ -146,7 +152,9 @@ class RefundMock(FirstReleaseNames):
         headers = {**self.headers, "Content-Type": "application/json"}
         if self.server.control_token:
             headers["X-Mock-Control-Token"] = self.server.control_token
-        return httpx.Client(base_url=self.control_url, headers=headers, timeout=30)
+        return httpx.Client(
+            base_url=self.control_url, headers=headers, timeout=30, verify=tls_context()
+        )
 
 
 @pytest.fixture(scope="session")
@@ -232,7 +240,7 @@ def _wait_until_serving(process: subprocess.Popen[bytes], contract_url: str) -> 
     while time.monotonic() < deadline and process.poll() is None:
         try:
             # The contract is served whatever the options (--no-control included).
-            if httpx.get(contract_url, timeout=2).status_code == 200:
+            if httpx.get(contract_url, timeout=2, verify=tls_context()).status_code == 200:
                 return True
         except httpx.TransportError:
             time.sleep(0.05)

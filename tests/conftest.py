@@ -1,13 +1,15 @@
 from __future__ import annotations
 
 import contextlib
+import functools
+import itertools
 import os
 import resource
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,22 +18,25 @@ import pytest
 
 from mock_server.app import MockConfig
 from mock_server.balanced.vendor import DEMO_BALANCED_SECRET
+from mock_server.sessions import SESSION_HEADER
+from tests.defects import DEFECTS, run_with_defect
 from tests.postgres import PostgresServer, postgres_server
 from tests.support import (
+    DEMO_AUTH,
+    JSON,
     LOGS,
     ROOT,
+    ConformanceRun,
     ContractClient,
-    LiveMock,
+    InProcessMock,
     RecordedSleeps,
     SettableClock,
     free_port,
+    in_process,
     log_of,
-    serve,
 )
 
 MARQETA = "marqeta-credit.yaml"
-# Control requests that change state need it (mock_server/control/guard.py), body or none.
-JSON = {"Content-Type": "application/json"}
 
 
 @pytest.fixture(scope="session")
@@ -58,40 +63,88 @@ def store_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathF
 
 
 @pytest.fixture(scope="session")
+def planted(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], ConformanceRun]:
+    """The conformance run against a mock with the named defect planted (tests/defects.py),
+    made once per test process: several tests read one run (``defects.reads_run_of``)."""
+
+    @functools.cache
+    def run(name: str) -> ConformanceRun:
+        defect = next(d for d in DEFECTS if d.name == name)
+        return run_with_defect(defect, tmp_path_factory.mktemp("junit") / "run.xml")
+
+    return run
+
+
+@pytest.fixture(scope="session")
 def sleeps() -> RecordedSleeps:
     return RecordedSleeps()
 
 
 @pytest.fixture(scope="session")
-def live_mock(clock: SettableClock, sleeps: RecordedSleeps, store_url: str) -> Iterator[LiveMock]:
-    with serve(MockConfig(clock=clock, store=store_url, sleep=sleeps)) as mock:
+def live_mock(
+    clock: SettableClock, sleeps: RecordedSleeps, store_url: str
+) -> Iterator[InProcessMock]:
+    """The mock on each store, in this process: the tests of the API and the control API do
+    not test sockets (tests that do start servers of their own)."""
+    with in_process(MockConfig(clock=clock, store=store_url, sleep=sleeps)) as mock:
         yield mock
 
 
+TEST_SESSIONS = itertools.count()
+
+
 @pytest.fixture
-def control(live_mock: LiveMock, clock: SettableClock) -> Iterator[httpx.Client]:
-    """The control API, after a reset to the demo data, the real clock, no faults and an empty
-    request journal."""
-    with httpx.Client(base_url=f"{live_mock.root}/__mock__", headers=JSON, timeout=10) as client:
-        clock.pinned = None
-        client.post("/reset").raise_for_status()
-        client.delete("/faults").raise_for_status()
-        client.delete("/requests").raise_for_status()
+def session(live_mock: InProcessMock, clock: SettableClock) -> Iterator[dict[str, str]]:
+    """This test's own state, as the product isolates its users: a session (``X-Mock-Session``)
+    made from the demo data on first use. After the test it is deleted with its faults, as are
+    the sessions the test named itself and the faults it set without one. The clock is the real
+    one; the journal (one for the whole mock) starts empty."""
+    name = f"test-{os.getpid()}-{next(TEST_SESSIONS)}"
+    clock.pinned = None
+    with live_mock.client("/__mock__", headers=JSON) as every_session:
+        every_session.delete("/requests").raise_for_status()
+        try:
+            yield {SESSION_HEADER: name}
+        finally:
+            for left in every_session.get("/sessions").json()["sessions"]:
+                every_session.delete(f"/sessions/{left}").raise_for_status()
+            every_session.delete("/faults").raise_for_status()
+
+
+@pytest.fixture
+def control(live_mock: InProcessMock, session: dict[str, str]) -> Iterator[httpx.Client]:
+    """The control API in this test's session."""
+    with live_mock.client("/__mock__", headers=JSON | session, timeout=10) as client:
         yield client
 
 
+def _contract_client(
+    live_mock: InProcessMock,
+    path: str,
+    contract: str,
+    headers: dict[str, str],
+    auth: tuple[str, str] | None = DEMO_AUTH,
+) -> ContractClient:
+    return ContractClient(
+        live_mock.root + path, contract, auth, headers=headers, transport=live_mock.transport
+    )
+
+
 @pytest.fixture(params=["/v3", "/v3/credit"])
-def marqeta(request: pytest.FixtureRequest, live_mock: LiveMock, control: httpx.Client):
-    """A contract-checking client for the Marqeta API, under each path spelling."""
-    client = ContractClient(f"{live_mock.root}{request.param}", MARQETA)
+def marqeta(
+    request: pytest.FixtureRequest, live_mock: InProcessMock, session: dict[str, str]
+) -> Iterator[ContractClient]:
+    """A contract-checking client for the Marqeta API in this test's session, under each path
+    spelling."""
+    client = _contract_client(live_mock, request.param, MARQETA, session)
     yield client
     client.close()
 
 
 @pytest.fixture
-def v3(live_mock: LiveMock, control: httpx.Client) -> Iterator[ContractClient]:
+def v3(live_mock: InProcessMock, session: dict[str, str]) -> Iterator[ContractClient]:
     """Like ``marqeta``, under ``/v3`` only, for tests whose point is not the path spelling."""
-    client = ContractClient(f"{live_mock.root}/v3", MARQETA)
+    client = _contract_client(live_mock, "/v3", MARQETA, session)
     yield client
     client.close()
 
@@ -112,18 +165,29 @@ BALANCED = "balanced-v1.yaml"
 
 
 @pytest.fixture
-def balanced(live_mock: LiveMock, control: httpx.Client) -> Iterator[ContractClient]:
-    """A contract-checking client for the Balanced API (API key secret, empty password)."""
-    client = ContractClient(f"{live_mock.root}/v1", BALANCED, auth=(DEMO_BALANCED_SECRET, ""))
+def default_v3(live_mock: InProcessMock, session: dict[str, str]) -> Iterator[ContractClient]:
+    """Like ``v3``, in the default state (no ``X-Mock-Session``): for what sessions must leave
+    alone. A test that changes the default state changes it for the tests after it."""
+    client = _contract_client(live_mock, "/v3", MARQETA, {})
     yield client
     client.close()
 
 
 @pytest.fixture
-def mock_control(live_mock: LiveMock, control) -> Iterator[ContractClient]:
+def balanced(live_mock: InProcessMock, session: dict[str, str]) -> Iterator[ContractClient]:
+    """A contract-checking client for the Balanced API (API key secret, empty password)."""
+    client = _contract_client(live_mock, "/v1", BALANCED, session, auth=(DEMO_BALANCED_SECRET, ""))
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def mock_control(live_mock: InProcessMock, session: dict[str, str]) -> Iterator[ContractClient]:
     """The control API through a client that checks answers against mock-control.yaml."""
-    client = ContractClient(f"{live_mock.root}/__mock__", "mock-control.yaml", auth=None)
-    client.http.headers["Content-Type"] = "application/json"  # what changing state needs
+    # Changes to state go as JSON, body or none (what the control API's guard asks for).
+    client = _contract_client(
+        live_mock, "/__mock__", "mock-control.yaml", JSON | session, auth=None
+    )
     yield client
     client.close()
 

@@ -9,16 +9,23 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import httpx
+import pytest
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from mock_server.app import MockConfig
+from mock_server.http_clients import tls_context
 from mock_server.marqeta.vendor import DEMO_PASSWORD, DEMO_USER
 from mock_server.store.memory import _MemoryTransaction
+from tests.support import ConformanceRun, run_with_junit, serve, serve_app
 
 HOP_BY_HOP = {"host", "content-length", "transfer-encoding", "connection", "content-encoding"}
 
@@ -59,7 +66,7 @@ def proxy(
     upstream: str, defect: Defect | None = None, prefix: str = ""
 ) -> tuple[ASGIApp, ProxyLog]:
     """An ASGI app forwarding ``prefix``/* to ``upstream``/*, with ``defect`` applied."""
-    client = httpx.AsyncClient(base_url=upstream, timeout=30)
+    client = httpx.AsyncClient(verify=tls_context(), base_url=upstream, timeout=30)
     log = ProxyLog()
 
     async def forward(request: Request) -> Response:
@@ -478,3 +485,29 @@ DEFECTS = [
         on_response=_marqeta_error_shape,
     ),
 ]
+
+
+def run_with_defect(defect: Defect, junit: Path) -> ConformanceRun:
+    """``refund-conformance run`` (seed 1) against a proxy planting ``defect`` in a correct mock
+    (its patches applied to the mock's code for the run)."""
+    with ExitStack() as stack:
+        for target, replacement in defect.patches:
+            stack.enter_context(mock.patch(target, replacement))
+        upstream = stack.enter_context(serve(MockConfig()))
+        app, _ = proxy(upstream.root, defect)
+        root = stack.enter_context(serve_app(app))
+        return run_with_junit(defect.api, root, junit, "--seed", "1")
+
+
+def reads_run_of(name: str) -> pytest.MarkDecorator:
+    """Marks a test that reads the run of the defect ``name`` (the ``planted`` fixture): tests
+    of one run share a pytest-xdist group, so that under ``--dist loadgroup`` (``make test``)
+    they meet in one process and the run is made once."""
+    if name not in {defect.name for defect in DEFECTS}:
+        raise KeyError(f"no planted defect is named {name!r}")
+    return pytest.mark.xdist_group(f"planted: {name}")
+
+
+def each_defect() -> list[Any]:
+    """The test parameters, one per defect, each in the group of the tests reading its run."""
+    return [pytest.param(d, id=d.name, marks=reads_run_of(d.name)) for d in DEFECTS]

@@ -9,20 +9,23 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import AsyncIterator, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import anyio
 import httpx
 import uvicorn
+from anyio.from_thread import BlockingPortal, start_blocking_portal
 
 import conformance.http
-from mock_server.app import MockConfig, build_app
+from mock_server.app import MockApp, MockConfig, build_app
 from mock_server.balanced.vendor import DEMO_BALANCED_SECRET
+from mock_server.http_clients import tls_context
 from mock_server.marqeta.vendor import DEMO_PASSWORD, DEMO_USER
 from mock_server.registry import control_contract
 from mock_server.spec import CONTRACTS_DIR, CONTROL_CONTRACT, Contract, load_contract
@@ -30,6 +33,8 @@ from mock_server.store import Listing, PageQuery, Record, Store, Stored, Transac
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO_AUTH = (DEMO_USER, DEMO_PASSWORD)
+# What the control API asks of a request that changes state, body or none (control/guard.py).
+JSON = {"Content-Type": "application/json"}
 TIMESTAMP_PATTERN = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$"
 
 
@@ -79,6 +84,93 @@ def free_port() -> int:
 class LiveMock:
     root: str  # http://127.0.0.1:PORT
     app: Any
+
+
+IN_PROCESS_ROOT = "http://127.0.0.1"  # a loopback name, as the control API's guard asks; no socket
+
+
+class InProcessMock:
+    """The mock served in this test process without a socket, for tests where a socket is not
+    what is tested: the app and its lifespan run on an event loop in a thread of their own
+    (anyio's blocking portal), and each client's transport hands requests straight to the app."""
+
+    def __init__(self, app: MockApp, portal: BlockingPortal) -> None:
+        self.app = app
+        self.root = IN_PROCESS_ROOT
+        self.transport = _PortalTransport(app, portal)
+
+    def client(self, path: str = "", **options: Any) -> httpx.Client:
+        """An httpx client for ``root + path``; ``options`` as httpx.Client's."""
+        return httpx.Client(base_url=self.root + path, transport=self.transport, **options)
+
+    def request(self, method: str, path: str, **options: Any) -> httpx.Response:
+        """One request to ``root + path``; ``options`` as httpx.request's (auth, json, ...)."""
+        with httpx.Client(transport=self.transport) as client:
+            return client.request(method, self.root + path, **options)
+
+
+class _PortalTransport(httpx.BaseTransport):
+    def __init__(self, app: MockApp, portal: BlockingPortal) -> None:
+        # As a server would: an exception the app re-raises after answering (Starlette does, for
+        # servers to log) does not replace the answer.
+        self.asgi = httpx.ASGITransport(app, raise_app_exceptions=False)
+        self.portal = portal
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        request.read()  # a byte stream, both sync and async
+        return self.portal.call(self._send, request)
+
+    async def _send(self, request: httpx.Request) -> httpx.Response:
+        seconds = request.extensions.get("timeout", {}).get("read")  # None: no limit
+        try:
+            with anyio.fail_after(seconds):
+                answer = await self.asgi.handle_async_request(request)
+                body = await answer.aread()
+        except TimeoutError as exc:
+            raise httpx.ReadTimeout(f"no answer within {seconds} s", request=request) from exc
+        # A stream, not content: the client reads it and so stamps the response's elapsed time.
+        return httpx.Response(
+            answer.status_code, headers=answer.headers, stream=httpx.ByteStream(body)
+        )
+
+
+@asynccontextmanager
+async def _lifespan(app: MockApp) -> AsyncIterator[None]:
+    """The ASGI lifespan protocol, as a server runs it: startup before the first request,
+    shutdown after the last; an app that fails either way fails the tests with its error."""
+    to_app: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+    from_app: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+    scope = {"type": "lifespan", "asgi": {"version": "3.0"}, "state": {}}
+    running = asyncio.ensure_future(app(scope, to_app.get, from_app.put))  # type: ignore[arg-type]
+
+    async def told(message: str) -> None:
+        """Send ``lifespan.<message>`` and wait for its ``.complete``, or the app's end."""
+        await to_app.put({"type": f"lifespan.{message}"})
+        answer = asyncio.ensure_future(from_app.get())
+        await asyncio.wait({answer, running}, return_when=asyncio.FIRST_COMPLETED)
+        if not answer.done():
+            answer.cancel()
+            running.result()  # what ended the app, raised here
+            raise RuntimeError(f"the mock's lifespan ended without answering {message}")
+        said = answer.result()
+        if said["type"] != f"lifespan.{message}.complete":
+            raise RuntimeError(f"the mock's {message} failed: {said.get('message')}")
+
+    await told("startup")
+    try:
+        yield
+    finally:
+        await told("shutdown")
+        await running
+
+
+@contextmanager
+def in_process(config: MockConfig) -> Iterator[InProcessMock]:
+    """The mock built from ``config`` (its responses checked against the contract as they
+    leave, so a mock bug fails its test), started and stopped in this process."""
+    app = build_app(replace(config, validate_responses=True))
+    with start_blocking_portal() as portal, portal.wrap_async_context_manager(_lifespan(app)):
+        yield InProcessMock(app, portal)
 
 
 @contextmanager
@@ -190,13 +282,20 @@ class ContractClient(conformance.http.ContractClient):
     made it.
     """
 
-    def __init__(self, base_url: str, contract_file: str, auth: Any = DEMO_AUTH) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        contract_file: str,
+        auth: Any = DEMO_AUTH,
+        headers: dict[str, str] | None = None,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
         contract = (
             control_contract()
             if contract_file == CONTROL_CONTRACT
             else str(CONTRACTS_DIR / contract_file)
         )
-        super().__init__(base_url, contract, auth)
+        super().__init__(base_url, contract, auth, headers=headers, transport=transport)
 
 
 def served(filename: str) -> Contract:
@@ -215,7 +314,7 @@ def race(posts: list[Post], barrier_timeout: float = 60) -> list[httpx.Response]
 
     def post(request: Post) -> httpx.Response:
         url, body, auth = request
-        with httpx.Client(auth=auth, timeout=60) as client:
+        with httpx.Client(verify=tls_context(), auth=auth, timeout=60) as client:
             start_together.wait()
             return client.post(url, json=body)
 
@@ -225,6 +324,19 @@ def race(posts: list[Post], barrier_timeout: float = 60) -> list[httpx.Response]
 
 AUTH = {"marqeta": ":".join(DEMO_AUTH), "balanced": f"{DEMO_BALANCED_SECRET}:"}
 BASE = {"marqeta": "/v3", "balanced": "/v1"}
+
+
+@dataclass(frozen=True)
+class ConformanceRun:
+    """A finished ``refund-conformance run``: its output, and the JUnit file it wrote."""
+
+    result: subprocess.CompletedProcess[str]
+    junit: Path
+
+
+def run_with_junit(api: str, root: str, junit: Path, *extra: str) -> ConformanceRun:
+    """``run_conformance`` that also writes ``junit``: a run several tests read."""
+    return ConformanceRun(run_conformance(api, root, *extra, "--junit-xml", str(junit)), junit)
 
 
 def run_conformance(api: str, root: str, *extra: str) -> subprocess.CompletedProcess[str]:

@@ -123,7 +123,7 @@ def test_a_vendor_control_kind_missing_from_the_control_table_stops_start_up(mon
 
 def test_an_undeclared_kind_raised_while_serving_is_a_500_in_the_apis_shape(caplog):
     router = ErrorRouter()
-    router.register("/v1", CategoryErrorFormat({"internal_error": INTERNAL}))
+    router.register("/v1", CategoryErrorFormat({"internal_error": INTERNAL}, "OHM"))
     answer = router.respond("/v1/x", MarqetaKind.BALANCE_NOT_NEGATIVE, "odd")
     assert answer.status_code == 500
     assert "balance_not_negative" in caplog.text

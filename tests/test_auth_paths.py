@@ -33,17 +33,21 @@ def _spellings(path: str) -> list[str]:
 
 
 @pytest.fixture
-def real_ids(live_mock, control) -> dict[str, str]:
-    """Ids of real resources, so that a request let through would find something."""
-    root = live_mock.root
+def real_ids(live_mock, session) -> dict[str, str]:
+    """Ids of real resources in the test's session, so that a request let through would find
+    something."""
     body = {"method": "ACH", "type": "CREDIT_BALANCE_REFUND", "amount": 1}
     account = "demo_account_credit_balance"
-    refund = httpx.post(f"{root}/v3/accounts/{account}/refunds", json=body, auth=DEMO_AUTH)
+    refund = live_mock.request(
+        "POST", f"/v3/accounts/{account}/refunds", json=body, auth=DEMO_AUTH, headers=session
+    )
     debit_uri = "/v1/marketplaces/TEST-MPdemo/debits/WDdemo1254"
-    balanced = httpx.post(
-        f"{root}/v1/marketplaces/TEST-MPdemo/refunds",
+    balanced = live_mock.request(
+        "POST",
+        "/v1/marketplaces/TEST-MPdemo/refunds",
         json={"debit_uri": debit_uri, "amount": 5},
         auth=(DEMO_BALANCED_SECRET, ""),
+        headers=session,
     )
     return {
         "account_token": account,
@@ -71,10 +75,10 @@ def _operations(filename: str, ids: dict[str, str]) -> list[tuple[str, str]]:
 @pytest.mark.parametrize("contract", ["marqeta-credit.yaml", "balanced-v1.yaml"])
 @pytest.mark.parametrize("auth", [None, ("demo_app_token", "wrong"), ("nobody", "")])
 def test_no_spelling_of_any_operation_answers_2xx_without_credentials(
-    live_mock, real_ids, contract, auth
+    live_mock, session, real_ids, contract, auth
 ):
     tried = 0
-    with httpx.Client(base_url=live_mock.root, auth=auth, follow_redirects=True) as client:
+    with live_mock.client(auth=auth, follow_redirects=True, headers=session) as client:
         for method, path in _operations(contract, real_ids):
             for spelling in _spellings(path):
                 response = client.request(method, spelling, json={})
@@ -115,7 +119,7 @@ NON_ASCII_ATTEMPTS = [
 @pytest.mark.parametrize(("user", "password"), NON_ASCII_ATTEMPTS)
 def test_non_ascii_credentials_are_refused_with_401_not_500(live_mock, user, password):
     for path in ("/v3/accounts", "/v1/marketplaces"):
-        refused = httpx.get(f"{live_mock.root}{path}", headers=basic(user, password))
+        refused = live_mock.request("GET", path, headers=basic(user, password))
         assert refused.status_code == 401, refused.text
 
 

@@ -11,6 +11,7 @@ import pytest
 
 from mock_server.app import MockConfig, build_app
 from mock_server.control.lifecycle import AutoLifecycle, parse_lifecycle
+from mock_server.http_clients import tls_context
 from mock_server.marqeta.models import Refund
 from mock_server.marqeta.service import MarqetaService, NewRefund, Policy
 from mock_server.sessions import Session
@@ -106,7 +107,7 @@ def marqeta_service(clock: SettableClock) -> MarqetaService:
 
 def test_a_served_mock_completes_refunds_on_its_own(start_mock):
     _, root = start_mock("--lifecycle", "auto:200ms")
-    with httpx.Client(base_url=root, auth=DEMO_AUTH, timeout=10) as client:
+    with httpx.Client(verify=tls_context(), base_url=root, auth=DEMO_AUTH, timeout=10) as client:
         token = client.post(URL, json=REFUND).json()["token"]
         seen: list[str] = []
         deadline = time.monotonic() + 15

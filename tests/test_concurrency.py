@@ -9,6 +9,7 @@ import pytest
 
 from mock_server.app import MockConfig
 from mock_server.balanced.vendor import DEMO_BALANCED_SECRET
+from mock_server.http_clients import tls_context
 from mock_server.store import Store
 from mock_server.store.backends import open_store
 from tests.support import DEMO_AUTH, SlowReadStore, race, serve
@@ -43,7 +44,7 @@ def test_concurrent_refunds_never_refund_past_zero(fresh_store):
         assert len(accepted) == 13  # 13 x 7.50 = 97.50; a 14th would pass zero
         refused = [r.json()["error_code"] for r in responses if r.status_code == 400]
         assert set(refused) == {"400102"}
-        with httpx.Client(auth=DEMO_AUTH) as client:
+        with httpx.Client(verify=tls_context(), auth=DEMO_AUTH) as client:
             final = client.get(f"{mock.root}/v3/accounts/{account}").json()
             journal = client.get(f"{mock.root}/v3/accounts/{account}/journalentries?count=100")
         assert Decimal(str(final["current_balance"])) == Decimal("-100") + sum(accepted)

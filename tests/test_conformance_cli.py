@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import base64
+import functools
 import subprocess
 import sys
 import xml.etree.ElementTree as ElementTree
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -14,8 +16,18 @@ from junitparser import JUnitXml
 
 from conformance.http import RateLimiter
 from mock_server.app import MockConfig, build_app
-from tests.defects import DEFECTS, proxy
-from tests.support import AUTH, BASE, DEMO_AUTH, ROOT, run_conformance, serve, serve_app
+from mock_server.balanced.vendor import DEMO_BALANCED_SECRET
+from tests.defects import proxy, reads_run_of
+from tests.support import (
+    AUTH,
+    BASE,
+    DEMO_AUTH,
+    ROOT,
+    ConformanceRun,
+    run_conformance,
+    run_with_junit,
+    serve_app,
+)
 
 
 @pytest.fixture(scope="module")
@@ -36,16 +48,37 @@ def test_a_transparent_proxy_changes_nothing(mock_root, api):
     assert len(log.methods) > 100
 
 
+@pytest.fixture(scope="module")
+def on_the_mock(
+    mock_root: str, tmp_path_factory: pytest.TempPathFactory
+) -> Callable[[str, int], ConformanceRun]:
+    """The run of an API with a seed against the correct mock, made once: several tests read
+    one run's report and JUnit file (in the xdist group ``SEED_1``, so that under ``--dist
+    loadgroup`` they meet in one process)."""
+
+    @functools.cache
+    def run(api: str, seed: int) -> ConformanceRun:
+        junit = tmp_path_factory.mktemp("junit") / f"{api}.xml"
+        return run_with_junit(api, mock_root, junit, "--seed", str(seed))
+
+    return run
+
+
+SEED_1 = pytest.mark.xdist_group("seed 1 on the correct mock")
+
+
+# Five seeds: that the suite cries no wolf is not left to one draw.
 @pytest.mark.parametrize("api", ["marqeta", "balanced"])
-def test_correct_mock_conforms_under_five_seeds(mock_root, api):
-    for seed in range(1, 6):
-        result = run_conformance(api, mock_root, "--seed", str(seed))
-        assert result.returncode == 0, f"seed {seed}:\n" + result.stdout[-4000:]
-        assert "CONFORMS:" in result.stdout and "0 failed" in result.stdout
+@pytest.mark.parametrize("seed", [pytest.param(1, marks=SEED_1), 2, 3, 4, 5])
+def test_the_correct_mock_conforms(on_the_mock, api, seed):
+    result = on_the_mock(api, seed).result
+    assert result.returncode == 0, result.stdout[-4000:]
+    assert "CONFORMS:" in result.stdout and "0 failed" in result.stdout
 
 
-def test_report_names_every_operation_and_the_checks_that_ran(mock_root):
-    result = run_conformance("marqeta", mock_root, "--seed", "1")
+@SEED_1
+def test_report_names_every_operation_and_the_checks_that_ran(on_the_mock):
+    result = on_the_mock("marqeta", 1).result
     report = result.stdout
     for line in (
         "PASS  POST /accounts/{account_token}/creditbalancerefunds",
@@ -114,13 +147,14 @@ def test_help_explains_each_option():
         assert option in result.stdout
 
 
-def test_junit_xml_lists_every_test_without_credentials(mock_root, tmp_path):
-    junit = tmp_path / "conformance.xml"
-    result = run_conformance("balanced", mock_root, "--seed", "1", "--junit-xml", str(junit))
-    assert result.returncode == 0
-    suite = ElementTree.parse(junit).getroot().find("testsuite")
+@SEED_1
+def test_junit_xml_lists_every_test_without_credentials(on_the_mock):
+    run = on_the_mock("balanced", 1)
+    assert run.result.returncode == 0
+    suite = ElementTree.parse(run.junit).getroot().find("testsuite")
     assert suite is not None and int(suite.get("tests", "0")) >= 25
     assert int(suite.get("failures", "0")) == 0
+    assert DEMO_BALANCED_SECRET not in run.junit.read_text()
 
 
 def test_read_only_run_sends_no_writes(mock_root):
@@ -217,12 +251,31 @@ def test_pytest_runs_the_suite_with_the_same_options(mock_root):
     assert "deselected" in result.stdout  # the Balanced tests are not run for --api marqeta
 
 
+def test_the_plugin_leaves_other_projects_tests_alone(tmp_path):
+    """The suite's plugin loads in every pytest run where the kit is installed: objects of any
+    kind in a project's test module (a mock's ``call`` answers every attribute) collect as
+    they would without it."""
+    (tmp_path / "test_project.py").write_text(
+        "from unittest.mock import call, sentinel\n\n\ndef test_project():\n    assert call\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(tmp_path)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert "1 passed" in result.stdout
+
+
 # What CI reads ------------------------------------------------------------------------------
 
 
-def test_junit_names_the_suite_after_the_api_and_each_case_as_the_report_does(mock_root, tmp_path):
-    junit = tmp_path / "marqeta.xml"
-    result = run_conformance("marqeta", mock_root, "--seed", "1", "--junit-xml", str(junit))
+@SEED_1
+def test_junit_names_the_suite_after_the_api_and_each_case_as_the_report_does(on_the_mock):
+    run = on_the_mock("marqeta", 1)
+    result, junit = run.result, run.junit
     assert result.returncode == 0, result.stdout[-3000:]
     (suite,) = list(JUnitXml.fromfile(str(junit)))
     assert suite.name == "marqeta"
@@ -234,9 +287,12 @@ def test_junit_names_the_suite_after_the_api_and_each_case_as_the_report_does(mo
     assert "hypothesis" not in junit.read_text().lower()  # no statistics blobs
 
 
-def test_a_violation_in_junit_carries_expected_got_and_a_curl_line(tmp_path):
-    junit = tmp_path / "failing.xml"
-    result = report_on("missing required field", "--junit-xml", str(junit))
+@reads_run_of("missing required field")
+def test_a_violation_in_junit_carries_expected_got_and_a_curl_line(planted):
+    result, junit = (
+        planted("missing required field").result,
+        planted("missing required field").junit,
+    )
     assert result.returncode == 1
     (suite,) = list(JUnitXml.fromfile(str(junit)))
     failing = [case for case in suite if not case.is_passed and not case.is_skipped]
@@ -246,17 +302,9 @@ def test_a_violation_in_junit_carries_expected_got_and_a_curl_line(tmp_path):
     assert DEMO_AUTH[1] not in junit.read_text()  # the password never appears
 
 
-def report_on(defect_name: str, *extra: str) -> subprocess.CompletedProcess[str]:
-    """A Marqeta run against a proxy that plants the named defect in a correct mock."""
-    defect = next(d for d in DEFECTS if d.name == defect_name)
-    with serve(MockConfig()) as upstream:
-        app, _ = proxy(upstream.root, defect)
-        with serve_app(app) as root:
-            return run_conformance("marqeta", root, "--seed", "1", *extra)
-
-
-def test_reproduce_lines_mask_the_credentials_only_in_one_spelling():
-    report = report_on("missing required field").stdout
+@reads_run_of("missing required field")
+def test_reproduce_lines_mask_the_credentials_only_in_one_spelling(planted):
+    report = planted("missing required field").result.stdout
     assert "[Filtered]" not in report  # fields named like secrets (a refund's token) are data
     assert "authorization: [redacted]" in report.lower()
     assert DEMO_AUTH[1] not in report and base64_credentials() not in report
@@ -266,8 +314,9 @@ def base64_credentials() -> str:
     return base64.b64encode(":".join(DEMO_AUTH).encode()).decode()
 
 
-def test_one_wrong_answer_seen_by_many_tests_is_one_finding():
-    report = report_on("transition answered 200").stdout
+@reads_run_of("transition answered 200")
+def test_one_wrong_answer_seen_by_many_tests_is_one_finding(planted):
+    report = planted("transition answered 200").result.stdout
     findings = [line for line in report.splitlines() if "200 is not a documented status" in line]
     assert len(findings) == 1, report[-4000:]
     assert "hit by:" in report

@@ -4,31 +4,24 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from contextlib import ExitStack
-from unittest import mock
+from collections.abc import Callable
 
 import pytest
 
 from mock_server.app import MockConfig
 from tests.defects import (
-    DEFECTS,
     UNRECOGNISED_METHODS,
     Defect,
+    each_defect,
     proxy,
 )
 from tests.defects import gateway_501_for_unknown_methods as gateway_501
-from tests.support import ROOT, run_conformance, serve, serve_app
+from tests.support import ROOT, ConformanceRun, run_conformance, serve, serve_app
 
 
-@pytest.mark.parametrize("defect", DEFECTS, ids=[d.name for d in DEFECTS])
-def test_each_planted_defect_is_reported(defect: Defect):
-    with ExitStack() as stack:
-        for target, replacement in defect.patches:
-            stack.enter_context(mock.patch(target, replacement))
-        upstream = stack.enter_context(serve(MockConfig()))
-        app, _ = proxy(upstream.root, defect)
-        root = stack.enter_context(serve_app(app))
-        result = run_conformance(defect.api, root, "--seed", "1")
+@pytest.mark.parametrize("defect", each_defect())
+def test_each_planted_defect_is_reported(defect: Defect, planted: Callable[[str], ConformanceRun]):
+    result = planted(defect.name).result
     report = result.stdout
     assert result.returncode == 1, report[-3000:] + result.stderr[-2000:]
     assert defect.detected_as in report, report[-4000:]

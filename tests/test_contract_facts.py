@@ -19,6 +19,7 @@ from mock_server.spec import load_contract
 CODED = {"info": {"title": "Coded"}, "x-mock-error-codes": {"invalid_request": "400001"}}
 CATEGORIES = {
     "info": {"title": "Categorised"},
+    "x-mock-request-id-prefix": "REQ",
     "x-mock-error-categories": {
         "invalid_request": {"status_code": 400, "category_code": "request", "category_type": "x"}
     },
@@ -43,6 +44,13 @@ def test_the_error_table_decides_the_body_and_reads_answers_back():
     assert not categorised.says("invalid_request", "not a body")
 
 
+def test_request_ids_start_as_the_contract_says():
+    body = error_format_of(CATEGORIES).body("invalid_request", "bad")
+    request_id = str(body["request_id"])
+    assert request_id.startswith("REQ") and len(request_id) == 35
+    assert body["description"] == f"bad Your request id is {request_id}."
+
+
 @pytest.mark.parametrize(
     ("contract", "said"),
     [
@@ -56,6 +64,11 @@ def test_the_error_table_decides_the_body_and_reads_answers_back():
         ({**CODED, "x-mock-unknown-query-parameters": "dropped"}, "not refused or ignored"),
         ({**CODED, "x-mock-max-body-bytes": "1 MiB"}, "is not a size"),
         ({**CODED, "x-mock-max-body-bytes": True}, "is not a size"),
+        ({**CATEGORIES, "x-mock-request-id-prefix": 7}, "needs x-mock-request-id-prefix"),
+        (
+            {k: v for k, v in CATEGORIES.items() if k != "x-mock-request-id-prefix"},
+            "needs x-mock-request-id-prefix",
+        ),
     ],
 )
 def test_a_fact_stated_wrongly_is_refused_in_one_line(contract, said):

@@ -18,7 +18,7 @@ def test_health_names_each_api_and_its_base_paths(control):
 
 def test_health_contract_link_serves_the_contract(control, live_mock):
     link = control.get("/health").json()["apis"]["marqeta"]["contract"]
-    served = httpx.get(f"{live_mock.root}{link}").json()
+    served = live_mock.request("GET", link).json()
     assert (
         served["paths"]["/accounts/{account_token}/creditbalancerefunds"]["post"]["operationId"]
         == "createBalanceRefund"

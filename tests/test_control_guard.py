@@ -8,10 +8,9 @@ import pytest
 
 from mock_server.__main__ import config_from, parse_args
 from mock_server.app import MockConfig
-from tests.support import DEMO_AUTH, serve
+from tests.support import DEMO_AUTH, JSON, serve
 
 EVIL = "https://evil.example"
-JSON = {"Content-Type": "application/json"}
 
 
 def accounts_in(root: str) -> int:

@@ -14,9 +14,10 @@ import pytest
 from mock_server.app import MockConfig
 from mock_server.control.journal import Journal
 from mock_server.faults import Draw, Fault, FaultBook
+from mock_server.spec import CONTROL_CONTRACT
 from mock_server.store.backends import SQLiteBackend, store_backend
 from mock_server.store.memory import MemoryStore
-from tests.support import DEMO_AUTH, serve
+from tests.support import DEMO_AUTH, JSON, ContractClient, serve
 
 URL = "/accounts/demo_account_credit_balance/refunds"
 REFUND = {"method": "ACH", "type": "CREDIT_BALANCE_REFUND", "amount": 1}
@@ -231,15 +232,15 @@ def test_the_journal_shows_requests_newest_first_without_credentials(mock_contro
 # Sessions ----------------------------------------------------------------------------------
 
 
-def test_each_session_sees_and_changes_only_its_own_state(mock_control, v3):
+def test_each_session_sees_and_changes_only_its_own_state(mock_control, v3, default_v3):
     alice, bob = (f"{name}-{uuid.uuid4().hex[:8]}" for name in ("alice", "bob"))
     as_alice, as_bob = {"X-Mock-Session": alice}, {"X-Mock-Session": bob}
     token = v3.post(URL, json=REFUND, headers=as_alice).json()["token"]
     assert v3.get(f"{URL}/{token}", headers=as_alice).status_code == 200
-    assert v3.get(f"{URL}/{token}").status_code == 404
+    assert default_v3.get(f"{URL}/{token}").status_code == 404
     assert v3.get(f"{URL}/{token}", headers=as_bob).status_code == 404
     # Each session starts from the start fixtures, and its balance moves on its own.
-    assert balance(v3) == Decimal("-1250")
+    assert balance(default_v3) == balance(v3) == Decimal("-1250")
     assert Decimal(
         str(v3.get(URL.removesuffix("/refunds"), headers=as_alice).json()["current_balance"])
     ) == Decimal("-1249")
@@ -323,7 +324,7 @@ def test_deleting_a_session_leaves_the_others_alone(mock_control, v3):
     assert (refused.status_code, refused.json()["error_code"]) == (400, "400001")
 
 
-def test_a_fault_set_for_a_session_hits_only_that_session(mock_control, v3):
+def test_a_fault_set_for_a_session_hits_only_that_session(mock_control, v3, default_v3):
     alice, bob = (f"{name}-{uuid.uuid4().hex[:8]}" for name in ("alice", "bob"))
     mine = mock_control.put(
         "/faults/marqeta/retrieveAccount", json={"next": [500]}, headers={"X-Mock-Session": alice}
@@ -331,22 +332,27 @@ def test_a_fault_set_for_a_session_hits_only_that_session(mock_control, v3):
     assert mine.json()["session"] == alice
     account = URL.removesuffix("/refunds")
     assert v3.get(account, headers={"X-Mock-Session": bob}).status_code == 200
-    assert v3.get(account).status_code == 200  # nor the default state
+    assert default_v3.get(account).status_code == 200  # nor the default state
     assert v3.get(account, headers={"X-Mock-Session": alice}).status_code == 500
     assert v3.get(account, headers={"X-Mock-Session": alice}).status_code == 200  # used up
 
 
-def test_a_fault_set_without_a_session_hits_every_request_until_cleared(mock_control, v3):
-    mock_control.put("/faults/marqeta/retrieveAccount", json={"error_rate": 1})
+def test_a_fault_set_without_a_session_hits_every_request_until_cleared(
+    live_mock, mock_control, default_v3, session
+):
+    everyone = ContractClient(
+        f"{live_mock.root}/__mock__", CONTROL_CONTRACT, None, JSON, live_mock.transport
+    )
+    everyone.put("/faults/marqeta/retrieveAccount", json={"error_rate": 1})
     account = URL.removesuffix("/refunds")
-    someone = {"X-Mock-Session": f"someone-{uuid.uuid4().hex[:8]}"}
-    assert v3.get(account).status_code == 500
-    assert v3.get(account, headers=someone).status_code == 500
+    assert default_v3.get(account).status_code == 500
+    assert default_v3.get(account, headers=session).status_code == 500
     # A session's own faults are cleared with it; everyone's only without the header.
-    assert mock_control.delete("/faults", headers=someone).status_code == 204
-    assert v3.get(account).status_code == 500
     assert mock_control.delete("/faults").status_code == 204
-    assert v3.get(account).status_code == 200
+    assert default_v3.get(account).status_code == 500
+    assert everyone.delete("/faults").status_code == 204
+    assert default_v3.get(account).status_code == 200
+    everyone.close()
 
 
 # The dashboard's reads stay small and off the way of everyone else ---------------------------

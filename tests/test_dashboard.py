@@ -14,6 +14,7 @@ import pytest
 
 from mock_server.app import MockConfig
 from mock_server.balanced.vendor import DEMO_BALANCED_SECRET
+from mock_server.http_clients import tls_context
 from tests.support import DEMO_AUTH, ROOT, serve
 
 ARTIFACTS = ROOT / "test-artifacts"
@@ -71,7 +72,10 @@ def test_the_dashboard_shows_a_refund_made_through_the_api_and_advances_it(brows
     page.on("request", polls.started)
     page.on("requestfinished", polls.finished)
     page.on("requestfailed", polls.finished)
-    with serve(MockConfig()) as mock, httpx.Client(base_url=mock.root, auth=DEMO_AUTH) as api:
+    with (
+        serve(MockConfig()) as mock,
+        httpx.Client(verify=tls_context(), base_url=mock.root, auth=DEMO_AUTH) as api,
+    ):
         page.goto(f"{mock.root}/__mock__/")
         account = page.locator('[data-account="demo_account_credit_balance"]')
         expect(account).to_contain_text("balance -1250.00 USD")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-import httpx
 import pytest
 import yaml
 
@@ -39,10 +38,11 @@ def test_demo_account_can_be_refunded_listed_transitioned_and_watched(marqeta):
     assert Decimal(str(marqeta.get(account).json()["current_balance"])) == Decimal("-1250")
 
 
-def test_cors_preflight_and_error_responses_allow_a_browser_app(live_mock, control):
-    url = f"{live_mock.root}/v3/accounts/demo_account_credit_balance/refunds"
+def test_cors_preflight_and_error_responses_allow_a_browser_app(live_mock):
+    url = "/v3/accounts/demo_account_credit_balance/refunds"
     origin = {"Origin": "http://localhost:5173"}
-    preflight = httpx.options(
+    preflight = live_mock.request(
+        "OPTIONS",
         url,
         headers={
             **origin,
@@ -55,14 +55,14 @@ def test_cors_preflight_and_error_responses_allow_a_browser_app(live_mock, contr
     allowed = preflight.headers["access-control-allow-headers"].lower()
     # The mock's own headers too: a browser app forces answers and picks its session itself.
     assert {"authorization", "prefer", "x-mock-session"} <= set(allowed.split(","))
-    unauthorized = httpx.get(url, headers=origin)
+    unauthorized = live_mock.request("GET", url, headers=origin)
     assert unauthorized.status_code == 401
     assert unauthorized.headers["access-control-allow-origin"] == "*"
 
 
-def test_swagger_ui_is_served_for_each_path_spelling(live_mock, control):
+def test_swagger_ui_is_served_for_each_path_spelling(live_mock):
     for base in ("/v3", "/v3/credit"):
-        page = httpx.get(f"{live_mock.root}{base}/ui/", follow_redirects=True)
+        page = live_mock.request("GET", f"{base}/ui/", follow_redirects=True)
         assert page.status_code == 200
         assert "swagger" in page.text.lower()
         assert f"{base}/openapi.json" in page.text  # the UI reads the contract served below
@@ -76,7 +76,7 @@ def test_swagger_ui_is_served_for_each_path_spelling(live_mock, control):
 def test_each_contract_is_served_as_written_with_its_components(
     live_mock, base, filename, spelling
 ):
-    answer = httpx.get(f"{live_mock.root}{base}/{spelling}")
+    answer = live_mock.request("GET", f"{base}/{spelling}")
     assert answer.status_code == 200
     document = answer.json() if spelling.endswith("json") else yaml.safe_load(answer.text)
     written = served(filename)

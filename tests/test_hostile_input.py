@@ -9,11 +9,10 @@ import httpx
 import pytest
 
 from mock_server.balanced.vendor import DEMO_BALANCED_SECRET
-from tests.support import DEMO_AUTH, served
+from tests.support import DEMO_AUTH, JSON, InProcessMock, served
 
 ACCOUNT = "/v3/accounts/demo_account_credit_balance"
 MARKETPLACE = "/v1/marketplaces/TEST-MPdemo"
-JSON = {"Content-Type": "application/json"}
 REFUND = '{"method": "ACH", "type": "CREDIT_BALANCE_REFUND", "amount": %s%s}'
 
 
@@ -72,9 +71,9 @@ def _is_marqeta_error(response: httpx.Response, status: int) -> bool:
 
 
 @pytest.fixture
-def marqeta_raw(live_mock, control) -> Iterator[httpx.Client]:
-    """A plain client: these requests are meant to break the contract."""
-    with httpx.Client(base_url=live_mock.root, auth=DEMO_AUTH, timeout=30) as client:
+def marqeta_raw(live_mock, session) -> Iterator[httpx.Client]:
+    """A plain client in the test's session: these requests are meant to break the contract."""
+    with live_mock.client(auth=DEMO_AUTH, timeout=30, headers=session) as client:
         yield client
 
 
@@ -169,10 +168,10 @@ BALANCED_BODIES = {
 
 
 @pytest.mark.parametrize("case", list(BALANCED_BODIES))
-def test_hostile_balanced_bodies_are_refused_and_change_nothing(live_mock, control, case):
+def test_hostile_balanced_bodies_are_refused_and_change_nothing(live_mock, session, case):
     body, status = BALANCED_BODIES[case]
     auth = (DEMO_BALANCED_SECRET, "")
-    with httpx.Client(base_url=live_mock.root, auth=auth, timeout=30) as client:
+    with live_mock.client(auth=auth, timeout=30, headers=session) as client:
         before = client.get(f"{MARKETPLACE}/refunds").json()["total"]
         response = client.post(f"{MARKETPLACE}/refunds", content=body, headers=JSON)
         assert response.status_code == status, response.text[:300]
@@ -201,14 +200,18 @@ def test_a_surrogate_pair_is_one_character_and_kept(v3):
 # Bodies without a Content-Type, on every operation that takes one ------------------------------
 
 
-def _real_path_values(root: str) -> dict[str, str]:
-    """A real resource for every path parameter of an operation that takes a body."""
+def _real_path_values(mock: InProcessMock, session: dict[str, str]) -> dict[str, str]:
+    """A real resource in the session for every path parameter of an operation with a body."""
     body = {"method": "ACH", "type": "CREDIT_BALANCE_REFUND", "amount": 1}
-    marqeta = httpx.post(f"{root}{ACCOUNT}/refunds", json=body, auth=DEMO_AUTH).json()
-    balanced = httpx.post(
-        f"{root}{MARKETPLACE}/refunds",
+    marqeta = mock.request(
+        "POST", f"{ACCOUNT}/refunds", json=body, auth=DEMO_AUTH, headers=session
+    ).json()
+    balanced = mock.request(
+        "POST",
+        f"{MARKETPLACE}/refunds",
         json={"debit_uri": f"{MARKETPLACE}/debits/WDdemo5000", "amount": 1},
         auth=(DEMO_BALANCED_SECRET, ""),
+        headers=session,
     ).json()
     return {
         "account_token": "demo_account_credit_balance",
@@ -233,17 +236,19 @@ BODY_OPERATIONS = [
 
 @pytest.mark.parametrize(("filename", "method", "path"), BODY_OPERATIONS)
 def test_a_body_without_content_type_is_415_in_the_vendor_shape(
-    live_mock, control, filename, method, path
+    live_mock, session, control, filename, method, path
 ):
     base, auth = {
         "marqeta-credit.yaml": ("/v3", DEMO_AUTH),
         "balanced-v1.yaml": ("/v1", (DEMO_BALANCED_SECRET, "")),
         "mock-control.yaml": ("/__mock__", None),
     }[filename]
-    url = live_mock.root + base + path.format(**_real_path_values(live_mock.root))
+    url = base + path.format(**_real_path_values(live_mock, session))
     before = control.get("/state").json()
     # A JSON body that would be accepted with its Content-Type (httpx adds none for content=).
-    response = httpx.request(method, url, content=b'{"status": "PENDING"}', auth=auth)
+    response = live_mock.request(
+        method, url, content=b'{"status": "PENDING"}', auth=auth, headers=session
+    )
     assert response.status_code == 415, response.text[:300]
     if filename == "balanced-v1.yaml":
         assert response.json()["status_code"] == 415

@@ -8,13 +8,13 @@ import httpx
 import pytest
 
 from mock_server.app import MockConfig, build_app
+from mock_server.http_clients import tls_context
 from mock_server.marqeta.models import REFUND as REFUND_KIND
 from mock_server.store.memory import MemoryStore
-from tests.support import DEMO_AUTH, serve_app
+from tests.support import DEMO_AUTH, JSON, ContractClient, serve, serve_app
 
 URL = "/accounts/demo_account_credit_balance/refunds"
 REFUND = '{"method": "ACH", "type": "CREDIT_BALANCE_REFUND", "amount": %s}'
-JSON = {"content-type": "application/json"}
 
 
 def assert_marqeta_error(response: httpx.Response, status: int, code: str) -> None:
@@ -44,8 +44,8 @@ def test_missing_or_wrong_credentials_are_unauthorized(marqeta, auth):
 
 def test_unauthorized_write_changes_nothing(v3):
     before = demo_balance(v3)
-    response = httpx.post(
-        f"{v3.base_url}{URL}",
+    response = v3.http.post(
+        URL,
         content=REFUND % 1,
         headers={"content-type": "application/json"},
         auth=("demo_app_token", "nope"),
@@ -56,7 +56,8 @@ def test_unauthorized_write_changes_nothing(v3):
 
 @pytest.mark.parametrize("header", ["Basic !!!notbase64", "Bearer abc", "Basic"])
 def test_malformed_authorization_header_is_unauthorized(v3, header):
-    response = httpx.get(f"{v3.base_url}/accounts", headers={"Authorization": header})
+    # No client credentials: the header given is the only one sent.
+    response = v3.http.get("/accounts", headers={"Authorization": header}, auth=None)
     assert_marqeta_error(response, 401, "401001")
 
 
@@ -104,10 +105,10 @@ def test_unknown_query_parameter_is_ignored_as_the_contract_says(v3):
     assert v3.get(f"{URL}?colour=blue").json() == v3.get(URL).json()
 
 
-def test_unknown_route_is_not_found_in_vendor_shape(live_mock, control):
+def test_unknown_route_is_not_found_in_vendor_shape(live_mock):
     auth = ("demo_app_token", "demo_access_token")
     for path in ("/v3/nothing/here", "/v3/credit/accounts/x/unknown"):
-        response = httpx.get(f"{live_mock.root}{path}", auth=auth)
+        response = live_mock.request("GET", path, auth=auth)
         assert_marqeta_error(response, 404, "404000")
 
 
@@ -122,25 +123,30 @@ def test_no_problem_json_on_any_error(v3):
         v3.http.get("/accounts?count=0"),
         v3.http.post(URL, content="{", headers={"content-type": "application/json"}),
         v3.http.get("/missing"),
-        httpx.get(f"{v3.base_url}/accounts"),
+        v3.http.get("/accounts", auth=None),
     ]
     assert all("problem" not in r.headers["content-type"] for r in responses)
 
 
-def test_a_chunked_upload_is_read_whole(v3):
+def test_a_chunked_upload_is_read_whole():
     def chunks():
         yield b'{"method": "ACH", "type": "CREDIT_BALANCE_REFUND",'
         yield b' "amount": 12.5}'
 
-    # Sent past the checking client (Schemathesis cannot read a streamed request back)...
-    response = v3.http.post(
-        "/accounts/demo_account_credit_balance/refunds",
-        content=chunks(),
-        headers={"Content-Type": "application/json"},
-    )
-    assert response.status_code == 201, response.text
-    # ...and read back through it.
-    refund = v3.get(f"/accounts/demo_account_credit_balance/refunds/{response.json()['token']}")
+    # Over a socket: the chunked transfer encoding is what is tested.
+    with serve(MockConfig()) as mock:
+        v3 = ContractClient(f"{mock.root}/v3", "marqeta-credit.yaml")
+        # Sent past the checking client (Schemathesis cannot read a streamed request back)...
+        response = v3.http.post(
+            "/accounts/demo_account_credit_balance/refunds",
+            content=chunks(),
+            headers={"Content-Type": "application/json"},
+        )
+        assert response.status_code == 201, response.text
+        # ...and read back through it.
+        token = response.json()["token"]
+        refund = v3.get(f"/accounts/demo_account_credit_balance/refunds/{token}")
+        v3.close()
     assert refund.json()["amount"] == 12.5
 
 
@@ -148,7 +154,10 @@ def test_a_chunked_upload_is_read_whole(v3):
 def test_a_response_the_contract_forbids_is_a_500_only_when_responses_are_checked(checked):
     store = MemoryStore()
     app = build_app(MockConfig(validate_responses=checked), store)
-    with serve_app(app) as root, httpx.Client(base_url=f"{root}/v3", auth=DEMO_AUTH) as client:
+    with (
+        serve_app(app) as root,
+        httpx.Client(verify=tls_context(), base_url=f"{root}/v3", auth=DEMO_AUTH) as client,
+    ):
         created = client.post(URL, content=REFUND % 1, headers=JSON)
         assert created.status_code == 201, created.text
         token = created.json()["token"]
@@ -165,7 +174,7 @@ def test_a_response_the_contract_forbids_is_a_500_only_when_responses_are_checke
 
 @pytest.mark.parametrize("path", ["/nothing", "/v2/refunds", "/favicon.ico", "/v3x/accounts"])
 def test_a_path_outside_every_api_is_a_neutral_404_that_names_what_is_served(live_mock, path):
-    response = httpx.get(f"{live_mock.root}{path}")
+    response = live_mock.request("GET", path)
     assert response.status_code == 404
     assert response.headers["content-type"] == "application/problem+json"
     problem = response.json()
@@ -175,11 +184,11 @@ def test_a_path_outside_every_api_is_a_neutral_404_that_names_what_is_served(liv
 
 
 def test_the_root_lists_the_apis_their_contracts_and_the_dashboard(live_mock):
-    index = httpx.get(f"{live_mock.root}/")
+    index = live_mock.request("GET", "/")
     assert index.status_code == 200
     listed = index.json()
     assert listed["dashboard"] == "/__mock__/"
     assert set(listed["apis"]["marqeta"]["base_paths"]) == {"/v3", "/v3/credit"}
     assert listed["apis"]["balanced"]["base_paths"] == ["/v1"]
     for api in listed["apis"].values():
-        assert httpx.get(f"{live_mock.root}{api['contract']}").status_code == 200
+        assert live_mock.request("GET", api["contract"]).status_code == 200

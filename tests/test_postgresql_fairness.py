@@ -9,10 +9,10 @@ from typing import Any
 
 import httpx
 
-from tests.support import DEMO_AUTH
+from mock_server.http_clients import tls_context
+from tests.support import DEMO_AUTH, JSON
 
 ACCOUNT = "/v3/accounts/demo_account_credit_balance"
-JSON = {"Content-Type": "application/json"}
 SEED_ACCOUNTS = 4000  # a seed that takes seconds on this machine
 
 
@@ -28,7 +28,7 @@ def test_a_long_seed_in_one_session_holds_that_session_only(start_mock, postgres
     seed_answer: list[httpx.Response] = []
 
     def seed() -> None:
-        with httpx.Client(timeout=300) as client:
+        with httpx.Client(verify=tls_context(), timeout=300) as client:
             seed_answer.append(
                 client.post(
                     f"{root}/__mock__/seed",
@@ -39,7 +39,7 @@ def test_a_long_seed_in_one_session_holds_that_session_only(start_mock, postgres
         seeding.clear()
 
     def in_slow_session(_: int) -> httpx.Response:
-        with httpx.Client(auth=DEMO_AUTH, timeout=60) as client:
+        with httpx.Client(verify=tls_context(), auth=DEMO_AUTH, timeout=60) as client:
             return client.get(f"{root}{ACCOUNT}", headers={"X-Mock-Session": "slow"})
 
     httpx.get(f"{root}{ACCOUNT}", auth=DEMO_AUTH, headers={"X-Mock-Session": "slow"})
@@ -47,7 +47,7 @@ def test_a_long_seed_in_one_session_holds_that_session_only(start_mock, postgres
     with ThreadPoolExecutor(12) as pool:
         seeder = pool.submit(seed)
         queued = [pool.submit(in_slow_session, n) for n in range(10)]  # behind the seed
-        with httpx.Client(auth=DEMO_AUTH, timeout=60) as client:
+        with httpx.Client(verify=tls_context(), auth=DEMO_AUTH, timeout=60) as client:
             while seeding.is_set():
                 for what, url, headers in (
                     ("other session", f"{root}{ACCOUNT}", {"X-Mock-Session": "other"}),

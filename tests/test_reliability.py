@@ -19,6 +19,7 @@ import httpx
 import pytest
 
 from mock_server.balanced.vendor import DEMO_BALANCED_SECRET
+from mock_server.http_clients import tls_context
 from tests.support import DEMO_AUTH, free_port, log_of, race, run_cli, run_conformance, stop
 
 CLIENTS = 64
@@ -97,7 +98,7 @@ def test_refunds_acknowledged_before_a_kill_are_all_there_after_restart(start_mo
     stop_sending = threading.Event()
 
     def send(client_number: int) -> None:
-        with httpx.Client(auth=DEMO_AUTH, timeout=10) as client:
+        with httpx.Client(verify=tls_context(), auth=DEMO_AUTH, timeout=10) as client:
             for n in range(10_000):
                 if stop_sending.is_set():
                     return
@@ -128,7 +129,9 @@ def test_refunds_acknowledged_before_a_kill_are_all_there_after_restart(start_mo
     assert len(acknowledged) >= 150 and refused
 
     _, root = start_mock("--no-demo", "--store", f"sqlite:{database}", port=port)
-    with httpx.Client(base_url=url.replace(f"http://127.0.0.1:{port}", root), auth=DEMO_AUTH) as c:
+    with httpx.Client(
+        verify=tls_context(), base_url=url.replace(f"http://127.0.0.1:{port}", root), auth=DEMO_AUTH
+    ) as c:
         for token, created in acknowledged.items():
             assert c.get(f"/{token}").json() == created, token
         for token in refused:

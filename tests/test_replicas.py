@@ -11,11 +11,11 @@ from decimal import Decimal
 import httpx
 
 from mock_server.balanced.vendor import DEMO_BALANCED_SECRET
+from mock_server.http_clients import tls_context
 from tests.postgres import postgres_server
-from tests.support import DEMO_AUTH, race
+from tests.support import DEMO_AUTH, JSON, race
 
 CLIENTS = 64
-JSON = {"Content-Type": "application/json"}
 
 
 def test_replicas_serve_one_state(start_mock, postgres):
@@ -91,7 +91,7 @@ def test_a_replica_killed_mid_load_loses_nothing_acknowledged(start_mock, postgr
     stop = threading.Event()
 
     def load(root: str, prefix: str) -> None:
-        with httpx.Client(auth=DEMO_AUTH, timeout=10) as client:
+        with httpx.Client(verify=tls_context(), auth=DEMO_AUTH, timeout=10) as client:
             for n in range(10_000):
                 if stop.is_set():
                     return
@@ -164,7 +164,9 @@ def test_replicas_running_the_lifecycle_timer_move_each_refund_once_a_step(start
         for n in range(6)
     ]
     deadline = time.monotonic() + 30
-    with httpx.Client(base_url=replicas[0], auth=DEMO_AUTH, timeout=10) as client:
+    with httpx.Client(
+        verify=tls_context(), base_url=replicas[0], auth=DEMO_AUTH, timeout=10
+    ) as client:
         for token in tokens:
             while client.get(f"{account}/refunds/{token}").json()["status"] != "COMPLETED":
                 assert time.monotonic() < deadline, "the timers did not complete the refunds"

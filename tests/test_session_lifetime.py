@@ -13,11 +13,11 @@ import httpx
 import pytest
 
 from mock_server.app import MockConfig
-from tests.support import DEMO_AUTH, serve
+from mock_server.http_clients import tls_context
+from tests.support import DEMO_AUTH, JSON, serve
 
 ACCOUNT = "/v3/accounts/demo_account_credit_balance"
 REFUND = {"method": "ACH", "type": "CREDIT_BALANCE_REFUND", "amount": 0.01}
-JSON = {"Content-Type": "application/json"}
 WRITERS = 8
 WRITES_EACH = 30  # racing the deletes
 FINAL_WRITES = 3  # each, once the last delete has answered: into stores that may be stale
@@ -49,7 +49,7 @@ def churn(roots: list[str], session: str) -> Churn:
     all_deleted = threading.Event()
 
     def write(writer: int) -> None:
-        with httpx.Client(auth=DEMO_AUTH, timeout=60) as client:
+        with httpx.Client(verify=tls_context(), auth=DEMO_AUTH, timeout=60) as client:
             for number in range(WRITES_EACH + FINAL_WRITES):
                 if number == WRITES_EACH:  # the last few certainly after the last delete
                     all_deleted.wait(timeout=120)
@@ -84,7 +84,9 @@ def churn(roots: list[str], session: str) -> Churn:
 
 def listed(root: str, session: str) -> set[str]:
     tokens: set[str] = set()
-    with httpx.Client(auth=DEMO_AUTH, headers={"X-Mock-Session": session}) as client:
+    with httpx.Client(
+        verify=tls_context(), auth=DEMO_AUTH, headers={"X-Mock-Session": session}
+    ) as client:
         start = 0
         while True:
             page = client.get(
@@ -165,7 +167,7 @@ def test_resets_at_the_same_time_all_succeed_and_leave_the_fixtures_once(
         barrier = threading.Barrier(RESETS)
 
         def reset(_: int) -> int:
-            with httpx.Client(timeout=60) as client:
+            with httpx.Client(verify=tls_context(), timeout=60) as client:
                 barrier.wait()
                 return client.post(f"{mock.root}/__mock__/reset", headers=JSON).status_code
 
@@ -185,7 +187,7 @@ def race_new_sessions(roots: list[str], count: int) -> list[int]:
     barrier = threading.Barrier(count)
 
     def open_one(number: int) -> int:
-        with httpx.Client(auth=DEMO_AUTH, timeout=60) as client:
+        with httpx.Client(verify=tls_context(), auth=DEMO_AUTH, timeout=60) as client:
             barrier.wait()
             return client.get(
                 f"{roots[number % len(roots)]}{ACCOUNT}",

@@ -13,11 +13,10 @@ import pytest
 from mock_server.app import MockConfig
 from mock_server.sessions import SessionFiles, SessionHooks, SessionLimits, Sessions
 from mock_server.store.backends import SQLiteBackend
-from tests.support import DEMO_AUTH, serve
+from tests.support import DEMO_AUTH, JSON, serve
 
 ACCOUNT = "/v3/accounts/demo_account_credit_balance"
 REFUND = {"method": "ACH", "type": "CREDIT_BALANCE_REFUND", "amount": 1}
-JSON = {"Content-Type": "application/json"}
 # Names whose files, spelled naively beside the database, are SQLite's own files or each other's.
 TRICKY_NAMES = ["v", "v-wal", "v-shm", "v-journal", "c.db", "c.db-wal", "V", "col", "col-wal"]
 

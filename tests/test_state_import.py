@@ -12,9 +12,8 @@ import pytest
 
 from mock_server.app import MockConfig
 from mock_server.balanced.vendor import DEMO_BALANCED_SECRET
-from tests.support import DEMO_AUTH, serve
+from tests.support import DEMO_AUTH, JSON, serve
 
-JSON = {"Content-Type": "application/json"}
 Document = dict[str, Any]
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from mock_server.http_clients import tls_context
 from tests.support import ROOT
 
 PLUGIN = Path(__file__).parent / "plugin_vendor"
@@ -50,7 +51,9 @@ def test_the_mock_serves_the_third_vendor_and_enforces_its_rule(tipjar_installed
 def test_the_control_api_seeds_counts_and_isolates_its_state(tipjar_installed, start_mock):
     _, root = start_mock()
     session = {"X-Mock-Session": "tips-only-here"}
-    with httpx.Client(base_url=f"{root}/__mock__", headers=session) as control:
+    with httpx.Client(
+        verify=tls_context(), base_url=f"{root}/__mock__", headers=session
+    ) as control:
         seed = {"tipjar": {"tips": [{"id": "TIPseeded", "reference": "seeded", "amount": 1}]}}
         seeded = control.post("/seed", json=seed)
         assert seeded.status_code == 201, seeded.text
