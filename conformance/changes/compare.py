@@ -1,0 +1,136 @@
+"""The two questions: what NEW breaks for BASE's clients (``diff``), and where our contract
+differs from the vendor's published document (``drift``)."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+from typing import Any
+
+from conformance.changes import versions
+from conformance.changes.documents import Documents, Source
+from conformance.changes.findings import Finding, Report, placed
+from conformance.changes.operations import (
+    DocumentComparer,
+    Raw,
+    operations,
+    server_prefixes,
+    template_key,
+    unique,
+)
+from conformance.changes.rules import RULES, Effect, Level
+
+ASSUMPTION = "x-mock-assumption"
+
+
+def diff(
+    base_source: Source,
+    new_source: Source,
+    *,
+    check_version: bool = True,
+    allow_announced: bool = False,
+) -> Report:
+    base, new = Documents(base_source), Documents(new_source)
+    comparer = DocumentComparer(base, new)
+    base_ops, new_ops = operations(base), operations(new)
+    pairs = [(old, new_ops[key]) for key, old in base_ops.items() if key in new_ops]
+    raws = unique([*comparer.structure(), *comparer.matched(pairs)])
+    report = Report("diff", base_source.name, new_source.name, placed(raws, base, new))
+    breaking = [finding for finding in report.findings if finding.level is Level.ERROR]
+    announced = versions.announces_breaking(base.version, new.version)
+    if not breaking:
+        return report
+    if check_version and announced is False:
+        report.findings.extend(placed([_not_bumped(len(breaking), base, new)], base, new))
+    if allow_announced and announced is not False:
+        said = f"announced by info.version {new.version!r}"
+        report.findings = [
+            dataclasses.replace(finding, announced=said) if finding in breaking else finding
+            for finding in report.findings
+        ]
+    return report
+
+
+def _not_bumped(breaking: int, base: Documents, new: Documents) -> Raw:
+    return Raw(
+        "version-not-bumped",
+        None,
+        "new",
+        new.source.uri,
+        "/info/version",
+        f"{breaking} breaking change(s), and info.version went from {base.version!r} to "
+        f"{new.version!r}: raise the -mock.N counter (our contracts) or the major version",
+    )
+
+
+# --- drift ----------------------------------------------------------------------------------
+# Names, defaults of documentation and deprecation differ between any two writers of a document.
+_NOT_DRIFT = {"operation-id-changed", "operation-deprecated", "operation-deprecated-without-sunset"}
+
+
+def drift(ours_source: Source, vendor_source: Source) -> Report:
+    """Our contract (NEW) against the vendor's document (BASE), on the operations both have."""
+    vendor, ours = Documents(vendor_source), Documents(ours_source)
+    comparer = DocumentComparer(vendor, ours)
+    pairs = list(_shared_operations(vendor, ours))
+    raws = unique(raw for raw in comparer.matched(pairs) if raw.rule not in _NOT_DRIFT)
+    findings = placed(raws, vendor, ours)
+    judged = [_judged(finding, raw, ours) for finding, raw in zip(findings, raws, strict=True)]
+    return Report("drift", vendor_source.name, ours_source.name, judged)
+
+
+def _shared_operations(vendor: Documents, ours: Documents) -> Iterator[tuple[Any, Any]]:
+    """Operations both documents describe, matched by method and path template, with or
+    without each document's server path in front (`/v3/accounts` and `/accounts` under `/v3`)."""
+    ours_ops = operations(ours)
+    by_full_path: dict[tuple[str, str], Any] = {}
+    for prefix in server_prefixes(ours):
+        for (method, path), op in ours_ops.items():
+            by_full_path.setdefault((method, template_key(prefix + path)), op)
+    vendor_prefixes = server_prefixes(vendor)
+    for (method, path), op in operations(vendor).items():
+        candidates = [(method, path)] + [
+            (method, template_key(prefix + path)) for prefix in vendor_prefixes
+        ]
+        match = ours_ops.get((method, path)) or next(
+            (by_full_path[key] for key in candidates if key in by_full_path), None
+        )
+        if match is not None:
+            yield op, match
+
+
+def _judged(finding: Finding, raw: Raw, ours: Documents) -> Finding:
+    """A diff finding read as drift: who allows more, how much it matters, whether our contract
+    explains it."""
+    effect = RULES[finding.rule].effect
+    response = finding.rule.startswith("response-")
+    if effect is Effect.NARROWER:
+        direction = "vendor-only"  # the vendor accepts or returns what we do not
+        level = Level.WARNING if response else Level.ERROR
+    elif effect is Effect.WIDER:
+        direction, level = "ours-only", Level.INFO
+    else:
+        direction = "both-differ"
+        level = Level.WARNING if response or effect is Effect.NEUTRAL else Level.ERROR
+    # Where the difference is in our contract, or (for what we lack) the element that lacks it.
+    places = [(raw.uri, raw.pointer)] if raw.side == "new" else []
+    places += [raw.anchor] if raw.anchor else []
+    explained = any(_explained(ours, uri, pointer) for uri, pointer in places)
+    status = "explained" if explained else "drift"
+    return dataclasses.replace(finding, level=level, status=status, direction=direction)
+
+
+def _explained(ours: Documents, uri: str, pointer: str) -> bool:
+    """Whether an x-mock-assumption stands on the element at ``pointer`` or one enclosing it,
+    up to its component or operation (an operation's own assumption explains only what is
+    about the operation itself)."""
+    tokens = pointer.split("/")[1:]
+    floor = 3 if tokens[:1] in (["paths"], ["components"]) else 1
+    own = len(tokens)
+    for depth in range(own, floor - 1, -1):
+        if depth == floor and tokens[:1] == ["paths"] and depth != own:
+            break
+        value = ours.at(uri, "/".join(["", *tokens[:depth]]))
+        if isinstance(value, dict) and ASSUMPTION in value:
+            return True
+    return False

@@ -1,0 +1,117 @@
+"""Findings placed in their files, a run's report, and what decides its exit code."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Literal
+
+from conformance import baseline
+from conformance.changes.documents import Documents
+from conformance.changes.operations import Operation, Raw
+from conformance.changes.rules import RULES, Level
+
+Command = Literal["diff", "drift"]
+
+
+@dataclass(frozen=True)
+class Finding:
+    rule: str
+    level: Level
+    operation: Operation | None
+    file: str
+    side: str  # "base" when it points at what BASE had and NEW lost, else "new"
+    location: str  # JSON pointer into that side's file
+    line: int | None
+    message: str
+    baselined: str | None = None  # the reason, when a baseline entry accepts it
+    status: str | None = None  # drift: "drift" or "explained"
+    direction: str | None = None  # drift: who allows more
+    announced: str | None = None  # diff --allow-announced: the version that announces it
+
+    @property
+    def key(self) -> tuple[str, str | None, str]:
+        operation = self.operation
+        named = (operation.id or f"{operation.method} {operation.path}") if operation else None
+        return self.rule, named, self.location
+
+    @property
+    def counts(self) -> bool:
+        """Whether it can fail the run (explained drift and baselined findings cannot)."""
+        return self.baselined is None and self.status != "explained" and self.announced is None
+
+    @property
+    def text(self) -> str:
+        where = f"{self.operation.label}: " if self.operation else ""
+        return f"{self.level} {self.rule} {where}{self.message}"
+
+
+def placed(raws: Iterable[Raw], base: Documents, new: Documents) -> list[Finding]:
+    """Each finding with its file and line (on the side it points at)."""
+    found = []
+    for raw in raws:
+        documents = base if raw.side == "base" else new
+        found.append(
+            Finding(
+                rule=raw.rule,
+                level=RULES[raw.rule].level,
+                operation=raw.operation,
+                file=documents.source.display(raw.uri),
+                side=raw.side,
+                location=raw.pointer,
+                line=documents.line(raw.uri, raw.pointer),
+                message=raw.message,
+            )
+        )
+    return found
+
+
+@dataclass
+class Report:
+    command: Command
+    base: str
+    new: str
+    findings: list[Finding]
+
+    def summary(self) -> dict[str, int]:
+        counted = Counter(finding.level.value for finding in self.findings if finding.counts)
+        return {level.value: counted.get(level.value, 0) for level in Level}
+
+    def fails(self, fail_on: Level) -> bool:
+        return any(f.counts and f.level.rank >= fail_on.rank for f in self.findings)
+
+    def apply_baseline(self, entries: list[baseline.Entry]) -> None:
+        by_key = {entry.key: entry for entry in entries}
+        matched: set[tuple[str, str | None, str]] = set()
+        for index, finding in enumerate(self.findings):
+            entry = by_key.get(finding.key)
+            if entry is not None:
+                matched.add(entry.key)
+                self.findings[index] = dataclasses.replace(finding, baselined=entry.reason)
+        for entry in entries:
+            if entry.key not in matched:
+                where = f" {entry.operation}" if entry.operation else ""
+                self.findings.append(
+                    Finding(
+                        rule="baseline-entry-fixed",
+                        level=RULES["baseline-entry-fixed"].level,
+                        operation=None,
+                        file="",
+                        side="new",
+                        location=entry.location,
+                        line=None,
+                        message=f"baseline entry {entry.rule}{where} at {entry.location} "
+                        "matches no finding any more: remove it",
+                    )
+                )
+
+    def baseline_entries(self, reason: str | None) -> list[baseline.Entry]:
+        said = reason or baseline.default_reason(datetime.datetime.now(datetime.UTC).date())
+        return [
+            baseline.Entry(*finding.key, said)
+            for finding in self.findings
+            if finding.rule != "baseline-entry-fixed"
+        ]
