@@ -429,3 +429,129 @@ def test_the_ci_recipe_installs_starts_the_mock_checks_both_apis_and_keeps_junit
         ]
         assert sum(failed) == 0
     assert "Traceback" not in (workspace / "refund-mock.log").read_text()
+
+
+# refund-contract, from the base install -----------------------------------------------------
+
+_base_installed: list[InstalledKit] = []
+
+
+@pytest.fixture
+def base_kit(kit: InstalledKit) -> InstalledKit:
+    """The same wheel installed without extras, as a CI job that only compares contracts has
+    it: `refund-contract` must need nothing more."""
+    if not _base_installed:
+        work = kit.elsewhere.parent / "base"
+        work.mkdir()
+        venv = work / "venv"
+        _check(subprocess.run([sys.executable, "-m", "venv", str(venv)], capture_output=True))
+        env = _user_environment(venv)
+        pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "--no-compile", "--quiet"]
+        _check(
+            subprocess.run(
+                [*pip, "-c", str(LOCK), str(kit.wheel)], env=env, capture_output=True, text=True
+            )
+        )
+        elsewhere = work / "elsewhere"
+        elsewhere.mkdir()
+        absent = _importable(venv, env, ["connexion", "schemathesis", "pytest", "uvicorn"])
+        _base_installed.append(InstalledKit(kit.wheel, venv, env, elsewhere, absent))
+    return _base_installed[0]
+
+
+def test_refund_contract_diff_and_drift_run_from_the_base_install(base_kit):
+    assert not any(base_kit.with_mock_only.values())  # no server stack, no test tooling
+    here = base_kit.elsewhere
+    contract = yaml.safe_load((ROOT / "openapi" / "marqeta-credit.yaml").read_text())
+    (here / "base.yaml").write_text(yaml.safe_dump(contract))
+    contract["components"]["schemas"]["RefundMethod"]["enum"] = ["ACH"]
+    (here / "new.yaml").write_text(yaml.safe_dump(contract))
+
+    compared = base_kit.run("refund-contract", "diff", "base.yaml", "new.yaml")
+    assert compared.returncode == 1, compared.stderr
+    assert (
+        "error request-property-enum-value-removed createRefund "
+        "(POST /accounts/{account_token}/refunds)"
+    ) in compared.stdout
+    assert base_kit.run("refund-contract", "diff", "base.yaml", "base.yaml").returncode == 0
+
+    vendor = yaml.safe_load((ROOT / "openapi" / "marqeta-credit.yaml").read_text())
+    vendor["components"]["schemas"]["RefundMethod"]["enum"].append("WIRE")
+    (here / "vendor.yaml").write_text(yaml.safe_dump(vendor))
+    drifted = base_kit.run(
+        "refund-contract", "drift", "--api", "marqeta", "--vendor-spec", "vendor.yaml"
+    )
+    assert drifted.returncode == 1, drifted.stderr
+    assert "[drift, vendor-only]" in drifted.stdout and '"WIRE"' in drifted.stdout
+    assert "refund-contract" in base_kit.run("refund-contract", "--version").stdout
+    spelled = base_kit.run("python", "-m", "conformance.changes", "rules")
+    assert spelled.returncode == 0 and "request-property-enum-value-removed" in spelled.stdout
+
+
+def _contract_changes_job() -> dict:
+    page = (ROOT / "docs" / "ci.md").read_text(encoding="utf-8")
+    blocks = [yaml.safe_load(block) for block in re.findall(r"```yaml\n(.*?)```", page, re.S)]
+    (job,) = (
+        block["jobs"]["contract-changes"]
+        for block in blocks
+        if "contract-changes" in block.get("jobs", {})
+    )
+    return job
+
+
+def test_the_contract_changes_recipe_fails_only_on_an_unannounced_break(base_kit):
+    job = _contract_changes_job()
+    steps = [step for step in job["steps"] if "run" in step]
+    assert [step["name"] for step in steps] == [
+        "Install the kit",
+        "Breaking changes against the target branch",
+    ]
+    repository = base_kit.elsewhere / "team-repository"
+    (repository / "openapi").mkdir(parents=True)
+    contract_file = repository / "openapi" / "marqeta-credit.yaml"
+    contract_file.write_text((ROOT / "openapi" / "marqeta-credit.yaml").read_text())
+    git = ["git", "-c", "user.name=kit", "-c", "user.email=kit@example.com"]
+    for command in (["init", "-q", "-b", "main"], ["add", "."], ["commit", "-q", "-m", "v1"]):
+        _check(subprocess.run([*git, *command], cwd=repository, capture_output=True))
+    summary = repository.parent / "summary.md"
+    env = {**base_kit.env, **{name: str(value) for name, value in job["env"].items()}}
+    # What the test changes: the kit is this wheel, the target branch the local main.
+    env.update(KIT=str(base_kit.wheel), BASE_REF="main", GITHUB_STEP_SUMMARY=str(summary))
+    env["PIP_CONSTRAINT"] = str(LOCK)
+
+    def job_run() -> subprocess.CompletedProcess[str]:
+        script = "".join(
+            f"bash -e -o pipefail <<'STEP' || exit $?\n{s['run']}\nSTEP\n" for s in steps
+        )
+        return subprocess.run(
+            ["bash", "-c", script],
+            cwd=repository,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+
+    original = contract_file.read_text()
+    new_operation = "  /ping:\n    get:\n      operationId: ping\n      responses:\n"
+    new_operation += '        "200": { description: ok }\n'
+    compatible = original.replace("paths:\n", "paths:\n" + new_operation, 1)  # info: no break
+    contract_file.write_text(compatible)
+    passed = job_run()
+    assert passed.returncode == 0, passed.stdout + passed.stderr
+    assert "### Contract changes" in summary.read_text()
+
+    breaking = compatible.replace("enum: [ACH, CHECK]", "enum: [ACH]")
+    contract_file.write_text(breaking)
+    failed = job_run()
+    assert failed.returncode == 1, failed.stdout + failed.stderr
+    line = breaking.splitlines().index("      enum: [ACH]") + 1
+    assert (
+        f"::error file=openapi/marqeta-credit.yaml,line={line},"
+        "title=request-property-enum-value-removed::"
+    ) in failed.stdout
+    assert "version-not-bumped" in failed.stdout
+
+    contract_file.write_text(breaking.replace('"3.0.0-mock.1"', '"3.0.0-mock.2"', 1))
+    announced = job_run()
+    assert announced.returncode == 0, announced.stdout + announced.stderr

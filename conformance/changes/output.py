@@ -26,7 +26,8 @@ def render(report: Report, form: str) -> str:
 
 
 def _ordered(report: Report) -> list[Finding]:
-    return sorted(report.findings, key=lambda f: (-f.level.rank, f.file, f.line or 0))
+    # What counts first, most severe first; explained, baselined or announced ones after.
+    return sorted(report.findings, key=lambda f: (not f.counts, -f.level.rank, f.file, f.line or 0))
 
 
 def _marks(finding: Finding) -> str:
