@@ -42,8 +42,10 @@ def _schema(index: int) -> dict[str, Any]:
             properties[name] = {"type": "string", "enum": ["ACTIVE", "SUSPENDED", "CLOSED"]}
         elif kind == 3:
             properties[name] = {"type": "string", "format": "date-time"}
-        elif kind == 4 and index > 0:
-            properties[name] = {"$ref": f"#/components/schemas/Schema{(index * 7) % index}"}
+        elif kind == 4:  # references that make cycles, as vendor documents have
+            properties[name] = {
+                "$ref": f"#/components/schemas/Schema{(index * 7 + number) % SCHEMAS}"
+            }
         else:
             properties[name] = {"type": "array", "items": {"type": "string"}, "maxItems": 100}
         if "$ref" not in properties[name]:

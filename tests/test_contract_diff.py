@@ -4,8 +4,11 @@ documents, references across files and revisions, the report formats, baselines,
 from __future__ import annotations
 
 import copy
+import functools
+import http.server
 import json
 import subprocess
+import threading
 from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree
@@ -363,7 +366,8 @@ def test_a_baseline_accepts_known_findings_and_reports_fixed_ones(broken_pair, t
     fixed = json.loads(capsys.readouterr().out)["findings"]
     assert {f["id"] for f in fixed} == {"baseline-entry-fixed"}
     assert all(f["level"] == "warning" for f in fixed)
-    assert main(["diff", base, base, "--baseline", str(known), "--fail-on", "warning"]) == 1
+    # Fixed entries are reported to be cleaned up, and never fail the run.
+    assert main(["diff", base, base, "--baseline", str(known), "--fail-on", "warning"]) == 0
 
     written["entries"][0]["reason"] = " "
     known.write_text(yaml.safe_dump(written))
@@ -400,3 +404,209 @@ def test_a_breaking_change_needs_a_version_bump_unless_told(tmp_path, capsys):
     assert main(["diff", *pair("3.0.0-mock.1", "3.0.0-mock.2"), "--allow-announced"]) == 0
     assert main(["diff", *pair("3.0.0-mock.1", "3.0.0-mock.1"), "--allow-announced"]) == 1
     assert main(["diff", *pair("3.0.0-mock.1", "3.0.0-mock.2")]) == 1
+
+
+def test_a_document_is_read_from_a_url_with_its_references(tmp_path, capsys):
+    """An http(s) source: the document and the files its relative $refs name, over HTTP."""
+    served = tmp_path / "served"
+    (served / "schemas").mkdir(parents=True)
+    (served / "schemas" / "thing.yaml").write_text(
+        yaml.safe_dump({"Thing": {"type": "object", "properties": {"p": {"type": "integer"}}}})
+    )
+    document = api()
+    _operation(document)["requestBody"]["content"]["application/json"]["schema"] = {
+        "$ref": "schemas/thing.yaml#/Thing"
+    }
+    (served / "api.yaml").write_text(yaml.safe_dump(document))
+    local = api()  # the same operation with `p` a string: the type changed
+    (tmp_path / "local.yaml").write_text(yaml.safe_dump(local))
+
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(served))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/api.yaml"
+        code = main(["diff", url, str(tmp_path / "local.yaml"), "--format", "json"])
+        missing = main(["diff", url.replace("api.yaml", "gone.yaml"), url])
+    finally:
+        server.shutdown()
+        server.server_close()
+    report = json.loads(capsys.readouterr().out)
+    assert code == 1
+    assert report["base"] == url
+    changed = next(f for f in report["findings"] if f["id"] == "request-property-type-changed")
+    assert "integer -> string" in changed["message"]
+    assert missing == 2
+
+
+# What a first review found -----------------------------------------------------------------
+
+
+def _with_components(schemas: dict[str, Any], body_ref: str, openapi: str = "3.0.3"):
+    document = api(openapi=openapi)
+    document["components"] = {"schemas": schemas}
+    _operation(document)["requestBody"]["content"]["application/json"]["schema"] = {
+        "$ref": f"#/components/schemas/{body_ref}"
+    }
+    return document
+
+
+def test_mutually_recursive_schemas_are_compared_once_each(tmp_path):
+    def graph(limit: int) -> dict[str, Any]:
+        names = [f"Node{index}" for index in range(12)]
+        schemas = {
+            name: {
+                "type": "object",
+                "properties": {
+                    "label": {"type": "string", "maxLength": limit if name == "Node7" else 50},
+                    **{f"to{other}": {"$ref": f"#/components/schemas/{other}"} for other in names},
+                },
+            }
+            for name in names
+        }
+        return _with_components(schemas, "Node0")
+
+    findings = run_diff(tmp_path, graph(50), graph(20), check_version=False)
+    # Twelve schemas that each reach all the others: one finding, at its shortest path.
+    assert [(f.rule, f.message) for f in findings] == [
+        (
+            "request-property-max-length-decreased",
+            "request body property 'toNode7.label': maxLength lowered or added: 50 -> 20",
+        )
+    ]
+
+
+def test_keywords_inside_all_of_parts_are_compared(tmp_path):
+    def wrapped(limit: int, alternatives: int) -> dict[str, Any]:
+        listing = {"type": "array", "items": {"type": "string", "maxLength": limit}}
+        choice = {"oneOf": [{"type": "string"}, {"type": "integer"}][:alternatives]}
+        schemas = {
+            "Listing": listing,
+            "Choice": choice,
+            "Thing": {
+                "type": "object",
+                "properties": {
+                    "tags": {
+                        "allOf": [{"$ref": "#/components/schemas/Listing"}],
+                        "description": "d",
+                    },
+                    "pick": {
+                        "allOf": [{"$ref": "#/components/schemas/Choice"}],
+                        "description": "d",
+                    },
+                },
+            },
+        }
+        return _with_components(schemas, "Thing")
+
+    assert run_diff(tmp_path, wrapped(10, 2), wrapped(10, 2)) == []
+    rules = {f.rule for f in run_diff(tmp_path, wrapped(10, 2), wrapped(5, 1))}
+    assert rules == {
+        "request-property-max-length-decreased",
+        "request-property-variant-removed",
+        "version-not-bumped",
+    }
+
+
+def test_alternatives_are_matched_by_what_they_are(tmp_path):
+    card = {"type": "object", "properties": {"card_token": STRING}, "required": ["card_token"]}
+    bank = {"type": "object", "properties": {"iban": STRING}, "required": ["iban"]}
+    inline = api({"oneOf": [card, bank]}, subject="request-property")
+    reordered = api({"oneOf": [bank, card]}, subject="request-property")
+    assert run_diff(tmp_path, inline, reordered) == []
+    moved = _with_components(
+        {
+            "Card": card,
+            "Bank": bank,
+            "Thing": {
+                "type": "object",
+                "properties": {
+                    "p": {
+                        "oneOf": [
+                            {"$ref": "#/components/schemas/Card"},
+                            {"$ref": "#/components/schemas/Bank"},
+                        ]
+                    }
+                },
+            },
+        },
+        "Thing",
+    )
+    assert run_diff(tmp_path, inline, moved) == []
+    renamed = json.loads(json.dumps(moved).replace("/Card", "/PaymentCard"))
+    renamed["components"]["schemas"]["PaymentCard"] = renamed["components"]["schemas"].pop("Card")
+    assert run_diff(tmp_path, moved, renamed) == []
+
+
+def test_boolean_schemas_of_3_1(tmp_path):
+    nothing = api(False, subject="request-property", openapi="3.1.0")
+    integers = api({"type": "integer"}, subject="request-property", openapi="3.1.0")
+    widened = run_diff(tmp_path, nothing, integers)
+    assert [(f.rule, f.level) for f in widened] == [("request-property-type-widened", Level.INFO)]
+    narrowed = run_diff(tmp_path, integers, nothing, check_version=False)
+    assert [f.rule for f in narrowed] == ["request-property-type-narrowed"]
+
+
+def test_versions_it_cannot_judge_announce_nothing(tmp_path, capsys):
+    def pair(version: str) -> list[str]:
+        for name, values in (("b.yaml", ["ACH", "CHECK"]), ("n.yaml", ["ACH"])):
+            document = api(
+                {"type": "string", "enum": values}, subject="request-property", version=version
+            )
+            (tmp_path / name).write_text(yaml.safe_dump(document))
+        return [str(tmp_path / "b.yaml"), str(tmp_path / "n.yaml")]
+
+    for version in ("latest", "2024-01-15"):
+        assert main(["diff", *pair(version), "--allow-announced", "--format", "json"]) == 1
+        report = json.loads(capsys.readouterr().out)
+        assert "version-not-bumped" not in {f["id"] for f in report["findings"]}  # not judged
+
+
+def test_unreadable_references_and_outputs_are_usage_errors(tmp_path, capsys):
+    document = api()
+    _operation(document)["requestBody"]["content"]["application/json"]["schema"] = {
+        "$ref": "#/components/schemas/Missing"
+    }
+    (tmp_path / "broken.yaml").write_text(yaml.safe_dump(document))
+    (tmp_path / "fine.yaml").write_text(yaml.safe_dump(api()))
+    assert main(["diff", str(tmp_path / "fine.yaml"), str(tmp_path / "broken.yaml")]) == 2
+    error = capsys.readouterr().err
+    assert "'#/components/schemas/Missing' points at nothing" in error
+    assert error.count("\n") == 1 and len(error) < 300
+    fine = str(tmp_path / "fine.yaml")
+    assert main(["diff", fine, fine, "--output", str(tmp_path / "no" / "such" / "dir")]) == 2
+    assert capsys.readouterr().err.startswith("refund-contract: error: ")
+
+
+def test_rewriting_a_baseline_keeps_its_reasons(broken_pair, tmp_path):
+    known = tmp_path / "known.yaml"
+    main(["diff", *broken_pair, "--write-baseline", str(known), "--reason", "agreed in PR 7"])
+    main(["diff", *broken_pair, "--baseline", str(known), "--write-baseline", str(known)])
+    reasons = {entry["reason"] for entry in yaml.safe_load(known.read_text())["entries"]}
+    assert reasons == {"agreed in PR 7"}
+
+
+def test_extensions_are_not_statuses_and_a_lost_body_breaks(tmp_path):
+    base = api()
+    new = copy.deepcopy(base)
+    _operation(new)["responses"]["x-codegen"] = {"skip": True}
+    assert run_diff(tmp_path, base, new) == []
+    del _operation(new)["responses"]["201"]["content"]
+    [lost, _] = run_diff(tmp_path, base, new)
+    assert (lost.rule, lost.level) == ("response-media-type-removed", Level.ERROR)
+
+
+def test_github_annotations_of_what_new_lost_point_into_new(tmp_path, capsys):
+    base = api(
+        {"type": "object", "properties": {"a": STRING, "b": STRING}}, subject="response-property"
+    )
+    new = api({"type": "object", "properties": {"a": STRING}}, subject="response-property")
+    (tmp_path / "base.yaml").write_text(yaml.safe_dump(base))
+    (tmp_path / "new.yaml").write_text(yaml.safe_dump(new))
+    main(["diff", str(tmp_path / "base.yaml"), str(tmp_path / "new.yaml"), "--format", "github"])
+    annotation = next(
+        line for line in capsys.readouterr().out.splitlines() if "property-removed" in line
+    )
+    new_file = str(tmp_path / "new.yaml").replace(":", "%3A")
+    assert annotation.startswith(f"::error file={new_file},line=")

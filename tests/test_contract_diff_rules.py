@@ -375,7 +375,7 @@ TESTED = (
     {case.values[0] for case in _value_cases()}
     | {case.values[0] for case in _object_cases()}
     | set(STRUCTURE_PAIRS)
-    | {"baseline-entry-fixed"}  # tested with the command line (test_contract_diff_cli.py)
+    | {"baseline-entry-fixed"}  # tested with the command line (test_contract_diff.py)
 )
 
 
@@ -388,28 +388,25 @@ def test_every_rule_in_the_catalogue_has_a_pair():
 @pytest.mark.parametrize(
     ("rule", "base", "new"), _value_cases() + _object_cases() + _structure_cases()
 )
-def test_the_pair_gives_its_rule_at_its_level(tmp_path, rule, base, new):
+def test_the_pair_gives_its_rule_where_it_happened(tmp_path, rule, base, new):
     findings = run_diff(tmp_path, base, new)
     found = [finding for finding in findings if finding.rule == rule]
     assert found, f"{rule} not found; got {[f.rule for f in findings]}"
-    assert {finding.level for finding in found} == {RULES[rule].level}
     finding = found[0]
+    # Placed in the document that has what changed: NEW, or BASE for what NEW lost.
     document = base if finding.side == "base" else new
-    assert finding.file == (
-        "base.json" if finding.side == "base" else "new.yaml"
-    ) or finding.file.endswith(("base.json", "new.yaml"))
+    assert Path(finding.file).name == ("base.json" if finding.side == "base" else "new.yaml")
     assert finding.line is not None and finding.line >= 1
-    assert _points_somewhere(document, finding.location), finding.location
+    assert _exists(document, finding.location), finding.location
 
 
-def _points_somewhere(document: Any, pointer: str) -> bool:
-    """The pointer reaches into the document at least as far as its last existing parent."""
+def _exists(document: Any, pointer: str) -> bool:
     node = document
-    for token in pointer.split("/")[1:-1]:
+    for token in pointer.split("/")[1:]:
         key = token.replace("~1", "/").replace("~0", "~")
         if isinstance(node, dict) and key in node:
             node = node[key]
-        elif isinstance(node, list) and key.isdigit():
+        elif isinstance(node, list) and key.isdigit() and int(key) < len(node):
             node = node[int(key)]
         else:
             return False
@@ -427,13 +424,63 @@ def test_a_value_change_names_the_operation_and_the_property(tmp_path, rule, bas
     assert "query parameter 'q'" in finding.message or "property 'p" in finding.message
 
 
-def test_levels_follow_the_direction_of_travel():
-    assert RULES["request-property-enum-value-removed"].level is Level.ERROR
-    assert RULES["response-property-enum-value-removed"].level is Level.INFO
-    assert RULES["response-property-enum-value-added"].level is Level.WARNING
-    assert RULES["request-property-became-nullable"].level is Level.INFO
-    assert RULES["response-property-became-nullable"].level is Level.ERROR
-    assert RULES["response-property-became-optional"].level is Level.ERROR
-    assert RULES["request-parameter-removed"].level is Level.WARNING
-    assert RULES["response-error-status-added"].level is Level.INFO
+# The levels the issue names, written out here rather than derived as rules.py derives them.
+NAMED_LEVELS = {
+    Level.ERROR: [
+        "path-removed",
+        "operation-removed",
+        "request-parameter-added-required",
+        "request-property-added-required",
+        "request-parameter-became-required",
+        "request-property-became-required",
+        "request-property-type-changed",
+        "request-parameter-format-added",
+        "request-property-enum-value-removed",
+        "request-parameter-max-decreased",
+        "request-parameter-min-increased",
+        "request-property-pattern-added",
+        "request-property-max-length-decreased",
+        "request-property-max-items-decreased",
+        "request-property-max-properties-decreased",
+        "request-property-additional-properties-narrowed",
+        "operation-security-narrowed",
+        "response-property-removed",
+        "response-property-became-optional",
+        "response-property-became-nullable",
+        "response-property-type-changed",
+        "response-property-format-changed",
+        "response-success-status-removed",
+        "response-media-type-removed",
+        "version-not-bumped",
+    ],
+    Level.WARNING: [
+        "response-property-enum-value-added",
+        "request-parameter-removed",
+        "request-property-removed",
+        "request-parameter-default-changed",
+        "operation-deprecated-without-sunset",
+        "baseline-entry-fixed",
+    ],
+    Level.INFO: [
+        "path-added",
+        "operation-added",
+        "request-parameter-added",
+        "request-property-added",
+        "request-parameter-max-increased",
+        "request-property-became-nullable",
+        "response-property-enum-value-removed",
+        "response-property-added",
+        "response-error-status-added",
+    ],
+}
+
+
+@pytest.mark.parametrize(
+    ("rule", "level"), [(rule, level) for level, rules in NAMED_LEVELS.items() for rule in rules]
+)
+def test_levels_follow_the_direction_of_travel(rule, level):
+    assert RULES[rule].level is level
+
+
+def test_every_kind_has_its_pair():
     assert set(VALUE_KINDS) == set(VALUE_PAIRS) and set(OBJECT_KINDS) == set(OBJECT_PAIRS)

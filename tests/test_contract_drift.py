@@ -181,3 +181,12 @@ def test_drift_reports_say_status_and_direction(tmp_path, capsys, form):
         ]
     )
     assert "drift, vendor-only" in capsys.readouterr().out
+
+
+def test_a_document_that_shares_no_operation_is_refused(tmp_path, capsys):
+    (tmp_path / "vendor.yaml").write_text(yaml.safe_dump(vendor_document()))
+    balanced = ["drift", "--api", "balanced", "--vendor-spec", str(tmp_path / "vendor.yaml")]
+    assert main(balanced) == 2
+    assert "no operation of" in capsys.readouterr().err
+    assert main(["drift", "--vendor-spec", str(tmp_path / "vendor.yaml")]) == 2
+    assert "--api NAME or --contract" in capsys.readouterr().err

@@ -42,29 +42,29 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {_kit_version()}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    compare = commands.add_parser(
+    compared = commands.add_parser(
         "diff",
         help="what NEW breaks for clients of BASE",
         description="Compare two versions of a contract. BASE and NEW: an http(s) URL, a "
         "file, or REV:PATH read from git (relative $refs are read at that revision too), e.g. "
-        "origin/main:openapi/marqeta-credit.yaml.",
+        "origin/main:openapi/refunds.yaml.",
     )
-    compare.add_argument("base", metavar="BASE")
-    compare.add_argument("new", metavar="NEW")
-    compare.add_argument(
+    compared.add_argument("base", metavar="BASE")
+    compared.add_argument("new", metavar="NEW")
+    compared.add_argument(
         "--no-version-check",
         action="store_true",
         help="do not report breaking changes that come without a version bump",
     )
-    compare.add_argument(
+    compared.add_argument(
         "--allow-announced",
         action="store_true",
         help="breaking changes pass when NEW's version announces them (the -mock.N counter or "
         "the major version raised; pre-1.0 documents always): CI's 'no unannounced breaks'",
     )
-    _common(compare)
+    _common(compared)
 
-    differ = commands.add_parser(
+    drifted = commands.add_parser(
         "drift",
         help="where our contract differs from the vendor's published document",
         description="Compare our contract for an API with the vendor's published document, on "
@@ -72,16 +72,18 @@ def build_parser() -> argparse.ArgumentParser:
         "it returns that we lack a warning, what only we document info; a difference our "
         "contract explains with an x-mock-assumption is 'explained' and never fails the run.",
     )
-    differ.add_argument("--api", required=True, help="the API whose contract to compare")
-    differ.add_argument(
+    drifted.add_argument(
+        "--api", help="the API whose contract (as installed with the kit) to compare"
+    )
+    drifted.add_argument(
         "--vendor-spec", required=True, metavar="FILE_OR_URL", help="the vendor's document"
     )
-    differ.add_argument(
+    drifted.add_argument(
         "--contract",
         metavar="FILE_OR_URL",
-        help="our contract to compare instead of the installed one (e.g. a working copy)",
+        help="our contract to compare instead of the installed one of --api (a working copy)",
     )
-    _common(differ)
+    _common(drifted)
 
     listing = commands.add_parser("rules", help="the catalogue of findings, with their levels")
     listing.add_argument("--format", choices=("text", "markdown", "json"), default="text")
@@ -130,6 +132,8 @@ def run(args: argparse.Namespace) -> Report:
             allow_announced=args.allow_announced,
         )
     else:
+        if not (args.contract or args.api):
+            raise UsageError("drift needs --api NAME or --contract FILE_OR_URL")
         ours = Source.parse(args.contract) if args.contract else _our_contract(args.api)
         report = drift(ours, Source.parse(args.vendor_spec))
     if args.baseline:
@@ -148,14 +152,17 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_CLEAN
     try:
         report = run(args)
+        rendered = render(report, args.format)
+        if args.output:
+            Path(args.output).write_text(rendered, encoding="utf-8")
+        else:
+            sys.stdout.write(rendered)
     except (UsageError, UnreadableDocument, baseline.BadBaseline) as exc:
         print(f"{PROGRAM}: error: {exc}", file=sys.stderr)
         return EXIT_UNUSABLE
-    rendered = render(report, args.format)
-    if args.output:
-        Path(args.output).write_text(rendered, encoding="utf-8")
-    else:
-        sys.stdout.write(rendered)
+    except OSError as exc:  # an output or baseline file that cannot be written
+        print(f"{PROGRAM}: error: {exc.filename or ''}: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_UNUSABLE
     return EXIT_FOUND if report.fails(Level(args.fail_on)) else EXIT_CLEAN
 
 

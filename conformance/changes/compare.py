@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterator
-from typing import Any
 
 from conformance.changes import versions
-from conformance.changes.documents import Documents, Source
+from conformance.changes.documents import Documents, Source, UnreadableDocument
 from conformance.changes.findings import Finding, Report, placed
 from conformance.changes.operations import (
     DocumentComparer,
+    OperationNode,
     Raw,
     operations,
     server_prefixes,
@@ -34,15 +34,15 @@ def diff(
     comparer = DocumentComparer(base, new)
     base_ops, new_ops = operations(base), operations(new)
     pairs = [(old, new_ops[key]) for key, old in base_ops.items() if key in new_ops]
-    raws = unique([*comparer.structure(), *comparer.matched(pairs)])
+    raws = unique([*comparer.structure(base_ops, new_ops), *comparer.matched(pairs)])
     report = Report("diff", base_source.name, new_source.name, placed(raws, base, new))
     breaking = [finding for finding in report.findings if finding.level is Level.ERROR]
-    announced = versions.announces_breaking(base.version, new.version)
+    verdict = versions.verdict(base.version, new.version)
     if not breaking:
         return report
-    if check_version and announced is False:
+    if check_version and verdict is versions.Verdict.NOT_ANNOUNCED:
         report.findings.extend(placed([_not_bumped(len(breaking), base, new)], base, new))
-    if allow_announced and announced is not False:
+    if allow_announced and verdict in (versions.Verdict.ANNOUNCED, versions.Verdict.EXEMPT):
         said = f"announced by info.version {new.version!r}"
         report.findings = [
             dataclasses.replace(finding, announced=said) if finding in breaking else finding
@@ -73,17 +73,24 @@ def drift(ours_source: Source, vendor_source: Source) -> Report:
     vendor, ours = Documents(vendor_source), Documents(ours_source)
     comparer = DocumentComparer(vendor, ours)
     pairs = list(_shared_operations(vendor, ours))
+    if not pairs:  # a wrong API or a wrong file: nothing compared is no verdict
+        raise UnreadableDocument(
+            f"no operation of {vendor_source.name} matches one of {ours_source.name} "
+            "(by method and path template): is it the document of this API?"
+        )
     raws = unique(raw for raw in comparer.matched(pairs) if raw.rule not in _NOT_DRIFT)
     findings = placed(raws, vendor, ours)
     judged = [_judged(finding, raw, ours) for finding, raw in zip(findings, raws, strict=True)]
     return Report("drift", vendor_source.name, ours_source.name, judged)
 
 
-def _shared_operations(vendor: Documents, ours: Documents) -> Iterator[tuple[Any, Any]]:
+def _shared_operations(
+    vendor: Documents, ours: Documents
+) -> Iterator[tuple[OperationNode, OperationNode]]:
     """Operations both documents describe, matched by method and path template, with or
     without each document's server path in front (`/v3/accounts` and `/accounts` under `/v3`)."""
     ours_ops = operations(ours)
-    by_full_path: dict[tuple[str, str], Any] = {}
+    by_full_path: dict[tuple[str, str], OperationNode] = {}
     for prefix in server_prefixes(ours):
         for (method, path), op in ours_ops.items():
             by_full_path.setdefault((method, template_key(prefix + path)), op)
@@ -125,11 +132,11 @@ def _explained(ours: Documents, uri: str, pointer: str) -> bool:
     up to its component or operation (an operation's own assumption explains only what is
     about the operation itself)."""
     tokens = pointer.split("/")[1:]
-    floor = 3 if tokens[:1] in (["paths"], ["components"]) else 1
-    own = len(tokens)
-    for depth in range(own, floor - 1, -1):
-        if depth == floor and tokens[:1] == ["paths"] and depth != own:
-            break
+    # /paths/{path}/{method} and /components/{kind}/{name} are three tokens deep.
+    element = 3 if tokens[:1] in (["paths"], ["components"]) else 1
+    # An operation explains only findings about itself; a component, all inside it.
+    highest = element + 1 if tokens[:1] == ["paths"] and len(tokens) > element else element
+    for depth in range(len(tokens), highest - 1, -1):
         value = ours.at(uri, "/".join(["", *tokens[:depth]]))
         if isinstance(value, dict) and ASSUMPTION in value:
             return True

@@ -263,8 +263,10 @@ class Node:
             )
             try:
                 found = node.resolver.lookup(ref)
-            except Unresolvable as exc:
-                raise UnreadableDocument(f"{node.uri}#{node.pointer}: {exc}") from exc
+            except Unresolvable:
+                # Not the library's message: it holds the whole document's text.
+                where = f"{node.uri}#{node.pointer}"
+                raise UnreadableDocument(f"{where}: $ref {ref!r} points at nothing") from None
             node = Node(found.contents, uri, unquote(fragment), found.resolver)
         return node
 

@@ -31,6 +31,8 @@ class Finding:
     status: str | None = None  # drift: "drift" or "explained"
     direction: str | None = None  # drift: who allows more
     announced: str | None = None  # diff --allow-announced: the version that announces it
+    # For what NEW lost (side "base"): the NEW element that lost it, as "file:line".
+    in_new: str | None = None
 
     @property
     def key(self) -> tuple[str, str | None, str]:
@@ -39,9 +41,11 @@ class Finding:
         return self.rule, named, self.location
 
     @property
-    def counts(self) -> bool:
-        """Whether it can fail the run (explained drift and baselined findings cannot)."""
-        return self.baselined is None and self.status != "explained" and self.announced is None
+    def can_fail(self) -> bool:
+        """Whether it can fail the run: explained drift, baselined or announced findings and
+        fixed baseline entries cannot."""
+        accepted = self.baselined or self.announced or self.status == "explained"
+        return not accepted and self.rule != "baseline-entry-fixed"
 
     @property
     def text(self) -> str:
@@ -54,6 +58,10 @@ def placed(raws: Iterable[Raw], base: Documents, new: Documents) -> list[Finding
     found = []
     for raw in raws:
         documents = base if raw.side == "base" else new
+        in_new = None
+        if raw.side == "base" and raw.anchor is not None:
+            line = new.line(*raw.anchor)
+            in_new = f"{new.source.display(raw.anchor[0])}:{line or 1}"
         found.append(
             Finding(
                 rule=raw.rule,
@@ -64,6 +72,7 @@ def placed(raws: Iterable[Raw], base: Documents, new: Documents) -> list[Finding
                 location=raw.pointer,
                 line=documents.line(raw.uri, raw.pointer),
                 message=raw.message,
+                in_new=in_new,
             )
         )
     return found
@@ -77,11 +86,11 @@ class Report:
     findings: list[Finding]
 
     def summary(self) -> dict[str, int]:
-        counted = Counter(finding.level.value for finding in self.findings if finding.counts)
+        counted = Counter(finding.level.value for finding in self.findings if finding.can_fail)
         return {level.value: counted.get(level.value, 0) for level in Level}
 
     def fails(self, fail_on: Level) -> bool:
-        return any(f.counts and f.level.rank >= fail_on.rank for f in self.findings)
+        return any(f.can_fail and f.level.rank >= fail_on.rank for f in self.findings)
 
     def apply_baseline(self, entries: list[baseline.Entry]) -> None:
         by_key = {entry.key: entry for entry in entries}
@@ -110,8 +119,9 @@ class Report:
 
     def baseline_entries(self, reason: str | None) -> list[baseline.Entry]:
         said = reason or baseline.default_reason(datetime.datetime.now(datetime.UTC).date())
+        # A finding a baseline already accepted keeps the reason it was accepted for.
         return [
-            baseline.Entry(*finding.key, said)
+            baseline.Entry(*finding.key, finding.baselined or said)
             for finding in self.findings
             if finding.rule != "baseline-entry-fixed"
         ]

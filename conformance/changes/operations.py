@@ -52,7 +52,9 @@ class Raw:
 
 
 @dataclass(frozen=True)
-class _Op:
+class OperationNode:
+    """An operation with the nodes it is read from: its own and its path item's."""
+
     operation: Operation
     node: Node
     path_item: Node
@@ -62,18 +64,20 @@ def template_key(path: str) -> str:
     return _TEMPLATE_PARAMETER.sub("{}", path.rstrip("/") or "/")
 
 
-def operations(documents: Documents) -> dict[tuple[str, str], _Op]:
+def operations(documents: Documents) -> dict[tuple[str, str], OperationNode]:
     """Each operation by (METHOD, path template with parameters unnamed)."""
-    found: dict[tuple[str, str], _Op] = {}
+    found: dict[tuple[str, str], OperationNode] = {}
     paths = documents.root.get("paths")
     for path, item in paths.items() if paths is not None else ():
+        if path.startswith("x-"):  # an extension, not a path
+            continue
         for method in METHODS:
             node = item.get(method)
             if node is None or not isinstance(node.value, dict):
                 continue
             operation_id = node.value.get("operationId")
             operation = Operation(str(operation_id) if operation_id else None, method.upper(), path)
-            found[(method.upper(), template_key(path))] = _Op(operation, node, item)
+            found[(method.upper(), template_key(path))] = OperationNode(operation, node, item)
     return found
 
 
@@ -89,25 +93,30 @@ class DocumentComparer:
         self.base, self.new = base, new
         self.schemas = SchemaComparer()
 
-    def structure(self) -> Iterator[Raw]:
+    def structure(
+        self,
+        base_ops: dict[tuple[str, str], OperationNode],
+        new_ops: dict[tuple[str, str], OperationNode],
+    ) -> Iterator[Raw]:
         """Paths and operations that appeared or went away."""
-        base_ops, new_ops = operations(self.base), operations(self.new)
         new_paths = {key for _, key in new_ops}
         base_paths = {key for _, key in base_ops}
         for key, old in base_ops.items():
             if key not in new_ops:
                 rule = "path-removed" if key[1] not in new_paths else "operation-removed"
-                yield Raw(rule, old.operation, "base", *old.node.location, f"{old.operation.label}")
+                paths = (self.new.root.uri, "/paths")
+                message = _message("", rule, old.operation.label)
+                yield Raw(rule, old.operation, "base", *old.node.location, message, paths)
         for key, added in new_ops.items():
             if key not in base_ops:
                 rule = "path-added" if key[1] not in base_paths else "operation-added"
                 yield Raw(rule, added.operation, "new", *added.node.location, added.operation.label)
 
-    def matched(self, pairs: Iterable[tuple[_Op, _Op]]) -> Iterator[Raw]:
+    def matched(self, pairs: Iterable[tuple[OperationNode, OperationNode]]) -> Iterator[Raw]:
         for old, now in pairs:
             yield from self.operation(old, now)
 
-    def operation(self, old: _Op, now: _Op) -> Iterator[Raw]:
+    def operation(self, old: OperationNode, now: OperationNode) -> Iterator[Raw]:
         op = now.operation
         if old.operation.id != op.id and old.operation.id and op.id:
             yield self._raw(
@@ -148,7 +157,7 @@ class DocumentComparer:
             yield _from_change(change, op, direction, subject, where)
 
     # --- security -------------------------------------------------------------------------
-    def _security(self, old: _Op, now: _Op) -> Iterator[Raw]:
+    def _security(self, old: OperationNode, now: OperationNode) -> Iterator[Raw]:
         was = _alternatives(self.base, old.node)
         will = _alternatives(self.new, now.node)
         if was == will:
@@ -169,7 +178,7 @@ class DocumentComparer:
                 yield dataclasses.replace(raw, anchor=anchor.location)
 
     # --- parameters -----------------------------------------------------------------------
-    def _parameters(self, old: _Op, now: _Op) -> Iterator[Raw]:
+    def _parameters(self, old: OperationNode, now: OperationNode) -> Iterator[Raw]:
         was, will = _parameters(old), _parameters(now)
         op = now.operation
         for key, parameter in was.items():
@@ -214,7 +223,7 @@ class DocumentComparer:
             )
 
     # --- request body ---------------------------------------------------------------------
-    def _request_body(self, old: _Op, now: _Op) -> Iterator[Raw]:
+    def _request_body(self, old: OperationNode, now: OperationNode) -> Iterator[Raw]:
         was, will = old.node.get("requestBody"), now.node.get("requestBody")
         op = now.operation
         if was is None and will is None:
@@ -267,7 +276,7 @@ class DocumentComparer:
             )
 
     # --- responses ------------------------------------------------------------------------
-    def _responses(self, old: _Op, now: _Op) -> Iterator[Raw]:
+    def _responses(self, old: OperationNode, now: OperationNode) -> Iterator[Raw]:
         was, will = _responses(old.node), _responses(now.node)
         op = now.operation
         for status, response in was.items():
@@ -349,7 +358,7 @@ def _from_change(
     return Raw(rule, op, change.side, change.uri, change.pointer, message, change.anchor)
 
 
-def _parameters(op: _Op) -> dict[tuple[str, str], Node]:
+def _parameters(op: OperationNode) -> dict[tuple[str, str], Node]:
     """The operation's parameters with its path's, keyed by (in, name); path parameters by
     their position in the template, so renaming one is no change."""
     found: dict[tuple[str, str], Node] = {}
@@ -400,6 +409,7 @@ def _responses(op: Node) -> dict[str, Node]:
     return {
         str(status).upper(): node
         for status, node in (responses.items() if responses is not None else ())
+        if not str(status).startswith("x-")  # an extension, not a status
     }
 
 

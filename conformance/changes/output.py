@@ -27,7 +27,9 @@ def render(report: Report, form: str) -> str:
 
 def _ordered(report: Report) -> list[Finding]:
     # What counts first, most severe first; explained, baselined or announced ones after.
-    return sorted(report.findings, key=lambda f: (not f.counts, -f.level.rank, f.file, f.line or 0))
+    return sorted(
+        report.findings, key=lambda f: (not f.can_fail, -f.level.rank, f.file, f.line or 0)
+    )
 
 
 def _marks(finding: Finding) -> str:
@@ -43,7 +45,8 @@ def _marks(finding: Finding) -> str:
 
 def _place(finding: Finding) -> str:
     line = f":{finding.line}" if finding.line else ""
-    return f"{finding.file}{line} {finding.location}".strip()
+    place = f"{finding.file}{line} {finding.location}".strip()
+    return f"{place} (in NEW: {finding.in_new})" if finding.in_new else place
 
 
 def _headline(report: Report) -> str:
@@ -146,7 +149,7 @@ def junit(report: Report) -> str:
         case = ElementTree.SubElement(
             suite, "testcase", classname=f"refund-contract.{report.command}", name=name
         )
-        failing = [f for f in findings if f.counts and f.level is not Level.INFO]
+        failing = [f for f in findings if f.can_fail and f.level is not Level.INFO]
         body = "\n".join(f"{f.text}{_marks(f)} ({_place(f)})" for f in findings)
         if failing:
             failures += 1
@@ -165,10 +168,15 @@ def github(report: Report) -> str:
     command = {Level.ERROR: "error", Level.WARNING: "warning", Level.INFO: "notice"}
     lines = []
     for finding in _ordered(report):
-        level = finding.level if finding.counts else Level.INFO
-        where = [f"file={_escape(finding.file, True)}"] if finding.file else []
-        if finding.line:
-            where.append(f"line={finding.line}")
+        level = finding.level if finding.can_fail else Level.INFO
+        # On the pull request's files: what NEW lost is shown where NEW lost it.
+        file, line = finding.file, finding.line
+        if finding.in_new is not None:
+            file, _, number = finding.in_new.rpartition(":")
+            line = int(number)
+        where = [f"file={_escape(file, True)}"] if file else []
+        if line:
+            where.append(f"line={line}")
         where.append(f"title={_escape(finding.rule, True)}")
         message = finding.text + _marks(finding)
         lines.append(f"::{command[level]} {','.join(where)}::{_escape(message, False)}")

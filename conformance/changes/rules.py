@@ -151,6 +151,8 @@ _OVERRIDES: dict[str, Level] = {
     "response-error-status-removed": Level.INFO,
     "response-error-status-added": Level.INFO,
     "response-media-type-added": Level.INFO,
+    # A client that parsed the body it was promised finds none, or another format.
+    "response-media-type-removed": Level.ERROR,
     "response-header-added": Level.INFO,
     "response-property-added": Level.INFO,
     "response-property-added-required": Level.INFO,

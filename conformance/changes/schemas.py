@@ -2,17 +2,22 @@
 
 ``allOf`` parts are merged into one view (moving a property into a shared part is no change), a
 ``$ref`` is followed wherever it stands (a schema moved into ``components`` or inlined is no
-change), and OpenAPI 3.0's ``nullable`` and 3.1's type lists mean the same. Each comparison of
-two schema nodes is kept, so a component shared by a hundred operations is compared once;
-cycles stop where a pair is already being compared.
+change), and OpenAPI 3.0's ``nullable`` and 3.1's type lists mean the same.
+
+Two schemas are compared as a graph of pairs (BASE node, NEW node): each pair is compared once,
+for its own keywords, and names the pairs below it (properties, items, alternatives). A
+comparison from one root walks the pairs it reaches, each once, so recursive schemas end and a
+change is reported once for each root (an operation's body, parameter or header) that reaches
+it, with the shortest property path to it.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from conformance.changes.documents import Node
@@ -36,9 +41,6 @@ class Change:
     # The NEW schema the change was found in: where an x-mock-assumption may explain it.
     anchor: tuple[str, str] | None = None
 
-    def under(self, token: str) -> Change:
-        return dataclasses.replace(self, path=(token, *self.path))
-
 
 def path_text(path: tuple[str, ...]) -> str:
     text = ""
@@ -52,10 +54,13 @@ def shown(value: Any) -> str:
 
 
 class View:
-    """A schema with its ``allOf`` parts merged: each keyword with the node that holds it."""
+    """A schema with its ``allOf`` parts merged: each keyword with the node that holds it.
+
+    3.1's boolean schemas: ``true`` allows anything (no keywords), ``false`` nothing."""
 
     def __init__(self, node: Node) -> None:
         self.node = node
+        self.allows_nothing = node.value is False
         self.keywords: dict[str, tuple[Any, Node]] = {}
         self.properties: dict[str, Node] = {}
         self.required: dict[str, Node] = {}  # name -> the schema whose `required` lists it
@@ -74,7 +79,8 @@ class View:
         properties = node.get("properties")
         if properties is not None:
             self.properties.update(properties.items())
-        for name in node.value.get("required") or ():
+        required = node.value.get("required")
+        for name in required if isinstance(required, list) else ():
             self.required[str(name)] = node
 
     def value(self, keyword: str) -> Any:
@@ -83,8 +89,17 @@ class View:
     def at(self, keyword: str) -> Node:
         return self.keywords.get(keyword, (None, self.node))[1]
 
+    def child(self, keyword: str) -> Node | None:
+        """The schema under ``keyword`` (items, additionalProperties, ...), wherever the merged
+        parts hold it."""
+        if keyword not in self.keywords:
+            return None
+        return self.at(keyword)[keyword]
+
     def types(self) -> tuple[frozenset[str] | None, bool]:
         """The JSON types allowed (None: any) and whether null is."""
+        if self.allows_nothing:
+            return frozenset(), False
         declared = self.value("type")
         nullable = self.value("nullable") is True
         if declared is None:
@@ -117,6 +132,13 @@ class View:
         hidden = "readOnly" if direction == "request" else "writeOnly"
         return self.value(hidden) is True
 
+    def fingerprint(self) -> str:
+        """What an alternative is, for matching alternatives that no name pairs."""
+        facts = {key: self.value(key) for key in ("type", "format", "enum", "const", "title")}
+        facts["properties"] = sorted(self.properties)
+        facts["required"] = sorted(self.required)
+        return shown(facts)
+
 
 def _covers(wide: frozenset[str] | None, narrow: frozenset[str] | None) -> bool:
     if wide is None:
@@ -126,47 +148,122 @@ def _covers(wide: frozenset[str] | None, narrow: frozenset[str] | None) -> bool:
     return all(kind in wide or (kind == "integer" and "number" in wide) for kind in narrow)
 
 
+_PairKey = tuple[str, str, str, str]
+
+
+def _key(base: Node, new: Node) -> _PairKey:
+    return (base.uri, base.pointer, new.uri, new.pointer)
+
+
+def _path_to(
+    key: _PairKey, came_from: dict[_PairKey, tuple[_PairKey, str | None] | None]
+) -> tuple[str, ...]:
+    tokens: list[str] = []
+    step = came_from[key]
+    while step is not None:
+        key, token = step
+        if token is not None:
+            tokens.append(token)
+        step = came_from[key]
+    return tuple(reversed(tokens))
+
+
+_Edge = tuple[str | None, _PairKey, Node, Node]  # path token (None: same value), pair, nodes
+
+
+@dataclass
+class _Pair:
+    """What one pair of schema nodes differs in itself, and the pairs below it."""
+
+    changes: list[Change] = field(default_factory=list)
+    below: list[_Edge] = field(default_factory=list)
+
+    def add_below(self, token: str | None, base: Node, new: Node) -> None:
+        self.below.append((token, _key(base, new), base, new))
+
+
 class SchemaComparer:
-    """Compares schema pairs for one pair of documents, keeping every result."""
+    """Compares schema pairs for one pair of documents, keeping every result.
+
+    Each pair is made once, with its children. A pair is *dirty* when a change is reachable
+    from it; a comparison from a root walks dirty pairs only, so the many pairs of two large
+    documents that agree are made once and never walked again."""
 
     def __init__(self) -> None:
-        self._kept: dict[tuple[int, int, str], list[Change]] = {}
-        self._open: set[tuple[int, int, str]] = set()
-        self._cycles_cut = 0
+        self._pairs: dict[tuple[_PairKey, Direction], _Pair] = {}
+        self._parents: dict[tuple[_PairKey, Direction], list[tuple[_PairKey, Direction]]] = {}
+        self._dirty: set[tuple[_PairKey, Direction]] = set()
+        self._reached: dict[tuple[_PairKey, Direction], list[Change]] = {}
 
     def compare(self, base: Node, new: Node, direction: Direction) -> list[Change]:
-        key = (id(base.value), id(new.value), direction)
-        if key in self._kept:
-            return self._kept[key]
-        if key in self._open:
-            self._cycles_cut += 1
-            return []
-        cut_before = self._cycles_cut
-        self._open.add(key)
-        try:
-            changes = [
-                change if change.anchor else dataclasses.replace(change, anchor=new.location)
-                for change in self._compare(View(base), View(new), direction)
-            ]
-        finally:
-            self._open.discard(key)
-        # A result cut short by a cycle is right only where the cycle started: not kept.
-        if self._cycles_cut == cut_before:
-            self._kept[key] = changes
-        return changes
+        """Every change below (and at) this pair, each once, with the shortest path to it."""
+        root = _key(base, new)
+        if (root, direction) in self._reached:
+            return self._reached[(root, direction)]
+        self._make_all(root, base, new, direction)
+        found: list[Change] = []
+        # Breadth first, each pair once; the way back to the root is kept, not each path.
+        came_from: dict[_PairKey, tuple[_PairKey, str | None] | None] = {root: None}
+        queue = deque([root] if (root, direction) in self._dirty else [])
+        while queue:
+            key = queue.popleft()
+            pair = self._pairs[(key, direction)]
+            if pair.changes:
+                path = _path_to(key, came_from)
+                found.extend(dataclasses.replace(c, path=path + c.path) for c in pair.changes)
+            for token, below, _, _ in pair.below:
+                if below not in came_from and (below, direction) in self._dirty:
+                    came_from[below] = (key, token)
+                    queue.append(below)
+        self._reached[(root, direction)] = found
+        return found
 
-    def _compare(self, base: View, new: View, direction: Direction) -> list[Change]:
-        changes: list[Change] = []
+    def _make_all(self, root: _PairKey, base: Node, new: Node, direction: Direction) -> None:
+        """Make this pair and every pair below it not made yet, marking what is dirty."""
+        queue = deque([(root, base, new)])
+        while queue:
+            key, old, now = queue.popleft()
+            if (key, direction) in self._pairs:
+                continue
+            pair = self._make(old, now, direction)
+            self._pairs[(key, direction)] = pair
+            if pair.changes:
+                self._mark_dirty((key, direction))
+            for _, below, below_old, below_now in pair.below:
+                self._parents.setdefault((below, direction), []).append((key, direction))
+                if (below, direction) in self._dirty:
+                    self._mark_dirty((key, direction))
+                elif (below, direction) not in self._pairs:
+                    queue.append((below, below_old, below_now))
+
+    def _mark_dirty(self, start: tuple[_PairKey, Direction]) -> None:
+        pending = [start]
+        while pending:
+            key = pending.pop()
+            if key not in self._dirty:
+                self._dirty.add(key)
+                pending.extend(self._parents.get(key, ()))
+
+    def _make(self, base: Node, new: Node, direction: Direction) -> _Pair:
+        pair = _Pair()
+        old, now = View(base), View(new)
         for check in _VALUE_CHECKS:
-            changes.extend(check(base, new))
-        changes.extend(self._members(base, new, direction))
-        items_base, items_new = base.node.get("items"), new.node.get("items")
-        if items_base is not None and items_new is not None:
-            changes.extend(c.under(ITEMS) for c in self.compare(items_base, items_new, direction))
-        changes.extend(self._variants(base, new, direction))
-        return changes
+            pair.changes.extend(check(old, now))
+        pair.changes.extend(self._members(old, now, direction, pair))
+        pair.changes.extend(_additional(old, now, pair))
+        pair.changes.extend(_variants(old, now, pair))
+        items_old, items_now = old.child("items"), now.child("items")
+        if items_old is not None and items_now is not None:
+            pair.add_below(ITEMS, items_old, items_now)
+        pair.changes = [
+            change if change.anchor else dataclasses.replace(change, anchor=new.location)
+            for change in pair.changes
+        ]
+        return pair
 
-    def _members(self, base: View, new: View, direction: Direction) -> Iterable[Change]:
+    def _members(
+        self, base: View, new: View, direction: Direction, pair: _Pair
+    ) -> Iterator[Change]:
         def travels(view: View, name: str) -> bool:
             return name in view.properties and not View(view.properties[name]).skipped(direction)
 
@@ -182,15 +279,13 @@ class SchemaComparer:
                 kind = "property-added-required" if name in new.required else "property-added"
                 yield Change(kind, (name,), "new", *where.location, "")
             else:
-                inner = self.compare(base.properties[name], new.properties[name], direction)
-                yield from (change.under(name) for change in inner)
+                pair.add_below(name, base.properties[name], new.properties[name])
                 if (name in base.required) != (name in new.required):
-                    holder = new.required.get(name, new.at("required"))
+                    holder = new.required.get(name, new.node)
                     made = "required" if name in new.required else "optional"
                     yield Change(
                         f"property-became-{made}", (name,), "new", *_at(holder, "required"), ""
                     )
-        yield from self._additional(base, new, direction)
         yield from _counts(
             base,
             new,
@@ -200,63 +295,77 @@ class SchemaComparer:
             "property-min-properties",
         )
 
-    def _additional(self, base: View, new: View, direction: Direction) -> Iterable[Change]:
-        def openness(view: View) -> str:
-            allowed = view.value("additionalProperties")
-            if allowed is False:
-                return "none"
-            if allowed is None or allowed is True or allowed == {}:
-                return "any"
-            return "schema"
 
-        was, now = openness(base), openness(new)
-        if was == now == "schema":
-            inner = self.compare(
-                base.at("additionalProperties")["additionalProperties"],
-                new.at("additionalProperties")["additionalProperties"],
-                direction,
-            )
-            yield from (change.under(ADDITIONAL) for change in inner)
-            return
-        if was == now:
-            return
-        narrowed = was == "any" or now == "none"
-        kind = "narrowed" if narrowed else "widened"
-        holder = new if "additionalProperties" in new.keywords else base
-        side: Side = "new" if holder is new else "base"
-        yield Change(
-            f"property-additional-properties-{kind}",
-            (),
-            side,
-            *_at(holder.at("additionalProperties"), "additionalProperties"),
-            f"{was} -> {now}",
+def _additional(base: View, new: View, pair: _Pair) -> Iterator[Change]:
+    def openness(view: View) -> str:
+        allowed = view.value("additionalProperties")
+        if allowed is False:
+            return "none"
+        if allowed is None or allowed is True or allowed == {}:
+            return "any"
+        return "schema"
+
+    was, now = openness(base), openness(new)
+    if was == now == "schema":
+        below_base, below_new = (
+            base.child("additionalProperties"),
+            new.child("additionalProperties"),
         )
-
-    def _variants(self, base: View, new: View, direction: Direction) -> Iterable[Change]:
-        for keyword in ("oneOf", "anyOf"):
-            was, now = base.node.get(keyword), new.node.get(keyword)
-            if was is None and now is None:
-                continue
-            base_variants = _named(was)
-            new_variants = _named(now)
-            for name, variant in base_variants.items():
-                if name not in new_variants:
-                    yield Change("variant-removed", (), "base", *variant.location, name)
-                else:
-                    yield from self.compare(variant, new_variants[name], direction)
-            for name, variant in new_variants.items():
-                if name not in base_variants:
-                    yield Change("variant-added", (), "new", *variant.location, name)
+        assert below_base is not None and below_new is not None
+        pair.add_below(ADDITIONAL, below_base, below_new)
+        return
+    if was == now:
+        return
+    narrowed = was == "any" or now == "none"
+    yield _keyword_change(
+        f"property-additional-properties-{'narrowed' if narrowed else 'widened'}",
+        base,
+        new,
+        "additionalProperties",
+        f"{was} -> {now}",
+    )
 
 
-def _named(variants: Node | None) -> dict[str, Node]:
-    """oneOf/anyOf alternatives by what names them: the component a ``$ref`` reaches, a title,
-    else their position."""
+def _variants(base: View, new: View, pair: _Pair) -> Iterator[Change]:
+    """oneOf/anyOf alternatives, paired by the component or title that names them, then by what
+    they are (an alternative moved into components, renamed or reordered is the same one), then
+    the unnamed rest in order."""
+    for keyword in ("oneOf", "anyOf"):
+        was, now = _alternatives(base, keyword), _alternatives(new, keyword)
+        for matches in (_same_name, _same_fingerprint, _both_unnamed):
+            for old, twin in list(matches(was, now)):
+                pair.add_below(None, was.pop(old), now.pop(twin))
+        for name, variant in was.items():
+            yield Change("variant-removed", (), "base", *variant.location, name)
+        for name, variant in now.items():
+            yield Change("variant-added", (), "new", *variant.location, name)
+
+
+def _same_name(was: dict[str, Node], now: dict[str, Node]) -> Iterator[tuple[str, str]]:
+    yield from ((name, name) for name in was if name in now and not name.startswith("#"))
+
+
+def _same_fingerprint(was: dict[str, Node], now: dict[str, Node]) -> Iterator[tuple[str, str]]:
+    unclaimed = {View(variant).fingerprint(): name for name, variant in now.items()}
+    for name, variant in was.items():
+        twin = unclaimed.pop(View(variant).fingerprint(), None)
+        if twin is not None:
+            yield name, twin
+
+
+def _both_unnamed(was: dict[str, Node], now: dict[str, Node]) -> Iterator[tuple[str, str]]:
+    unnamed = [name for name in now if name.startswith("#")]
+    yield from zip((name for name in was if name.startswith("#")), unnamed, strict=False)
+
+
+def _alternatives(view: View, keyword: str) -> dict[str, Node]:
+    """Alternatives by the component their $ref names, else their title, else ``#position``."""
     named: dict[str, Node] = {}
-    if variants is None or not isinstance(variants.value, list):
+    listed = view.child(keyword)
+    if listed is None or not isinstance(listed.value, list):
         return named
-    for index, raw in enumerate(variants.value):
-        variant = variants[index]
+    for index, raw in enumerate(listed.value):
+        variant = listed[index]
         if isinstance(raw, dict) and isinstance(raw.get("$ref"), str):
             name = raw["$ref"].rpartition("/")[2]
         elif isinstance(variant.value, dict) and isinstance(variant.value.get("title"), str):

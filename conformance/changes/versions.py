@@ -9,25 +9,37 @@ A version that is neither form is not judged.
 from __future__ import annotations
 
 import re
+from enum import Enum
 
 _MOCK = re.compile(r"^(?P<vendor>.+)-mock\.(?P<counter>\d+)$")
-_SEMVER = re.compile(r"^v?(?P<major>\d+)(?:\.\d+){0,2}(?:[-+].*)?$")
+_SEMVER = re.compile(r"^v?(?P<major>\d+)\.\d+(?:\.\d+)?(?:[-+][0-9A-Za-z.-]+)?$")
+
+
+class Verdict(Enum):
+    ANNOUNCED = "announced"  # the version says a breaking change is coming
+    NOT_ANNOUNCED = "not announced"
+    EXEMPT = "exempt"  # before 1.0: anything goes
+    UNKNOWN = "unknown"  # no form we can judge (`latest`, a date)
 
 
 def _numbers(version: str) -> tuple[int, ...]:
     return tuple(int(part) for part in re.findall(r"\d+", version))
 
 
-def announces_breaking(base: str, new: str) -> bool | None:
-    """Whether NEW's version announces a breaking change against BASE's; None when the
-    versions cannot be judged (pre-1.0, or no known form)."""
+def verdict(base: str, new: str) -> Verdict:
+    """Whether NEW's version announces a breaking change against BASE's."""
     base_mock, new_mock = _MOCK.match(base), _MOCK.match(new)
     if base_mock and new_mock:
         base_vendor, new_vendor = _numbers(base_mock["vendor"]), _numbers(new_mock["vendor"])
         if new_vendor != base_vendor:
-            return new_vendor > base_vendor
-        return int(new_mock["counter"]) > int(base_mock["counter"])
+            raised = new_vendor > base_vendor
+        else:
+            raised = int(new_mock["counter"]) > int(base_mock["counter"])
+        return Verdict.ANNOUNCED if raised else Verdict.NOT_ANNOUNCED
     base_semver, new_semver = _SEMVER.match(base), _SEMVER.match(new)
-    if not (base_semver and new_semver) or int(base_semver["major"]) == 0:
-        return None
-    return int(new_semver["major"]) > int(base_semver["major"])
+    if not (base_semver and new_semver):
+        return Verdict.UNKNOWN
+    if int(base_semver["major"]) == 0:
+        return Verdict.EXEMPT
+    raised = int(new_semver["major"]) > int(base_semver["major"])
+    return Verdict.ANNOUNCED if raised else Verdict.NOT_ANNOUNCED
