@@ -199,7 +199,7 @@ def _access(args: list[str]) -> tuple[dict[str, ApiAccess], str | None]:
     # The [mock] extra. Connexion's own deprecation notices are not the user's to read.
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
-        from mock_server.__main__ import config_from, parse_args
+        from mock_server.command import config_from, parse_args
         from mock_server.registry import VENDORS
         from mock_server.spec import load_contract
 

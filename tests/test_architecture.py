@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
-from mock_server.__main__ import main
 from mock_server.app import MockConfig, build_app
 from mock_server.balanced.errors import BalancedKind
+from mock_server.command import main
 from mock_server.error_formats import Category, CategoryErrorFormat
 from mock_server.error_kinds import ErrorKind
 from mock_server.errors import ErrorRouter
@@ -129,7 +129,7 @@ def test_an_undeclared_kind_raised_while_serving_is_a_500_in_the_apis_shape(capl
     assert "balance_not_negative" in caplog.text
 
 
-@pytest.mark.parametrize("module", ["conformance.__main__", "conformance.plugin"])
+@pytest.mark.parametrize("module", ["conformance.command", "conformance.plugin"])
 def test_the_conformance_suite_loads_none_of_the_mocks_behaviour(module):
     # It reads the registry (each vendor's description) and the contracts; a vendor's services,
     # handlers and runtime are the mock's, and so is Connexion.

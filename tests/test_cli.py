@@ -10,8 +10,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from mock_server.__main__ import config_from, parse_args
 from mock_server.app import MockConfig, build_app
+from mock_server.command import config_from, parse_args
 from tests.support import DEMO_AUTH, free_port, run_cli, serve_app, stop
 
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from mock_server.__main__ import config_from, parse_args
 from mock_server.app import MockConfig
+from mock_server.command import config_from, parse_args
 from tests.support import DEMO_AUTH, JSON, serve
 
 EVIL = "https://evil.example"

@@ -220,7 +220,7 @@ def test_the_wheel_carries_the_contracts_and_the_files_the_tools_read(kit):
 def test_the_suite_and_its_plugins_import_none_of_the_mock_server_stack():
     # `[conformance]` brings no Connexion, Starlette or uvicorn: the suite must not need them.
     probe = (
-        "import sys, conformance.__main__, conformance.plugin, conformance.contracts,"
+        "import sys, conformance.command, conformance.plugin, conformance.contracts,"
         " conformance.suite.conftest, mock_server.pytest_plugin;"
         " print(sorted({m.split('.')[0] for m in sys.modules}"
         " & {'connexion', 'starlette', 'uvicorn', 'orjson'}))"
@@ -555,3 +555,23 @@ def test_the_contract_changes_recipe_fails_only_on_an_unannounced_break(base_kit
     contract_file.write_text(breaking.replace('"3.0.0-mock.1"', '"3.0.0-mock.2"', 1))
     announced = job_run()
     assert announced.returncode == 0, announced.stdout + announced.stderr
+
+
+def test_a_missing_extra_is_one_line_naming_the_install_and_version_works_anywhere(kit, base_kit):
+    # The [mock] install (and pytest) has no Schemathesis; the base install neither extra.
+    for installed, program, extra in (
+        (kit, "refund-conformance", "conformance"),
+        (base_kit, "refund-conformance", "conformance"),
+        (base_kit, "refund-mock", "mock"),
+    ):
+        for args in (["--help"], ["run", "--api", "marqeta", "--base-url", "http://127.0.0.1:9"]):
+            answer = installed.run(program, *args)
+            assert answer.returncode == 2, answer.stdout
+            assert answer.stderr.count("\n") == 1 and "Traceback" not in answer.stderr
+            assert answer.stderr.startswith(f"{program} needs the {extra} extra")
+            assert f"pip install 'refund-contract-kit[{extra}]'" in answer.stderr
+    module = base_kit.run("python", "-m", "mock_server", "--port", "9")
+    assert module.returncode == 2 and module.stderr.startswith("refund-mock needs the mock extra")
+    for program in ("refund-mock", "refund-conformance", "refund-contract"):
+        answer = base_kit.run(program, "--version")
+        assert answer.returncode == 0 and answer.stdout == f"{program} 0.1.0\n", answer.stderr

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from importlib.metadata import PackageNotFoundError
-from importlib.metadata import version as installed_version
 from pathlib import Path
 
 from conformance import baseline
@@ -16,6 +14,7 @@ from conformance.changes.documents import Source, UnreadableDocument
 from conformance.changes.findings import Report
 from conformance.changes.output import FORMATS, render, render_rules
 from conformance.changes.rules import Level
+from mock_server.entry import kit_version
 
 EXIT_CLEAN, EXIT_FOUND, EXIT_UNUSABLE = 0, 1, 2
 PROGRAM = "refund-contract"
@@ -25,13 +24,6 @@ class UsageError(Exception):
     pass
 
 
-def _kit_version() -> str:
-    try:
-        return installed_version("refund-contract-kit")
-    except PackageNotFoundError:
-        return "unknown"
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=PROGRAM,
@@ -39,7 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
         "contract (diff), and differences from the vendor's published document (drift). "
         "Exit 0: nothing at or above --fail-on; 1: found; 2: usage error or unreadable input.",
     )
-    parser.add_argument("--version", action="version", version=f"%(prog)s {_kit_version()}")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {kit_version()}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     compared = commands.add_parser(

@@ -1,0 +1,101 @@
+"""``refund-conformance run`` (``python -m conformance run``): check an implementation against a
+contract. Reached through ``mock_server.entry``, which checks the install first.
+
+A thin layer over pytest and the suite's plugin. Exit 0: conforms. 1: violations found. 2: usage
+error, or a target that cannot be tested as given (unreachable, credentials refused, nothing of
+the API under the base URL). 3: inconclusive (tests left out by a time limit or missing setup
+data; ``--allow-skips`` accepts that).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import pytest
+
+from conformance.options import (
+    EXIT_CONFORMS,
+    EXIT_INCONCLUSIVE,
+    EXIT_UNUSABLE,
+    EXIT_VIOLATIONS,
+    OPTIONS,
+    UsageError,
+    run_options,
+)
+from conformance.target import NotTestable, Unreachable, check_target
+from mock_server.entry import kit_version
+
+# The plugins a run needs, loaded by name. Autoloading every installed pytest plugin would
+# also have pytest rewrite the asserts of each one's whole distribution (all of Schemathesis
+# and Hypothesis) on every run where bytecode is not cached: about 7 s of a 20 s run.
+PLUGINS = ("_hypothesis_pytestplugin", "schemathesis.pytest.plugin", "conformance.plugin")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="refund-conformance",
+        description="Check any implementation of a refund API against its OpenAPI contract"
+        " (also: python -m conformance).",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {kit_version()}")
+    commands = parser.add_subparsers(dest="command", required=True)
+    run = commands.add_parser(
+        "run",
+        help="run the conformance suite against a base URL",
+        description="Run property tests (Schemathesis), linked sequences and behaviour tests "
+        "against BASE-URL. Exit 0: conforms; 1: violations found; 2: usage error, or a target "
+        "that cannot be tested as given; 3: inconclusive (tests left out).",
+    )
+    for option in OPTIONS:
+        if option.flag:
+            run.add_argument(f"--{option.name}", action="store_true", help=option.help)
+        else:
+            run.add_argument(
+                f"--{option.name}",
+                type=option.type,
+                default=option.default,
+                metavar=option.metavar,
+                help=option.help,
+                required=option.name in ("api", "base-url"),
+            )
+    run.add_argument(
+        "--verbose", action="store_true", help="show pytest's tracebacks as well as the report"
+    )
+    return parser
+
+
+def pytest_args(args: argparse.Namespace) -> list[str]:
+    """The pytest command line for these options."""
+    argv = ["-c", str(Path(__file__).with_name("pytest.ini")), "--pyargs", "conformance.suite"]
+    argv.append("--disable-plugin-autoload")
+    for plugin in PLUGINS:
+        argv += ["-p", plugin]
+    argv += ["-q"] if args.verbose else ["-q", "--tb=no", "--no-header", "-rN"]
+    for option in OPTIONS:
+        value = getattr(args, option.name.replace("-", "_"))
+        if option.flag and value:
+            argv.append(f"--conformance-{option.name}")
+        elif not option.flag and value is not None:
+            argv += [f"--conformance-{option.name}", str(value)]
+    return argv
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        options = run_options({name: getattr(args, name) for name in vars(args)})
+        # Before any generated case: a wrong base URL or refused credentials is one line here,
+        # not a report full of violations the target does not have.
+        check_target(options.base_url, options.api, options.auth, options.read_only)
+    except UsageError as exc:
+        print(f"refund-conformance: error: {exc}", file=sys.stderr)
+        return EXIT_UNUSABLE
+    except (Unreachable, NotTestable) as exc:
+        kind = "target unreachable" if isinstance(exc, Unreachable) else "target not testable"
+        print(f"refund-conformance: {kind}: {exc}", file=sys.stderr)
+        return EXIT_UNUSABLE
+    code = int(pytest.main(pytest_args(args)))
+    known = (EXIT_CONFORMS, EXIT_VIOLATIONS, EXIT_INCONCLUSIVE)
+    return code if code in known else EXIT_UNUSABLE
