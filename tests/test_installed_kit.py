@@ -71,12 +71,17 @@ def kit(tmp_path_factory: pytest.TempPathFactory) -> InstalledKit:
     return _installed[0]
 
 
-def _install(work: Path) -> InstalledKit:
-    source = work / "source"
-    source.mkdir()
+def kit_checkout(into: Path) -> Path:
+    """The kit's sources as a checkout of its repository has them."""
+    into.mkdir(parents=True)
     for name in SOURCES:
         copy = shutil.copytree if (ROOT / name).is_dir() else shutil.copy2
-        copy(ROOT / name, source / name, **_without_caches(ROOT / name))
+        copy(ROOT / name, into / name, **_without_caches(ROOT / name))
+    return into
+
+
+def _install(work: Path) -> InstalledKit:
+    source = kit_checkout(work / "source")
     _check(
         subprocess.run(
             [*BUILD_WHEEL, "-w", str(work / "dist"), str(source)],
@@ -380,14 +385,13 @@ def test_the_ci_recipe_installs_starts_the_mock_checks_both_apis_and_keeps_junit
     job = ci_job()
     port = str(free_port())
     env = {**kit.env, **{name: str(value) for name, value in job["env"].items()}}
-    # What the test changes: the kit is this wheel, the port a free one; the pins keep it quick.
-    env["KIT"] = f"{kit.wheel}[all]"
+    # What the test changes: the port, a free one; the pins keep the install quick.
     for name, value in env.items():
         if value.startswith("http://127.0.0.1:8080") or name == "MOCK_PORT":
             env[name] = value.replace("8080", port)
     env["PIP_CONSTRAINT"] = str(LOCK)
     workspace = kit.elsewhere / "ci-workspace"
-    workspace.mkdir()
+    kit_checkout(workspace / "refund-contract-kit")  # the step that checks the kit out
     steps = [step for step in job["steps"] if "run" in step]
     assert [step["name"] for step in steps] == [
         "Install the kit",
@@ -513,10 +517,11 @@ def test_the_contract_changes_recipe_fails_only_on_an_unannounced_break(base_kit
     git = ["git", "-c", "user.name=kit", "-c", "user.email=kit@example.com"]
     for command in (["init", "-q", "-b", "main"], ["add", "."], ["commit", "-q", "-m", "v1"]):
         _check(subprocess.run([*git, *command], cwd=repository, capture_output=True))
+    kit_checkout(repository / "refund-contract-kit")  # the step that checks the kit out
     summary = repository.parent / "summary.md"
     env = {**base_kit.env, **{name: str(value) for name, value in job["env"].items()}}
-    # What the test changes: the kit is this wheel, the target branch the local main.
-    env.update(KIT=str(base_kit.wheel), BASE_REF="main", GITHUB_STEP_SUMMARY=str(summary))
+    # What the test changes: the target branch is the local main.
+    env.update(BASE_REF="main", GITHUB_STEP_SUMMARY=str(summary))
     env["PIP_CONSTRAINT"] = str(LOCK)
 
     def job_run() -> subprocess.CompletedProcess[str]:
@@ -575,3 +580,56 @@ def test_a_missing_extra_is_one_line_naming_the_install_and_version_works_anywhe
     for program in ("refund-mock", "refund-conformance", "refund-contract"):
         answer = base_kit.run(program, "--version")
         assert answer.returncode == 0 and answer.stdout == f"{program} 0.1.0\n", answer.stderr
+
+
+GIT_URL_IN_README = "git+https://git.example.com/team/refund-contract-kit.git@main"
+
+
+def test_every_install_line_of_the_readme_installs(kit):
+    """Each `pip install` the README shows, as written, from a folder holding what the README
+    says to have there (the wheel `make dist` builds, a clone), in a fresh virtualenv."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    lines = re.findall(r"`(pip install [^`]+)`", readme)
+    assert len(lines) >= 6, lines
+    assert f"./{kit.wheel.name}" in readme  # the name `make dist` gives the wheel
+    here = kit.elsewhere.parent / "readme-install"
+    here.mkdir()
+    shutil.copy2(kit.wheel, here / kit.wheel.name)
+    clone = kit_checkout(here / "refund-contract-kit")
+    git = ["git", "-c", "user.name=kit", "-c", "user.email=kit@example.com"]
+    for command in (["init", "-q", "-b", "main"], ["add", "."], ["commit", "-q", "-m", "kit"]):
+        _check(subprocess.run([*git, *command], cwd=clone, capture_output=True))
+    venv = here / "venv"
+    _check(subprocess.run([sys.executable, "-m", "venv", str(venv)], capture_output=True))
+    env = {**_user_environment(venv), "PIP_CONSTRAINT": str(LOCK)}
+    for line in lines:
+        # file://localhost/...: pip 23's requirement parser refuses a URL with an empty host.
+        command = line.replace(GIT_URL_IN_README, f"git+file://localhost{clone}@main")
+        command = command.replace("pip install", "python -m pip install --quiet --no-compile", 1)
+        done = subprocess.run(
+            ["bash", "-c", command],
+            cwd=here,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=INSTALL_TIMEOUT_S,
+        )
+        assert done.returncode == 0, f"{line}\n{done.stderr[-3000:]}"
+    for program in ("refund-mock", "refund-conformance", "refund-contract"):
+        answer = subprocess.run(
+            [str(venv / "bin" / program), "--version"], env=env, capture_output=True, text=True
+        )
+        assert answer.stdout == f"{program} 0.1.0\n", answer.stderr
+
+
+def test_make_dist_builds_the_wheel_the_readme_names(tmp_path):
+    built = subprocess.run(
+        ["make", "--no-print-directory", "dist", f"DIST={tmp_path}"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=INSTALL_TIMEOUT_S,
+    )
+    assert built.returncode == 0, built.stderr
+    (wheel,) = tmp_path.glob("*.whl")
+    assert f"./{wheel.name}" in (ROOT / "README.md").read_text(encoding="utf-8")
