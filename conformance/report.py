@@ -39,12 +39,23 @@ _CURL = re.compile(r"(curl -X [^\n]+)")
 _RESPONSE = re.compile(r"\[(\d{3})\] ([^\n]*):\s*\n\s*`([^\n]*)`")
 
 
+BODY_LIMIT = 300  # characters of a response body a violation shows
+
+
 @dataclass
 class Violation:
-    check: str
+    check: str  # Schemathesis' check, or the behaviour rule's test name: stable, for baselines
     expected: str
     got: str
     reproduce: str | None
+
+    @property
+    def sentence(self) -> str:
+        """The violation in one line, for a JUnit failure message or a CI annotation."""
+        got = self.got.splitlines()[0] if self.got else "nothing"
+        if not self.expected:
+            return _shorten(f"{self.check}: got {got}", BODY_LIMIT)
+        return _shorten(f"expected {self.expected.splitlines()[0]}; got {got}", BODY_LIMIT)
 
 
 @dataclass
@@ -129,11 +140,17 @@ def _violations(item: pytest.Item, error: BaseException) -> list[Violation]:
             )
             for failure in failures
         ]
+    # A behaviour test: its docstring is the rule (what was expected), its assertion what
+    # went wrong, and its last exchange what the target answered.
     first_line = text.strip().splitlines()[0] if text.strip() else type(error).__name__
+    if last is not None:
+        first_line += f"\nresponse {last.status}: {_shorten(last.response_text, BODY_LIMIT)}"
+    function = getattr(item, "function", None)
+    rule = (getattr(function, "__doc__", None) or "").strip()
     return [
         Violation(
             check=getattr(item, "originalname", item.name),
-            expected="",
+            expected=" ".join(rule.split("\n\n")[0].split()),
             got=first_line,
             reproduce=reproduce,
         )
@@ -310,7 +327,9 @@ class Report:
             if outcome.status == "skipped":
                 ElementTree.SubElement(case, "skipped", message=outcome.reason)
             for violation in outcome.violations:
-                failure = ElementTree.SubElement(case, "failure", message=violation.check)
+                failure = ElementTree.SubElement(
+                    case, "failure", message=violation.sentence, type=violation.check
+                )
                 failure.text = "\n".join(
                     f"{label}: {text}"
                     for label, text in (

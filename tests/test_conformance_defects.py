@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from collections.abc import Callable
+from xml.etree import ElementTree
 
 import pytest
 
@@ -14,6 +16,7 @@ from tests.defects import (
     Defect,
     each_defect,
     proxy,
+    reads_run_of,
 )
 from tests.defects import gateway_501_for_unknown_methods as gateway_501
 from tests.support import ROOT, ConformanceRun, run_conformance, serve, serve_app
@@ -75,3 +78,23 @@ def test_a_time_limited_run_is_inconclusive_unless_skips_are_accepted(correct_mo
     # Accepting skips does not make a run in which nothing ran a pass.
     nothing_ran = run_conformance("marqeta", correct_mock, "--time-limit", "0.01", "--allow-skips")
     assert nothing_ran.returncode == 3
+
+
+@reads_run_of("fee not reversed")
+def test_a_behaviour_violation_says_what_was_expected_and_what_came_back(planted):
+    """A rule the target broke reads as a sentence a reviewer can act on: the rule expected,
+    what came back with its status and body, and the curl line; JUnit says the same, not the
+    test function's name."""
+    run = planted("fee not reversed")
+    report = run.result.stdout
+    block = report[report.index("Violations (") :]
+    assert "expected: Each refund reverses its share of the debit's fee" in block, block
+    assert re.search(r"got: .*\n\s+response 20\d: \{", block), block
+    assert "reproduce: curl" in block
+    failures = list(ElementTree.parse(run.junit).getroot().iter("failure"))
+    assert failures
+    for failure in failures:
+        message = failure.get("message", "")
+        assert message.startswith("expected Each refund reverses its share"), message
+        assert failure.get("type", "").startswith("test_")  # the rule's stable name, kept
+        assert "response 20" in (failure.text or "")
