@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from conformance import baseline
 from mock_server.registry import VENDORS
 
 _NAMES = [vendor.name for vendor in VENDORS]
@@ -83,6 +84,19 @@ OPTIONS = (
         flag=True,
     ),
     Option(
+        "baseline",
+        "known findings (each with a reason; the format refund-contract's baselines use): they"
+        " are reported, and do not fail the run; entries no longer found are reported as fixed",
+        type=Path,
+        metavar="FILE",
+    ),
+    Option(
+        "write-baseline",
+        "write this run's findings to FILE as known (keeping the reasons of known ones)",
+        type=Path,
+        metavar="FILE",
+    ),
+    Option(
         "junit-xml",
         "also write a JUnit XML report (for CI): a test case per operation, sequence and rule;"
         " the folder must exist",
@@ -105,6 +119,8 @@ class RunOptions:
     time_limit: float | None
     allow_skips: bool = False
     junit_xml: Path | None = None
+    baseline: Path | None = None
+    write_baseline: Path | None = None
 
     @property
     def secrets(self) -> list[str]:
@@ -172,6 +188,15 @@ def run_options(values: dict[str, Any]) -> RunOptions:
         raise UsageError(f"--time-limit must be above 0 seconds, not {values['time_limit']}")
     if values.get("seed") is not None and values["seed"] < 0:
         raise UsageError(f"--seed must be 0 or more, not {values['seed']}")
+    known = values.get("baseline")
+    if known is not None:
+        try:
+            baseline.load(Path(known))
+        except baseline.BadBaseline as exc:
+            raise UsageError(str(exc)) from None
+    written = values.get("write_baseline")
+    if written is not None and not Path(written).resolve().parent.is_dir():
+        raise UsageError(f"--write-baseline {written}: no folder {Path(written).parent}")
     junit = values.get("junit_xml")
     if junit is not None and not Path(junit).resolve().parent.is_dir():
         raise UsageError(f"--junit-xml {junit}: no folder {Path(junit).parent} to write it in")
@@ -187,4 +212,6 @@ def run_options(values: dict[str, Any]) -> RunOptions:
         time_limit=values.get("time_limit"),
         allow_skips=bool(values.get("allow_skips")),
         junit_xml=Path(junit) if junit is not None else None,
+        baseline=Path(known) if known is not None else None,
+        write_baseline=Path(written) if written is not None else None,
     )

@@ -6,6 +6,7 @@ Loaded by the ``pytest11`` entry point, so ``pytest --pyargs conformance.suite -
 
 from __future__ import annotations
 
+import datetime
 import time
 import uuid
 from collections.abc import Generator
@@ -14,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from conformance import baseline
 from conformance.fixtures import (
     FileSetup,
     MockSetup,
@@ -251,6 +253,10 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     session.exitstatus = verdict.exit_status
     if suite.options.junit_xml is not None:
         report.write_junit(suite.options.junit_xml)
+    if suite.options.write_baseline is not None:
+        today = datetime.datetime.now(datetime.UTC).date()
+        entries = report.baseline_entries(baseline.default_reason(today))
+        baseline.write(suite.options.write_baseline, entries)
 
 
 def _report(suite: SuiteState) -> Report:
@@ -265,6 +271,7 @@ def _report(suite: SuiteState) -> Report:
         outcomes=suite.outcomes,
         answered=_answered(),
         mock_session=suite.mock_session,
+        known=baseline.load(suite.options.baseline) if suite.options.baseline else [],
     )
 
 

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from conformance import baseline
 from conformance.apis import APIS
 from conformance.checks import ALL as SUITE_CHECKS
 from conformance.http import Exchange, curl
@@ -56,6 +57,14 @@ class Violation:
         if not self.expected:
             return _shorten(f"{self.check}: got {got}", BODY_LIMIT)
         return _shorten(f"expected {self.expected.splitlines()[0]}; got {got}", BODY_LIMIT)
+
+
+def finding_key(outcome: Outcome, violation: Violation) -> tuple[str, str | None, str]:
+    """What identifies a finding from run to run, for baselines: the check or rule, the
+    operation, sequence or rule it was found in, and its cause (what the contract expects),
+    never the generated data that showed it."""
+    cause = violation.expected.splitlines()[0] if violation.expected else ""
+    return violation.check, outcome.title, cause
 
 
 @dataclass
@@ -191,6 +200,29 @@ class Report:
     outcomes: list[Outcome]
     answered: dict[str, int] = field(default_factory=dict)  # generated requests by status class
     mock_session: str | None = None  # the run's session on this kit's mock
+    known: list[baseline.Entry] = field(default_factory=list)  # --baseline
+
+    def reason_known(self, outcome: Outcome, violation: Violation) -> str | None:
+        """Why a baseline accepts this finding; None when it is new."""
+        key = finding_key(outcome, violation)
+        return next((entry.reason for entry in self.known if entry.key == key), None)
+
+    def is_new_failure(self, outcome: Outcome) -> bool:
+        return outcome.status == "failed" and any(
+            self.reason_known(outcome, violation) is None for violation in outcome.violations
+        )
+
+    def fixed(self) -> list[baseline.Entry]:
+        """Baseline entries this run found nothing for."""
+        found = {finding_key(o, v) for o in self.outcomes for v in o.violations}
+        return [entry for entry in self.known if entry.key not in found]
+
+    def baseline_entries(self, reason: str) -> list[baseline.Entry]:
+        return [
+            baseline.Entry(*finding_key(o, v), self.reason_known(o, v) or reason)
+            for o in self.outcomes
+            for v in o.violations
+        ]
 
     def lines(self) -> list[str]:
         lines = ["", "=" * 78, f"Conformance of {self.api} at {self.base_url}"]
@@ -238,6 +270,13 @@ class Report:
                     lines.append("     got:      " + _indent(violation.got))
                 if violation.reproduce:
                     lines.append("     reproduce: " + violation.reproduce)
+                reason = self.reason_known(first, violation)
+                if reason is not None:
+                    lines.append("     known:    " + _indent(f"{reason} (--baseline)"))
+        fixed = self.fixed()
+        if fixed:
+            lines += ["", f"Baseline entries found no more ({len(fixed)}): remove them"]
+            lines += [f"  {entry.rule}: {entry.operation} ({entry.location})" for entry in fixed]
         failed, passed, skipped = self.counts()
         verdict = self.verdict()
         classes = ", ".join(f"{name} {count}" for name, count in sorted(self.answered.items()))
@@ -255,16 +294,22 @@ class Report:
                 f" {self.mock_control}/sessions/{self.mock_session}.",
                 width=78,
             )
+        known = self.known_count()
         lines += [
-            f"{verdict.word}: {passed} passed, {failed} failed, {skipped} skipped",
+            f"{verdict.word}: {passed} passed, {failed} failed, {skipped} skipped"
+            + (f", {known} failed with known findings only (--baseline)" if known else ""),
             "=" * 78,
         ]
         return lines
 
     def counts(self) -> tuple[int, int, int]:
-        """(failed, passed, skipped)."""
+        """(failed, passed, skipped); a failure the baseline knows all of is not counted."""
         statuses = [outcome.status for outcome in self.outcomes]
-        return statuses.count("failed"), statuses.count("passed"), statuses.count("skipped")
+        failed = sum(1 for outcome in self.outcomes if self.is_new_failure(outcome))
+        return failed, statuses.count("passed"), statuses.count("skipped")
+
+    def known_count(self) -> int:
+        return sum(1 for o in self.outcomes if o.status == "failed" and not self.is_new_failure(o))
 
     def verdict(self) -> Verdict:
         """What CI acts on: a failure is a violation; a run that left tests out for a reason
@@ -272,6 +317,7 @@ class Report:
         failed, passed, _ = self.counts()
         if failed:
             return Verdict("DOES NOT CONFORM", EXIT_VIOLATIONS)
+        passed += self.known_count()  # ran, and found only what the baseline accepts
         unchosen = [o for o in self.outcomes if o.status == "skipped" and not o.skipped_by_choice]
         if passed and not unchosen:
             return Verdict("CONFORMS", EXIT_CONFORMS)
@@ -327,6 +373,11 @@ class Report:
             if outcome.status == "skipped":
                 ElementTree.SubElement(case, "skipped", message=outcome.reason)
             for violation in outcome.violations:
+                reason = self.reason_known(outcome, violation)
+                if reason is not None:  # accepted: shown, never a failure
+                    note = ElementTree.SubElement(case, "system-out")
+                    note.text = f"known finding ({reason}): {violation.sentence}"
+                    continue
                 failure = ElementTree.SubElement(
                     case, "failure", message=violation.sentence, type=violation.check
                 )

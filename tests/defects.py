@@ -487,9 +487,9 @@ DEFECTS = [
 ]
 
 
-def run_with_defect(defect: Defect, junit: Path) -> ConformanceRun:
-    """``refund-conformance run`` (seed 1) against a proxy planting ``defect`` in a correct mock
-    (its patches applied to the mock's code for the run)."""
+def run_with_defect(defect: Defect, junit: Path, *extra: str) -> ConformanceRun:
+    """``refund-conformance run`` (seed 1, and ``extra`` options) against a proxy planting
+    ``defect`` in a correct mock (its patches applied to the mock's code for the run)."""
     with ExitStack() as stack:
         for target, replacement in defect.patches:
             stack.enter_context(mock.patch(target, replacement))
@@ -497,7 +497,7 @@ def run_with_defect(defect: Defect, junit: Path) -> ConformanceRun:
         upstream = stack.enter_context(serve_app(build_app(MockConfig())))
         app, _ = proxy(upstream, defect)
         root = stack.enter_context(serve_app(app))
-        return run_with_junit(defect.api, root, junit, "--seed", "1")
+        return run_with_junit(defect.api, root, junit, "--seed", "1", *extra)
 
 
 def reads_run_of(name: str) -> pytest.MarkDecorator:

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from xml.etree import ElementTree
 
 import pytest
+import yaml
 
 from mock_server.app import MockConfig
 from tests.defects import (
@@ -17,6 +18,7 @@ from tests.defects import (
     each_defect,
     proxy,
     reads_run_of,
+    run_with_defect,
 )
 from tests.defects import gateway_501_for_unknown_methods as gateway_501
 from tests.support import ROOT, ConformanceRun, run_conformance, serve, serve_app
@@ -98,3 +100,33 @@ def test_a_behaviour_violation_says_what_was_expected_and_what_came_back(planted
         assert message.startswith("expected Each refund reverses its share"), message
         assert failure.get("type", "").startswith("test_")  # the rule's stable name, kept
         assert "response 20" in (failure.text or "")
+
+
+def test_a_baseline_lets_ci_fail_only_on_new_findings(tmp_path, correct_mock):
+    """Run 1 writes what it found as known; run 2, with that baseline, conforms and still
+    shows them; a target without the defect conforms and names the entries to remove."""
+    defect = next(d.values[0] for d in each_defect() if d.values[0].name == "fee not reversed")
+    known = tmp_path / "known.yaml"
+    first = run_with_defect(defect, tmp_path / "first.xml", "--write-baseline", str(known))
+    assert first.result.returncode == 1, first.result.stdout[-3000:]
+    entries = yaml.safe_load(known.read_text())["entries"]
+    assert [entry["rule"] for entry in entries] == [
+        "test_fee_reversal_is_proportional_and_adds_up_to_the_debit_fee"
+    ]
+    assert entries[0]["location"].startswith("Each refund reverses its share of the debit's fee")
+    entries[0]["reason"] = "the sandbox reverses fees nightly (ticket 42)"
+    known.write_text(yaml.safe_dump({"version": 1, "entries": entries}))
+
+    second = run_with_defect(defect, tmp_path / "second.xml", "--baseline", str(known))
+    report = second.result.stdout
+    assert second.result.returncode == 0, report[-3000:]
+    assert "known:    the sandbox reverses fees nightly (ticket 42) (--baseline)" in report
+    assert "CONFORMS: " in report and "1 failed with known findings only" in report
+    assert not list(ElementTree.parse(second.junit).getroot().iter("failure"))
+
+    fixed = run_conformance("balanced", correct_mock, "--seed", "1", "--baseline", str(known))
+    assert fixed.returncode == 0, fixed.stdout[-3000:]
+    assert "Baseline entries found no more (1): remove them" in fixed.stdout
+    known.write_text(yaml.safe_dump({"version": 1, "entries": [{**entries[0], "reason": ""}]}))
+    refused = run_conformance("balanced", correct_mock, "--baseline", str(known))
+    assert refused.returncode == 2 and "gives no reason" in refused.stderr
