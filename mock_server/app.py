@@ -35,7 +35,7 @@ from mock_server.contract_facts import error_format_of
 from mock_server.control.forced import Forcing, Sleep
 from mock_server.control.guard import ControlGuardMiddleware, ControlPolicy, VendorCORSMiddleware
 from mock_server.control.handlers import CONTROL_PATH, ControlHandlers
-from mock_server.control.journal import Journal, JournalMiddleware
+from mock_server.control.journal import DEFAULT_BYTES, Journal, JournalMiddleware
 from mock_server.control.lifecycle import AutoLifecycle
 from mock_server.domain import TableError
 from mock_server.errors import AllowedMethods, ErrorRouter
@@ -81,7 +81,8 @@ class MockConfig:
     store: str = "memory"
     clock: Clock = field(default_factory=SystemClock)
     sleep: Sleep = asyncio.sleep  # how a fault's latency waits
-    journal_size: int = 1000  # exchanges kept for GET /__mock__/requests; 0 keeps none
+    journal_size: int = 1000  # exchanges kept per session for GET /__mock__/requests; 0: none
+    journal_max_mb: float = DEFAULT_BYTES / 1024 / 1024  # all sessions' entries together
     lifecycle_step: timedelta | None = None  # --lifecycle auto:DURATION
     session_limits: SessionLimits = field(default_factory=SessionLimits)  # --max-*sessions
     control_origins: frozenset[str] = frozenset()  # --control-origin: pages that may use it
@@ -155,7 +156,7 @@ def build_app(config: MockConfig | None = None, store: Store | None = None) -> M
         session_files(backend),
     )
     faults = backend.faults()
-    journal = Journal(config.journal_size)
+    journal = Journal(config.journal_size, int(config.journal_max_mb * 1024 * 1024))
     control = ControlHandlers(apis, states, sessions, faults, journal)
     control_api = control_contract()
     control_errors = error_format_of(control_api, "the control contract")

@@ -205,7 +205,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         type=int,
         default=1000,
         metavar="N",
-        help="requests kept for GET /__mock__/requests (default: %(default)s; 0 keeps none)",
+        help="requests kept per session for GET /__mock__/requests (default: %(default)s;"
+        " 0 keeps none)",
+    )
+    parser.add_argument(
+        "--journal-max-mb",
+        type=float,
+        default=MockConfig.journal_max_mb,
+        metavar="MB",
+        help="the journal's entries of all sessions together stay under this, the oldest of"
+        " the largest session going first (default: %(default)s)",
     )
     return parser.parse_args(argv)
 
@@ -231,6 +240,8 @@ def config_from(args: argparse.Namespace) -> MockConfig:
         )
     if args.journal_size < 0:
         raise ValueError("--journal-size must be 0 or more")
+    if not args.journal_max_mb > 0:
+        raise ValueError("--journal-max-mb must be above 0")
     if not args.no_control and args.control_token is None and not is_loopback(args.host):
         raise ValueError(
             f"--host {args.host} opens the control API (reset, state, faults) to the network:"
@@ -248,6 +259,7 @@ def config_from(args: argparse.Namespace) -> MockConfig:
     return MockConfig(
         lifecycle_step=parse_lifecycle(args.lifecycle) if args.lifecycle else None,
         journal_size=args.journal_size,
+        journal_max_mb=args.journal_max_mb,
         credentials=credentials,
         demo=not args.no_demo,
         seed_files=tuple(args.seed),

@@ -267,6 +267,37 @@ def test_the_journal_keeps_only_the_newest_entries_it_has_room_for():
     assert [e["id"] for e in journal.entries(limit=1)] == [3]
 
 
+def test_one_sessions_traffic_never_evicts_another_sessions_journal():
+    """The sequence a QA engineer hit: a developer's requests, then a conformance run of
+    hundreds in a session of its own; the developer's entries are all still there."""
+    journal = Journal(size=1000)
+    for number in range(40):
+        journal.record(**JOURNAL_FIELDS, path=f"/v3/mine/{number}")
+    for number in range(2500):
+        journal.record(**{**JOURNAL_FIELDS, "session": "conformance-1"}, path=f"/v3/{number}")
+    mine = journal.entries(session=None, path="/v3/mine/", limit=100)
+    assert len(mine) == 40
+    theirs = journal.entries(session="conformance-1", limit=2000)
+    assert len(theirs) == 1000 and theirs[0]["path"] == "/v3/2499"  # its own newest 1000
+    everything = journal.entries(limit=5)
+    assert [e["path"] for e in everything] == [f"/v3/{n}" for n in range(2499, 2494, -1)]
+
+
+def test_the_journal_stays_under_its_byte_cap_taking_from_the_largest_session():
+    body = "x" * 1000
+    journal = Journal(size=1000, max_bytes=20_000)
+    for number in range(5):
+        journal.record(**{**JOURNAL_FIELDS, "response_body": body}, path=f"/v3/mine/{number}")
+    for number in range(100):
+        journal.record(
+            **{**JOURNAL_FIELDS, "session": "big", "response_body": body}, path=f"/v3/{number}"
+        )
+    assert len(journal.entries(path="/v3/mine/")) == 5  # the small session is left alone
+    big = journal.entries(session="big", limit=1000)
+    assert 5 <= len(big) < 20 and big[0]["path"] == "/v3/99"
+    assert (5 + len(big)) * (1000 + 256) <= 20_000 + 1300
+
+
 JOURNAL_FIELDS = {
     "at": "2026-11-25T00:00:00.000Z",
     "method": "GET",

@@ -1,4 +1,5 @@
-"""The request journal: the last N exchanges with the vendor APIs, for a developer to look at.
+"""The request journal: the last N exchanges of each session with the vendor APIs, for a
+developer to look at.
 
 An ASGI middleware records each request under a vendor API's base path (not the control API,
 which the dashboard polls, nor a browser's /favicon.ico): method, path, query, status, duration,
@@ -8,11 +9,11 @@ process: with ``--workers N`` each worker journals what it served.
 
 from __future__ import annotations
 
+import heapq
 import itertools
 import threading
 import time
 from collections import deque
-from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -40,30 +41,59 @@ class Entry:
     truncated: bool
 
 
+DEFAULT_BYTES = 64 * 1024 * 1024  # all sessions together; bodies are most of an entry
+_ENTRY_OVERHEAD = 256  # bytes an entry costs beside its bodies (fields, the object)
+
+
+def _cost(entry: Entry) -> int:
+    bodies = (entry.request_body or "", entry.response_body or "", entry.path, entry.query)
+    return _ENTRY_OVERHEAD + sum(len(text) for text in bodies)
+
+
 class Journal:
-    def __init__(self, size: int) -> None:
-        self._entries: deque[Entry] = deque(maxlen=size)
+    """The last ``size`` exchanges *of each session* (the default state's included), so one
+    session's traffic (a conformance run's hundreds of requests) never evicts another's; all
+    sessions together stay under ``max_bytes``, taken first from the session that holds most."""
+
+    def __init__(self, size: int, max_bytes: int = DEFAULT_BYTES) -> None:
+        self.size = size
+        self.max_bytes = max_bytes
+        self._sessions: dict[str | None, deque[Entry]] = {}
+        self._bytes: dict[str | None, int] = {}
         self._lock = threading.Lock()
         self._ids = itertools.count(1)
 
     def record(self, **fields: Any) -> None:
+        if self.size <= 0:
+            return
         with self._lock:
-            self._entries.append(Entry(id=next(self._ids), **fields))
+            entry = Entry(id=next(self._ids), **fields)
+            kept = self._sessions.setdefault(entry.session, deque())
+            kept.append(entry)
+            self._bytes[entry.session] = self._bytes.get(entry.session, 0) + _cost(entry)
+            if len(kept) > self.size:
+                self._drop_oldest(entry.session)
+            while sum(self._bytes.values()) > self.max_bytes:
+                self._drop_oldest(max(self._bytes, key=self._bytes.__getitem__))
+
+    def _drop_oldest(self, session: str | None) -> None:
+        kept = self._sessions[session]
+        self._bytes[session] -= _cost(kept.popleft())
+        if not kept:
+            del self._sessions[session], self._bytes[session]
 
     def clear(self) -> None:
         with self._lock:
-            self._entries.clear()
+            self._sessions.clear()
+            self._bytes.clear()
 
     def forget(self, session: str | None = None) -> None:
-        """Drop the entries of a deleted session (of every session, without a name): what a
-        session did goes with it."""
+        """Drop the entries of a deleted session (of every named session, without a name): what
+        a session did goes with it."""
         with self._lock:
-            kept = [
-                entry
-                for entry in self._entries
-                if entry.session is None or (session is not None and entry.session != session)
-            ]
-            self._entries = deque(kept, maxlen=self._entries.maxlen)
+            for name in [name for name in self._sessions if name is not None]:
+                if session is None or name == session:
+                    del self._sessions[name], self._bytes[name]
 
     def entries(
         self,
@@ -76,14 +106,21 @@ class Journal:
         """Newest first; ``path`` is a prefix, ``session`` a name, ``since`` the newest ``id``
         the caller has already (a poll then costs what is new, not the whole journal)."""
         with self._lock:
-            newest = itertools.takewhile(lambda entry: entry.id > since, reversed(self._entries))
-            unseen: Iterator[Entry] = iter(list(newest))
+            chosen_sessions = (
+                [self._sessions.get(session, deque())]
+                if session is not None
+                else list(self._sessions.values())
+            )
+            unseen = [
+                list(itertools.takewhile(lambda entry: entry.id > since, reversed(kept)))
+                for kept in chosen_sessions
+            ]
+        newest_first = heapq.merge(*unseen, key=lambda entry: -entry.id)
         chosen = (
             entry
-            for entry in unseen
+            for entry in newest_first
             if (path is None or entry.path.startswith(path))
             and (status is None or entry.status == status)
-            and (session is None or entry.session == session)
         )
         return [asdict(entry) for entry in itertools.islice(chosen, limit)]
 
