@@ -72,7 +72,10 @@ def pytest_args(args: argparse.Namespace) -> list[str]:
     argv.append("--disable-plugin-autoload")
     for plugin in PLUGINS:
         argv += ["-p", plugin]
-    argv += ["-q"] if args.verbose else ["-q", "--tb=no", "--no-header", "-rN"]
+    # The report is the output: no percentage that stops short of 100 (deselected tests), no
+    # pytest tally beside the report's own; the dots stay, to show a long run is alive.
+    argv += ["-o", "console_output_style=classic"]
+    argv += ["-q"] if args.verbose else ["-qq", "--tb=no", "--no-header", "-rN"]
     for option in OPTIONS:
         value = getattr(args, option.name.replace("-", "_"))
         if option.flag and value:

@@ -229,11 +229,17 @@ def pytest_runtest_makereport(
 
         # Skips the user chose (--read-only) or that cannot apply to this target (it is not
         # the mock) leave the verdict conclusive; a time limit or missing setup data do not.
-        by_choice = item.get_closest_marker("skip") is not None or (
-            call.excinfo is not None and call.excinfo.errisinstance(NotApplicable)
-        )
+        by_choice = item.get_closest_marker("skip") is not None
+        not_applicable = call.excinfo is not None and call.excinfo.errisinstance(NotApplicable)
         suite.outcomes.append(
-            outcome_of(item, report, call, suite.options.secrets, skip_by_choice=by_choice)
+            outcome_of(
+                item,
+                report,
+                call,
+                suite.options.secrets,
+                skip_by_choice=by_choice,
+                not_applicable=not_applicable,
+            )
         )
 
 

@@ -77,6 +77,7 @@ class Outcome:
     # A skip the user chose (--read-only) or that cannot apply to this target: it leaves the
     # verdict conclusive. Other skips (a time limit, missing setup data) make it inconclusive.
     skipped_by_choice: bool = False
+    not_applicable: bool = False  # needs state only this kit's mock can make
 
 
 def outcome_of(
@@ -85,12 +86,14 @@ def outcome_of(
     call: pytest.CallInfo[Any],
     secrets: list[str],
     skip_by_choice: bool = False,
+    not_applicable: bool = False,
 ) -> Outcome:
     kind, title = _describe(item)
     outcome = Outcome(kind=kind, title=title, status=report.outcome)
     if report.skipped:
         outcome.reason = _skip_reason(report)
-        outcome.skipped_by_choice = skip_by_choice
+        outcome.skipped_by_choice = skip_by_choice or not_applicable
+        outcome.not_applicable = not_applicable
     elif report.failed and call.excinfo is not None:
         outcome.violations = _violations(item, call.excinfo.value)
     return outcome
@@ -251,6 +254,7 @@ class Report:
             lines += ["", heading]
             for outcome in chosen:
                 mark = {"passed": "PASS", "failed": "FAIL", "skipped": "SKIP"}[outcome.status]
+                mark = "N/A " if outcome.not_applicable else mark
                 suffix = f"  ({outcome.reason})" if outcome.reason else ""
                 lines.append(f"  {mark}  {outcome.title}{suffix}")
         groups = self.violation_groups()
@@ -277,7 +281,6 @@ class Report:
         if fixed:
             lines += ["", f"Baseline entries found no more ({len(fixed)}): remove them"]
             lines += [f"  {entry.rule}: {entry.operation} ({entry.location})" for entry in fixed]
-        failed, passed, skipped = self.counts()
         verdict = self.verdict()
         classes = ", ".join(f"{name} {count}" for name, count in sorted(self.answered.items()))
         lines += [
@@ -294,12 +297,7 @@ class Report:
                 f" {self.mock_control}/sessions/{self.mock_session}.",
                 width=78,
             )
-        known = self.known_count()
-        lines += [
-            f"{verdict.word}: {passed} passed, {failed} failed, {skipped} skipped"
-            + (f", {known} failed with known findings only (--baseline)" if known else ""),
-            "=" * 78,
-        ]
+        lines += [f"{verdict.word}: {self.tally()}", "=" * 78]
         return lines
 
     def counts(self) -> tuple[int, int, int]:
@@ -307,6 +305,23 @@ class Report:
         statuses = [outcome.status for outcome in self.outcomes]
         failed = sum(1 for outcome in self.outcomes if self.is_new_failure(outcome))
         return failed, statuses.count("passed"), statuses.count("skipped")
+
+    def tally(self) -> str:
+        """Every test once, in one line that adds up."""
+        failed, passed, _ = self.counts()
+        skipped = [o for o in self.outcomes if o.status == "skipped"]
+        not_applicable = sum(1 for o in skipped if o.not_applicable)
+        chosen = sum(1 for o in skipped if o.skipped_by_choice and not o.not_applicable)
+        parts = [f"{passed} passed", f"{failed} failed"]
+        for count, label in (
+            (self.known_count(), "failed with known findings only (--baseline)"),
+            (len(skipped) - not_applicable - chosen, "did not run"),
+            (chosen, "left out by choice"),
+            (not_applicable, "not applicable to this target"),
+        ):
+            if count:
+                parts.append(f"{count} {label}")
+        return ", ".join(parts)
 
     def known_count(self) -> int:
         return sum(1 for o in self.outcomes if o.status == "failed" and not self.is_new_failure(o))

@@ -14,6 +14,7 @@ import socket
 import sys
 import threading
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -209,6 +210,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         " 0 keeps none)",
     )
     parser.add_argument(
+        "--log-level",
+        choices=LOG_LEVELS,
+        default="info",
+        help="the least a log line must be to be written; the access log is info"
+        " (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--log-format",
+        choices=("text", "json"),
+        default="text",
+        help="json: one object a line, for log collectors (default: %(default)s)",
+    )
+    parser.add_argument(
         "--journal-max-mb",
         type=float,
         default=MockConfig.journal_max_mb,
@@ -288,7 +302,7 @@ def secret_lines(path: Path | None, variable: str) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     args = parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(message)s")
+    configure_logging(args.log_level, args.log_format)
     try:
         config = config_from(args)
         # Before the app: a taken port should not wait for the contracts to load.
@@ -320,6 +334,44 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+LOG_LEVELS = ("debug", "info", "warning", "error")
+TEXT_FORMAT = "%(levelname)s:     %(message)s"
+
+
+class JsonLines(logging.Formatter):
+    """A log record as one JSON object; an access line with its request's fields."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line: dict[str, Any] = {
+            "time": datetime.fromtimestamp(record.created, UTC)
+            .isoformat(timespec="milliseconds")
+            .replace("+00:00", "Z"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        arguments = record.args if isinstance(record.args, tuple) else ()
+        if record.name == "uvicorn.access" and len(arguments) == 5:
+            client, method, path, version, status = arguments
+            line.update(client=client, method=method, path=path, http=version, status=status)
+        if record.exc_info:
+            line["exception"] = self.formatException(record.exc_info)
+        return json.dumps(line, default=str)
+
+
+def configure_logging(level: str, form: str) -> None:
+    """Every logger of the process (ours, uvicorn's, its access log) through one handler."""
+    handler = logging.StreamHandler()
+    handler.setFormatter(JsonLines() if form == "json" else logging.Formatter(TEXT_FORMAT))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    # Connexion says each refused credential at info ("No auth provided. Aborting with 401"):
+    # a conformance run would write a thousand such lines. They show from debug only.
+    quiet = logging.DEBUG if level == "debug" else logging.WARNING
+    logging.getLogger("connexion").setLevel(quiet)
+
+
 def serving_options(args: argparse.Namespace, app: MockApp) -> dict[str, Any]:
     """uvicorn's options for these arguments: where to listen, and connection hygiene (the
     HTTP protocol's own refusals in the error shape of ``app``'s API the path is under)."""
@@ -333,7 +385,8 @@ def serving_options(args: argparse.Namespace, app: MockApp) -> dict[str, Any]:
     return {
         "host": args.host,
         "port": args.port,
-        "log_level": "info",
+        "log_level": args.log_level,
+        "log_config": None,  # uvicorn's loggers write through configure_logging's handler
         "http": GuardedHttp(limits, app.errors.before_app),
         "timeout_keep_alive": limits.keep_alive,
     }
@@ -372,6 +425,7 @@ def worker_app() -> Any:
     """The app of one worker process, built from the options the parent was given."""
     exit_with_supervisor(os.getppid())
     args = parse_args(json.loads(os.environ[ARGV_VARIABLE]))
+    configure_logging(args.log_level, args.log_format)
     return build_app(config_from(args))
 
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import gc
+import json
 import socket
 import subprocess
+import time
 from pathlib import Path
 
 import httpx
@@ -12,7 +14,7 @@ import pytest
 
 from mock_server.app import MockConfig, build_app
 from mock_server.command import config_from, parse_args
-from tests.support import DEMO_AUTH, free_port, run_cli, serve_app, stop
+from tests.support import DEMO_AUTH, free_port, log_of, run_cli, serve_app, stop
 
 
 def test_help_explains_every_option():
@@ -259,3 +261,47 @@ def test_start_data_may_use_yaml_anchors_and_merge_keys(tmp_path):
         ("first", -10),
         ("second", -10),
     ]
+
+
+def _lines_once(process, seen) -> list[str]:
+    """The log's lines once ``seen`` holds of them (the access log is written after the answer
+    is sent), waiting at most 10 s for it."""
+    deadline = time.monotonic() + 10
+    while not seen(lines := log_of(process).splitlines()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return lines
+
+
+def test_refused_credentials_are_no_flood_of_info_lines_and_json_logs_carry_fields(start_mock):
+    text_process, text_root = start_mock()
+    for _ in range(3):
+        assert httpx.get(f"{text_root}/v3/accounts").status_code == 401
+    lines = _lines_once(text_process, lambda lines: sum(" 401" in line for line in lines) >= 3)
+    assert not [line for line in lines if "No auth provided" in line]  # Connexion's, per 401
+    assert sum('"GET /v3/accounts HTTP/1.1" 401' in line for line in lines) == 3  # access log
+
+    json_process, json_root = start_mock("--log-format", "json")
+    httpx.get(f"{json_root}/v3/accounts", auth=DEMO_AUTH)
+    settled = _lines_once(json_process, lambda lines: any('"status": 200' in x for x in lines))
+    records = [json.loads(line) for line in settled]
+    access = [r for r in records if r["logger"] == "uvicorn.access"]
+    assert access and access[-1] | {"time": "", "client": ""} == {
+        "time": "",
+        "level": "info",
+        "logger": "uvicorn.access",
+        "message": access[-1]["message"],
+        "client": "",
+        "method": "GET",
+        "path": "/v3/accounts",
+        "http": "1.1",
+        "status": 200,
+    }
+    assert access[-1]["time"].endswith("Z")
+
+    quiet_process, quiet_root = start_mock("--log-level", "warning")
+    httpx.get(f"{quiet_root}/v3/accounts", auth=DEMO_AUTH)
+    httpx.get(f"{quiet_root}/v3/nowhere-{free_port()}", auth=DEMO_AUTH)
+    # The 404 is answered after the 200: when it is (in the journal), the 200 was logged or not.
+    journal = httpx.get(f"{quiet_root}/__mock__/requests").json()["requests"]
+    assert len(journal) == 2
+    assert not [line for line in log_of(quiet_process).splitlines() if "GET /v3" in line]
