@@ -24,6 +24,7 @@ from conformance.options import (
     UsageError,
     run_options,
 )
+from conformance.plugin import SETUP_DATA_ON_THE_MOCK
 from conformance.target import NotTestable, Unreachable, check_target
 from mock_server.entry import kit_version
 
@@ -49,11 +50,12 @@ def build_parser() -> argparse.ArgumentParser:
         "that cannot be tested as given; 3: inconclusive (tests left out).",
     )
     for option in OPTIONS:
+        spellings = [f"--{name}" for name in (option.name, *option.aliases)]
         if option.flag:
-            run.add_argument(f"--{option.name}", action="store_true", help=option.help)
+            run.add_argument(*spellings, action="store_true", help=option.help)
         else:
             run.add_argument(
-                f"--{option.name}",
+                *spellings,
                 type=option.type,
                 default=option.default,
                 metavar=option.metavar,
@@ -91,7 +93,9 @@ def main(argv: list[str] | None = None) -> int:
         options = run_options({name: getattr(args, name) for name in vars(args)})
         # Before any generated case: a wrong base URL or refused credentials is one line here,
         # not a report full of violations the target does not have.
-        check_target(options.base_url, options.api, options.auth, options.read_only)
+        control = check_target(options.base_url, options.api, options.auth, options.read_only)
+        if control is not None and options.setup_data is not None:
+            raise UsageError(SETUP_DATA_ON_THE_MOCK)
     except UsageError as exc:
         print(f"refund-conformance: error: {exc}", file=sys.stderr)
         return EXIT_UNUSABLE

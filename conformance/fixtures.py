@@ -39,6 +39,13 @@ def _fixtures_sections() -> dict[str, frozenset[str]]:
     return {vendor.name: setup_module(vendor.name).FIXTURES_KEYS for vendor in VENDORS}
 
 
+# The two files users confuse, each named in the other's errors.
+OTHER_FORMAT = (
+    " - this is the suite's setup data, naming accounts and debits that exist on the target;"
+    " the mock's start data (refund-mock --start-data) is another format"
+)
+
+
 def read_fixtures_file(path: Path) -> dict[str, Any]:
     """A fixtures file's content, checked: a mapping of the known sections and keys."""
     sections = _fixtures_sections()
@@ -56,12 +63,12 @@ def read_fixtures_file(path: Path) -> dict[str, Any]:
     for section, content in data.items():
         known = sections.get(section)
         if known is None:
-            raise FixturesFileError(f"unknown section {section!r} (known: {names})")
+            raise FixturesFileError(f"unknown section {section!r} (known: {names}){OTHER_FORMAT}")
         if not isinstance(content, dict):
             raise FixturesFileError(f"{section}: must be a mapping")
         unknown = set(content) - known
         if unknown:
-            raise FixturesFileError(f"{section}: unknown keys {sorted(unknown)}")
+            raise FixturesFileError(f"{section}: unknown keys {sorted(unknown)}{OTHER_FORMAT}")
     return data
 
 

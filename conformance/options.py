@@ -30,6 +30,7 @@ class Option:
     default: Any = None
     flag: bool = False
     metavar: str | None = None
+    aliases: tuple[str, ...] = ()  # earlier spellings, kept working for a release
 
 
 OPTIONS = (
@@ -51,11 +52,14 @@ OPTIONS = (
         metavar="USER:PASS",
     ),
     Option(
-        "fixtures",
-        "YAML file naming existing accounts and debits to test with (needed unless the target"
-        " is this kit's mock, whose control API makes them); see conformance/example-fixtures.yaml",
+        "setup-data",
+        "the suite's setup data: a YAML file naming existing accounts and debits to test with,"
+        " for a target that is not this kit's mock (the mock makes its own through its control"
+        " API); see conformance/example-fixtures.yaml. Not the mock's start data"
+        " (refund-mock --start-data). Formerly --fixtures",
         type=Path,
         metavar="FILE",
+        aliases=("fixtures",),
     ),
     Option(
         "read-only",
@@ -111,7 +115,7 @@ class RunOptions:
     api: str
     base_url: str
     auth: tuple[str, str] | None
-    fixtures: Path | None
+    setup_data: Path | None
     read_only: bool
     max_examples: int
     seed: int | None
@@ -170,14 +174,14 @@ def run_options(values: dict[str, Any]) -> RunOptions:
     base_url = values.get("base_url")
     if not base_url or not base_url.startswith(("http://", "https://")):
         raise UsageError("--base-url must be an http(s) URL, e.g. http://127.0.0.1:8080/v3")
-    fixtures = values.get("fixtures")
-    if fixtures is not None:
+    setup_data = values.get("setup_data")
+    if setup_data is not None:
         from conformance.fixtures import FixturesFileError, read_fixtures_file
 
         try:
-            read_fixtures_file(Path(fixtures))  # a mistake is one whatever the target
+            read_fixtures_file(Path(setup_data))  # a mistake is one whatever the target
         except FixturesFileError as exc:
-            raise UsageError(f"--fixtures {fixtures}: {exc}") from None
+            raise UsageError(f"--setup-data {setup_data}: {exc}") from None
     max_examples = values.get("max_examples")
     max_examples = DEFAULT_MAX_EXAMPLES if max_examples is None else max_examples
     if max_examples < 1:
@@ -204,7 +208,7 @@ def run_options(values: dict[str, Any]) -> RunOptions:
         api=api,
         base_url=base_url.rstrip("/"),
         auth=parse_auth(values.get("auth")),
-        fixtures=Path(fixtures) if fixtures else None,
+        setup_data=Path(setup_data) if setup_data else None,
         read_only=bool(values.get("read_only")),
         max_examples=max_examples,
         seed=values.get("seed"),

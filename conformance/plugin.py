@@ -73,13 +73,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("conformance", "refund contract kit: conformance suite")
     for option in OPTIONS:
         dest = "conformance_" + option.name.replace("-", "_")
+        spellings = [f"--{PREFIX}{name}" for name in (option.name, *option.aliases)]
         if option.flag:
-            group.addoption(
-                f"--{PREFIX}{option.name}", dest=dest, action="store_true", help=option.help
-            )
+            group.addoption(*spellings, dest=dest, action="store_true", help=option.help)
         else:
             group.addoption(
-                f"--{PREFIX}{option.name}",
+                *spellings,
                 dest=dest,
                 type=option.type,
                 default=option.default,
@@ -114,6 +113,15 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[STATE_KEY] = SuiteState(options=options)
 
 
+# Against this kit's mock a setup data file would be ignored (the suite makes its own there):
+# refused, saying why, rather than ignored in silence.
+SETUP_DATA_ON_THE_MOCK = (
+    "the target is this kit's mock, where the suite makes its own setup data (through the"
+    " control API, in a session of the run's own): --setup-data is for other targets; leave it"
+    " out"
+)
+
+
 def pytest_sessionstart(session: pytest.Session) -> None:
     suite = state(session.config)
     if suite is None:
@@ -125,14 +133,16 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         pytest.exit(f"target unreachable: {exc}", returncode=EXIT_UNUSABLE)
     except NotTestable as exc:
         pytest.exit(str(exc), returncode=EXIT_UNUSABLE)
+    if control is not None and options.setup_data is not None:
+        pytest.exit(SETUP_DATA_ON_THE_MOCK, returncode=EXIT_UNUSABLE)
     if control is not None:
         suite.mock_control = control.url
         # A read-only run makes nothing, not even a session or setup data: it reads as it is.
         if not options.read_only:
             suite.mock_session = f"conformance-{uuid.uuid4().hex[:12]}"
             suite.setup = MockSetup(control.url, suite.mock_session)
-    elif options.fixtures is not None:
-        suite.setup = FileSetup(options.fixtures)
+    elif options.setup_data is not None:
+        suite.setup = FileSetup(options.setup_data)
     if options.time_limit:
         suite.deadline = time.monotonic() + options.time_limit
     # Loading the contracts takes a while: after the option checks, so usage errors are fast.

@@ -232,7 +232,9 @@ class Report:
         setup = (
             f"this kit's mock ({self.mock_control})"
             if self.mock_control
-            else (f"fixtures file {self.options.fixtures}" if self.options.fixtures else "none")
+            else (
+                f"setup data file {self.options.setup_data}" if self.options.setup_data else "none"
+            )
         )
         lines.append(
             f"setup data: {setup}; max examples {self.options.max_examples}; seed "

@@ -62,14 +62,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--no-demo", action="store_true", help="start empty instead of loading the demo accounts"
     )
     parser.add_argument(
-        "--seed",
+        "--start-data",
+        "--seed",  # its name until 0.1.0, kept for a release
+        dest="seed",
         metavar="FILE",
         type=Path,
         action="append",
         default=[],
         help=(
-            "load a fixtures file (YAML or JSON, schema FixturesFile of the control contract,"
-            " /__mock__/openapi.json); repeatable"
+            "load start data: the accounts, refunds, marketplaces and debits to start with"
+            " (YAML or JSON, schema FixturesFile of the control contract,"
+            " /__mock__/openapi.json; not the conformance suite's setup data); repeatable;"
+            " formerly --seed"
         ),
     )
     for vendor in VENDORS:

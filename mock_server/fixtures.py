@@ -27,6 +27,13 @@ MAX_DEPTH = 32  # a fixtures file nests about 7 deep
 MAX_NODES = 2_000_000  # values once aliases are expanded (a 1 MiB file holds ~150,000)
 
 
+# The two files users confuse, each named in the other's errors.
+OTHER_FORMAT = (
+    " - this is the mock's start data (the FixturesFile schema of /__mock__/openapi.json);"
+    " the conformance suite's setup data (refund-conformance --setup-data) is another format"
+)
+
+
 def read_fixtures(path: Path) -> dict[str, Any]:
     """Parse a YAML or JSON fixtures file and check it against the control contract."""
     try:
@@ -57,7 +64,7 @@ def read_fixtures(path: Path) -> dict[str, Any]:
     error = next(iter(sorted(validator.iter_errors(data), key=lambda e: e.path)), None)
     if error is not None:
         where = "/".join(str(part) for part in error.absolute_path) or "(top level)"
-        raise FixturesError(f"{path}: {where}: {error.message}")
+        raise FixturesError(f"{path}: {where}: {error.message}{OTHER_FORMAT}")
     checked: dict[str, Any] = data
     return checked
 

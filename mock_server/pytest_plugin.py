@@ -9,7 +9,7 @@ Installed with the kit (``pytest11`` entry point ``refund_mock``), so a project 
 
 The server (``refund-mock`` in a process of its own, on a free 127.0.0.1 port) starts once per
 test session with the options of the ``refund_mock_args`` fixture, which a project overrides in
-its ``conftest.py`` (``["--no-demo", "--seed", "fixtures.yaml"]``). Each test gets a session of
+its ``conftest.py`` (``["--no-demo", "--start-data", "start.yaml"]``). Each test gets a session of
 its own (``X-Mock-Session``), made from those fixtures and deleted after the test, so tests
 neither see nor disturb each other's refunds, also under pytest-xdist.
 

@@ -25,6 +25,7 @@ from tests.support import (
     DEMO_AUTH,
     ROOT,
     ConformanceRun,
+    run_cli,
     run_conformance,
     run_with_junit,
     serve_app,
@@ -137,7 +138,7 @@ def test_help_explains_each_option():
         "--api",
         "--base-url",
         "--auth",
-        "--fixtures",
+        "--setup-data",
         "--read-only",
         "--junit-xml",
         "--max-examples",
@@ -184,7 +185,7 @@ def test_fixtures_file_supplies_setup_data_for_a_target_that_is_not_the_mock(moc
             "marqeta", root + "/gateway", "--seed", "1", "--fixtures", str(fixtures)
         )
     assert result.returncode == 0, result.stdout[-4000:]
-    assert f"fixtures file {fixtures}" in result.stdout
+    assert f"setup data file {fixtures}" in result.stdout
     assert "N/A   The largest refund is the credit balance" in result.stdout
     assert "only the mock can make" in result.stdout
     # One tally that adds up, and no pytest tally or stalled percentage beside it.
@@ -364,6 +365,34 @@ def test_out_of_range_flags_are_refused_in_one_line(mock_root, args, message):
 def test_a_malformed_fixtures_file_is_refused_even_against_the_mock(mock_root, tmp_path, content):
     fixtures = tmp_path / "fixtures.yaml"
     fixtures.write_text(content)
-    result = run_conformance("marqeta", mock_root, "--fixtures", str(fixtures))
+    result = run_conformance("marqeta", mock_root, "--setup-data", str(fixtures))
     assert result.returncode == 2
-    assert "--fixtures" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert "--setup-data" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_the_two_data_files_are_named_apart_and_each_refused_for_the_other(
+    mock_root, tmp_path, start_mock
+):
+    """The suite's setup data and the mock's start data: each command names the other's
+    format when given it, the old spellings still work, and a setup data file given for this
+    kit's mock is refused, saying why, rather than ignored."""
+    setup = tmp_path / "setup.yaml"
+    setup.write_text("marqeta:\n  refundable_accounts: [demo_account_credit_balance]\n")
+    start = tmp_path / "start.yaml"
+    start.write_text("marqeta:\n  accounts:\n    - token: acct_1\n      current_balance: -100\n")
+
+    as_start_data = run_cli("--start-data", str(setup))
+    assert as_start_data.returncode == 2
+    assert "refund-conformance --setup-data) is another format" in as_start_data.stderr
+    as_setup_data = run_conformance("marqeta", "http://127.0.0.1:9", "--setup-data", str(start))
+    assert as_setup_data.returncode == 2
+    assert "refund-mock --start-data) is another format" in as_setup_data.stderr
+
+    for spelling in ("--setup-data", "--fixtures"):  # the old name, kept for a release
+        on_the_mock = run_conformance("marqeta", mock_root, spelling, str(setup))
+        assert on_the_mock.returncode == 2, on_the_mock.stdout[-2000:]
+        (line,) = on_the_mock.stderr.strip().splitlines()
+        assert "the target is this kit's mock" in line and "--setup-data is for other" in line
+    for spelling in ("--start-data", "--seed"):
+        _, root = start_mock(spelling, str(start))
+        assert httpx.get(f"{root}/v3/accounts/acct_1", auth=DEMO_AUTH).status_code == 200
