@@ -60,6 +60,13 @@ def vendor_document() -> dict[str, Any]:
     }
 
 
+def drift_args(tmp_path: Path, vendor: dict[str, Any], form: str) -> list[str]:
+    """`refund-contract drift` of our Marqeta contract against ``vendor``, written to a file."""
+    (tmp_path / "vendor.yaml").write_text(yaml.safe_dump(vendor))
+    vendor_spec = str(tmp_path / "vendor.yaml")
+    return ["drift", "--api", "marqeta", "--vendor-spec", vendor_spec, "--format", form]
+
+
 def _run(
     tmp_path: Path,
     vendor: dict[str, Any],
@@ -67,17 +74,7 @@ def _run(
     ours: dict[str, Any] | None = None,
     capsys: Any,
 ) -> tuple[int, dict[str, Any]]:
-    (tmp_path / "vendor.yaml").write_text(yaml.safe_dump(vendor))
-    args = [
-        "drift",
-        "--api",
-        "marqeta",
-        "--vendor-spec",
-        str(tmp_path / "vendor.yaml"),
-        "--format",
-        "json",
-        *extra,
-    ]
+    args = [*drift_args(tmp_path, vendor, "json"), *extra]
     if ours is not None:
         (tmp_path / "ours.yaml").write_text(yaml.safe_dump(ours))
         args += ["--contract", str(tmp_path / "ours.yaml")]
@@ -168,18 +165,7 @@ def test_an_unknown_api_is_a_usage_error(tmp_path, capsys):
 def test_drift_reports_say_status_and_direction(tmp_path, capsys, form):
     vendor = vendor_document()
     vendor["components"]["schemas"]["RefundMethod"]["enum"].append("WIRE")
-    (tmp_path / "vendor.yaml").write_text(yaml.safe_dump(vendor))
-    main(
-        [
-            "drift",
-            "--api",
-            "marqeta",
-            "--vendor-spec",
-            str(tmp_path / "vendor.yaml"),
-            "--format",
-            form,
-        ]
-    )
+    main(drift_args(tmp_path, vendor, form))
     assert "drift, vendor-only" in capsys.readouterr().out
 
 

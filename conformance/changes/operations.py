@@ -199,16 +199,7 @@ class DocumentComparer:
                 yield Raw(rule, op, "new", *parameter.location, _message(where, rule, ""))
                 continue
             before = was[key]
-            if required != (before.value.get("required") is True):
-                rule = f"request-parameter-became-{'required' if required else 'optional'}"
-                yield Raw(
-                    rule,
-                    op,
-                    "new",
-                    parameter.uri,
-                    f"{parameter.pointer}/required",
-                    _message(where, rule, ""),
-                )
+            yield from _required_changed(op, "request-parameter", before, parameter, where)
             if _style(before) != _style(parameter):
                 rule = "request-parameter-style-changed"
                 detail = f"{_style(before)} -> {_style(parameter)}"
@@ -239,16 +230,7 @@ class DocumentComparer:
             rule = "request-body-added-required" if required else "request-body-added"
             yield Raw(rule, op, "new", *will.location, _message("request body", rule, ""))
             return
-        if required != (was.value.get("required") is True):
-            rule = f"request-body-became-{'required' if required else 'optional'}"
-            yield Raw(
-                rule,
-                op,
-                "new",
-                will.uri,
-                f"{will.pointer}/required",
-                _message("request body", rule, ""),
-            )
+        yield from _required_changed(op, "request-body", was, will, "request body")
         yield from self._content(op, was, will, "request", "request body")
 
     def _content(
@@ -307,17 +289,7 @@ class DocumentComparer:
                 rule = "response-header-added"
                 yield Raw(rule, op, "new", *header.location, _message(text, rule, ""))
                 continue
-            required = header.value.get("required") is True
-            if required != (before[name].value.get("required") is True):
-                rule = f"response-header-became-{'required' if required else 'optional'}"
-                yield Raw(
-                    rule,
-                    op,
-                    "new",
-                    header.uri,
-                    f"{header.pointer}/required",
-                    _message(text, rule, ""),
-                )
+            yield from _required_changed(op, "response-header", before[name], header, text)
             yield from self._schema_changes(
                 op,
                 _parameter_schema(before[name]),
@@ -326,6 +298,16 @@ class DocumentComparer:
                 "header",
                 text,
             )
+
+
+def _required_changed(
+    op: Operation, subject: str, was: Node, now: Node, where: str
+) -> Iterator[Raw]:
+    """``<subject>-became-required`` or ``-optional``, when ``required`` changed."""
+    required = now.value.get("required") is True
+    if required != (was.value.get("required") is True):
+        rule = f"{subject}-became-{'required' if required else 'optional'}"
+        yield Raw(rule, op, "new", now.uri, f"{now.pointer}/required", _message(where, rule, ""))
 
 
 def unique(raws: Iterable[Raw]) -> list[Raw]:
