@@ -46,6 +46,7 @@ contracts: $(BIN)/.installed ## breaking changes in openapi/ against $(CONTRACT_
 
 DIST ?= dist
 dist: $(BIN)/.installed ## the wheel users install (README): $(DIST)/refund_contract_kit-VERSION-py3-none-any.whl
+	rm -rf build *.egg-info  # a build left behind would put deleted modules in the wheel
 	$(BIN)/python -m pip wheel --quiet --disable-pip-version-check --no-deps --no-build-isolation -w $(DIST) .
 
 soak: $(BIN)/.installed ## long generated-request run per API against 2 workers on SQLite

@@ -142,6 +142,6 @@ class NoFixtures:
 class _Missing:
     def __getattr__(self, _name: str) -> Any:
         def missing(*_: Any, **__: Any) -> Any:
-            raise NoSetupData("the target is not this kit's mock: pass --fixtures FILE")
+            raise NoSetupData("the target is not this kit's mock: pass --setup-data FILE")
 
         return missing

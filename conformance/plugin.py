@@ -7,6 +7,7 @@ Loaded by the ``pytest11`` entry point, so ``pytest --pyargs conformance.suite -
 from __future__ import annotations
 
 import datetime
+import re
 import time
 import uuid
 from collections.abc import Generator
@@ -87,6 +88,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
             )
 
 
+def spelled_for_pytest(message: str) -> str:
+    """A message naming the suite's options, as pytest spells them (``--conformance-api``);
+    other commands' options (``refund-mock --start-data``) stay as they are."""
+    names = "|".join(
+        re.escape(name) for option in OPTIONS for name in (option.name, *option.aliases)
+    )
+    return re.sub(rf"--({names})\b", rf"--{PREFIX}\1", message)
+
+
 def state(config: pytest.Config) -> SuiteState | None:
     return config.stash.get(STATE_KEY, None)
 
@@ -106,7 +116,7 @@ def pytest_configure(config: pytest.Config) -> None:
     try:
         options = run_options(values)
     except UsageError as exc:
-        raise pytest.UsageError(str(exc).replace("--", f"--{PREFIX}")) from exc
+        raise pytest.UsageError(spelled_for_pytest(str(exc))) from exc
     if options.seed is not None:
         # Hypothesis reads its seed in its own pytest_configure, which runs after this one.
         config.option.hypothesis_seed = options.seed
@@ -134,7 +144,7 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     except NotTestable as exc:
         pytest.exit(str(exc), returncode=EXIT_UNUSABLE)
     if control is not None and options.setup_data is not None:
-        pytest.exit(SETUP_DATA_ON_THE_MOCK, returncode=EXIT_UNUSABLE)
+        pytest.exit(spelled_for_pytest(SETUP_DATA_ON_THE_MOCK), returncode=EXIT_UNUSABLE)
     if control is not None:
         suite.mock_control = control.url
         # A read-only run makes nothing, not even a session or setup data: it reads as it is.

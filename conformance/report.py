@@ -49,22 +49,27 @@ class Violation:
     expected: str
     got: str
     reproduce: str | None
+    rule_based: bool = False  # a behaviour rule's assertion, not a check of one response
 
     @property
     def sentence(self) -> str:
-        """The violation in one line, for a JUnit failure message or a CI annotation."""
-        got = self.got.splitlines()[0] if self.got else "nothing"
-        if not self.expected:
-            return _shorten(f"{self.check}: got {got}", BODY_LIMIT)
-        return _shorten(f"expected {self.expected.splitlines()[0]}; got {got}", BODY_LIMIT)
+        """The violation in one line, for a JUnit failure message or a CI annotation: what was
+        expected, and what came back (its status and the start of its body)."""
+        got = " ".join(self.got.split()) or "nothing"
+        expected = self.expected.splitlines()[0] if self.expected else ""
+        said = f"expected {expected}" if self.rule_based else f"{self.check}: {expected}"
+        return _shorten(f"{said.rstrip(': ')}; got {got}", BODY_LIMIT)
 
 
 def finding_key(outcome: Outcome, violation: Violation) -> tuple[str, str | None, str]:
-    """What identifies a finding from run to run, for baselines: the check or rule, the
-    operation, sequence or rule it was found in, and its cause (what the contract expects),
-    never the generated data that showed it."""
-    cause = violation.expected.splitlines()[0] if violation.expected else ""
-    return violation.check, outcome.title, cause
+    """What identifies a finding from run to run, for baselines: the check or rule, the test
+    it was found in (``test_contract[POST /accounts/{account_token}/refunds]``), and for a
+    schema failure the part of the schema (``Schema at /properties/amount/minimum``): never
+    a message, which holds the generated values that showed it."""
+    schema_part = next(
+        (line for line in violation.expected.splitlines() if line.startswith("Schema at")), ""
+    )
+    return violation.check, outcome.name or outcome.title, schema_part
 
 
 @dataclass
@@ -72,6 +77,7 @@ class Outcome:
     kind: str  # "operation", "sequence" or "behaviour"
     title: str
     status: str  # "passed", "failed" or "skipped"
+    name: str = ""  # the test's own name, as stable as the suite: baselines are keyed by it
     reason: str = ""
     violations: list[Violation] = field(default_factory=list)
     # A skip the user chose (--read-only) or that cannot apply to this target: it leaves the
@@ -89,7 +95,7 @@ def outcome_of(
     not_applicable: bool = False,
 ) -> Outcome:
     kind, title = _describe(item)
-    outcome = Outcome(kind=kind, title=title, status=report.outcome)
+    outcome = Outcome(kind=kind, title=title, status=report.outcome, name=item.name)
     if report.skipped:
         outcome.reason = _skip_reason(report)
         outcome.skipped_by_choice = skip_by_choice or not_applicable
@@ -165,6 +171,7 @@ def _violations(item: pytest.Item, error: BaseException) -> list[Violation]:
             expected=" ".join(rule.split("\n\n")[0].split()),
             got=first_line,
             reproduce=reproduce,
+            rule_based=True,
         )
     ]
 
@@ -211,21 +218,27 @@ class Report:
         return next((entry.reason for entry in self.known if entry.key == key), None)
 
     def is_new_failure(self, outcome: Outcome) -> bool:
-        return outcome.status == "failed" and any(
-            self.reason_known(outcome, violation) is None for violation in outcome.violations
+        return outcome.status == "failed" and (
+            not outcome.violations
+            or any(self.reason_known(outcome, v) is None for v in outcome.violations)
         )
 
     def fixed(self) -> list[baseline.Entry]:
-        """Baseline entries this run found nothing for."""
-        found = {finding_key(o, v) for o in self.outcomes for v in o.violations}
-        return [entry for entry in self.known if entry.key not in found]
+        """Baseline entries whose test ran and passed: what they accepted is gone. An entry
+        whose test did not run (a time limit, --read-only) is not judged."""
+        passed = {outcome.name for outcome in self.outcomes if outcome.status == "passed"}
+        return [entry for entry in self.known if entry.operation in passed]
 
     def baseline_entries(self, reason: str) -> list[baseline.Entry]:
-        return [
+        """This run's findings (a known one keeping its reason), and the known entries this
+        run could not judge."""
+        found = [
             baseline.Entry(*finding_key(o, v), self.reason_known(o, v) or reason)
             for o in self.outcomes
             for v in o.violations
         ]
+        ran = {outcome.name for outcome in self.outcomes if outcome.status != "skipped"}
+        return found + [entry for entry in self.known if entry.operation not in ran]
 
     def lines(self) -> list[str]:
         lines = ["", "=" * 78, f"Conformance of {self.api} at {self.base_url}"]
@@ -276,9 +289,12 @@ class Report:
                     lines.append("     got:      " + _indent(violation.got))
                 if violation.reproduce:
                     lines.append("     reproduce: " + violation.reproduce)
-                reason = self.reason_known(first, violation)
-                if reason is not None:
-                    lines.append("     known:    " + _indent(f"{reason} (--baseline)"))
+                reasons = [self.reason_known(outcome, hit) for outcome, hit in group.hits]
+                if any(reasons):
+                    said = next(reason for reason in reasons if reason)
+                    if not all(reasons):
+                        said += f" (in {sum(map(bool, reasons))} of {len(reasons)} tests)"
+                    lines.append("     known:    " + _indent(f"{said} (--baseline)"))
         fixed = self.fixed()
         if fixed:
             lines += ["", f"Baseline entries found no more ({len(fixed)}): remove them"]

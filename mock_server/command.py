@@ -258,8 +258,8 @@ def config_from(args: argparse.Namespace) -> MockConfig:
         )
     if args.journal_size < 0:
         raise ValueError("--journal-size must be 0 or more")
-    if not args.journal_max_mb > 0:
-        raise ValueError("--journal-max-mb must be above 0")
+    if not (MIN_JOURNAL_MB <= args.journal_max_mb < float("inf")):
+        raise ValueError(f"--journal-max-mb must be a number of at least {MIN_JOURNAL_MB}")
     if not args.no_control and args.control_token is None and not is_loopback(args.host):
         raise ValueError(
             f"--host {args.host} opens the control API (reset, state, faults) to the network:"
@@ -339,6 +339,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
+MIN_JOURNAL_MB = 0.1  # room for a few entries with large bodies
 TEXT_FORMAT = "%(levelname)s:     %(message)s"
 
 
@@ -372,8 +373,10 @@ def configure_logging(level: str, form: str) -> None:
     root.setLevel(level.upper())
     # Connexion says each refused credential at info ("No auth provided. Aborting with 401"):
     # a conformance run would write a thousand such lines. They show from debug only.
-    quiet = logging.DEBUG if level == "debug" else logging.WARNING
-    logging.getLogger("connexion").setLevel(quiet)
+    chosen = logging.getLevelName(level.upper())
+    logging.getLogger("connexion").setLevel(
+        logging.DEBUG if chosen == logging.DEBUG else max(chosen, logging.WARNING)
+    )
 
 
 def serving_options(args: argparse.Namespace, app: MockApp) -> dict[str, Any]:

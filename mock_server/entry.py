@@ -30,6 +30,12 @@ def kit_version() -> str:
         return "unknown"
 
 
+def wheel_name() -> str:
+    """The file name of this version's wheel, as `make dist` builds it (the kit is on no
+    public index)."""
+    return f"{DISTRIBUTION.replace('-', '_')}-{kit_version()}-py3-none-any.whl"
+
+
 def missing(extra: str) -> list[str]:
     return [name for name in EXTRAS[extra] if importlib.util.find_spec(name) is None]
 
@@ -43,8 +49,8 @@ def launch(program: str, extra: str, target: str, argv: list[str] | None = None)
     absent = missing(extra)
     if absent:
         print(
-            f"{program} needs the {extra} extra ({', '.join(absent)} not installed): "
-            f"pip install '{DISTRIBUTION}[{extra}]'",
+            f"{program} needs the {extra} extra ({', '.join(absent)} not installed): install"
+            f" the kit with it, e.g. pip install '{wheel_name()}[{extra}]'",
             file=sys.stderr,
         )
         return EXIT_UNUSABLE

@@ -1,5 +1,5 @@
-"""Fixtures files (``--seed FILE`` and the built-in demo data): read and validate (each vendor's
-section is created by its ``VendorState.seed``)."""
+"""Start data files (``--start-data FILE``, formerly ``--seed``, and the built-in demo data):
+read and validate (each vendor's section is created by its ``VendorState.seed``)."""
 
 from __future__ import annotations
 

@@ -93,6 +93,9 @@ def test_a_bad_lifecycle_or_journal_size_is_refused_before_serving():
         config_from(parse_args(["--lifecycle", "auto:soon"]))
     with pytest.raises(ValueError, match="--journal-size"):
         config_from(parse_args(["--journal-size", "-1"]))
+    for too_little_or_much in ("0", "0.01", "inf", "nan"):
+        with pytest.raises(ValueError, match="--journal-max-mb must be a number of at least"):
+            config_from(parse_args(["--journal-max-mb", too_little_or_much]))
     chosen = config_from(parse_args(["--lifecycle", "auto:2s", "--journal-size", "5"]))
     assert chosen.lifecycle_step is not None
     assert (chosen.lifecycle_step.total_seconds(), chosen.journal_size) == (2, 5)
@@ -305,3 +308,23 @@ def test_refused_credentials_are_no_flood_of_info_lines_and_json_logs_carry_fiel
     journal = httpx.get(f"{quiet_root}/__mock__/requests").json()["requests"]
     assert len(journal) == 2
     assert not [line for line in log_of(quiet_process).splitlines() if "GET /v3" in line]
+
+
+def test_at_log_level_error_connexion_warns_no_more_than_the_rest():
+    import logging
+
+    from mock_server.command import configure_logging
+
+    root = logging.getLogger()
+    root_level, root_handlers = root.level, list(root.handlers)
+    try:
+        configure_logging("error", "text")
+        assert logging.getLogger("connexion").getEffectiveLevel() == logging.ERROR
+        configure_logging("info", "text")
+        assert logging.getLogger("connexion").getEffectiveLevel() == logging.WARNING
+        configure_logging("debug", "text")
+        assert logging.getLogger("connexion").getEffectiveLevel() == logging.DEBUG
+    finally:
+        root.setLevel(root_level)
+        root.handlers[:] = root_handlers
+        logging.getLogger("connexion").setLevel(logging.NOTSET)

@@ -43,3 +43,36 @@ def test_generated_framing_headers_are_left_to_the_http_client():
     bare = SimpleNamespace(headers=None)
     _drop_framing_headers(None, bare)
     assert bare.headers is None
+
+
+def test_a_findings_baseline_key_holds_no_generated_value():
+    """Two runs that show one schema failure with different generated values, and a behaviour
+    rule whose assertion names other numbers, give the same keys."""
+    from conformance.report import Outcome, Violation, finding_key
+
+    operation = Outcome("operation", "POST /refunds", "failed", name="test_contract[POST /refunds]")
+    keys = {
+        finding_key(
+            operation,
+            Violation(
+                "Response violates schema",
+                f"{value} is less than the minimum of 0\nSchema at /properties/amount/minimum",
+                f'201: {{"amount": {value}}}',
+                None,
+            ),
+        )
+        for value in (-5, -7)
+    }
+    assert keys == {
+        (
+            "Response violates schema",
+            "test_contract[POST /refunds]",
+            "Schema at /properties/amount/minimum",
+        )
+    }
+    rule = Outcome("behaviour", "Fees are reversed.", "failed", name="test_fee_reversal[balanced]")
+    rule_keys = {
+        finding_key(rule, Violation("test_fee_reversal", "Fees are reversed.", got, None, True))
+        for got in ("reversed 0, share 42.3", "reversed 1, share 7.0")
+    }
+    assert rule_keys == {("test_fee_reversal", "test_fee_reversal[balanced]", "")}

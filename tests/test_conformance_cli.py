@@ -201,7 +201,7 @@ def test_without_setup_data_the_run_is_inconclusive_saying_what_is_missing(mock_
         result = run_conformance("balanced", root + "/gateway", "--seed", "1")
         accepted = run_conformance("balanced", root + "/gateway", "--seed", "1", "--allow-skips")
     assert result.returncode == 3, result.stdout[-3000:]
-    assert "pass --fixtures FILE" in result.stdout and "INCONCLUSIVE" in result.stdout
+    assert "pass --setup-data FILE" in result.stdout and "INCONCLUSIVE" in result.stdout
     assert accepted.returncode == 0, accepted.stdout[-3000:]
     assert "CONFORMS" in accepted.stdout and "--allow-skips" in accepted.stdout
 

@@ -113,7 +113,7 @@ def test_a_baseline_lets_ci_fail_only_on_new_findings(tmp_path, correct_mock):
     assert [entry["rule"] for entry in entries] == [
         "test_fee_reversal_is_proportional_and_adds_up_to_the_debit_fee"
     ]
-    assert entries[0]["location"].startswith("Each refund reverses its share of the debit's fee")
+    assert entries[0]["operation"].startswith("test_fee_reversal")  # the test, not its words
     entries[0]["reason"] = "the sandbox reverses fees nightly (ticket 42)"
     known.write_text(yaml.safe_dump({"version": 1, "entries": entries}))
 

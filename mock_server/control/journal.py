@@ -60,6 +60,7 @@ class Journal:
         self.max_bytes = max_bytes
         self._sessions: dict[str | None, deque[Entry]] = {}
         self._bytes: dict[str | None, int] = {}
+        self._total = 0  # the sum of _bytes, kept as entries come and go
         self._lock = threading.Lock()
         self._ids = itertools.count(1)
 
@@ -71,14 +72,17 @@ class Journal:
             kept = self._sessions.setdefault(entry.session, deque())
             kept.append(entry)
             self._bytes[entry.session] = self._bytes.get(entry.session, 0) + _cost(entry)
+            self._total += _cost(entry)
             if len(kept) > self.size:
                 self._drop_oldest(entry.session)
-            while sum(self._bytes.values()) > self.max_bytes:
+            while self._total > self.max_bytes:
                 self._drop_oldest(max(self._bytes, key=self._bytes.__getitem__))
 
     def _drop_oldest(self, session: str | None) -> None:
         kept = self._sessions[session]
-        self._bytes[session] -= _cost(kept.popleft())
+        cost = _cost(kept.popleft())
+        self._bytes[session] -= cost
+        self._total -= cost
         if not kept:
             del self._sessions[session], self._bytes[session]
 
@@ -86,6 +90,7 @@ class Journal:
         with self._lock:
             self._sessions.clear()
             self._bytes.clear()
+            self._total = 0
 
     def forget(self, session: str | None = None) -> None:
         """Drop the entries of a deleted session (of every named session, without a name): what
@@ -93,7 +98,8 @@ class Journal:
         with self._lock:
             for name in [name for name in self._sessions if name is not None]:
                 if session is None or name == session:
-                    del self._sessions[name], self._bytes[name]
+                    self._total -= self._bytes.pop(name)
+                    del self._sessions[name]
 
     def entries(
         self,
