@@ -24,7 +24,7 @@ from conformance.options import (
     UsageError,
     run_options,
 )
-from conformance.plugin import SETUP_DATA_ON_THE_MOCK
+from conformance.plugin import SETUP_DATA_ON_THE_MOCK, inconclusive_setup, shortfalls
 from conformance.target import NotTestable, Unreachable, check_target
 from mock_server.entry import kit_version
 
@@ -96,6 +96,10 @@ def main(argv: list[str] | None = None) -> int:
         control = check_target(options.base_url, options.api, options.auth, options.read_only)
         if control is not None and options.setup_data is not None:
             raise UsageError(SETUP_DATA_ON_THE_MOCK)
+        short = shortfalls(options)
+        if short:
+            print(f"refund-conformance: {inconclusive_setup(short)}", file=sys.stderr)
+            return EXIT_INCONCLUSIVE
     except UsageError as exc:
         print(f"refund-conformance: error: {exc}", file=sys.stderr)
         return EXIT_UNUSABLE

@@ -17,6 +17,7 @@ from hypothesis import HealthCheck, settings
 from schemathesis.config import SchemathesisConfig
 
 import conformance.checks  # noqa: F401  (registers the suite's checks)
+from conformance import spending
 from conformance.apis import APIS
 from conformance.options import RunOptions
 
@@ -58,6 +59,12 @@ ANSWERED: Counter[str] = Counter()
 @schemathesis.hook("after_call")
 def _count_answer(context: Any, case: Any, response: Any) -> None:
     ANSWERED[f"{response.status_code // 100}xx"] += 1
+    if case.method.upper() == "POST" and 200 <= response.status_code < 300:
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        spending.record(case.method, case.formatted_path, response.status_code, body)
 
 
 # Framing headers belong to the HTTP client. A generated value for one (seen once: a GET with

@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 import schemathesis
 
+from conformance import spending
 from conformance.checks.common import undocumented_success
 from mock_server.http_clients import tls_context
 
@@ -146,6 +147,7 @@ class ContractClient:
                 response_text=response.text[:2000],
             )
         )
+        spending.record(method, path, response.status_code, _json_or_none(response))
         if check:
             operation = self.schema.find_operation_by_path(method, path.split("?")[0])
             assert operation is not None, f"{method} {path} is not an operation of the contract"
@@ -173,3 +175,10 @@ class ContractClient:
 
     def close(self) -> None:
         self.http.close()
+
+
+def _json_or_none(response: httpx.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        return None

@@ -14,9 +14,10 @@ from collections.abc import Generator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+import httpx
 import pytest
 
-from conformance import baseline
+from conformance import baseline, spending
 from conformance.fixtures import (
     FileSetup,
     MockSetup,
@@ -26,6 +27,7 @@ from conformance.fixtures import (
     SetupData,
 )
 from conformance.options import (
+    EXIT_INCONCLUSIVE,
     EXIT_UNUSABLE,
     EXIT_VIOLATIONS,
     OPTIONS,
@@ -41,6 +43,8 @@ from conformance.target import (
     check_target,
     delete_mock_session,
 )
+from conformance.vendors import setup_module
+from mock_server.http_clients import tls_context
 
 # The report (and through it Schemathesis) is imported only when a suite runs: this module is
 # loaded by every pytest run of a project with the kit installed, with only the [mock] extra too.
@@ -63,6 +67,7 @@ class SuiteState:
     mock_session: str | None = None
     deadline: float | None = None
     outcomes: list[Outcome] = field(default_factory=list)
+    given_back: list[str] = field(default_factory=list)  # what the run gave back and left
 
     @property
     def headers(self) -> dict[str, str]:
@@ -132,6 +137,46 @@ SETUP_DATA_ON_THE_MOCK = (
 )
 
 
+def _target(options: RunOptions) -> httpx.Client:
+    """A client for the reads and moves around the tests: setup checks, giving back."""
+    return httpx.Client(
+        base_url=options.base_url, auth=options.auth, timeout=30, verify=tls_context()
+    )
+
+
+def shortfalls(options: RunOptions) -> list[str]:
+    """What the setup data file names that cannot carry a run as the target has it now."""
+    if options.setup_data is None:
+        return []
+    found: list[str] = []
+    setup = FileSetup(options.setup_data).vendor(options.api)
+    check = getattr(setup, "shortfalls", None)
+    if check is not None:
+        with _target(options) as http:
+            found = list(check(http))
+    return found
+
+
+def inconclusive_setup(short: list[str]) -> str:
+    return (
+        "INCONCLUSIVE: the setup data cannot carry a run (a run would fail for want of it, not"
+        " for the target): " + "; ".join(short)
+    )
+
+
+def _give_back(suite: SuiteState) -> list[str]:
+    """Against a target with a setup data file, give back what the run spent (what the API
+    allows), and say what it left behind."""
+    if not isinstance(suite.setup, FileSetup) or suite.options.read_only:
+        return []
+    give_back = getattr(setup_module(suite.options.api), "give_back", None)
+    if give_back is None:
+        return []
+    with _target(suite.options) as http:
+        lines: list[str] = give_back(http, spending.ledger())
+    return lines
+
+
 def pytest_sessionstart(session: pytest.Session) -> None:
     suite = state(session.config)
     if suite is None:
@@ -153,6 +198,9 @@ def pytest_sessionstart(session: pytest.Session) -> None:
             suite.setup = MockSetup(control.url, suite.mock_session)
     elif options.setup_data is not None:
         suite.setup = FileSetup(options.setup_data)
+        short = shortfalls(options)
+        if short:
+            pytest.exit(inconclusive_setup(short), returncode=EXIT_INCONCLUSIVE)
     if options.time_limit:
         suite.deadline = time.monotonic() + options.time_limit
     # Loading the contracts takes a while: after the option checks, so usage errors are fast.
@@ -269,6 +317,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     suite = state(session.config)
     if suite is None:
         return
+    suite.given_back = _give_back(suite)
     report = _report(suite)
     verdict = report.verdict()
     # Violations are reproduced in the run's session (the curl lines name it): kept then.
@@ -298,6 +347,7 @@ def _report(suite: SuiteState) -> Report:
         answered=_answered(),
         mock_session=suite.mock_session,
         known=baseline.load(suite.options.baseline) if suite.options.baseline else [],
+        given_back=suite.given_back,
     )
 
 

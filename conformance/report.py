@@ -211,6 +211,7 @@ class Report:
     answered: dict[str, int] = field(default_factory=dict)  # generated requests by status class
     mock_session: str | None = None  # the run's session on this kit's mock
     known: list[baseline.Entry] = field(default_factory=list)  # --baseline
+    given_back: list[str] = field(default_factory=list)  # what the run gave back, and left
 
     def reason_known(self, outcome: Outcome, violation: Violation) -> str | None:
         """Why a baseline accepts this finding; None when it is new."""
@@ -306,6 +307,8 @@ class Report:
             f"generated requests: {sum(self.answered.values())}"
             + (f" ({classes})" if classes else ""),
         ]
+        for line in self.given_back:
+            lines += textwrap.wrap(line, width=78)
         if verdict.why:
             lines += textwrap.wrap(verdict.why, width=78)
         if self.mock_session and verdict.exit_status == EXIT_VIOLATIONS:

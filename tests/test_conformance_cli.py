@@ -396,3 +396,80 @@ def test_the_two_data_files_are_named_apart_and_each_refused_for_the_other(
     for spelling in ("--start-data", "--seed"):
         _, root = start_mock(spelling, str(start))
         assert httpx.get(f"{root}/v3/accounts/acct_1", auth=DEMO_AUTH).status_code == 200
+
+
+# Runs that repeat against one target and one setup data file ------------------------------
+
+
+def _setup_file(mock_root: str, tmp_path: Path, *balances: float) -> tuple[Path, list[str]]:
+    """A setup data file naming refundable accounts with ``balances`` (the first for the
+    behaviour tests, the last for generated requests)."""
+    made = [
+        httpx.post(f"{mock_root}/__mock__/accounts", json={"current_balance": balance}).json()
+        for balance in balances
+    ]
+    zero = httpx.post(f"{mock_root}/__mock__/accounts", json={"current_balance": 0}).json()
+    tokens = [account["token"] for account in made]
+    setup = tmp_path / "setup.yaml"
+    setup.write_text(
+        f"marqeta:\n  refundable_accounts: [{', '.join(tokens)}]\n"
+        f"  non_negative_balance_account: {zero['token']}\n"
+    )
+    return setup, tokens
+
+
+def _balance(mock_root: str, account: str) -> float:
+    answer = httpx.get(f"{mock_root}/v3/accounts/{account}", auth=DEMO_AUTH).json()
+    return float(answer["current_balance"])
+
+
+def _runs(root: str, setup: Path, count: int) -> list[subprocess.CompletedProcess[str]]:
+    return [
+        run_conformance(
+            "marqeta", root, "--seed", str(run), "--max-examples", "2", "--setup-data", str(setup)
+        )
+        for run in range(count)
+    ]
+
+
+def test_five_runs_against_one_target_with_one_setup_data_file_each_conform(mock_root, tmp_path):
+    """Each run gives back the refunds it made, so the next finds the credit balance it needs;
+    none fails for want of setup data."""
+    setup, (behaviour, _) = _setup_file(mock_root, tmp_path, -1250, -1250)
+    app, _ = proxy(mock_root, prefix="/gateway")  # not recognised as this kit's mock
+    with serve_app(app) as root:
+        runs = _runs(root + "/gateway", setup, 5)
+    for number, result in enumerate(runs, 1):
+        assert result.returncode == 0, f"run {number}:\n{result.stdout[-3000:]}{result.stderr}"
+        assert "gave back" in result.stdout
+    # Only what cannot be undone (balance refunds of 0.01) is spent for good.
+    assert -1250 <= _balance(mock_root, behaviour) < -1249
+
+
+def test_one_account_for_everything_runs_once_then_says_what_to_refill(mock_root, tmp_path):
+    """The QA engineer's first file: one account, which generated balance refunds empty. The
+    next run is inconclusive, naming the account; no run blames the target."""
+    setup, (account,) = _setup_file(mock_root, tmp_path, -1250)
+    app, _ = proxy(mock_root, prefix="/gateway")
+    with serve_app(app) as root:
+        first, second = _runs(root + "/gateway", setup, 2)
+    assert first.returncode == 0, first.stdout[-3000:]
+    if _balance(mock_root, account) > -1:  # the generated requests emptied it
+        assert second.returncode == 3, second.stdout[-2000:] + second.stderr
+        (line,) = second.stderr.strip().splitlines()
+        assert line.startswith("refund-conformance: INCONCLUSIVE: the setup data cannot carry")
+        assert account in line and "refill its credit balance" in line
+    else:
+        assert second.returncode == 0, second.stdout[-3000:]
+
+
+def test_setup_data_that_ran_out_is_inconclusive_naming_what_to_refill(mock_root, tmp_path):
+    setup, (account,) = _setup_file(mock_root, tmp_path, -0.5)
+    app, _ = proxy(mock_root, prefix="/gateway")
+    with serve_app(app) as root:
+        result = run_conformance("marqeta", root + "/gateway", "--setup-data", str(setup))
+    assert result.returncode == 3, result.stdout[-2000:] + result.stderr
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith("refund-conformance: INCONCLUSIVE: the setup data cannot carry a run")
+    assert f"{account} has current_balance -0.5" in line and "refill" in line
+    assert "DOES NOT CONFORM" not in result.stdout

@@ -4,11 +4,16 @@ that cannot be refunded (pending, failed) or whose marketplace's escrow is too l
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
+from urllib.parse import urlsplit
+
+import httpx
 
 from conformance.fixtures import ControlClient, NoSetupData
+from conformance.spending import Created
 from mock_server.registry import vendor
 from mock_server.spec import load_contract, schema
 
@@ -109,6 +114,31 @@ class FromFile:
     def escrow_short_debit(self) -> BalancedDebit:
         return self._debit("escrow_short_debit_uri")
 
+    def shortfalls(self, http: httpx.Client) -> list[str]:
+        """What the file names that cannot carry a run as the target has it now: debits no
+        longer in the state a test needs, an escrow that grew past a debit's remainder."""
+        found = []
+        for state in DEBIT_STATES:
+            uri = self.section.get(f"{state}_debit_uri")
+            if uri:
+                shown = http.get(below_base(str(uri)))
+                status = shown.json().get("status") if shown.status_code == 200 else None
+                if status != state:
+                    found.append(f"balanced.{state}_debit_uri: {uri} is {status}, not {state}")
+        uri, marketplace = (
+            self.section.get("escrow_short_debit_uri"),
+            self.section.get("marketplace_id"),
+        )
+        if uri and marketplace:
+            remainder = _remainder(http, str(uri))
+            escrow = http.get(f"/marketplaces/{marketplace}").json().get("in_escrow")
+            if remainder is not None and isinstance(escrow, int) and remainder <= escrow:
+                found.append(
+                    f"balanced.escrow_short_debit_uri: {uri} has {remainder} left to refund,"
+                    f" no longer more than the marketplace's escrow ({escrow}): name another"
+                )
+        return found
+
     def _debit(self, key: str) -> BalancedDebit:
         uri = self.section.get(key)
         marketplace = self.section.get("marketplace_id")
@@ -124,6 +154,32 @@ class FromFile:
                 f"{self.path}: add balanced.marketplace_id and {index + 1} balanced.accounts"
             )
         return BalancedAccount(str(marketplace), str(accounts[index]))
+
+
+def below_base(uri: str) -> str:
+    """A URI the API hands out, as a path below the base URL (which ends in /v1)."""
+    split = urlsplit(uri)
+    return split.path.split("/v1", 1)[1] + (f"?{split.query}" if split.query else "")
+
+
+def _remainder(http: httpx.Client, uri: str) -> int | None:
+    debit = http.get(below_base(uri))
+    refunds = http.get(below_base(uri) + "/refunds", params={"limit": 100})
+    if debit.status_code != 200 or refunds.status_code != 200:
+        return None
+    refunded = sum(int(item.get("amount", 0)) for item in refunds.json().get("items", []))
+    return int(debit.json()["amount"]) - refunded
+
+
+def give_back(http: httpx.Client, created: Iterable[Created]) -> list[str]:
+    """Balanced v1 refunds and debits cannot be undone: say what the run leaves."""
+    made = list(created)
+    if not made:
+        return []
+    return [
+        f"left behind {len(made)} debits and refunds (Balanced v1 cannot undo them); the"
+        " debits the run made were its own, so the setup data is as it was, but for escrow"
+    ]
 
 
 def pinned_parameters(setup: BalancedSetup) -> dict[str, str]:

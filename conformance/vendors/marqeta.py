@@ -2,12 +2,28 @@
 
 from __future__ import annotations
 
+import re
 import uuid
+from collections.abc import Iterable
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Protocol
 
+import httpx
+
 from conformance.fixtures import ControlClient, NoSetupData
+from conformance.spending import Created
+from mock_server.registry import vendor
+from mock_server.spec import load_contract, schema
+
+LIFECYCLE: dict[str, Any] = schema(load_contract(vendor("marqeta").contract_file), "RefundStatus")[
+    "x-mock-lifecycle"
+]
+# What the behaviour tests refund from the first account in one run (their amounts add up to
+# well under this): a smaller credit balance cannot carry a run.
+BEHAVIOUR_SPEND = Decimal("1.00")
+_CREATED_REFUND = re.compile(r"^/accounts/([^/]+)/refunds$")
+_CREATED_BALANCE_REFUND = re.compile(r"^/accounts/([^/]+)/creditbalancerefunds$")
 
 FIXTURES_KEYS = frozenset({"refundable_accounts", "non_negative_balance_account", "payment_source"})
 
@@ -77,6 +93,101 @@ class FromFile:
         if not source.get("account") or not source.get("token"):
             raise NoSetupData(f"{self.path}: add marqeta.payment_source (account, token)")
         return str(source["account"]), str(source["token"])
+
+    def shortfalls(self, http: httpx.Client) -> list[str]:
+        """What the file names that cannot carry a run as the target has it now."""
+        found = []
+        named = [str(token) for token in self.section.get("refundable_accounts") or []]
+        # The last one is the generated requests' (it may be empty: they expect refusals);
+        # the behaviour tests refund from the first, so it must carry a run.
+        for token in named[:1]:
+            balance = _balance(http, token)
+            if balance is None:
+                found.append(f"marqeta.refundable_accounts: no account {token} on the target")
+            elif balance > -BEHAVIOUR_SPEND:
+                found.append(
+                    f"marqeta.refundable_accounts: {token} has current_balance {balance}; a run"
+                    f" needs {-BEHAVIOUR_SPEND} or less: refill its credit balance"
+                )
+        spent = self.section.get("non_negative_balance_account")
+        if spent:
+            balance = _balance(http, str(spent))
+            if balance is None or balance < 0:
+                found.append(
+                    f"marqeta.non_negative_balance_account: {spent} has current_balance"
+                    f" {balance}, not 0 or more"
+                )
+        return found
+
+
+def _balance(http: httpx.Client, account: str) -> Decimal | None:
+    answer = http.get(f"/accounts/{account}")
+    if answer.status_code != 200:
+        return None
+    return Decimal(str(answer.json().get("current_balance")))
+
+
+def give_back(http: httpx.Client, created: Iterable[Created]) -> list[str]:
+    """Move each refund the run made to a status that returns its amount (the lifecycle's
+    ``returns_amount``), step by step; say how many went back and which could not."""
+    created = list(created)
+    refunds = [
+        (match.group(1), str(made.body["token"]))
+        for made in created
+        if (match := _CREATED_REFUND.match(made.path))
+        and isinstance(made.body, dict)
+        and "token" in made.body
+    ]
+    balance_refunds = sum(1 for made in created if _CREATED_BALANCE_REFUND.match(made.path))
+    kept = (
+        [f"left behind {balance_refunds} balance refunds (they cannot be undone)"]
+        if balance_refunds
+        else []
+    )
+    if not refunds:
+        return kept
+    left = []
+    for account, token in refunds:
+        where = f"/accounts/{account}/refunds/{token}"
+        current = http.get(where)
+        steps = _steps_back(current.json().get("status")) if current.status_code == 200 else None
+        moved = steps is not None and all(
+            http.post(
+                f"{where}/transitions",
+                json={"token": str(uuid.uuid4()), "status": step},
+            ).status_code
+            == 201
+            for step in steps
+        )
+        if not moved:
+            left.append(f"{token} on {account}")
+    given = len(refunds) - len(left)
+    lines = [
+        f"gave back {given} of the {len(refunds)} refunds the run made (moved to"
+        f" {' or '.join(LIFECYCLE['returns_amount'])}: their amounts are on the credit balances"
+        " again)"
+    ]
+    if left:
+        lines.append(f"left behind {len(left)} that cannot be undone: {', '.join(left[:10])}")
+    return lines + kept
+
+
+def _steps_back(status: str | None) -> list[str] | None:
+    """The statuses from ``status`` to the nearest one that returns the amount (none if it
+    is already there), or None when no allowed move leads to one."""
+    if status in LIFECYCLE["returns_amount"]:
+        return []
+    paths: dict[str, list[str]] = {str(status): []}
+    frontier = [str(status)]
+    while frontier:
+        current = frontier.pop(0)
+        for following in LIFECYCLE["transitions"].get(current, []):
+            if following not in paths:
+                paths[following] = [*paths[current], following]
+                if following in LIFECYCLE["returns_amount"]:
+                    return paths[following]
+                frontier.append(following)
+    return None
 
 
 def pinned_parameters(setup: MarqetaSetup) -> dict[str, str]:
