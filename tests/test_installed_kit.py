@@ -9,6 +9,7 @@ has it. The CI recipe installs ``[all]`` on top, as its first step says.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import shutil
@@ -260,7 +261,9 @@ def test_the_postgresql_store_needs_its_extra_and_says_so(kit, postgres):
     # The [mock] install alone: one line saying what to install, no traceback.
     without = kit.run(kit.bin("refund-mock"), "--store", postgres.new_database())
     assert without.returncode == 2
-    assert "pip install 'refund-contract-kit[postgresql]'" in without.stderr
+    assert "pip install 'refund_contract_kit-0.1.0-py3-none-any.whl[mock,postgresql]'" in (
+        without.stderr
+    )
     # And the extra brings the driver and its pool (tests/test_replicas.py runs replicas on it).
     names = zipfile.ZipFile(kit.wheel).namelist()
     metadata = zipfile.ZipFile(kit.wheel).read(
@@ -647,3 +650,75 @@ def test_make_dist_builds_the_wheel_the_readme_names(tmp_path):
     assert built.returncode == 0, built.stderr
     (wheel,) = tmp_path.glob("*.whl")
     assert f"./{wheel.name}" in (ROOT / "README.md").read_text(encoding="utf-8")
+
+
+def test_qa_round_three_from_the_wheel(kit):
+    """From the installed kit, against its own mock behind a gateway (so not recognised as
+    the mock): a setup data file that cannot carry a run is inconclusive naming what to refill;
+    one that can conforms, gives back what it spent and writes a baseline; the tally adds up;
+    the mock's JSON log has no line per refused credential; a setup data file given for the
+    mock itself is refused."""
+    from tests.defects import proxy
+    from tests.support import serve_app
+
+    _check(kit.run(kit.bin("python"), "-m", "pip", "install", "-q", f"{kit.wheel}[all]"))
+    port = free_port()
+    root = f"http://127.0.0.1:{port}"
+    here = kit.elsewhere / "qa"
+    here.mkdir()
+    log = here / "refund-mock.log"
+    command = [kit.bin("refund-mock"), "--port", str(port), "--log-format", "json"]
+    with process_group(command, kit, here, log):
+        wait_for(f"{root}/__mock__/health", log)
+
+        def account(balance: float) -> str:
+            made = httpx.post(f"{root}/__mock__/accounts", json={"current_balance": balance})
+            return str(made.json()["token"])
+
+        def setup_file(name: str, *balances: float) -> str:
+            tokens = ", ".join(account(balance) for balance in balances)
+            path = here / name
+            path.write_text(
+                f"marqeta:\n  refundable_accounts: [{tokens}]\n"
+                f"  non_negative_balance_account: {account(0)}\n"
+            )
+            return str(path)
+
+        def conformance(base: str, *args: str) -> subprocess.CompletedProcess[str]:
+            return kit.run(
+                "refund-conformance",
+                "run",
+                "--api",
+                "marqeta",
+                "--base-url",
+                base + "/v3",
+                "--auth",
+                ":".join(DEMO_AUTH),
+                "--max-examples",
+                "1",
+                "--seed",
+                "1",
+                *args,
+                cwd=here,
+                timeout=300,
+            )
+
+        short = setup_file("short.yaml", -0.5)
+        full = setup_file("full.yaml", -1250, -1250)
+        refused = conformance(root, "--setup-data", full)
+        app, _ = proxy(root, prefix="/gateway")
+        with serve_app(app) as gateway:
+            emptied = conformance(gateway + "/gateway", "--setup-data", short)
+            carried = conformance(
+                gateway + "/gateway", "--setup-data", full, "--write-baseline", "known.yaml"
+            )
+    assert refused.returncode == 2 and "the target is this kit's mock" in refused.stderr
+    assert emptied.returncode == 3, emptied.stdout[-2000:] + emptied.stderr
+    assert "INCONCLUSIVE: the setup data cannot carry a run" in emptied.stderr
+    assert carried.returncode == 0, carried.stdout[-3000:]
+    assert "gave back" in carried.stdout and "%]" not in carried.stdout
+    assert re.search(r"CONFORMS: \d+ passed, 0 failed, \d+ not applicable", carried.stdout)
+    assert yaml.safe_load((here / "known.yaml").read_text()) == {"version": 1, "entries": []}
+    records = [json.loads(line) for line in log.read_text().splitlines() if line.startswith("{")]
+    assert any(r.get("status") == 401 for r in records)  # the runs' refused credentials ...
+    assert not [r for r in records if "No auth provided" in r["message"]]  # ... not logged twice

@@ -13,6 +13,7 @@ import sqlite3
 from pathlib import Path
 from typing import Protocol
 
+from mock_server.entry import wheel_name
 from mock_server.faults import FaultBook, Faults
 from mock_server.store import SessionLimitReached, Store, StoreError
 from mock_server.store.memory import MemoryStore
@@ -65,7 +66,8 @@ def store_backend(url: str) -> StoreBackend:
             from mock_server.store.postgresql_backend import PostgresBackend
         except ImportError:
             raise StoreError(
-                "a PostgreSQL store needs psycopg: pip install 'refund-contract-kit[postgresql]'"
+                "a PostgreSQL store needs the postgresql extra (psycopg): install the kit with"
+                f" it, e.g. pip install '{wheel_name()}[mock,postgresql]'"
             ) from None
         return PostgresBackend(url)
     raise ValueError(
