@@ -29,6 +29,13 @@ def record(method: str, path: str, status: int, body: Any) -> None:
             _LEDGER.append(Created(path.split("?")[0], body))
 
 
+def clear() -> None:
+    """A new run starts with nothing written down (a project may run the suite twice in one
+    process)."""
+    with _LOCK:
+        _LEDGER.clear()
+
+
 def ledger() -> list[Created]:
     with _LOCK:
         return list(_LEDGER)

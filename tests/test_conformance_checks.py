@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
+import httpx
 import pytest
 
 from conformance.checks._case import query_value
@@ -76,3 +77,37 @@ def test_a_findings_baseline_key_holds_no_generated_value():
         for got in ("reversed 0, share 42.3", "reversed 1, share 7.0")
     }
     assert rule_keys == {("test_fee_reversal", "test_fee_reversal[balanced]", "")}
+
+
+def _answering(status: int, body: object) -> httpx.Client:
+    return httpx.Client(
+        base_url="http://sandbox.test/v3",
+        transport=httpx.MockTransport(lambda request: httpx.Response(status, json=body)),
+    )
+
+
+def test_the_setup_check_judges_only_what_the_target_answers_clearly(tmp_path):
+    from conformance.vendors.marqeta import FromFile
+
+    setup = FromFile({"refundable_accounts": ["acct"]}, tmp_path / "setup.yaml")
+    assert setup.shortfalls(_answering(401, {"error_code": "401001"})) == []  # unjudged
+    assert setup.shortfalls(_answering(200, {"current_balance": -5})) == []
+    (empty,) = setup.shortfalls(_answering(200, {"current_balance": 0}))
+    assert "acct has current_balance 0" in empty and "refill" in empty
+    (missing,) = setup.shortfalls(_answering(404, {}))
+    assert "no account acct" in missing
+
+
+def test_giving_back_never_raises_and_says_what_it_left():
+    from conformance.spending import Created
+    from conformance.vendors.marqeta import give_back
+
+    def unreachable(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("down", request=request)
+
+    http = httpx.Client(
+        base_url="http://sandbox.test/v3", transport=httpx.MockTransport(unreachable)
+    )
+    lines = give_back(http, [Created("/accounts/acct/refunds", {"token": "r1"})])
+    assert lines[0].startswith("gave back 0 of the 1 refunds")
+    assert lines[1] == "left behind 1 that cannot be undone: r1 on acct"

@@ -122,8 +122,10 @@ class FromFile:
             uri = self.section.get(f"{state}_debit_uri")
             if uri:
                 shown = http.get(below_base(str(uri)))
-                status = shown.json().get("status") if shown.status_code == 200 else None
-                if status != state:
+                if shown.status_code == 404:
+                    found.append(f"balanced.{state}_debit_uri: no debit {uri} on the target")
+                elif shown.status_code == 200 and shown.json().get("status") != state:
+                    status = shown.json().get("status")
                     found.append(f"balanced.{state}_debit_uri: {uri} is {status}, not {state}")
         uri, marketplace = (
             self.section.get("escrow_short_debit_uri"),
@@ -131,7 +133,8 @@ class FromFile:
         )
         if uri and marketplace:
             remainder = _remainder(http, str(uri))
-            escrow = http.get(f"/marketplaces/{marketplace}").json().get("in_escrow")
+            shown = http.get(f"/marketplaces/{marketplace}")
+            escrow = shown.json().get("in_escrow") if shown.status_code == 200 else None
             if remainder is not None and isinstance(escrow, int) and remainder <= escrow:
                 found.append(
                     f"balanced.escrow_short_debit_uri: {uri} has {remainder} left to refund,"
@@ -159,7 +162,8 @@ class FromFile:
 def below_base(uri: str) -> str:
     """A URI the API hands out, as a path below the base URL (which ends in /v1)."""
     split = urlsplit(uri)
-    return split.path.split("/v1", 1)[1] + (f"?{split.query}" if split.query else "")
+    path = split.path.split("/v1", 1)[1] if "/v1" in split.path else split.path
+    return path + (f"?{split.query}" if split.query else "")
 
 
 def _remainder(http: httpx.Client, uri: str) -> int | None:
