@@ -26,7 +26,6 @@ from conformance.fixtures import (
     NotApplicable,
     SetupData,
 )
-from conformance.http import RateLimiter
 from conformance.options import (
     EXIT_INCONCLUSIVE,
     EXIT_UNUSABLE,
@@ -141,6 +140,8 @@ SETUP_DATA_ON_THE_MOCK = (
 def _target(options: RunOptions) -> httpx.Client:
     """A client for the reads and moves around the tests (setup checks, giving back), paced
     by --max-rps as the tests are."""
+    from conformance.http import RateLimiter  # it imports Schemathesis: only in a suite run
+
     limiter = RateLimiter(options.max_rps)
     return httpx.Client(
         base_url=options.base_url,

@@ -21,16 +21,18 @@ def query_value(case: Any, response: Any, name: str) -> Any:
     """The query parameter as sent (read from the request URL), or the contract's default.
 
     Integers come back as ints and repeated parameters as lists; a value that does not parse
-    is returned as sent, for the check to ignore.
+    is returned as sent, for the check to ignore. A parameter the operation does not document
+    is None, whatever was sent: a generated request may carry one (`end_date` on
+    `GET /accounts`), and the target ignores it.
     """
+    documented = {parameter.name: parameter for parameter in case.operation.query}
+    if name not in documented:
+        return None
     sent = parse_qs(urlsplit(str(response.request.url)).query, keep_blank_values=True)
     if name in sent:
         values = [_typed(value) for value in sent[name]]
         return values if len(values) > 1 or name == "statuses" else values[0]
-    for parameter in case.operation.query:
-        if parameter.name == name:
-            return parameter.definition.get("schema", {}).get("default")
-    return None
+    return documented[name].definition.get("schema", {}).get("default")
 
 
 def _typed(value: str) -> Any:
