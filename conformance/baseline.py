@@ -65,6 +65,11 @@ def load(path: Path) -> list[Entry]:
     return entries
 
 
+def by_key(entries: Iterable[Entry]) -> dict[tuple[str, str | None, str], Entry]:
+    """The entries as a finding finds its own: by rule, operation and location."""
+    return {entry.key: entry for entry in entries}
+
+
 def write(path: Path, entries: Iterable[Entry]) -> None:
     document = {
         "version": FORMAT_VERSION,

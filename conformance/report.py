@@ -3,6 +3,7 @@ the contract expects, what came back, and a curl line that reproduces it."""
 
 from __future__ import annotations
 
+import functools
 import re
 import textwrap
 import xml.etree.ElementTree as ElementTree
@@ -215,8 +216,12 @@ class Report:
 
     def reason_known(self, outcome: Outcome, violation: Violation) -> str | None:
         """Why a baseline accepts this finding; None when it is new."""
-        key = finding_key(outcome, violation)
-        return next((entry.reason for entry in self.known if entry.key == key), None)
+        entry = self._known_by_key.get(finding_key(outcome, violation))
+        return entry.reason if entry is not None else None
+
+    @functools.cached_property
+    def _known_by_key(self) -> dict[tuple[str, str | None, str], baseline.Entry]:
+        return baseline.by_key(self.known)
 
     def is_new_failure(self, outcome: Outcome) -> bool:
         return outcome.status == "failed" and (

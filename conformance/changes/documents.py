@@ -218,10 +218,6 @@ def escape(token: str) -> str:
     return token.replace("~", "~0").replace("/", "~1")
 
 
-class CyclicReference(UnreadableDocument):
-    pass
-
-
 @dataclass(frozen=True)
 class Node:
     """A value of a document and where it lives, with ``$ref``s already followed."""
@@ -256,7 +252,7 @@ class Node:
             ref: str = node.value["$ref"]
             here = (node.uri, node.pointer)
             if here in seen:
-                raise CyclicReference(f"{node.uri}#{node.pointer}: $ref cycle")
+                raise UnreadableDocument(f"{node.uri}#{node.pointer}: $ref cycle")
             seen.add(here)
             uri, fragment = (
                 (node.uri, ref[1:]) if ref.startswith("#") else urldefrag(urljoin(node.uri, ref))

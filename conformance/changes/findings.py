@@ -93,10 +93,10 @@ class Report:
         return any(f.can_fail and f.level.rank >= fail_on.rank for f in self.findings)
 
     def apply_baseline(self, entries: list[baseline.Entry]) -> None:
-        by_key = {entry.key: entry for entry in entries}
+        known = baseline.by_key(entries)
         matched: set[tuple[str, str | None, str]] = set()
         for index, finding in enumerate(self.findings):
-            entry = by_key.get(finding.key)
+            entry = known.get(finding.key)
             if entry is not None:
                 matched.add(entry.key)
                 self.findings[index] = dataclasses.replace(finding, baselined=entry.reason)

@@ -5,23 +5,23 @@ from __future__ import annotations
 
 import re
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpx
 import pytest
 
 from conformance.fixtures import NotApplicable, SetupData
 from conformance.http import ContractClient
-from conformance.vendors.balanced import DEBIT_STATES, BalancedAccount, BalancedDebit, BalancedSetup
+from conformance.vendors.balanced import (
+    DEBIT_STATES,
+    BalancedAccount,
+    BalancedDebit,
+    BalancedSetup,
+    relative,
+)
 
 pytestmark = pytest.mark.conformance_api("balanced")
 
 REQUEST_ID = re.compile(r"^OHM[0-9A-Za-z]{16,34}$")
-
-
-def relative(uri: str) -> str:
-    """A URI the API hands out, as a path below the base URL (which ends in /v1)."""
-    return urlsplit(uri).path.split("/v1", 1)[1] + (f"?{urlsplit(uri).query}" if "?" in uri else "")
 
 
 def accounts(setup: SetupData) -> BalancedSetup:

@@ -121,7 +121,7 @@ class FromFile:
         for state in DEBIT_STATES:
             uri = self.section.get(f"{state}_debit_uri")
             if uri:
-                shown = http.get(below_base(str(uri)))
+                shown = http.get(relative(str(uri)))
                 if shown.status_code == 404:
                     found.append(f"balanced.{state}_debit_uri: no debit {uri} on the target")
                 elif shown.status_code == 200 and shown.json().get("status") != state:
@@ -159,7 +159,7 @@ class FromFile:
         return BalancedAccount(str(marketplace), str(accounts[index]))
 
 
-def below_base(uri: str) -> str:
+def relative(uri: str) -> str:
     """A URI the API hands out, as a path below the base URL (which ends in /v1)."""
     split = urlsplit(uri)
     path = split.path.split("/v1", 1)[1] if "/v1" in split.path else split.path
@@ -167,8 +167,8 @@ def below_base(uri: str) -> str:
 
 
 def _remainder(http: httpx.Client, uri: str) -> int | None:
-    debit = http.get(below_base(uri))
-    refunds = http.get(below_base(uri) + "/refunds", params={"limit": 100})
+    debit = http.get(relative(uri))
+    refunds = http.get(relative(uri) + "/refunds", params={"limit": 100})
     if debit.status_code != 200 or refunds.status_code != 200:
         return None
     refunded = sum(int(item.get("amount", 0)) for item in refunds.json().get("items", []))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 import uuid
 from collections.abc import Iterable
@@ -13,12 +14,14 @@ import httpx
 
 from conformance.fixtures import ControlClient, NoSetupData
 from conformance.spending import Created
+from mock_server.domain import DomainError
+from mock_server.marqeta.rules import Lifecycle, steps_to
 from mock_server.registry import vendor
 from mock_server.spec import load_contract, schema
 
-LIFECYCLE: dict[str, Any] = schema(load_contract(vendor("marqeta").contract_file), "RefundStatus")[
-    "x-mock-lifecycle"
-]
+LIFECYCLE = Lifecycle.from_contract(
+    schema(load_contract(vendor("marqeta").contract_file), "RefundStatus")["x-mock-lifecycle"]
+)
 # What the behaviour tests refund from the first account in one run (their amounts add up to
 # well under this): a smaller credit balance cannot carry a run.
 BEHAVIOUR_SPEND = Decimal("1.00")
@@ -168,8 +171,8 @@ def give_back(http: httpx.Client, created: Iterable[Created]) -> list[str]:
     given = len(refunds) - len(left)
     lines = [
         f"gave back {given} of the {len(refunds)} refunds the run made (moved to"
-        f" {' or '.join(LIFECYCLE['returns_amount'])}: their amounts are on the credit balances"
-        " again)"
+        f" {' or '.join(sorted(LIFECYCLE.returns_amount))}: their amounts are on the credit"
+        " balances again)"
     ]
     if left:
         lines.append(f"left behind {len(left)} that cannot be undone: {', '.join(left[:10])}")
@@ -193,20 +196,15 @@ def _moved_back(http: httpx.Client, where: str) -> bool:
 
 def _steps_back(status: str | None) -> list[str] | None:
     """The statuses from ``status`` to the nearest one that returns the amount (none if it
-    is already there), or None when no allowed move leads to one."""
-    if status in LIFECYCLE["returns_amount"]:
+    is already there), or None when no allowed move leads to one: the mock's own path finder
+    over the contract's lifecycle."""
+    if status in LIFECYCLE.returns_amount:
         return []
-    paths: dict[str, list[str]] = {str(status): []}
-    frontier = [str(status)]
-    while frontier:
-        current = frontier.pop(0)
-        for following in LIFECYCLE["transitions"].get(current, []):
-            if following not in paths:
-                paths[following] = [*paths[current], following]
-                if following in LIFECYCLE["returns_amount"]:
-                    return paths[following]
-                frontier.append(following)
-    return None
+    routes = []
+    for target in sorted(LIFECYCLE.returns_amount):
+        with contextlib.suppress(DomainError):
+            routes.append(steps_to(LIFECYCLE, str(status), target))
+    return min(routes, key=len, default=None)
 
 
 def pinned_parameters(setup: MarqetaSetup) -> dict[str, str]:
