@@ -4,6 +4,7 @@ the same time never collide; the session limit holds across workers and replicas
 
 from __future__ import annotations
 
+import fcntl
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -151,6 +152,85 @@ def test_a_session_store_deleted_by_another_process_is_reopened_not_recreated_em
     with pytest.raises(SessionGone), mine.transaction():
         pass
     assert not list((tmp_path / "mock.db.sessions").glob("*.db"))
+
+
+def test_a_closed_session_store_never_reopens_a_new_file_given_the_old_ones_inode(
+    tmp_path, monkeypatch
+):
+    """Closed (idle), a store no longer holds its file's inode, and the file system may give that
+    number to the file the session is made anew in: the store still finds its own file gone,
+    and writes nothing into the new one (whose maker is still seeding it, perhaps)."""
+    from mock_server.store import SessionGone
+    from mock_server.store import sqlite as sqlite_store
+    from mock_server.store.backends import SQLiteBackend
+
+    backend = SQLiteBackend(tmp_path / "mock.db")
+    mine = backend.open_session("s", max_sessions=5)
+    inode = sqlite_store._identity(str(backend.session_file("s")))
+    mine.close()
+    backend.remove_session("s")  # another worker deletes it and makes it anew
+    with backend.open_session("s", max_sessions=5).transaction() as tx:
+        tx.add("k", "new", {"v": 2})
+    monkeypatch.setattr(sqlite_store, "_identity", lambda path: inode)  # given to the new file
+    with pytest.raises(SessionGone), mine.transaction() as tx:
+        tx.add("k", "stale", {"v": 1})
+    monkeypatch.undo()
+    with backend.open_session("s", max_sessions=5).transaction() as tx:
+        assert tx.get("k", "stale") is None
+        assert tx.get("k", "new") is not None
+
+
+def test_a_worker_opening_a_session_while_it_is_deleted_leaves_nothing_for_the_next_one(
+    tmp_path, monkeypatch
+):
+    """SQLite makes a file's -wal and -shm by name: a connection opened after the deleter had
+    unlinked them but not yet the file would leave new ones behind, for the session made anew at
+    the path to read as its own (seen: "no such table: records" under two workers). Another
+    worker opens the session just then: it waits for the deletion, and nothing is left."""
+    from mock_server.store import SessionGone
+    from mock_server.store.backends import SQLiteBackend
+
+    backend = SQLiteBackend(tmp_path / "mock.db")
+    with backend.open_session("s", max_sessions=5).transaction() as tx:
+        tx.add("k", "1", {"v": 1})
+    folder = tmp_path / "mock.db.sessions"
+    waiting_or_opened = threading.Event()
+    opened: list[object] = []
+
+    real_flock = fcntl.flock
+
+    def flock(fd: int, mode: int) -> None:
+        try:
+            real_flock(fd, mode | fcntl.LOCK_NB)
+        except BlockingIOError:
+            waiting_or_opened.set()  # the other worker waits for the deletion
+            real_flock(fd, mode)
+
+    def other_worker_opens() -> None:
+        try:
+            opened.append(backend.open_session("s", max_sessions=5))
+        except SessionGone as gone:
+            opened.append(gone)
+        waiting_or_opened.set()
+
+    real_unlink = Path.unlink
+    others = ThreadPoolExecutor(1)
+
+    def unlink(path: Path, missing_ok: bool = False) -> None:
+        real_unlink(path, missing_ok=missing_ok)
+        if path.name.endswith("-shm"):  # its -wal and -shm are gone, the file is not yet
+            others.submit(other_worker_opens)
+            assert waiting_or_opened.wait(timeout=60)
+
+    monkeypatch.setattr(fcntl, "flock", flock)
+    monkeypatch.setattr(Path, "unlink", unlink)
+    backend.remove_session("s")
+    others.shutdown(wait=True)
+    monkeypatch.undo()
+    assert opened and isinstance(opened[0], SessionGone), opened
+    assert not list(folder.iterdir())  # no -wal or -shm left behind for the next file
+    with backend.open_session("s", max_sessions=5).transaction() as tx:
+        assert tx.get("k", "1") is None  # made anew: empty and whole
 
 
 RESETS = 16

@@ -6,9 +6,7 @@ This is the one module that reads a ``--store`` spelling."""
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
-import os
 import sqlite3
 from pathlib import Path
 from typing import Protocol
@@ -17,7 +15,7 @@ from mock_server.entry import wheel_name
 from mock_server.faults import FaultBook, Faults
 from mock_server.store import SessionLimitReached, Store, StoreError
 from mock_server.store.memory import MemoryStore
-from mock_server.store.sqlite import SQLiteStore, remove_file
+from mock_server.store.sqlite import FileGate, SQLiteStore, create_file, remove_file
 
 SQLITE = "sqlite:"  # the store's spelling is SQLITE + the file's path
 POSTGRESQL = ("postgresql://", "postgres://")  # a libpq URL
@@ -125,17 +123,15 @@ class SQLiteBackend:
 
     def open_session(self, name: str, max_sessions: int) -> Store:
         folder = self.sessions_folder()
+        gate = FileGate(folder)
         path = folder / _session_file_name(name)
-        if path.exists():  # opening: no count to keep
-            return _sqlite_store(path, deletable=True)
-        lock = os.open(folder, os.O_RDONLY)  # the folder itself is the workers' lock
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            if not path.exists() and len(self.stored_sessions()) >= max_sessions:
-                raise SessionLimitReached(max_sessions)
-            return _sqlite_store(path, deletable=True)  # a new file: nobody else holds its lock
-        finally:
-            os.close(lock)  # and with it the lock
+        if not path.exists():
+            with gate.exclusive():  # counted and made as one step, by one worker at a time
+                if not path.exists():
+                    if len(self.stored_sessions()) >= max_sessions:
+                        raise SessionLimitReached(max_sessions)
+                    create_file(path)  # whole before any other worker opens it
+        return _sqlite_store(path, gate)
 
     def stored_sessions(self) -> list[str]:
         names = []
@@ -149,7 +145,7 @@ class SQLiteBackend:
         return self.session_file(name).exists()
 
     def remove_session(self, name: str) -> None:
-        remove_file(str(self.session_file(name)))
+        remove_file(str(self.session_file(name)), FileGate(self.sessions_folder()))
 
     def faults(self) -> Faults:
         return FaultBook()  # per process: each worker keeps its own (docs/mock.md)
@@ -170,8 +166,8 @@ def _session_file_name(name: str) -> str:
     return f"{name}-{hashlib.sha256(name.encode()).hexdigest()[:12]}.db"
 
 
-def _sqlite_store(path: Path, deletable: bool = False) -> Store:
+def _sqlite_store(path: Path, gate: FileGate | None = None) -> Store:
     try:
-        return SQLiteStore(path, deletable=deletable)
+        return SQLiteStore(path, gate)
     except (sqlite3.Error, OSError) as exc:
         raise StoreError(f"cannot open the SQLite store {str(path)!r}: {exc}") from None

@@ -14,24 +14,32 @@ checks that its path still names the file it opened (same inode), and raises Ses
 before reading or writing anything. A connection is only ever reopened on a file that exists
 (``mode=rw``): reopening a deleted path would make an empty file without tables.
 
+SQLite opens a file's ``-wal`` and ``-shm`` by name. A connection opened on a session's file
+after its deleter unlinked them, but before the file itself, would make new ones at the path,
+left behind for the next file made there to take as its own (seen: ``no such table: records``
+in a session made anew). So the two things done to session files by name exclude each other
+across workers and threads (``FileGate``): opening a connection, until SQLite has opened those
+files, and deleting.
+
 WAL mode with ``synchronous=NORMAL``: a commit is in the WAL before the request is answered, so a
 killed process loses nothing it acknowledged (only a power cut could drop the last commits).
 """
 
 from __future__ import annotations
 
+import fcntl
 import os
+import secrets
 import sqlite3
 import threading
-import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
 from mock_server.json_codec import decode
 from mock_server.store import SessionGone
-from mock_server.store.sql import Dialect, SqlStore, SqlTransaction, Statements
+from mock_server.store.sql import Connection, Dialect, SqlStore, SqlTransaction, Statements
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS records (
@@ -47,6 +55,7 @@ CREATE TABLE IF NOT EXISTS listings (
     key      TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS listings_by_owner ON listings (kind, owner, position);
+CREATE TABLE IF NOT EXISTS incarnation (id TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS listing_counts (
     kind  TEXT NOT NULL,
     owner TEXT NOT NULL,
@@ -60,7 +69,6 @@ SORT_VALUE = (
     "CREATE INDEX listings_sorted ON listings (kind, owner, sort_value, position)",
     "CREATE INDEX listings_by_key ON listings (kind, key)",
 )
-REMOVE_ATTEMPTS = 5
 BUSY_TIMEOUT_MS = 30_000  # other workers hold the write lock for a transaction at most
 
 
@@ -86,37 +94,62 @@ class SQLiteDialect(Dialect):
 STATEMENTS = Statements(SQLiteDialect())
 
 
+class FileGate:
+    """Opening a connection on a session file and deleting one, in the folder that holds them,
+    exclude each other: openers hold the folder's lock shared, a deleter (and the one who
+    counts and makes a new session) exclusively. A lock of its own per use, so threads of one
+    process exclude each other as workers do."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+
+    def opening(self) -> AbstractContextManager[None]:
+        return self._held(fcntl.LOCK_SH)
+
+    def exclusive(self) -> AbstractContextManager[None]:
+        return self._held(fcntl.LOCK_EX)
+
+    @contextmanager
+    def _held(self, mode: int) -> Iterator[None]:
+        lock = os.open(self.folder, os.O_RDONLY)
+        try:
+            fcntl.flock(lock, mode)
+            yield
+        finally:
+            os.close(lock)  # and with it the lock
+
+
 class SQLiteStore(SqlStore):
-    def __init__(self, path: Path | str, deletable: bool = False) -> None:
-        """The store in the file at ``path``; ``deletable`` for a session's, which another
-        worker may delete while this one has it open."""
+    def __init__(self, path: Path | str, gate: FileGate | None = None) -> None:
+        """The store in the file at ``path``; a ``gate`` for a session's, which another worker
+        may delete while this one has it open (SessionGone if it is gone already)."""
         super().__init__()
         self.path = str(path)
-        self._deletable = deletable
+        self._gate = gate
         # One transaction of this process at a time; it also guards the connection.
         self._lock = threading.Lock()
         self._db: sqlite3.Connection | None = None
+        self._incarnation: str | None = None  # set below, by the first transaction
         with self._lock:
-            # Which file the connection opened: the one a descriptor of ours held before it
-            # connected, if the path still names that file after (an unlinked file never
-            # comes back under its name, so the path named it throughout).
-            held = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-            try:
-                opened = os.fstat(held)
-                self._file: tuple[int, int] | None = (opened.st_dev, opened.st_ino)
+            with self._opening():
+                try:  # a session's file is made by whoever counts sessions, never here
+                    held = os.open(self.path, os.O_RDWR | (0 if gate else os.O_CREAT), 0o644)
+                except FileNotFoundError:
+                    raise SessionGone(f"{self.path} was deleted") from None
                 try:
-                    self._connection(create=True).executescript(SCHEMA)
-                except sqlite3.Error:
-                    self._close()
-                    if self._deletable:  # a session's files unlinked as it opened them
-                        raise SessionGone(f"{self.path} could not be opened") from None
-                    raise
-                if _identity(self.path) != self._file:
-                    self._close()
-                    raise SessionGone(f"{self.path} was deleted while it was opened")
-            finally:
-                os.close(held)
+                    opened = os.fstat(held)
+                finally:
+                    os.close(held)
+                # Which file the connection opens: the gate keeps the path naming it meanwhile.
+                self._file: tuple[int, int] | None = (opened.st_dev, opened.st_ino)
+                db = self._db = self._open_connection()
+            try:
+                db.executescript(SCHEMA)
+            except sqlite3.Error:
+                self._close()
+                raise
         with self.transaction() as tx:  # another worker may be adding the column at once
+            self._incarnation = _incarnation(tx.db) or _new_incarnation(tx.db)
             columns = {row[1] for row in tx.db.execute("PRAGMA table_info(listings)").fetchall()}
             if "sort_value" not in columns:
                 for statement in SORT_VALUE:
@@ -128,7 +161,7 @@ class SQLiteStore(SqlStore):
                     " SELECT kind, owner, count(*) FROM listings GROUP BY kind, owner"
                 )
 
-    def _connection(self, create: bool = False) -> sqlite3.Connection:
+    def _connection(self) -> sqlite3.Connection:
         """The store's one connection, opened on first use and again after ``close`` (then only
         on the file it was made on: SessionGone if that was deleted meanwhile).
 
@@ -137,18 +170,34 @@ class SQLiteStore(SqlStore):
         once. A connection per thread held ~40 per session (issue: 2,478 fds in one worker).
         """
         if self._db is None:
-            if not create and (self._file is None or _identity(self.path) != self._file):
-                raise SessionGone(f"{self.path} was deleted")
-            try:
-                db = _connect(self.path, "rwc" if create else "rw")
-            except sqlite3.OperationalError as exc:
-                if create:
-                    raise
-                raise SessionGone(f"{self.path} was deleted") from exc
+            with self._opening():
+                if self._file is None or _identity(self.path) != self._file:
+                    raise SessionGone(f"{self.path} was deleted")
+                db = self._open_connection()
+                # Closed, the file no longer held its inode: a file made anew at the path may
+                # have been given the same number. Its incarnation tells them apart.
+                if _incarnation(db) != self._incarnation:
+                    db.close()
+                    self._file = None
+                    raise SessionGone(f"{self.path} was deleted")
+                self._db = db
+        return self._db
+
+    def _open_connection(self) -> sqlite3.Connection:
+        """A connection on the file at the path, which exists (held by the gate), with SQLite's
+        ``-wal`` and ``-shm`` opened already: before the gate is let go."""
+        db = _connect(self.path)
+        try:
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=NORMAL")
-            self._db = db
-        return self._db
+            db.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        except sqlite3.Error:
+            db.close()
+            raise
+        return db
+
+    def _opening(self) -> AbstractContextManager[None]:
+        return self._gate.opening() if self._gate else nullcontext()
 
     @contextmanager
     def transaction(self) -> Iterator[SqlTransaction]:
@@ -185,24 +234,15 @@ class SQLiteStore(SqlStore):
     def destroy(self) -> None:
         with self._lock:
             self._close()
-            remove_file(self.path)
+            remove_file(self.path, self._gate)
 
 
-def remove_file(path: str) -> None:
+def remove_file(path: str, gate: FileGate | None) -> None:
     """Delete a store's files, holding its write lock while doing so: a transaction of another
     worker either finished before, or finds the file gone once it holds the lock. A file made
     anew at the path meanwhile (another worker deleted this one first) is left alone."""
-    for _ in range(REMOVE_ATTEMPTS):
-        try:
-            _remove_locked(path)
-            return
-        except sqlite3.OperationalError:
-            # Another worker was removing it at the same moment (its files went under this
-            # connection): done when the file is gone, else once more.
-            if not Path(path).exists():
-                return
-            time.sleep(0.05)
-    _remove_locked(path)
+    with gate.exclusive() if gate else nullcontext():
+        _remove_locked(path)
 
 
 def _remove_locked(path: str) -> None:
@@ -212,7 +252,7 @@ def _remove_locked(path: str) -> None:
         return  # deleted already
     try:
         opened = os.fstat(held)
-        db = _connect(path, "rw")
+        db = _connect(path)
     except sqlite3.OperationalError:
         os.close(held)
         return  # deleted meanwhile
@@ -231,9 +271,9 @@ def _remove_locked(path: str) -> None:
         db.close()
 
 
-def _connect(path: str, mode: str) -> sqlite3.Connection:
-    """A connection to ``path``; ``mode`` ``rw`` never creates the file, ``rwc`` may."""
-    uri = f"{Path(path).resolve().as_uri()}?mode={mode}"
+def _connect(path: str) -> sqlite3.Connection:
+    """A connection to the file at ``path``, never one made anew (``mode=rw``)."""
+    uri = f"{Path(path).resolve().as_uri()}?mode=rw"
     return sqlite3.connect(
         uri,
         uri=True,
@@ -241,6 +281,27 @@ def _connect(path: str, mode: str) -> sqlite3.Connection:
         timeout=BUSY_TIMEOUT_MS / 1000,
         check_same_thread=False,
     )
+
+
+def create_file(path: Path) -> None:
+    """Make the store's file at ``path`` whole (tables, WAL mode) before anyone else opens it:
+    called while holding its gate, for a session's file."""
+    SQLiteStore(path).close()
+
+
+def _incarnation(db: Connection) -> str | None:
+    """Which making of the file this is (None in a file that has none yet)."""
+    try:
+        row = db.execute("SELECT id FROM incarnation").fetchone()
+    except sqlite3.OperationalError:  # no such table: another file at the path
+        return None
+    return None if row is None else str(row[0])
+
+
+def _new_incarnation(db: Connection) -> str:
+    made = secrets.token_hex(8)
+    db.execute("INSERT INTO incarnation (id) VALUES (?)", (made,))
+    return made
 
 
 def _identity(path: str) -> tuple[int, int] | None:
