@@ -35,6 +35,7 @@ from mock_server.contract_facts import error_format_of
 from mock_server.control.forced import Forcing, Sleep
 from mock_server.control.guard import ControlGuardMiddleware, ControlPolicy, VendorCORSMiddleware
 from mock_server.control.handlers import CONTROL_PATH, ControlHandlers
+from mock_server.control.health import Probes, probe_routes
 from mock_server.control.journal import DEFAULT_BYTES, Journal, JournalMiddleware
 from mock_server.control.lifecycle import AutoLifecycle
 from mock_server.domain import TableError
@@ -64,9 +65,10 @@ from mock_server.store.backends import StoreBackend, store_backend
 from mock_server.thread_shares import ThreadShares
 from mock_server.vendor import Handler, Vendor
 
-# Operations whose work grows with the whole state (a 10^4-record export takes seconds): always in
-# a worker thread, so that the event loop keeps answering everyone else meanwhile.
-WHOLE_STATE_OPERATIONS = frozenset({"getState", "putState"})
+# Operations that take long: those whose work grows with the whole state (a 10^4-record export
+# takes seconds) and readiness (up to a second for the store to answer). Always in a worker
+# thread, so that the event loop keeps answering everyone else meanwhile.
+SLOW_OPERATIONS = frozenset({"getState", "putState", "readiness"})
 SESSION_ATTEMPTS = 5  # a request finding its session deleted runs again in the new one
 
 
@@ -157,7 +159,8 @@ def build_app(config: MockConfig | None = None, store: Store | None = None) -> M
     )
     faults = backend.faults()
     journal = Journal(config.journal_size, int(config.journal_max_mb * 1024 * 1024))
-    control = ControlHandlers(apis, states, sessions, faults, journal)
+    probes = Probes(backend)
+    control = ControlHandlers(apis, states, sessions, faults, journal, probes)
     control_api = control_contract()
     control_errors = error_format_of(control_api, "the control contract")
     checked_error_kinds("the control API", control_errors, control_error_kinds(apis))
@@ -180,6 +183,7 @@ def build_app(config: MockConfig | None = None, store: Store | None = None) -> M
                 await running.enter_async_context(lifecycle.running())
             await running.enter_async_context(sessions_tidied(sessions, config))
             yield
+        probes.close()
         closed(sessions, backend)
 
     app = AsyncApp(
@@ -221,6 +225,8 @@ def build_app(config: MockConfig | None = None, store: Store | None = None) -> M
             control_api, base_path=CONTROL_PATH, resolver=calls.resolver(control_handlers, None)
         )
         contract_routes(app, control_api, CONTROL_PATH)
+    else:
+        probe_routes(app, CONTROL_PATH, probes)  # a probe knows nothing of the control API
     index_route(app, apis, config.control)
 
     app.add_error_handler(TableError, errors.on_domain_error)
@@ -365,7 +371,7 @@ class Calls:
                     return forced
             for _ in range(SESSION_ATTEMPTS):
                 try:
-                    if self.on_event_loop and operation_id not in WHOLE_STATE_OPERATIONS:
+                    if self.on_event_loop and operation_id not in SLOW_OPERATIONS:
                         return handler(session, **params)
                     async with self.shares.held(name or ""):
                         return await run_in_threadpool(handler, session, **params)

@@ -25,6 +25,7 @@ from mock_server.auth import Credentials
 from mock_server.connections import ConnectionLimits, GuardedHttp, WorkerSupervisor
 from mock_server.control.guard import TOKEN_VARIABLE, is_loopback
 from mock_server.control.handlers import CONTROL_PATH
+from mock_server.control.health import LIVE_PATH, READY_PATH
 from mock_server.control.lifecycle import parse_lifecycle
 from mock_server.entry import kit_version
 from mock_server.fixtures import FixturesError
@@ -465,4 +466,6 @@ def banner(app: MockApp, config: MockConfig, host: str, port: int) -> str:
         hint = "  (add #token=YOUR_TOKEN to the address)" if config.control_token else ""
         lines.append(f"  Dashboard: {root}{CONTROL_PATH}/{hint}")
         lines.append(f"  Control API: {root}{CONTROL_PATH}/health")
+    lines.append(f"  Store: {app.backend.described()}")
+    lines.append(f"  Probes: {root}{CONTROL_PATH}{LIVE_PATH}, {root}{CONTROL_PATH}{READY_PATH}")
     return "\n".join(lines)

@@ -211,9 +211,12 @@ def test_start_data_that_would_stall_crash_or_lose_data_is_refused_in_one_line(
     assert_refused_in_one_line(run_cli_on_a_free_port("--seed", str(seed)), name, says)
 
 
-def test_the_banner_names_the_dashboard(start_mock):
-    process, root = start_mock()
-    assert f"Dashboard: {root}/__mock__/" in stop(process)
+def test_the_banner_names_the_dashboard_the_store_and_the_probes(start_mock, tmp_path):
+    process, root = start_mock("--store", f"sqlite:{tmp_path / 'team.db'}")
+    said = stop(process)
+    assert f"Dashboard: {root}/__mock__/" in said
+    assert f"Store: SQLite {tmp_path / 'team.db'} (kept across restarts)" in said
+    assert f"Probes: {root}/__mock__/health/live, {root}/__mock__/health/ready" in said
 
 
 def test_credentials_from_a_file_and_the_environment_stay_out_of_ps(

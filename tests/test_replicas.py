@@ -16,6 +16,8 @@ from tests.postgres import postgres_server
 from tests.support import DEMO_AUTH, JSON, race
 
 CLIENTS = 64
+LIVE = "/__mock__/health/live"
+READY = "/__mock__/health/ready"
 
 
 def test_replicas_serve_one_state(start_mock, postgres):
@@ -139,8 +141,15 @@ def test_replicas_answer_503_while_the_database_restarts_and_recover(start_mock)
         replicas = [start_mock("--store", store)[1] for _ in range(2)]
         account = "/v3/accounts/demo_account_credit_balance"
         balanced = "/v1/marketplaces/TEST-MPdemo"
+        for root in replicas:
+            assert httpx.get(f"{root}{READY}", timeout=30).json()["status"] == "ready"
         server.stop()
         for root in replicas:
+            # Out of the load balancer's rotation, not restarted by the orchestrator.
+            ready = httpx.get(f"{root}{READY}", timeout=30)
+            assert (ready.status_code, ready.json()["status"]) == (503, "unavailable")
+            assert "cannot be reached" in ready.json()["reason"]
+            assert httpx.get(f"{root}{LIVE}", timeout=30).status_code == 200
             down = httpx.get(f"{root}{account}", auth=DEMO_AUTH, timeout=30)
             assert down.status_code == 503, down.text
             assert down.json()["error_code"] == "503001"
@@ -152,6 +161,7 @@ def test_replicas_answer_503_while_the_database_restarts_and_recover(start_mock)
             assert httpx.get(f"{root}{account}", auth=DEMO_AUTH, timeout=30).status_code == 200
             back = httpx.get(f"{root}{balanced}", auth=(DEMO_BALANCED_SECRET, ""), timeout=30)
             assert back.status_code == 200
+            assert httpx.get(f"{root}{READY}", timeout=30).status_code == 200
 
 
 def test_replicas_running_the_lifecycle_timer_move_each_refund_once_a_step(start_mock, postgres):

@@ -43,7 +43,9 @@ from mock_server.error_kinds import Common, ControlKind, ErrorKind
 TOKEN_HEADER = "x-mock-control-token"
 TOKEN_VARIABLE = "REFUND_MOCK_CONTROL_TOKEN"
 CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-OPEN_WITHOUT_TOKEN = frozenset({"/", "/health", "/openapi.json", "/openapi.yaml"})
+OPEN_WITHOUT_TOKEN = frozenset(
+    {"/", "/health", "/health/live", "/health/ready", "/openapi.json", "/openapi.yaml"}
+)
 ALLOWED_HEADERS = "content-type, x-mock-session, x-mock-control-token, prefer"
 ALLOWED_METHODS = "GET, POST, PUT, PATCH, DELETE"
 

@@ -14,6 +14,7 @@ from importlib import resources
 
 from mock_server.control import state as state_document
 from mock_server.control.forced import OperationAnswers
+from mock_server.control.health import Probes
 from mock_server.control.journal import Journal
 from mock_server.domain import DomainError
 from mock_server.error_kinds import Common, ControlKind
@@ -35,17 +36,21 @@ class ControlHandlers:
         sessions: Sessions[Session],
         faults: Faults,
         journal: Journal,
+        probes: Probes,
     ) -> None:
         self.apis = apis
         self.states = states
         self.sessions = sessions
         self.faults = faults
         self.journal = journal
+        self.probes = probes
 
     def operations(self) -> dict[str, Handler]:
         """The handler of each of the control API's own operations (checked at start-up)."""
         return {
             "health": self.health,
+            "liveness": self.liveness,
+            "readiness": self.readiness,
             "dashboard": self.dashboard,
             "reset": self.reset,
             "seed": self.seed,
@@ -71,6 +76,12 @@ class ControlHandlers:
             for api in self.apis.values()
         }
         return {"status": "ok", "apis": apis, "control": CONTROL_PATH}, 200
+
+    def liveness(self, current: Session) -> tuple[Json, int]:
+        return self.probes.live()
+
+    def readiness(self, current: Session) -> tuple[Json, int]:
+        return self.probes.ready()
 
     def dashboard(self, current: Session) -> tuple[str, int, dict[str, str]]:
         """The dashboard page, with each vendor's panel declaration (``Vendor.panel``) for its

@@ -13,9 +13,15 @@ from typing import Protocol
 
 from mock_server.entry import wheel_name
 from mock_server.faults import FaultBook, Faults
-from mock_server.store import SessionLimitReached, Store, StoreError
+from mock_server.store import SessionLimitReached, Store, StoreError, StoreUnavailable
 from mock_server.store.memory import MemoryStore
-from mock_server.store.sqlite import FileGate, SQLiteStore, create_file, remove_file
+from mock_server.store.sqlite import (
+    FileGate,
+    SQLiteStore,
+    create_file,
+    remove_file,
+    unreadable,
+)
 
 SQLITE = "sqlite:"  # the store's spelling is SQLITE + the file's path
 POSTGRESQL = ("postgresql://", "postgres://")  # a libpq URL
@@ -45,6 +51,17 @@ class StoreBackend(Protocol):
 
     def faults(self) -> Faults:
         """Where the faults set through the control API live."""
+
+    @property
+    def kind(self) -> str:
+        """``memory``, ``sqlite`` or ``postgresql``: what readiness names."""
+
+    def ping(self) -> None:
+        """Return once the store answers a read (StoreUnavailable saying why if it cannot): what
+        readiness asks. A store busy with long transactions still answers."""
+
+    def described(self) -> str:
+        """Which store this is, for the start-up banner."""
 
     def close(self) -> None:
         """Let go of what it holds (connections): the app's last step."""
@@ -82,6 +99,7 @@ class MemoryBackend:
     """State in this process: each session a store of its own, gone when the process is."""
 
     shared = False
+    kind = "memory"
 
     def open(self) -> Store:
         return MemoryStore()
@@ -101,6 +119,12 @@ class MemoryBackend:
     def faults(self) -> Faults:
         return FaultBook()
 
+    def ping(self) -> None:
+        pass  # in this process: it answers when the process does
+
+    def described(self) -> str:
+        return "memory (this process's own, gone when it stops)"
+
     def close(self) -> None:
         pass
 
@@ -114,6 +138,7 @@ class SQLiteBackend:
     different files on file systems that ignore case."""
 
     shared = True
+    kind = "sqlite"
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -149,6 +174,14 @@ class SQLiteBackend:
 
     def faults(self) -> Faults:
         return FaultBook()  # per process: each worker keeps its own (docs/mock.md)
+
+    def ping(self) -> None:
+        reason = unreadable(self.path)
+        if reason is not None:
+            raise StoreUnavailable(f"the SQLite file {str(self.path)!r} cannot be read: {reason}")
+
+    def described(self) -> str:
+        return f"SQLite {self.path} (kept across restarts)"
 
     def close(self) -> None:
         pass  # each store closes its own file

@@ -381,11 +381,18 @@ def pool_for(url: str) -> ConnectionPool:
 def _pool_in_use(url: str) -> bool:
     """Whether a pool that lent no connection in time is busy (the database answers) rather
     than unable to reach its database: asked once, outside the pool, only then."""
+    return unreachable(url) is None
+
+
+def unreachable(url: str) -> str | None:
+    """Why the database at ``url`` cannot be reached now (one line), None if it answers: a
+    connection of its own, so a pool busy with long transactions does not count as down."""
     try:
-        psycopg.connect(url, connect_timeout=1).close()
-    except psycopg.Error:
-        return False
-    return True
+        with psycopg.connect(url, connect_timeout=1) as db:
+            db.execute("SELECT 1")
+    except psycopg.Error as exc:
+        return " ".join(str(exc).split()) or type(exc).__name__
+    return None
 
 
 def _drop_pool(url: str) -> None:

@@ -5,7 +5,7 @@ process's connection pool to the database while the app runs, and lets go of it 
 from __future__ import annotations
 
 from mock_server.faults import Faults
-from mock_server.store import Store
+from mock_server.store import Store, StoreUnavailable
 from mock_server.store.postgresql import (
     PostgresStore,
     check_url,
@@ -14,12 +14,14 @@ from mock_server.store.postgresql import (
     remove_session,
     session_stored,
     stored_sessions,
+    unreachable,
 )
 from mock_server.store.postgresql_faults import DatabaseFaults
 
 
 class PostgresBackend:
     shared = True
+    kind = "postgresql"
 
     def __init__(self, url: str) -> None:
         check_url(url)
@@ -46,6 +48,14 @@ class PostgresBackend:
     def faults(self) -> Faults:
         self._hold()
         return DatabaseFaults(self.url)
+
+    def ping(self) -> None:
+        reason = unreachable(self.url)
+        if reason is not None:
+            raise StoreUnavailable(f"the PostgreSQL database cannot be reached: {reason}")
+
+    def described(self) -> str:
+        return f"PostgreSQL {self.url} (shared by its replicas)"  # no password: check_url
 
     def close(self) -> None:
         if self._held:

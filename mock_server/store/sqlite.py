@@ -135,6 +135,8 @@ class SQLiteStore(SqlStore):
                 try:  # a session's file is made by whoever counts sessions, never here
                     held = os.open(self.path, os.O_RDWR | (0 if gate else os.O_CREAT), 0o644)
                 except FileNotFoundError:
+                    if gate is None:
+                        raise  # no such folder: the caller says so in one line
                     raise SessionGone(f"{self.path} was deleted") from None
                 try:
                     opened = os.fstat(held)
@@ -281,6 +283,22 @@ def _connect(path: str) -> sqlite3.Connection:
         timeout=BUSY_TIMEOUT_MS / 1000,
         check_same_thread=False,
     )
+
+
+def unreadable(path: Path) -> str | None:
+    """Why the store's file at ``path`` cannot be read now, None if it can: a connection of its
+    own, which a writer holding the file does not hold up (WAL readers never wait)."""
+    try:
+        db = _connect(str(path))
+    except sqlite3.Error as exc:
+        return str(exc)
+    try:
+        db.execute("SELECT count(*) FROM records").fetchone()
+    except sqlite3.Error as exc:
+        return str(exc)
+    finally:
+        db.close()
+    return None
 
 
 def create_file(path: Path) -> None:
