@@ -22,13 +22,19 @@ $(BIN)/.installed: requirements.lock pyproject.toml
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 	touch $@
 
+# Balanced's own Node client, which tests/test_vendor_clients.py drives against the mock: from
+# the npm registry into an ignored folder, pinned.
+NODE_CLIENTS := .node/node_modules/balanced-official/package.json
+$(NODE_CLIENTS):
+	npm install --prefix .node --no-save --no-audit --no-fund --loglevel=error balanced-official@0.3.3
+
 run: $(BIN)/.installed ## start the mock with demo data on $(HOST):$(PORT)
 	$(BIN)/python -m mock_server --host $(HOST) --port $(PORT) $(ARGS)
 
 # loadgroup: tests that share an installed-kit virtualenv or a conformance run stay on one process.
 # Byte-code caches on, whatever the environment says: the tests start about 150 Python processes
 # (suite runs, mock servers), each of which would compile the same modules again (0.5 s each).
-test: $(BIN)/.installed ## type check, contract changes, then the whole test suite in $(JOBS) processes
+test: $(BIN)/.installed $(NODE_CLIENTS) ## type check, contract changes, then the whole test suite in $(JOBS) processes
 	$(BIN)/mypy
 	$(MAKE) --no-print-directory contracts
 	PYTHONDONTWRITEBYTECODE= $(BIN)/python -m pytest -n $(JOBS) --dist loadgroup --durations=15 $(ARGS)

@@ -46,6 +46,7 @@ class BalancedHandlers:
             "listDebits": self.list_debits,
             "retrieveDebit": self.retrieve_debit,
             "listDebitRefunds": self.list_debit_refunds,
+            "refundDebit": self.refund_debit,
             "refundAccount": self.refund_account,
             "listAccountRefunds": self.list_account_refunds,
             "retrieveAccountRefund": self.retrieve_account_refund,
@@ -134,6 +135,17 @@ class BalancedHandlers:
             detail = self.service.refund_account(session.store, marketplace_id, account_id, new)
         return self.shapes.refund_detail(detail), 201
 
+    def refund_debit(
+        self, session: Session, marketplace_id: str, debit_id: str, body: Json | bytes = b""
+    ) -> tuple[Json, int]:
+        # No body (the Node client's Debits.refund) is the contract's default {} when it is
+        # labelled JSON, and Connexion's empty bytes when it is not labelled at all.
+        body = body if isinstance(body, dict) else {}
+        detail = self.service.refund_this_debit(
+            session.store, marketplace_id, debit_id, _new_refund(body), body.get("debit_uri")
+        )
+        return self.shapes.refund_detail(detail), 201
+
     def create_refund(self, session: Session, marketplace_id: str, body: Json) -> tuple[Json, int]:
         detail = self.service.refund_debit(
             session.store, marketplace_id, body["debit_uri"], _new_refund(body)
@@ -197,7 +209,7 @@ class BalancedHandlers:
 
 def _new_refund(body: Json) -> NewRefund:
     return NewRefund(
-        amount=body.get("amount"), description=body.get("description"), meta=body.get("meta", {})
+        amount=body.get("amount"), description=body.get("description"), meta=body.get("meta") or {}
     )
 
 

@@ -337,6 +337,29 @@ class BalancedService:
             debit = _debit_named_by(tx, marketplace_id, debit_uri, account_id)
             return self._refund(tx, debit, new)
 
+    def refund_this_debit(
+        self,
+        store: Store,
+        marketplace_id: str,
+        debit_id: str,
+        new: NewRefund,
+        debit_uri: str | None = None,
+    ) -> RefundDetail:
+        """Refund debit ``debit_id`` through its own ``refunds_uri``, as Balanced's clients do; a
+        ``debit_uri`` sent as well must name the same debit."""
+        with store.transaction() as tx:
+            _marketplace(tx, marketplace_id)
+            debit = _debit(tx, marketplace_id, debit_id)
+            if debit_uri is not None:
+                named = _debit_named_by(tx, marketplace_id, debit_uri, None)
+                if named.id != debit.id:
+                    raise DomainError(
+                        BalancedKind.REFUND_DEBIT_NOT_FOUND,
+                        f"debit_uri {debit_uri!r} names debit {named.id}, not {debit_id}"
+                        " whose refunds_uri this is.",
+                    )
+            return self._refund(tx, debit, new)
+
     def refund_account(
         self, store: Store, marketplace_id: str, account_id: str, new: NewRefund
     ) -> RefundDetail:
