@@ -16,6 +16,7 @@ from typing import Any
 import connexion.context
 from connexion import AsyncApp
 from connexion.exceptions import ProblemException
+from connexion.lifecycle import ConnexionRequest, ConnexionResponse
 from connexion.middleware import ConnexionMiddleware, MiddlewarePosition
 from connexion.middleware.response_validation import ResponseValidationMiddleware
 from connexion.options import SwaggerUIOptions
@@ -25,11 +26,12 @@ from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.types import Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mock_server import background
 from mock_server.auth import Credentials
 from mock_server.clock import Clock, SystemClock
+from mock_server.connection_faults import ConnectionFaulted, ConnectionFaultMiddleware
 from mock_server.connexion_adapter import security_map, validator_map
 from mock_server.contract_facts import error_format_of
 from mock_server.control.forced import Forcing, Sleep
@@ -99,6 +101,7 @@ class MockApp:
     """The mock as built: an ASGI app, and what the command line and tests ask of it."""
 
     asgi: AsyncApp
+    serving: ASGIApp  # what a server runs: the Connexion app inside its connection faults
     apis: Mapping[str, VendorApi]
     states: StateService
     sessions: Sessions[Session]
@@ -120,7 +123,7 @@ class MockApp:
         return api.runtime.banner(self.default.store)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await self.asgi(scope, receive, send)
+        await self.serving(scope, receive, send)
 
 
 def session_files(backend: StoreBackend) -> SessionFiles | None:
@@ -229,6 +232,7 @@ def build_app(config: MockConfig | None = None, store: Store | None = None) -> M
         probe_routes(app, CONTROL_PATH, probes)  # a probe knows nothing of the control API
     index_route(app, apis, config.control)
 
+    app.add_error_handler(ConnectionFaulted, answered_by_the_connection)
     app.add_error_handler(TableError, errors.on_domain_error)
     app.add_error_handler(ProblemException, errors.on_problem)
     app.add_error_handler(HTTPException, errors.on_http_exception)
@@ -261,8 +265,20 @@ def build_app(config: MockConfig | None = None, store: Store | None = None) -> M
         allow_headers=["*"],
     )
     return MockApp(
-        asgi=app, apis=apis, states=states, sessions=sessions, errors=errors, backend=backend
+        asgi=app,
+        serving=ConnectionFaultMiddleware(app, config.sleep),
+        apis=apis,
+        states=states,
+        sessions=sessions,
+        errors=errors,
+        backend=backend,
     )
+
+
+def answered_by_the_connection(request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
+    """A stand-in for the answer a connection fault replaces (ConnectionFaultMiddleware never
+    sends it)."""
+    return ConnexionResponse(status_code=200, body=b"")
 
 
 def closed(sessions: Sessions[Session], backend: StoreBackend) -> None:

@@ -20,6 +20,7 @@ from starlette.exceptions import HTTPException
 from mock_server.domain import TableError
 from mock_server.error_formats import ErrorFormat, ProblemErrorFormat
 from mock_server.error_kinds import Common
+from mock_server.exchange import current as current_exchange
 
 logger = logging.getLogger("mock_server")
 
@@ -151,6 +152,9 @@ class ErrorRouter:
         message: str,
         headers: Mapping[str, str] | None,
     ) -> ConnexionResponse:
+        started = current_exchange()
+        if started is not None and (status or 500) < 500:
+            started.refused = message  # by the contract's paths, methods, schemas or security
         kind = FRAMEWORK_KINDS.get(status or 500, Common.INTERNAL_ERROR)
         headers = dict(headers or {})
         allowed = self._entry(request.url.path)[2]

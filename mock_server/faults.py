@@ -16,6 +16,8 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
+Forced = int | str  # an error status, or a connection fault's name (connection_faults.py)
+
 
 @dataclass(frozen=True)
 class Fault:
@@ -23,22 +25,35 @@ class Fault:
     jitter_ms: int = 0  # each answer waits latency_ms plus up to this much more
     error_rate: float = 0.0  # share of answers replaced by error_status
     error_status: int = 500
-    next: tuple[int, ...] = ()  # the operation's next answers, in order, before anything else
+    next: tuple[Forced, ...] = ()  # the operation's next answers, in order, before anything else
+    connection: str | None = None  # a connection fault every answer suffers (after ``next``)
 
     def statuses(self) -> set[int]:
-        return {*self.next, *([self.error_status] if self.error_rate else [])}
+        forced = {status for status in self.next if isinstance(status, int)}
+        return forced | ({self.error_status} if self.error_rate else set())
 
 
 @dataclass(frozen=True)
 class Draw:
     delay_seconds: float = 0.0
     status: int | None = None  # an error status to answer with instead of the real answer
+    connection: str | None = None  # a connection fault the answer suffers
+
+
+def forced_draw(fault: Fault, delay: float, forced: Forced | None, rng: random.Random) -> Draw:
+    """The draw of an answer under ``fault``: the next forced one if any was queued, else the
+    fault's connection fault and an error at its rate."""
+    if isinstance(forced, str):
+        return Draw(delay, connection=forced)
+    if isinstance(forced, int):
+        return Draw(delay, status=forced)
+    return Draw(delay, fails(fault, rng), fault.connection)
 
 
 @dataclass
 class _Set:
     fault: Fault
-    queued: deque[int] = field(default_factory=deque)
+    queued: deque[Forced] = field(default_factory=deque)
 
 
 EVERY_SESSION = ""  # the scope of a fault set without X-Mock-Session
@@ -132,13 +147,11 @@ class FaultBook:
             )
             if entry is None:
                 return Draw()
-            delay = delay_of(entry.fault, self._rng)
-            if entry.queued:
-                return Draw(delay, entry.queued.popleft())
-            return Draw(delay, fails(entry.fault, self._rng))
+            forced = entry.queued.popleft() if entry.queued else None
+            return forced_draw(entry.fault, delay_of(entry.fault, self._rng), forced, self._rng)
 
 
-def described(slot: Slot, fault: Fault, queued: Iterable[int]) -> dict[str, Any]:
+def described(slot: Slot, fault: Fault, queued: Iterable[Forced]) -> dict[str, Any]:
     """A fault as the control API lists it, with the forced answers still queued as ``next``."""
     session, api, operation = slot
     scope = {"api": api, "operation": operation, "session": session or None}

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import json
 import os
 import re
 import signal
@@ -33,6 +34,7 @@ import warnings
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -43,6 +45,7 @@ SESSION_HEADER = "X-Mock-Session"
 START_TIMEOUT_S = 60.0  # a cold start imports Connexion and loads three contracts
 STOP_TIMEOUT_S = 15.0
 PORT_ATTEMPTS = 5  # a free port can be taken between our check and the server's bind
+JOURNAL_LIMIT = 1000  # the most entries one journal query answers (--journal-size's default)
 
 
 class FirstReleaseNames:
@@ -145,6 +148,69 @@ class RefundMock(FirstReleaseNames):
 
     def balanced(self) -> httpx.Client:  # first-release alias of client("balanced")
         return self.client("balanced")
+
+    def calls(
+        self,
+        operation: str | None = None,
+        *,
+        body: Mapping[str, Any] | None = None,
+        status: int | None = None,
+        path: str | None = None,
+        refused: bool | None = None,
+    ) -> list[dict[str, Any]]:
+        """The requests this test's session made to the vendor APIs, oldest first, as the mock's
+        journal kept them (each with its ``operation``, ``status``, both bodies and, when the
+        contract refused it, why): only those to ``operation``, whose JSON body has ``body``'s
+        fields, answered ``status``, under ``path``, or (not) ``refused`` when given."""
+        asked = {
+            "session": self.session,
+            "operation": operation,
+            "body": json.dumps(body) if body is not None else None,
+            "status": status,
+            "path": path,
+            "refused": None if refused is None else str(refused).lower(),
+            "limit": JOURNAL_LIMIT,
+        }
+        with self.control() as control:
+            answer = control.get(
+                "/requests", params={k: v for k, v in asked.items() if v is not None}
+            )
+        answer.raise_for_status()
+        return list(reversed(answer.json()["requests"]))
+
+    def assert_called(
+        self,
+        operation: str,
+        *,
+        times: int | None = None,
+        body: Mapping[str, Any] | None = None,
+        status: int | None = None,
+    ) -> list[dict[str, Any]]:
+        """Fail unless ``operation`` was called in this test's session (exactly ``times`` times
+        when given, else at least once) with a JSON body having ``body``'s fields, answered
+        ``status`` when given. Returns those calls; the failure lists what the test did call."""
+        found = self.calls(operation, body=body, status=status)
+        if len(found) == times or (times is None and found):
+            return found
+        wanted = " ".join(
+            part
+            for part in (
+                operation,
+                f"with a body having {json.dumps(body)}" if body is not None else "",
+                f"answered {status}" if status is not None else "",
+                "at least once" if times is None else f"{times} time(s)",
+            )
+            if part
+        )
+        made = [
+            f"  {c['method']} {c['path']} -> {c['status']} ({c['operation'] or 'no operation'})"
+            f" {c['request_body'] or ''}".rstrip()
+            for c in self.calls()
+        ]
+        raise AssertionError(
+            f"expected {wanted}; found {len(found)}. This test's calls, oldest first:\n"
+            + ("\n".join(made) or "  (none)")
+        )
 
     def control(self) -> httpx.Client:
         """A client for the control API (``/__mock__``) in this test's session."""

@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from mock_server.app import MockConfig
-from mock_server.control.journal import Journal
+from mock_server.control.journal import Journal, Query
 from mock_server.faults import Draw, Fault, FaultBook
 from mock_server.spec import CONTROL_CONTRACT
 from mock_server.store.backends import SQLiteBackend, store_backend
@@ -226,7 +226,7 @@ def test_the_journal_shows_requests_newest_first_without_credentials(mock_contro
     by_path = mock_control.get("/requests", params={"path": "/v3" + URL}).json()["requests"]
     assert [e["method"] for e in by_path] == ["POST"]
     assert mock_control.delete("/requests").status_code == 204
-    assert mock_control.get("/requests").json() == {"requests": []}
+    assert mock_control.get("/requests").json() == {"requests": [], "matched": 0}
 
 
 # Sessions ----------------------------------------------------------------------------------
@@ -275,9 +275,9 @@ def test_one_sessions_traffic_never_evicts_another_sessions_journal():
         journal.record(**JOURNAL_FIELDS, path=f"/v3/mine/{number}")
     for number in range(2500):
         journal.record(**{**JOURNAL_FIELDS, "session": "conformance-1"}, path=f"/v3/{number}")
-    mine = journal.entries(session=None, path="/v3/mine/", limit=100)
+    mine = journal.entries(Query(path="/v3/mine/"), limit=100)
     assert len(mine) == 40
-    theirs = journal.entries(session="conformance-1", limit=2000)
+    theirs = journal.entries(Query(session="conformance-1"), limit=2000)
     assert len(theirs) == 1000 and theirs[0]["path"] == "/v3/2499"  # its own newest 1000
     everything = journal.entries(limit=5)
     assert [e["path"] for e in everything] == [f"/v3/{n}" for n in range(2499, 2494, -1)]
@@ -292,8 +292,8 @@ def test_the_journal_stays_under_its_byte_cap_taking_from_the_largest_session():
         journal.record(
             **{**JOURNAL_FIELDS, "session": "big", "response_body": body}, path=f"/v3/{number}"
         )
-    assert len(journal.entries(path="/v3/mine/")) == 5  # the small session is left alone
-    big = journal.entries(session="big", limit=1000)
+    assert len(journal.entries(Query(path="/v3/mine/"))) == 5  # the small session is left alone
+    big = journal.entries(Query(session="big"), limit=1000)
     assert 5 <= len(big) < 20 and big[0]["path"] == "/v3/99"
     assert (5 + len(big)) * (1000 + 256) <= 20_000 + 1300
 
@@ -303,11 +303,14 @@ JOURNAL_FIELDS = {
     "method": "GET",
     "query": "",
     "session": None,
+    "operation": "listRefunds",
     "status": 200,
     "duration_ms": 1.0,
     "request_body": None,
     "response_body": None,
     "truncated": False,
+    "refused": None,
+    "connection_fault": None,
 }
 
 

@@ -151,3 +151,41 @@ class PollWatch:
     def finished(self, request) -> None:
         if "/__mock__/overview" in request.url:
             self.in_flight -= 1
+
+
+# What a browser app's fetch() sees of each connection fault (docs/mock.md says the same).
+SEEN_BY_FETCH = {
+    "reset": "fetch failed: TypeError: Failed to fetch",
+    "empty": "fetch failed: TypeError: Failed to fetch",
+    "malformed-json": "200, body failed: SyntaxError",
+    "reset-mid-body": "201, body failed: TypeError",
+    "truncated": "201, body failed: TypeError",
+    "slow": "201, body read",
+}
+FETCH_UNDER_FAULT = """async ([url, kind, auth]) => {
+  let answer;
+  try {
+    answer = await fetch(url, {method: "POST", headers: {"Content-Type": "application/json",
+      "Authorization": auth, "Prefer": "fault=" + kind},
+      body: JSON.stringify({method: "ACH", type: "CREDIT_BALANCE_REFUND", amount: 1})});
+  } catch (error) { return "fetch failed: " + error.name + ": " + error.message; }
+  try { await answer.json(); return answer.status + ", body read"; }
+  catch (error) { return answer.status + ", body failed: " + error.name + ": " + error.message; }
+}"""
+
+
+def test_a_browser_apps_fetch_sees_each_connection_fault(browser_page):
+    import base64
+
+    async def no_wait(_seconds: float) -> None:
+        return None
+
+    auth = "Basic " + base64.b64encode(":".join(DEMO_AUTH).encode()).decode()
+    with serve(MockConfig(sleep=no_wait)) as mock:
+        browser_page.goto(f"{mock.root}/__mock__/health")  # the mock's origin: no CORS needed
+        seen = {
+            kind: browser_page.evaluate(FETCH_UNDER_FAULT, [f"{mock.root}{URL}", kind, auth])
+            for kind in SEEN_BY_FETCH
+        }
+    for kind, expected in SEEN_BY_FETCH.items():
+        assert seen[kind].startswith(expected), (kind, seen[kind])

@@ -347,13 +347,16 @@ def test_a_project_uses_the_refund_mock_fixture_as_documented(kit):
         "test_docs_example.py": python_block_after(
             ROOT / "docs" / "pytest.md", "# The `refund_mock`"
         ),
+        "test_verification.py": python_block_after(
+            ROOT / "docs" / "pytest.md", "## Verifying what your code called"
+        ),
         "test_isolation.py": ISOLATION_TESTS,
     }
     for name, code in examples.items():
         (project / "tests" / name).write_text(code)
     result = kit.run(kit.bin("python"), "-m", "pytest", "-q", "-p", "no:cacheprovider", cwd=project)
     _check(result)
-    assert "6 passed" in result.stdout, result.stdout
+    assert "7 passed" in result.stdout, result.stdout
     assert "warning" not in result.stdout.lower(), result.stdout
     assert processes_in(project) == []  # the mock and everything it started are gone
 

@@ -1,10 +1,10 @@
 """Answers a developer forces instead of the mock's own: only ones the contract documents.
 
-A request's ``Prefer`` header (Prism's spelling: ``Prefer: code=409``, ``Prefer: example=NAME``)
-or a configured fault picks the answer. An error status is answered in the vendor's error shape
-(through ``DomainError``, like any refusal); a success status with the example the contract gives
-for it. What the contract does not document for the operation is refused, so every forced answer
-is one a client could really get.
+A request's ``Prefer`` header (Prism's spelling: ``Prefer: code=409``, ``Prefer: example=NAME``;
+``Prefer: fault=reset`` for a connection fault) or a configured fault picks the answer. An error
+status is answered in the vendor's error shape (through ``DomainError``, like any refusal); a
+success status with the example the contract gives for it. What the contract does not document
+for the operation is refused, so every forced answer is one a client could really get.
 """
 
 from __future__ import annotations
@@ -15,9 +15,11 @@ from dataclasses import dataclass
 
 import anyio.to_thread
 
+from mock_server.connection_faults import ANSWERING_NOTHING, CONNECTION_FAULTS, ConnectionFaulted
 from mock_server.domain import DocumentedError, DomainError
 from mock_server.error_formats import ErrorFormat
 from mock_server.error_kinds import Common
+from mock_server.exchange import current as current_exchange
 from mock_server.faults import Faults
 from mock_server.json_types import Json
 from mock_server.spec import Contract, resolved
@@ -30,6 +32,7 @@ FORCED = "Forced by the mock"
 class Preference:
     code: int | None = None
     example: str | None = None
+    fault: str | None = None  # a connection fault (mock_server.connection_faults)
 
     @property
     def forces(self) -> bool:
@@ -47,7 +50,16 @@ def parse_prefer(header: str | None) -> Preference:
     code = found.get("code")
     if code is not None and not (code.isascii() and code.isdigit() and len(code) == 3):
         raise DomainError(Common.INVALID_REQUEST, f"Prefer: code={code} is not an HTTP status code")
-    return Preference(code=int(code) if code else None, example=found.get("example") or None)
+    fault = found.get("fault")
+    if fault is not None and fault not in CONNECTION_FAULTS:
+        raise DomainError(
+            Common.INVALID_REQUEST,
+            f"Prefer: fault={fault} is no connection fault the mock has"
+            f" ({', '.join(sorted(CONNECTION_FAULTS))})",
+        )
+    return Preference(
+        code=int(code) if code else None, example=found.get("example") or None, fault=fault
+    )
 
 
 class OperationAnswers:
@@ -141,6 +153,20 @@ def forced_error(
     return DocumentedError(kind, message)
 
 
+def suffer(connection: str) -> None:
+    """Have this exchange's answer suffer the connection fault ``connection`` (done by the app's
+    outermost layer); one that answers nothing ends the call here, before any rule runs."""
+    started = current_exchange()
+    if started is None:
+        raise DomainError(
+            Common.INVALID_REQUEST,
+            "Connection faults need the mock's own server (refund-mock, the pytest fixture)",
+        )
+    started.connection_fault = connection
+    if connection in ANSWERING_NOTHING:
+        raise ConnectionFaulted(connection)
+
+
 class Forcing:
     """The answers forced on one vendor API: its faults first, then the request's ``Prefer``."""
 
@@ -168,6 +194,10 @@ class Forcing:
             draw = self.faults.draw(self.api, operation_id, session)
         if draw.delay_seconds:
             await self.sleep(draw.delay_seconds)
+        preference = parse_prefer(prefer)
+        connection = draw.connection or preference.fault
+        if connection is not None:
+            suffer(connection)
         if draw.status is not None:
             raise forced_error(
                 self.answers[operation_id],
@@ -175,7 +205,6 @@ class Forcing:
                 draw.status,
                 f"{FORCED} (a fault set on {operation_id})",
             )
-        preference = parse_prefer(prefer)
         if not preference.forces:
             return None
         return forced_answer(

@@ -15,7 +15,7 @@ from importlib import resources
 from mock_server.control import state as state_document
 from mock_server.control.forced import OperationAnswers
 from mock_server.control.health import Probes
-from mock_server.control.journal import Journal
+from mock_server.control.journal import Journal, Query
 from mock_server.domain import DomainError
 from mock_server.error_kinds import Common, ControlKind
 from mock_server.faults import Fault, Faults
@@ -26,6 +26,22 @@ from mock_server.vendor import Handler
 
 CONTROL_PATH = "/__mock__"
 PANELS_PLACEHOLDER = "{/* panels */}"  # in dashboard.html, where the declarations go
+
+
+def _body_filter(body: str | None) -> Json | None:
+    """The ``body`` query parameter: a JSON object whose fields a request's body must have."""
+    if body is None:
+        return None
+    try:
+        wanted = json.loads(body)
+    except ValueError:
+        wanted = None
+    if not isinstance(wanted, dict):
+        raise DomainError(
+            Common.INVALID_REQUEST,
+            f'body={body!r} is not a JSON object (e.g. body={{"amount": 50}})',
+        )
+    return wanted
 
 
 class ControlHandlers:
@@ -171,10 +187,14 @@ class ControlHandlers:
         path: str | None = None,
         status: int | None = None,
         session: str | None = None,
+        operation: str | None = None,
+        refused: bool | None = None,
+        body: str | None = None,
         since: int = 0,
     ) -> tuple[Json, int]:
-        entries = self.journal.entries(path, status, session, limit, since)
-        return {"requests": entries}, 200
+        wanted = Query(path, status, session, operation, refused, _body_filter(body), since)
+        entries, matched = self.journal.search(wanted, limit)
+        return {"requests": entries, "matched": matched}, 200
 
     def overview(self, current: Session, limit: int) -> tuple[Json, int]:
         """What the dashboard shows, in a size that does not grow with the state (it once

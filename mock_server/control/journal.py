@@ -2,15 +2,17 @@
 developer to look at.
 
 An ASGI middleware records each request under a vendor API's base path (not the control API,
-which the dashboard polls, nor a browser's /favicon.ico): method, path, query, status, duration,
-session, and both bodies up to ``BODY_LIMIT`` bytes, with the credentials left out. Kept in the
-process: with ``--workers N`` each worker journals what it served.
+which the dashboard polls, nor a browser's /favicon.ico): method, path, query, the operation it
+was routed to, status, duration, session, both bodies up to ``BODY_LIMIT`` bytes (the
+credentials left out), why the contract refused it and the connection fault it suffered. Kept
+in the process: with ``--workers N`` each worker journals what it served.
 """
 
 from __future__ import annotations
 
 import heapq
 import itertools
+import json
 import threading
 import time
 from collections import deque
@@ -20,6 +22,9 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from mock_server.connection_faults import ANSWERING_NOTHING, MALFORMED
+from mock_server.exchange import current as current_exchange
+from mock_server.json_types import Json
 from mock_server.sessions import SESSION_HEADER
 
 BODY_LIMIT = 16 * 1024
@@ -34,11 +39,55 @@ class Entry:
     path: str
     query: str
     session: str | None
-    status: int
+    operation: str | None  # the contract's operationId it was routed to
+    status: int | None  # None: the client got no answer (a connection fault)
     duration_ms: float
     request_body: str | None
     response_body: str | None
     truncated: bool
+    refused: str | None  # why the contract refused it (route, method, parameters, body, security)
+    connection_fault: str | None
+
+
+@dataclass(frozen=True)
+class Query:
+    """Which entries a journal query asks for: each given field narrows it."""
+
+    path: str | None = None  # a prefix
+    status: int | None = None
+    session: str | None = None
+    operation: str | None = None
+    refused: bool | None = None  # only those the contract refused (True), or only the others
+    body: Json | None = None  # fields the request's JSON body has, with these values
+    since: int = 0  # only entries newer than this id
+
+    def matches(self, entry: Entry) -> bool:
+        return (
+            (self.path is None or entry.path.startswith(self.path))
+            and (self.status is None or entry.status == self.status)
+            and (self.operation is None or entry.operation == self.operation)
+            and (self.refused is None or (entry.refused is not None) == self.refused)
+            and (self.body is None or _has(_json(entry.request_body), self.body))
+        )
+
+
+def _json(text: str | None) -> Any:
+    try:
+        return json.loads(text) if text else None
+    except ValueError:
+        return None
+
+
+def _has(found: Any, wanted: Any) -> bool:
+    """Whether ``found`` has what ``wanted`` names: an object's fields (recursively), else the
+    same value; a number matches an equal one (50 and 50.0)."""
+    if isinstance(wanted, dict):
+        return isinstance(found, dict) and all(
+            key in found and _has(found[key], value) for key, value in wanted.items()
+        )
+    if isinstance(wanted, bool) or isinstance(found, bool):
+        return found is wanted
+    return bool(found == wanted)
 
 
 DEFAULT_BYTES = 64 * 1024 * 1024  # all sessions together; bodies are most of an entry
@@ -101,34 +150,26 @@ class Journal:
                     self._total -= self._bytes.pop(name)
                     del self._sessions[name]
 
-    def entries(
-        self,
-        path: str | None = None,
-        status: int | None = None,
-        session: str | None = None,
-        limit: int = 100,
-        since: int = 0,
-    ) -> list[dict[str, Any]]:
-        """Newest first; ``path`` is a prefix, ``session`` a name, ``since`` the newest ``id``
-        the caller has already (a poll then costs what is new, not the whole journal)."""
+    def entries(self, query: Query = Query(), limit: int = 100) -> list[dict[str, Any]]:
+        """The newest ``limit`` entries ``query`` asks for, newest first."""
+        return self.search(query, limit)[0]
+
+    def search(self, query: Query, limit: int = 100) -> tuple[list[dict[str, Any]], int]:
+        """The newest ``limit`` entries ``query`` asks for, newest first, and how many it asks
+        for in all. ``since`` makes a poll cost what is new, not the whole journal."""
         with self._lock:
             chosen_sessions = (
-                [self._sessions.get(session, deque())]
-                if session is not None
+                [self._sessions.get(query.session, deque())]
+                if query.session is not None
                 else list(self._sessions.values())
             )
             unseen = [
-                list(itertools.takewhile(lambda entry: entry.id > since, reversed(kept)))
+                list(itertools.takewhile(lambda entry: entry.id > query.since, reversed(kept)))
                 for kept in chosen_sessions
             ]
         newest_first = heapq.merge(*unseen, key=lambda entry: -entry.id)
-        chosen = (
-            entry
-            for entry in newest_first
-            if (path is None or entry.path.startswith(path))
-            and (status is None or entry.status == status)
-        )
-        return [asdict(entry) for entry in itertools.islice(chosen, limit)]
+        chosen = [entry for entry in newest_first if query.matches(entry)]
+        return [asdict(entry) for entry in chosen[:limit]], len(chosen)
 
 
 class JournalMiddleware:
@@ -167,17 +208,28 @@ class JournalMiddleware:
             await self.app(scope, receiving, sending)
         finally:
             session = dict(scope["headers"]).get(SESSION_HEADER_BYTES)
+            exchange = current_exchange()
+            fault = exchange.connection_fault if exchange else None
+            answered: int | None = status
+            if fault in ANSWERING_NOTHING:  # the client got no answer, or a malformed one
+                answered = 200 if fault == "malformed-json" else None
+                response_body = _Capture()
+                if fault == "malformed-json":
+                    response_body.add(MALFORMED)
             self.journal.record(
                 at=datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
                 method=scope["method"],
                 path=scope["path"],
                 query=scope["query_string"].decode("latin-1"),
                 session=session.decode("latin-1") if session else None,
-                status=status,
+                operation=exchange.operation if exchange else None,
+                status=answered,
                 duration_ms=round((time.perf_counter() - started) * 1000, 2),
                 request_body=request_body.text(),
                 response_body=response_body.text(),
                 truncated=request_body.truncated or response_body.truncated,
+                refused=exchange.refused if exchange else None,
+                connection_fault=fault,
             )
 
 

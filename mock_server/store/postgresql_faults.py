@@ -13,7 +13,7 @@ import random
 from dataclasses import asdict
 from typing import Any
 
-from mock_server.faults import EVERY_SESSION, Draw, Fault, delay_of, described, fails
+from mock_server.faults import EVERY_SESSION, Draw, Fault, Forced, delay_of, described, forced_draw
 from mock_server.store.postgresql import pool_for, reachable
 
 # A session's own fault before the one set for every session ('' sorts last when descending).
@@ -22,6 +22,27 @@ FIND = (
     " WHERE api = %s AND operation = %s AND session = ANY(%s)"
     " ORDER BY session DESC LIMIT 1"
 )
+
+
+# The queue is an integer column: a connection fault queued among error statuses is kept as its
+# code here (no HTTP status is below 100). Codes never change: queues outlive a version.
+QUEUED_CODES = {
+    "reset": 1,
+    "reset-mid-body": 2,
+    "empty": 3,
+    "malformed-json": 4,
+    "truncated": 5,
+    "slow": 6,
+}
+QUEUED_NAMES = {code: name for name, code in QUEUED_CODES.items()}
+
+
+def _stored(queue: tuple[Forced, ...]) -> list[int]:
+    return [QUEUED_CODES[forced] if isinstance(forced, str) else forced for forced in queue]
+
+
+def _read(queue: list[int]) -> list[Forced]:
+    return [QUEUED_NAMES.get(forced, forced) for forced in queue]
 
 
 class DatabaseFaults:
@@ -39,7 +60,7 @@ class DatabaseFaults:
                 "INSERT INTO refund_mock_faults (session, api, operation, fault, queued)"
                 " VALUES (%s, %s, %s, %s, %s) ON CONFLICT (api, operation, session)"
                 " DO UPDATE SET fault = EXCLUDED.fault, queued = EXCLUDED.queued",
-                (session or EVERY_SESSION, api, operation_id, settings, list(fault.next)),
+                (session or EVERY_SESSION, api, operation_id, settings, _stored(fault.next)),
             )
 
     def clear(
@@ -101,11 +122,12 @@ class DatabaseFaults:
                             " AND operation = %s AND session = %s",
                             (locked[0][1:], api, operation_id, scope),
                         )
-                        return Draw(delay_of(fault, self._rng), locked[0][0])
-        return Draw(delay_of(fault, self._rng), fails(fault, self._rng))
+                        forced = _read(locked[0][:1])[0]
+                        return forced_draw(fault, delay_of(fault, self._rng), forced, self._rng)
+        return forced_draw(fault, delay_of(fault, self._rng), None, self._rng)
 
 
 def _described(
     session: str, api: str, operation: str, settings: str, queued: list[int]
 ) -> dict[str, Any]:
-    return described((session, api, operation), Fault(**json.loads(settings)), queued)
+    return described((session, api, operation), Fault(**json.loads(settings)), _read(queued))
