@@ -261,6 +261,8 @@ def config_from(args: argparse.Namespace) -> MockConfig:
         raise ValueError("--journal-size must be 0 or more")
     if not (MIN_JOURNAL_MB <= args.journal_max_mb < float("inf")):
         raise ValueError(f"--journal-max-mb must be a number of at least {MIN_JOURNAL_MB}")
+    if not resolves(args.host):  # before the token rule, which a misspelt name would trip
+        raise ValueError(unresolved(args.host))
     if not args.no_control and args.control_token is None and not is_loopback(args.host):
         raise ValueError(
             f"--host {args.host} opens the control API (reset, state, faults) to the network:"
@@ -400,6 +402,19 @@ def serving_options(args: argparse.Namespace, app: MockApp) -> dict[str, Any]:
     }
 
 
+def resolves(host: str) -> bool:
+    """Whether ``host`` is a name or address this machine can listen on."""
+    try:
+        socket.getaddrinfo(host, None, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror:
+        return False
+    return True
+
+
+def unresolved(host: str) -> str:
+    return f"--host {host!r} is not a name or address this machine resolves"
+
+
 def listen(host: str, port: int) -> socket.socket:
     """A socket listening on ``host:port``, or CannotListen naming what is wrong."""
     try:
@@ -407,9 +422,7 @@ def listen(host: str, port: int) -> socket.socket:
             host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
         )[0]
     except socket.gaierror:
-        raise CannotListen(
-            f"--host {host!r} is not a name or address this machine resolves"
-        ) from None
+        raise CannotListen(unresolved(host)) from None
     sock = socket.socket(family, kind, proto)
     # As uvicorn does: a port whose old connections are in TIME_WAIT is free to listen on.
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

@@ -105,6 +105,7 @@ class RowAction:
     label: str
     path: str
     done: str  # the message after it, ``{field}`` from the answer
+    enabled_by: str | None = None  # a row's boolean field: the button is off where it is false
 
 
 @dataclass(frozen=True)

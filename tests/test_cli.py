@@ -127,6 +127,12 @@ def assert_refused_in_one_line(result: subprocess.CompletedProcess[str], *words:
     assert "refund contract kit mock" not in result.stdout + result.stderr  # no banner
 
 
+def test_a_misspelt_host_is_refused_as_unresolvable_not_as_needing_a_token():
+    refused = run_cli_on_a_free_port("--host", "localhostt.invalid")
+    assert_refused_in_one_line(refused, "'localhostt.invalid'", "not a name or address")
+    assert "control-token" not in refused.stderr
+
+
 @pytest.mark.parametrize("port", ["0", "65536", "99999", "-1"])
 def test_a_port_outside_1_to_65535_is_refused(port):
     assert_refused_in_one_line(run_cli("--port", port), "--port", "1-65535", port)

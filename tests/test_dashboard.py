@@ -189,3 +189,80 @@ def test_a_browser_apps_fetch_sees_each_connection_fault(browser_page):
         }
     for kind, expected in SEEN_BY_FETCH.items():
         assert seen[kind].startswith(expected), (kind, seen[kind])
+
+
+def test_the_dashboard_sets_a_connection_fault_and_its_journal_shows_what_the_client_got(
+    browser_page,
+):
+    from playwright.sync_api import expect
+
+    page = browser_page
+    with (
+        serve(MockConfig()) as mock,
+        httpx.Client(verify=tls_context(), base_url=mock.root, auth=DEMO_AUTH) as api,
+    ):
+        page.goto(f"{mock.root}/__mock__/")
+        # The choices come from the contracts: every operation, every connection fault.
+        page.locator("#fault-operation").select_option("marqeta/createRefund")
+        page.locator("#fault-kind").select_option("reset")
+        page.get_by_role("button", name="Set fault").click()
+        expect(page.locator("#faults-set")).to_contain_text("createRefund: reset")
+        with pytest.raises(httpx.ReadError):
+            api.post(URL, json={"method": "ACH", "amount": 1, "type": "CREDIT_BALANCE_REFUND"})
+        journal = page.locator("#journal tbody tr").first
+        expect(journal).to_contain_text("no answer (reset)")
+        expect(journal).to_contain_text("createRefund")
+
+        # A request the contract refuses says so, and why.
+        api.post(URL, json={"method": "ACH", "amount": "x", "type": "CREDIT_BALANCE_REFUND"})
+        expect(page.locator("#journal tbody tr[data-refused]").first).to_contain_text(
+            "refused by the contract"
+        )
+        page.get_by_role("button", name="Clear faults").click()
+        expect(page.locator("#faults-set")).to_have_text("No faults set.")
+
+        # Swagger UI's own files and CORS preflights stay out of the journal.
+        assert api.get("/v3/ui/").status_code == 200
+        api.options(
+            URL, headers={"Origin": "http://app.test", "Access-Control-Request-Method": "POST"}
+        )
+        assert (
+            api.post(
+                URL, json={"method": "ACH", "amount": 1, "type": "CREDIT_BALANCE_REFUND"}
+            ).status_code
+            == 201
+        )
+        journaled = api.get("/__mock__/requests").json()["requests"]
+        assert [(e["method"], e["path"]) for e in journaled[:1]] == [("POST", URL)]
+        assert not [e for e in journaled if "/ui" in e["path"] or e["method"] == "OPTIONS"]
+
+        # No Advance where a refund has nowhere further to go.
+        made = api.post(
+            URL,
+            json={"token": "done-1", "method": "ACH", "amount": 1, "type": "CREDIT_BALANCE_REFUND"},
+        )
+        assert made.status_code == 201
+        assert (
+            api.post("/__mock__/refunds/done-1/advance", json={"status": "COMPLETED"}).status_code
+            == 200
+        )
+        done = page.locator('tr[data-refund="done-1"]')
+        expect(done.locator("[data-status]")).to_have_text("COMPLETED")
+        expect(done.get_by_role("button", name="Advance")).to_be_disabled()
+
+        # The journal's status column stays in view at a laptop's width.
+        page.set_viewport_size({"width": 1280, "height": 900})
+        status_cell = page.locator("#journal tbody tr").first.locator("td").nth(3)
+        box = status_cell.bounding_box()
+        assert box is not None and box["x"] + box["width"] <= 1280
+
+
+def test_with_a_control_token_the_dashboard_says_how_to_give_it(browser_page):
+    from playwright.sync_api import expect
+
+    with serve(MockConfig(control_token="s3cret")) as mock:
+        browser_page.goto(f"{mock.root}/__mock__/")
+        expect(browser_page.locator("#message")).to_contain_text("/__mock__/#token=YOUR_TOKEN")
+        browser_page.goto(f"{mock.root}/__mock__/#token=s3cret")
+        browser_page.reload()
+        expect(browser_page.locator('[data-account="demo_account_credit_balance"]')).to_be_visible()

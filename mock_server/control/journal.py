@@ -178,11 +178,17 @@ class JournalMiddleware:
         self.journal = journal
         self.base_paths = tuple(base_paths)
 
-    def _journaled(self, path: str) -> bool:
-        return any(path == base or path.startswith(base + "/") for base in self.base_paths)
+    def _journaled(self, scope: Scope) -> bool:
+        """A request to a vendor API: not a browser's CORS preflight, nor Swagger UI's files or
+        the served contract, which would push the app's own requests out of view."""
+        path = scope["path"]
+        return scope["method"] != "OPTIONS" and any(
+            (path == base or path.startswith(base + "/")) and not _page_of(base, path)
+            for base in self.base_paths
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not self._journaled(scope["path"]):
+        if scope["type"] != "http" or not self._journaled(scope):
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
@@ -231,6 +237,12 @@ class JournalMiddleware:
                 refused=exchange.refused if exchange else None,
                 connection_fault=fault,
             )
+
+
+def _page_of(base: str, path: str) -> bool:
+    """Whether ``path`` is one of the pages the mock serves beside an API at ``base``."""
+    rest = path[len(base) :]
+    return rest in ("/openapi.json", "/openapi.yaml") or rest == "/ui" or rest.startswith("/ui/")
 
 
 class _Capture:

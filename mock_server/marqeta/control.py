@@ -109,6 +109,7 @@ def overview(service: MarqetaService, store: Store, limit: int) -> Json:
                         "status": refund.status,
                         "amount": json_number(refund.amount),
                         "updated_at": format_timestamp_millis(refund.updated_at),
+                        "advanceable": service.advanceable(refund),
                     }
                     for refund in refunds.items
                 ],

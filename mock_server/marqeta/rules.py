@@ -31,11 +31,16 @@ class Lifecycle:
         )
 
 
+def has_next_step(lifecycle: Lifecycle, current: str) -> bool:
+    """Whether a refund in ``current`` can move one step along the forward path."""
+    return current in lifecycle.forward[:-1]
+
+
 def steps_to(lifecycle: Lifecycle, current: str, target: str | None) -> list[str]:
     """The statuses a refund moves through to reach ``target`` by allowed transitions (fewest
     steps), or one step along the forward path when no target is named."""
     if target is None:
-        if current not in lifecycle.forward[:-1]:
+        if not has_next_step(lifecycle, current):
             raise DomainError(
                 MarqetaControlKind.NO_NEXT_STATUS,
                 f"A refund in {current} has no next status on the forward path"

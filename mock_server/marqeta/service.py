@@ -305,6 +305,11 @@ class MarqetaService:
                 raise DomainError(MarqetaKind.REFUND_NOT_FOUND, f"Refund not found: {refund_token}")
             return self._move_in(tx, refund, status)
 
+    def advanceable(self, refund: Refund) -> bool:
+        """Whether ``advance_refund`` without a status can move it (it is not at the end of
+        the forward path, nor off it)."""
+        return rules.has_next_step(self.policy.refund_lifecycle, refund.status)
+
     def simulate_transition(
         self, store: Store, account_token: str, refund_token: str, status: str
     ) -> Refund:

@@ -65,7 +65,10 @@ MARQETA = Vendor(
                     Column("updated", "updated_at", "time"),
                 ),
                 action=RowAction(
-                    "Advance", "/refunds/{token}/advance", "Refund {token} is now {status}"
+                    "Advance",
+                    "/refunds/{token}/advance",
+                    "Refund {token} is now {status}",
+                    enabled_by="advanceable",
                 ),
                 empty="No refunds.",
             ),
