@@ -42,6 +42,7 @@ from conformance.target import (
     Unreachable,
     check_target,
     delete_mock_session,
+    session_expiry,
 )
 from conformance.vendors import setup_module
 from mock_server.http_clients import tls_context
@@ -361,6 +362,11 @@ def _report(suite: SuiteState) -> Report:
         outcomes=suite.outcomes,
         answered=_answered(),
         mock_session=suite.mock_session,
+        mock_session_expiry=(
+            session_expiry(suite.mock_control)
+            if suite.mock_control and suite.mock_session
+            else None
+        ),
         known=baseline.load(suite.options.baseline) if suite.options.baseline else [],
         given_back=suite.given_back,
     )

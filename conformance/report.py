@@ -211,6 +211,7 @@ class Report:
     outcomes: list[Outcome]
     answered: dict[str, int] = field(default_factory=dict)  # generated requests by status class
     mock_session: str | None = None  # the run's session on this kit's mock
+    mock_session_expiry: float | None = None  # seconds unused after which the mock deletes it
     known: list[baseline.Entry] = field(default_factory=list)  # --baseline
     given_back: list[str] = field(default_factory=list)  # what the run gave back, and left
 
@@ -317,10 +318,16 @@ class Report:
         if verdict.why:
             lines += textwrap.wrap(verdict.why, width=78)
         if self.mock_session and verdict.exit_status == EXIT_VIOLATIONS:
+            expiry = (
+                f" The mock deletes it after {_duration(self.mock_session_expiry)} unused"
+                " (--session-expire)."
+                if self.mock_session_expiry
+                else " It does not expire."
+            )
             lines += textwrap.wrap(
                 f"The run's state is kept in the mock's session {self.mock_session}, which the"
                 " curl lines name, so that they reproduce; remove it with DELETE"
-                f" {self.mock_control}/sessions/{self.mock_session}.",
+                f" {self.mock_control}/sessions/{self.mock_session}.{expiry}",
                 width=78,
             )
         lines += [f"{verdict.word}: {self.tally()}", "=" * 78]
@@ -463,3 +470,11 @@ def _suite_checks(api: str) -> list[str]:
 
 def _indent(text: str) -> str:
     return text.replace("\n", "\n               ")
+
+
+def _duration(seconds: float) -> str:
+    """``86400`` as ``24 h``, ``90`` as ``90 s``: how long, in the unit that reads best."""
+    for unit, size in (("h", 3600), ("min", 60)):
+        if seconds >= size and seconds % size == 0:
+            return f"{seconds / size:g} {unit}"
+    return f"{seconds:g} s"

@@ -167,12 +167,32 @@ def _get(
         return None
 
 
-def delete_mock_session(control_url: str, session: str, timeout: float = 10.0) -> None:
-    """Delete the session a run worked in on this kit's mock (its state and journal entries)."""
+def _control_headers() -> dict[str, str]:
     headers = {"Content-Type": "application/json"}
     token = os.environ.get(CONTROL_TOKEN_VARIABLE)
     if token:
         headers["X-Mock-Control-Token"] = token
+    return headers
+
+
+def session_expiry(control_url: str, timeout: float = 10.0) -> float | None:
+    """After how many seconds unused the mock deletes a session (None: never, or unknown)."""
+    try:
+        answer = httpx.get(
+            f"{control_url}/sessions",
+            headers=_control_headers(),
+            timeout=timeout,
+            verify=tls_context(),
+        )
+        expiry = answer.json().get("expire_after_s")
+    except (httpx.HTTPError, ValueError, AttributeError):
+        return None
+    return float(expiry) if isinstance(expiry, int | float) else None
+
+
+def delete_mock_session(control_url: str, session: str, timeout: float = 10.0) -> None:
+    """Delete the session a run worked in on this kit's mock (its state and journal entries)."""
+    headers = _control_headers()
     # If the mock went away, nothing of the run is left to clean.
     with contextlib.suppress(httpx.HTTPError):
         httpx.delete(

@@ -134,6 +134,8 @@ def session_files(backend: StoreBackend) -> SessionFiles | None:
         names=backend.stored_sessions,
         exists=backend.session_stored,
         remove=backend.remove_session,
+        stamp=backend.stamp_session,
+        unused=backend.unused_sessions,
     )
 
 

@@ -38,6 +38,7 @@ logger = logging.getLogger("mock_server")
 ARGV_VARIABLE = "MOCK_SERVER_ARGV"  # how worker processes learn the options
 PROG = "refund-mock"
 STORE_VARIABLE = "REFUND_MOCK_STORE"  # --store without it in `ps`
+EXPIRE_SHARED_S = 86400.0  # --session-expire on a shared store: a day unused
 
 
 class CannotListen(Exception):
@@ -207,6 +208,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="close the store of a session unused this long (default: %(default)s)",
     )
     parser.add_argument(
+        "--session-expire",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="delete a session unused this long, by any worker or replica; 0 never does"
+        f" (default: {EXPIRE_SHARED_S:g} on SQLite and PostgreSQL, never on memory)",
+    )
+    parser.add_argument(
         "--journal-size",
         type=int,
         default=1000,
@@ -272,6 +281,8 @@ def config_from(args: argparse.Namespace) -> MockConfig:
         raise ValueError("--header-timeout, --body-timeout and --keep-alive must be above 0")
     if args.max_connections < 1 or args.max_header_bytes < 1024:
         raise ValueError("--max-connections must be 1 or more, --max-header-bytes 1024 or more")
+    if args.session_expire is not None and not 0 <= args.session_expire < float("inf"):
+        raise ValueError("--session-expire must be a number of seconds, 0 for never")
     if args.max_sessions < 0 or args.max_open_sessions < 1 or args.session_idle <= 0:
         raise ValueError(
             "--max-sessions must be 0 or more, --max-open-sessions 1 or more,"
@@ -287,7 +298,12 @@ def config_from(args: argparse.Namespace) -> MockConfig:
         control=not args.no_control,
         validate_responses=args.validate_responses,
         store=args.store,
-        session_limits=SessionLimits(args.max_sessions, args.max_open_sessions, args.session_idle),
+        session_limits=SessionLimits(
+            args.max_sessions,
+            args.max_open_sessions,
+            args.session_idle,
+            session_expiry(args.session_expire, store_backend(args.store).shared),
+        ),
         control_origins=frozenset(origin.rstrip("/") for origin in args.control_origin),
         control_token=args.control_token,
     )
@@ -400,6 +416,14 @@ def serving_options(args: argparse.Namespace, app: MockApp) -> dict[str, Any]:
         "http": GuardedHttp(limits, app.errors.before_app),
         "timeout_keep_alive": limits.keep_alive,
     }
+
+
+def session_expiry(asked: float | None, shared: bool) -> float | None:
+    """``--session-expire`` as SessionLimits takes it: None for never. A shared store (a team's
+    mock) expires after a day by default; one process's memory goes with the process anyway."""
+    if asked is None:
+        return EXPIRE_SHARED_S if shared else None
+    return asked or None
 
 
 def resolves(host: str) -> bool:

@@ -7,7 +7,10 @@ Requests without the header use the default state.
 Sessions are bounded: at most ``max_sessions`` exist (each is a whole state, in memory or in a
 file), and at most ``max_open`` hold an open store at once (a SQLite session holds three file
 descriptors while open; the least recently used is closed first and opens again when next used).
-They are listed, deleted one by one, and all deleted by a reset of the default state.
+They are listed, deleted one by one, and all deleted by a reset of the default state. With
+``expire_seconds`` a session unused that long is deleted (a killed CI job's, a kept conformance
+run's); in a shared store its last use is kept beside it, so a session one replica serves is not
+expired by another.
 """
 
 from __future__ import annotations
@@ -44,6 +47,16 @@ class SessionLimits:
     max_sessions: int = 256  # sessions that exist at once: a runaway client cannot fill memory
     max_open: int = 32  # sessions whose store is open at once: bounds file descriptors
     idle_seconds: float = 60.0  # a session unused this long has its store closed
+    expire_seconds: float | None = None  # a session unused this long is deleted (None: never)
+
+    @property
+    def stamp_every(self) -> float:
+        """How often a session's last use is written to a shared store: a minute, or a quarter
+        of the expiry when that is shorter (a stale stamp must not expire a session in use)."""
+        return min(STAMP_EVERY_S, (self.expire_seconds or STAMP_EVERY_S * 4) / 4)
+
+
+STAMP_EVERY_S = 60.0
 
 
 @dataclass(frozen=True)
@@ -54,6 +67,9 @@ class SessionFiles:
     names: Callable[[], list[str]]
     exists: Callable[[str], bool]
     remove: Callable[[str], None]
+    stamp: Callable[[str, float], None]  # session NAME was used at this time (a timestamp)
+    # The sessions last used before the first time; those never stamped are stamped the second.
+    unused: Callable[[float, float], list[str]]
 
 
 @dataclass(frozen=True)
@@ -78,6 +94,8 @@ class Sessions(Generic[S]):
         self._named: dict[str, S] = {}
         # Sessions with an open store, least recently used first, with when each was last used.
         self._open: OrderedDict[str, float] = OrderedDict()
+        self._used: dict[str, float] = {}  # each session's last use in this process
+        self._stamped: dict[str, float] = {}  # when each last wrote its use to the shared store
         self._lock = threading.Lock()
 
     def state(self, name: str | None, now: float = 0.0) -> S:
@@ -109,10 +127,20 @@ class Sessions(Generic[S]):
                     ) from None
             self._open[name] = now
             self._open.move_to_end(name)
+            self._used[name] = now
             while len(self._open) > self._limits.max_open:
                 idle, _ = self._open.popitem(last=False)
                 self._hooks.release(self._named[idle])
-            return found
+            stamp = (
+                self._files is not None
+                and self._limits.expire_seconds is not None
+                and now - self._stamped.get(name, float("-inf")) >= self._limits.stamp_every
+            )
+            if stamp:
+                self._stamped[name] = now
+        if stamp and self._files is not None:  # outside the lock: a database round trip
+            self._files.stamp(name, now)
+        return found
 
     def forget_gone(self, name: str, state: S) -> None:
         """Drop ``state``, a session's state whose store found the session deleted (by another
@@ -143,9 +171,32 @@ class Sessions(Generic[S]):
             with contextlib.suppress(DomainError):  # deleted meanwhile, by another worker
                 self.delete(name)
 
+    def expire(self, now: float) -> list[str]:
+        """Delete the sessions unused for ``expire_seconds`` (by any process of a shared store);
+        the names deleted."""
+        if self._limits.expire_seconds is None:
+            return []
+        before = now - self._limits.expire_seconds
+        with self._lock:
+            unused = [name for name, used in self._used.items() if used < before]
+        if self._files is not None:
+            # Another process's use counts: the shared store's stamps decide.
+            unused = self._files.unused(before, now)
+        expired = []
+        for name in unused:
+            with contextlib.suppress(DomainError):  # deleted meanwhile (another replica)
+                self.delete(name)
+                expired.append(name)
+        return expired
+
     def tidy(self, now: float) -> None:
         """Close the stores of sessions unused for ``idle_seconds``, and forget sessions another
-        worker deleted (their files are gone): what they held goes back to the system."""
+        worker deleted (their files are gone): what they held goes back to the system. Then
+        expire the sessions unused for ``expire_seconds``."""
+        self._tidy(now)
+        self.expire(now)
+
+    def _tidy(self, now: float) -> None:
         with self._lock:
             idle = [
                 name for name, used in self._open.items() if now - used >= self._limits.idle_seconds
@@ -169,6 +220,12 @@ class Sessions(Generic[S]):
     def _names(self) -> set[str]:
         return set(self._named) | set(self._files.names() if self._files else ())
 
+    @property
+    def expire_seconds(self) -> float | None:
+        return self._limits.expire_seconds
+
     def _forget(self, name: str) -> S | None:
         self._open.pop(name, None)
+        self._used.pop(name, None)
+        self._stamped.pop(name, None)
         return self._named.pop(name, None)

@@ -119,3 +119,27 @@ def test_giving_back_never_raises_and_says_what_it_left():
     lines = give_back(http, [Created("/accounts/acct/refunds", {"token": "r1"})])
     assert lines[0].startswith("gave back 0 of the 1 refunds")
     assert lines[1] == "left behind 1 that cannot be undone: r1 on acct"
+
+
+@pytest.mark.parametrize(
+    ("expiry", "says"),
+    [(86400.0, "The mock deletes it after 24 h unused"), (None, "It does not expire")],
+)
+def test_a_kept_session_is_reported_with_when_the_mock_deletes_it(expiry, says):
+    from conformance.options import RunOptions
+    from conformance.report import Outcome, Report, Violation
+
+    options = RunOptions("marqeta", "http://127.0.0.1:1/v3", None, None, False, 5, None, None, None)
+    found = Violation("status_code_conformance", "a documented status", "418", None)
+    report = Report(
+        api="marqeta",
+        base_url=options.base_url,
+        mock_control="http://127.0.0.1:1/__mock__",
+        options=options,
+        outcomes=[Outcome("operation", "GET /accounts", "failed", violations=[found])],
+        mock_session="conformance-abc",
+        mock_session_expiry=expiry,
+    )
+    text = " ".join(" ".join(report.lines()).split())
+    assert "kept in the mock's session conformance-abc" in text
+    assert says in text

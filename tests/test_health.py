@@ -83,6 +83,12 @@ class StuckBackend:
     def remove_session(self, name: str) -> None:
         pass
 
+    def stamp_session(self, name: str, at: float) -> None:
+        pass
+
+    def unused_sessions(self, before: float, now: float) -> list[str]:
+        return []
+
     def faults(self) -> Faults:
         return FaultBook()
 

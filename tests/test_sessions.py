@@ -4,8 +4,10 @@ and reset that clean up, on every store."""
 from __future__ import annotations
 
 import os
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -13,7 +15,7 @@ import pytest
 from mock_server.app import MockConfig
 from mock_server.sessions import SessionFiles, SessionHooks, SessionLimits, Sessions
 from mock_server.store.backends import SQLiteBackend
-from tests.support import DEMO_AUTH, JSON, serve
+from tests.support import DEMO_AUTH, JSON, SettableClock, serve
 
 ACCOUNT = "/v3/accounts/demo_account_credit_balance"
 REFUND = {"method": "ACH", "type": "CREDIT_BALANCE_REFUND", "amount": 1}
@@ -175,7 +177,11 @@ def test_tidying_forgets_sessions_another_worker_deleted():
     done = Recorded()
     on_disk = {"kept", "deleted_elsewhere"}
     files = SessionFiles(
-        names=lambda: sorted(on_disk), exists=on_disk.__contains__, remove=on_disk.discard
+        names=lambda: sorted(on_disk),
+        exists=on_disk.__contains__,
+        remove=on_disk.discard,
+        stamp=lambda name, at: None,
+        unused=lambda before, now: [],
     )
     sessions = Sessions("default", done.hooks(), SessionLimits(idle_seconds=60), files)
     sessions.state("kept", now=0)
@@ -185,3 +191,74 @@ def test_tidying_forgets_sessions_another_worker_deleted():
     assert done.released == ["deleted_elsewhere"]
     assert sessions.names() == ["kept"]
     assert done.discarded == []  # its files are already gone; nothing more to remove
+
+
+DAY = 86400.0
+
+
+def test_sessions_unused_for_their_expiry_are_deleted_and_used_ones_kept():
+    done = Recorded()
+    sessions = Sessions("default", done.hooks(), SessionLimits(expire_seconds=DAY))
+    sessions.state("left_by_a_killed_job", now=0)
+    sessions.state("in_use", now=0)
+    sessions.state("in_use", now=DAY - 1)
+    assert sessions.expire(now=DAY + 1) == ["left_by_a_killed_job"]
+    assert done.discarded == ["left_by_a_killed_job"] and sessions.names() == ["in_use"]
+    never = Sessions("default", done.hooks(), SessionLimits(expire_seconds=None))
+    never.state("kept", now=0)
+    assert never.expire(now=100 * DAY) == [] and never.names() == ["kept"]
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+def test_a_session_another_replica_uses_is_not_expired_and_an_unused_one_is_by_either(
+    kind, request, tmp_path
+):
+    """Two processes on one store, each with an injected clock: a session's last use by either
+    counts, and the expiry deletes it once, through whichever process tidies first."""
+    store = (
+        f"sqlite:{tmp_path / 'team.db'}"
+        if kind == "sqlite"
+        else str(request.getfixturevalue("postgres").new_database())
+    )
+    start = datetime(2026, 12, 1, tzinfo=UTC)
+    clocks = [SettableClock(), SettableClock()]
+    config = [
+        MockConfig(store=store, clock=clock, session_limits=SessionLimits(expire_seconds=DAY))
+        for clock in clocks
+    ]
+    with serve(config[0]) as one, serve(config[1]) as other:
+
+        def use(mock: Any, clock: SettableClock, name: str, hours: float) -> None:
+            clock.pinned = start + timedelta(hours=hours)
+            account = httpx.get(f"{mock.root}{ACCOUNT}", auth=DEMO_AUTH, headers=as_session(name))
+            assert account.status_code == 200
+
+        def tidy(mock: Any, hours: float) -> None:
+            mock.app.sessions.tidy((start + timedelta(hours=hours)).timestamp())
+
+        use(one, clocks[0], "ci-job-killed", hours=0)
+        use(one, clocks[0], "shared", hours=0)
+        made = make_refunds(one.root, "shared", 1)
+        use(other, clocks[1], "shared", hours=20)  # only the other process uses it since
+        tidy(one, hours=30)
+        assert httpx.get(f"{one.root}/__mock__/sessions").json() == {
+            "sessions": ["shared"],
+            "expire_after_s": DAY,
+        }
+        assert refunds_of(other.root, "shared") == made  # kept whole
+        tidy(other, hours=45)
+        assert httpx.get(f"{other.root}/__mock__/sessions").json()["sessions"] == []
+        tidy(one, hours=45)  # which finds it gone, as its background tidy would
+        assert httpx.get(f"{one.root}/__mock__/sessions").json()["sessions"] == []
+
+
+def test_the_session_expiry_defaults_to_a_day_on_shared_stores_and_never_on_memory():
+    from mock_server.command import config_from, parse_args
+
+    def expiry(*args: str) -> float | None:
+        return config_from(parse_args([*args])).session_limits.expire_seconds
+
+    assert expiry() is None
+    assert expiry("--store", "sqlite:/tmp/x.db") == DAY
+    assert expiry("--store", "sqlite:/tmp/x.db", "--session-expire", "0") is None
+    assert expiry("--session-expire", "3600") == 3600

@@ -25,6 +25,7 @@ from mock_server.store import (
     postgresql,
 )
 from mock_server.store.backends import open_store
+from mock_server.store.postgresql import SCHEMA_VERSION
 from mock_server.store.sqlite import SCHEMA
 from tests.postgres import binaries, reachable_by, wheel_binaries
 
@@ -324,9 +325,37 @@ def test_replicas_starting_together_on_a_new_database_make_its_tables_once(postg
         replica.join(timeout=60)
     assert [replica.exitcode for replica in replicas] == [0, 0, 0, 0]
     with psycopg.connect(url) as db:
-        assert db.execute("SELECT version FROM refund_mock_schema").fetchall() == [(1,)]
+        assert db.execute("SELECT version FROM refund_mock_schema").fetchall() == [
+            (SCHEMA_VERSION,)
+        ]
     with open_store(url).transaction() as tx:
         assert sorted(r["by"] for r in tx.owned("k", "o")) == ["r0", "r1", "r2", "r3"]
+
+
+def test_a_database_of_the_previous_schema_version_is_brought_up_to_this_one(postgres):
+    """Version 1 had no sessions' last use (--session-expire): a replica of this version adds
+    it at start-up, and says so in the schema's version."""
+    url = postgres.new_database()
+    context = multiprocessing.get_context("spawn")  # a replica that never saw the database
+    made = context.Process(target=_open_and_add, args=(url, "before"))
+    made.start()
+    made.join(timeout=60)
+    with psycopg.connect(url, autocommit=True) as db:
+        db.execute("ALTER TABLE refund_mock_sessions DROP COLUMN used_at")
+        db.execute("UPDATE refund_mock_schema SET version = 1")
+    upgraded = context.Process(target=_open_and_add, args=(url, "after"))
+    upgraded.start()
+    upgraded.join(timeout=60)
+    assert (made.exitcode, upgraded.exitcode) == (0, 0)
+    with psycopg.connect(url) as db:
+        assert db.execute("SELECT version FROM refund_mock_schema").fetchall() == [
+            (SCHEMA_VERSION,)
+        ]
+        used = db.execute(
+            "SELECT 1 FROM pg_attribute WHERE attrelid = 'refund_mock_sessions'::regclass"
+            " AND attname = 'used_at' AND NOT attisdropped"
+        ).fetchall()
+        assert used == [(1,)]
 
 
 def test_a_postgresql_store_can_come_from_a_service_file(postgres, tmp_path, monkeypatch):

@@ -129,7 +129,10 @@ class ControlHandlers:
         return self.states.counts(current.store), 200
 
     def list_sessions(self, current: Session) -> tuple[Json, int]:
-        return {"sessions": self.sessions.names()}, 200
+        return {
+            "sessions": self.sessions.names(),
+            "expire_after_s": self.sessions.expire_seconds,
+        }, 200
 
     def delete_session(self, current: Session, session: str) -> tuple[None, int]:
         self.sessions.delete(session)

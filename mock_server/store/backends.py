@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import sqlite3
+from contextlib import closing
 from pathlib import Path
 from typing import Protocol
 
@@ -48,6 +49,14 @@ class StoreBackend(Protocol):
 
     def remove_session(self, name: str) -> None:
         """Delete a session this process does not hold open."""
+
+    def stamp_session(self, name: str, at: float) -> None:
+        """Session ``name`` was used at ``at`` (a timestamp), by this process: kept for every
+        process to see (a shared store)."""
+
+    def unused_sessions(self, before: float, now: float) -> list[str]:
+        """The kept sessions last used before ``before``; one never stamped (made by an older
+        version) is stamped ``now``."""
 
     def faults(self) -> Faults:
         """Where the faults set through the control API live."""
@@ -116,6 +125,12 @@ class MemoryBackend:
     def remove_session(self, name: str) -> None:
         pass  # nothing kept beyond the store, which its session discards
 
+    def stamp_session(self, name: str, at: float) -> None:
+        pass  # nothing kept beyond the process, which keeps its own uses (Sessions)
+
+    def unused_sessions(self, before: float, now: float) -> list[str]:
+        return []
+
     def faults(self) -> Faults:
         return FaultBook()
 
@@ -171,6 +186,34 @@ class SQLiteBackend:
 
     def remove_session(self, name: str) -> None:
         remove_file(str(self.session_file(name)), FileGate(self.sessions_folder()))
+
+    def stamp_session(self, name: str, at: float) -> None:
+        with closing(self._uses()) as db:
+            db.execute(
+                "INSERT INTO session_uses (name, used_at) VALUES (?, ?) ON CONFLICT (name)"
+                " DO UPDATE SET used_at = max(used_at, excluded.used_at)",
+                (name, at),
+            )
+
+    def unused_sessions(self, before: float, now: float) -> list[str]:
+        stored = set(self.stored_sessions())
+        with closing(self._uses()) as db:
+            used = dict(db.execute("SELECT name, used_at FROM session_uses").fetchall())
+            for name in used.keys() - stored:  # deleted since: its stamp goes too
+                db.execute("DELETE FROM session_uses WHERE name = ?", (name,))
+            for name in stored - used.keys():
+                db.execute("INSERT OR IGNORE INTO session_uses VALUES (?, ?)", (name, now))
+        return sorted(name for name in stored & used.keys() if used[name] < before)
+
+    def _uses(self) -> sqlite3.Connection:
+        """A connection to the table of the sessions' last uses, in the default state's file
+        (one for every worker), committing each statement."""
+        db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        db.execute(
+            "CREATE TABLE IF NOT EXISTS session_uses"
+            " (name TEXT PRIMARY KEY, used_at REAL NOT NULL) WITHOUT ROWID"
+        )
+        return db
 
     def faults(self) -> Faults:
         return FaultBook()  # per process: each worker keeps its own (docs/mock.md)

@@ -47,7 +47,7 @@ from mock_server.store import (
 )
 from mock_server.store.sql import Dialect, SqlStore, SqlTransaction, Statements
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 SCHEMA = (
     "CREATE TABLE IF NOT EXISTS refund_mock_schema (version integer NOT NULL)",
     """CREATE TABLE IF NOT EXISTS refund_mock_records (
@@ -84,6 +84,8 @@ SCHEMA = (
     "CREATE SEQUENCE IF NOT EXISTS refund_mock_session_generations",
     "ALTER TABLE refund_mock_sessions ADD COLUMN IF NOT EXISTS generation bigint NOT NULL"
     " DEFAULT nextval('refund_mock_session_generations')",
+    # When each session was last used (a timestamp), by any replica: --session-expire.
+    "ALTER TABLE refund_mock_sessions ADD COLUMN IF NOT EXISTS used_at double precision",
     # Faults set through the control API, applied by every replica (postgresql_faults.py).
     """CREATE TABLE IF NOT EXISTS refund_mock_faults (
         session   text NOT NULL,
@@ -300,6 +302,26 @@ def session_stored(url: str, session: str) -> bool:
         return row.fetchone() is not None
 
 
+def stamp_session(url: str, session: str, at: float) -> None:
+    """Session ``session`` was used at ``at`` (its last use only moves forward)."""
+    with reachable(url), pool_for(url).connection() as db:
+        db.execute(
+            "UPDATE refund_mock_sessions SET used_at = greatest(used_at, %s) WHERE name = %s",
+            (at, session),
+        )
+
+
+def unused_sessions(url: str, before: float, now: float) -> list[str]:
+    """The sessions last used before ``before``; one never stamped is stamped ``now``."""
+    with reachable(url), pool_for(url).connection() as db:
+        db.execute("UPDATE refund_mock_sessions SET used_at = %s WHERE used_at IS NULL", (now,))
+        rows = db.execute(
+            'SELECT name FROM refund_mock_sessions WHERE used_at < %s ORDER BY name COLLATE "C"',
+            (before,),
+        ).fetchall()
+    return [name for (name,) in rows]
+
+
 def remove_session(url: str, session: str) -> None:
     """Forget a state: its rows, and its name among the sessions."""
     with reachable(url), pool_for(url).connection() as db, db.transaction():
@@ -445,6 +467,8 @@ def _make_schema(pool: ConnectionPool) -> None:
         version = row[0] if row is not None else None
         if version is None:
             db.execute("INSERT INTO refund_mock_schema (version) VALUES (%s)", (SCHEMA_VERSION,))
+        elif version < SCHEMA_VERSION:  # the statements above brought it up to this version
+            db.execute("UPDATE refund_mock_schema SET version = %s", (SCHEMA_VERSION,))
         elif version > SCHEMA_VERSION:
             raise StoreError(
                 f"the database holds the mock's schema version {version}, newer than this "

@@ -13,8 +13,10 @@ from mock_server.store.postgresql import (
     release_pool,
     remove_session,
     session_stored,
+    stamp_session,
     stored_sessions,
     unreachable,
+    unused_sessions,
 )
 from mock_server.store.postgresql_faults import DatabaseFaults
 
@@ -44,6 +46,12 @@ class PostgresBackend:
 
     def remove_session(self, name: str) -> None:
         remove_session(self.url, name)
+
+    def stamp_session(self, name: str, at: float) -> None:
+        stamp_session(self.url, name, at)
+
+    def unused_sessions(self, before: float, now: float) -> list[str]:
+        return unused_sessions(self.url, before, now)
 
     def faults(self) -> Faults:
         self._hold()
