@@ -23,7 +23,7 @@ $(BIN)/.installed: requirements.lock pyproject.toml
 	touch $@
 
 # Balanced's own Node client, which tests/test_vendor_clients.py drives against the mock: from
-# the npm registry into an ignored folder, pinned.
+# the npm registry into an ignored folder, pinned (it has no dependencies: nothing else to lock).
 NODE_CLIENTS := .node/node_modules/balanced-official/package.json
 $(NODE_CLIENTS):
 	npm install --prefix .node --no-save --no-audit --no-fund --loglevel=error balanced-official@0.3.3

@@ -67,10 +67,12 @@ from mock_server.store.backends import StoreBackend, store_backend
 from mock_server.thread_shares import ThreadShares
 from mock_server.vendor import Handler, Vendor
 
-# Operations that take long: those whose work grows with the whole state (a 10^4-record export
-# takes seconds) and readiness (up to a second for the store to answer). Always in a worker
-# thread, so that the event loop keeps answering everyone else meanwhile.
-SLOW_OPERATIONS = frozenset({"getState", "putState", "readiness"})
+# Operations whose work grows with the whole state (a 10^4-record export takes seconds): always
+# in a worker thread, so that the event loop keeps answering everyone else meanwhile.
+SLOW_OPERATIONS = frozenset({"getState", "putState"})
+# The probes: in a worker thread (readiness waits up to a second for the store), and never
+# behind the default state's share of the threads (a busy state is still a ready mock).
+PROBES = frozenset({"liveness", "readiness"})
 SESSION_ATTEMPTS = 5  # a request finding its session deleted runs again in the new one
 
 
@@ -387,6 +389,8 @@ class Calls:
                 forced = await forcing.answer(operation_id, headers.get("prefer"), name)
                 if forced is not None:
                     return forced
+            if operation_id in PROBES:
+                return await run_in_threadpool(handler, session, **params)
             for _ in range(SESSION_ATTEMPTS):
                 try:
                     if self.on_event_loop and operation_id not in SLOW_OPERATIONS:

@@ -9,7 +9,8 @@ answer on its way out:
 - ``reset-mid-body``: the mock's answer starts, and the connection is reset halfway through its
   body; the request was carried out (as when a network drops an answer).
 - ``truncated``: the answer's headers promise its whole body, half of it comes, and the
-  connection is closed; the request was carried out.
+  connection is closed; the request was carried out. (An answer without a body, a 204, is cut
+  before anything of it: ``truncated`` is then a clean close.)
 - ``slow``: the whole answer, its body in ``SLOW_CHUNKS`` parts ``SLOW_INTERVAL_S`` apart.
 
 Resetting and closing need the connection itself: uvicorn's (which ``refund-mock`` and the pytest
@@ -88,15 +89,11 @@ class ConnectionFaultMiddleware:
             await send({"type": "http.response.body", "body": MALFORMED})
         elif kind == "reset-mid-body":
             await send(start)
-            await send(
-                {"type": "http.response.body", "body": body[: len(body) // 2], "more_body": True}
-            )
+            await send(_more(delivered(kind, body)))
             await connection.reset()
         elif kind == "truncated":
             await send(start)  # its Content-Length is the whole body's
-            await send(
-                {"type": "http.response.body", "body": body[: len(body) // 2], "more_body": True}
-            )
+            await send(_more(delivered(kind, body)))
             await connection.close()
         elif kind == "slow":
             await send(start)
@@ -109,9 +106,22 @@ class ConnectionFaultMiddleware:
                 await send({"type": "http.response.body", "body": part, "more_body": not last})
 
 
-def _half_of(body: bytes) -> Message:
-    """The first half of an answer's body, more to come (it never does)."""
-    return {"type": "http.response.body", "body": body[: len(body) // 2], "more_body": True}
+def delivered(kind: str | None, body: bytes) -> bytes | None:
+    """What of an answer's ``body`` the client gets under the connection fault ``kind``: all of
+    it, the first half of it (a cut answer; an answer without a body is cut before anything),
+    the malformed body, or nothing at all (None)."""
+    if kind in ("reset", "empty"):
+        return None
+    if kind == "malformed-json":
+        return MALFORMED
+    if kind in ("reset-mid-body", "truncated"):
+        return body[: len(body) // 2]
+    return body
+
+
+def _more(part: bytes | None) -> Message:
+    """A part of an answer's body, more to come (it never does)."""
+    return {"type": "http.response.body", "body": part or b"", "more_body": True}
 
 
 def _start(start: Message, status: int, length: int) -> Message:

@@ -161,7 +161,19 @@ class RefundMock(FirstReleaseNames):
         """The requests this test's session made to the vendor APIs, oldest first, as the mock's
         journal kept them (each with its ``operation``, ``status``, both bodies and, when the
         contract refused it, why): only those to ``operation``, whose JSON body has ``body``'s
-        fields, answered ``status``, under ``path``, or (not) ``refused`` when given."""
+        fields, answered ``status``, under ``path``, or (not) ``refused`` when given. The newest
+        1,000 at most."""
+        return self._journal(operation, body, status, path, refused)[0]
+
+    def _journal(
+        self,
+        operation: str | None,
+        body: Mapping[str, Any] | None,
+        status: int | None,
+        path: str | None,
+        refused: bool | None,
+    ) -> tuple[list[dict[str, Any]], int]:
+        """The matching journal entries, oldest first, and how many match in all."""
         asked = {
             "session": self.session,
             "operation": operation,
@@ -176,7 +188,8 @@ class RefundMock(FirstReleaseNames):
                 "/requests", params={k: v for k, v in asked.items() if v is not None}
             )
         answer.raise_for_status()
-        return list(reversed(answer.json()["requests"]))
+        found = answer.json()
+        return list(reversed(found["requests"])), int(found["matched"])
 
     def assert_called(
         self,
@@ -189,8 +202,8 @@ class RefundMock(FirstReleaseNames):
         """Fail unless ``operation`` was called in this test's session (exactly ``times`` times
         when given, else at least once) with a JSON body having ``body``'s fields, answered
         ``status`` when given. Returns those calls; the failure lists what the test did call."""
-        found = self.calls(operation, body=body, status=status)
-        if len(found) == times or (times is None and found):
+        found, matched = self._journal(operation, body, status, None, None)
+        if matched == times or (times is None and matched):
             return found
         wanted = " ".join(
             part
@@ -208,7 +221,7 @@ class RefundMock(FirstReleaseNames):
             for c in self.calls()
         ]
         raise AssertionError(
-            f"expected {wanted}; found {len(found)}. This test's calls, oldest first:\n"
+            f"expected {wanted}; found {matched}. This test's calls, oldest first:\n"
             + ("\n".join(made) or "  (none)")
         )
 

@@ -49,15 +49,6 @@ class SessionLimits:
     idle_seconds: float = 60.0  # a session unused this long has its store closed
     expire_seconds: float | None = None  # a session unused this long is deleted (None: never)
 
-    @property
-    def stamp_every(self) -> float:
-        """How often a session's last use is written to a shared store: a minute, or a quarter
-        of the expiry when that is shorter (a stale stamp must not expire a session in use)."""
-        return min(STAMP_EVERY_S, (self.expire_seconds or STAMP_EVERY_S * 4) / 4)
-
-
-STAMP_EVERY_S = 60.0
-
 
 @dataclass(frozen=True)
 class SessionFiles:
@@ -67,7 +58,7 @@ class SessionFiles:
     names: Callable[[], list[str]]
     exists: Callable[[str], bool]
     remove: Callable[[str], None]
-    stamp: Callable[[str, float], None]  # session NAME was used at this time (a timestamp)
+    stamp: Callable[[str, float], None]  # session NAME was last used at this time (a timestamp)
     # The sessions last used before the first time; those never stamped are stamped the second.
     unused: Callable[[float, float], list[str]]
 
@@ -100,7 +91,7 @@ class Sessions(Generic[S]):
 
     def state(self, name: str | None, now: float = 0.0) -> S:
         """The state of session ``name`` (the default one when no name is given); ``now`` (a
-        monotonic time) is when it was used, for ``tidy``."""
+        timestamp of the mock's clock) is when it was used, for ``tidy`` and ``expire``."""
         if not name:
             return self.default
         if not SESSION_NAME.fullmatch(name):
@@ -127,20 +118,11 @@ class Sessions(Generic[S]):
                     ) from None
             self._open[name] = now
             self._open.move_to_end(name)
-            self._used[name] = now
+            self._used[name] = now  # written to a shared store by the next tidy, not here
             while len(self._open) > self._limits.max_open:
                 idle, _ = self._open.popitem(last=False)
                 self._hooks.release(self._named[idle])
-            stamp = (
-                self._files is not None
-                and self._limits.expire_seconds is not None
-                and now - self._stamped.get(name, float("-inf")) >= self._limits.stamp_every
-            )
-            if stamp:
-                self._stamped[name] = now
-        if stamp and self._files is not None:  # outside the lock: a database round trip
-            self._files.stamp(name, now)
-        return found
+            return found
 
     def forget_gone(self, name: str, state: S) -> None:
         """Drop ``state``, a session's state whose store found the session deleted (by another
@@ -172,22 +154,42 @@ class Sessions(Generic[S]):
                 self.delete(name)
 
     def expire(self, now: float) -> list[str]:
-        """Delete the sessions unused for ``expire_seconds`` (by any process of a shared store);
-        the names deleted."""
+        """Delete the sessions unused for ``expire_seconds`` (by any process of a shared store,
+        whose uses this process has written first); the names deleted."""
         if self._limits.expire_seconds is None:
             return []
         before = now - self._limits.expire_seconds
-        with self._lock:
-            unused = [name for name, used in self._used.items() if used < before]
-        if self._files is not None:
-            # Another process's use counts: the shared store's stamps decide.
+        self._stamp_uses()
+        if self._files is not None:  # another process's use counts: the store's stamps decide
             unused = self._files.unused(before, now)
+        else:
+            with self._lock:
+                unused = [name for name, used in self._used.items() if used < before]
         expired = []
         for name in unused:
+            with self._lock:
+                if self._used.get(name, float("-inf")) >= before:
+                    continue  # used here since the stamps were read
             with contextlib.suppress(DomainError):  # deleted meanwhile (another replica)
                 self.delete(name)
                 expired.append(name)
         return expired
+
+    def _stamp_uses(self) -> None:
+        """Write to the shared store each session's last use here that it does not know yet:
+        from the tidy, so that no request waits for it."""
+        if self._files is None:
+            return
+        with self._lock:
+            fresh = {
+                name: used
+                for name, used in self._used.items()
+                if used > self._stamped.get(name, float("-inf"))
+            }
+        for name, used in fresh.items():
+            self._files.stamp(name, used)
+            with self._lock:
+                self._stamped[name] = max(used, self._stamped.get(name, float("-inf")))
 
     def tidy(self, now: float) -> None:
         """Close the stores of sessions unused for ``idle_seconds``, and forget sessions another

@@ -197,6 +197,7 @@ DAY = 86400.0
 
 
 def test_sessions_unused_for_their_expiry_are_deleted_and_used_ones_kept():
+    """In one process (the memory store): its own uses decide."""
     done = Recorded()
     sessions = Sessions("default", done.hooks(), SessionLimits(expire_seconds=DAY))
     sessions.state("left_by_a_killed_job", now=0)
@@ -222,6 +223,8 @@ def test_a_session_another_replica_uses_is_not_expired_and_an_unused_one_is_by_e
     )
     start = datetime(2026, 12, 1, tzinfo=UTC)
     clocks = [SettableClock(), SettableClock()]
+    for clock in clocks:  # the background tidies too see the tests' time, never the system's
+        clock.pinned = start
     config = [
         MockConfig(store=store, clock=clock, session_limits=SessionLimits(expire_seconds=DAY))
         for clock in clocks
@@ -239,7 +242,9 @@ def test_a_session_another_replica_uses_is_not_expired_and_an_unused_one_is_by_e
         use(one, clocks[0], "ci-job-killed", hours=0)
         use(one, clocks[0], "shared", hours=0)
         made = make_refunds(one.root, "shared", 1)
+        tidy(one, hours=0)  # its uses written down, as its background tidy does within seconds
         use(other, clocks[1], "shared", hours=20)  # only the other process uses it since
+        tidy(other, hours=20)  # which writes that use down, as its background tidy does
         tidy(one, hours=30)
         assert httpx.get(f"{one.root}/__mock__/sessions").json() == {
             "sessions": ["shared"],

@@ -40,9 +40,11 @@ class Probes:
 
     def ready(self) -> tuple[Json, int]:
         store = self.backend.kind
+        ping = self._pings.submit(self.backend.ping)
         try:
-            self._pings.submit(self.backend.ping).result(timeout=self.within_s)
+            ping.result(timeout=self.within_s)
         except FutureTimeout:
+            ping.cancel()  # if it is still queued behind stuck ones: no pile of late pings
             reason = f"the store did not answer within {self.within_s:g} s"
             return {"status": "unavailable", "store": store, "reason": reason}, 503
         except (StoreUnavailable, StoreError) as exc:

@@ -22,7 +22,7 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from mock_server.connection_faults import ANSWERING_NOTHING, MALFORMED
+from mock_server.connection_faults import delivered
 from mock_server.exchange import current as current_exchange
 from mock_server.json_types import Json
 from mock_server.sessions import SESSION_HEADER
@@ -217,11 +217,11 @@ class JournalMiddleware:
             exchange = current_exchange()
             fault = exchange.connection_fault if exchange else None
             answered: int | None = status
-            if fault in ANSWERING_NOTHING:  # the client got no answer, or a malformed one
-                answered = 200 if fault == "malformed-json" else None
+            if fault is not None:  # what the client got of the answer
+                got = delivered(fault, response_body.whole())
+                answered = None if got is None else 200 if fault == "malformed-json" else status
                 response_body = _Capture()
-                if fault == "malformed-json":
-                    response_body.add(MALFORMED)
+                response_body.add(got or b"")
             self.journal.record(
                 at=datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
                 method=scope["method"],
@@ -261,6 +261,10 @@ class _Capture:
         if chunk:
             self._parts.append(chunk)
             self._size += len(chunk)
+
+    def whole(self) -> bytes:
+        """What was kept of the body (all of it, up to ``BODY_LIMIT``)."""
+        return b"".join(self._parts)
 
     def text(self) -> str | None:
         return b"".join(self._parts).decode("utf-8", "replace") if self._parts else None

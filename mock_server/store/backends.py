@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import hashlib
 import sqlite3
-from contextlib import closing
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Protocol
 
@@ -188,7 +189,7 @@ class SQLiteBackend:
         remove_file(str(self.session_file(name)), FileGate(self.sessions_folder()))
 
     def stamp_session(self, name: str, at: float) -> None:
-        with closing(self._uses()) as db:
+        with self._uses() as db:
             db.execute(
                 "INSERT INTO session_uses (name, used_at) VALUES (?, ?) ON CONFLICT (name)"
                 " DO UPDATE SET used_at = max(used_at, excluded.used_at)",
@@ -197,7 +198,7 @@ class SQLiteBackend:
 
     def unused_sessions(self, before: float, now: float) -> list[str]:
         stored = set(self.stored_sessions())
-        with closing(self._uses()) as db:
+        with self._uses() as db:
             used = dict(db.execute("SELECT name, used_at FROM session_uses").fetchall())
             for name in used.keys() - stored:  # deleted since: its stamp goes too
                 db.execute("DELETE FROM session_uses WHERE name = ?", (name,))
@@ -205,15 +206,21 @@ class SQLiteBackend:
                 db.execute("INSERT OR IGNORE INTO session_uses VALUES (?, ?)", (name, now))
         return sorted(name for name in stored & used.keys() if used[name] < before)
 
-    def _uses(self) -> sqlite3.Connection:
+    @contextmanager
+    def _uses(self) -> Iterator[sqlite3.Connection]:
         """A connection to the table of the sessions' last uses, in the default state's file
-        (one for every worker), committing each statement."""
-        db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-        db.execute(
-            "CREATE TABLE IF NOT EXISTS session_uses"
-            " (name TEXT PRIMARY KEY, used_at REAL NOT NULL) WITHOUT ROWID"
+        (one for every worker; never made anew here), committing each statement."""
+        db = sqlite3.connect(
+            f"{self.path.resolve().as_uri()}?mode=rw", uri=True, timeout=30, isolation_level=None
         )
-        return db
+        try:
+            db.execute(
+                "CREATE TABLE IF NOT EXISTS session_uses"
+                " (name TEXT PRIMARY KEY, used_at REAL NOT NULL) WITHOUT ROWID"
+            )
+            yield db
+        finally:
+            db.close()
 
     def faults(self) -> Faults:
         return FaultBook()  # per process: each worker keeps its own (docs/mock.md)

@@ -242,32 +242,38 @@ class SQLiteStore(SqlStore):
 def remove_file(path: str, gate: FileGate | None) -> None:
     """Delete a store's files, holding its write lock while doing so: a transaction of another
     worker either finished before, or finds the file gone once it holds the lock. A file made
-    anew at the path meanwhile (another worker deleted this one first) is left alone."""
-    with gate.exclusive() if gate else nullcontext():
-        _remove_locked(path)
+    anew at the path meanwhile (another worker deleted this one first) is left alone.
 
-
-def _remove_locked(path: str) -> None:
-    try:
-        held = os.open(path, os.O_RDWR)
-    except FileNotFoundError:
-        return  # deleted already
-    try:
-        opened = os.fstat(held)
-        db = _connect(path)
-    except sqlite3.OperationalError:
-        os.close(held)
-        return  # deleted meanwhile
+    The write lock first, then the gate: waiting for a long transaction to end must not keep
+    every worker from opening sessions meanwhile. Openers under the gate only read, which never
+    waits for a writer, so the two orders cannot block each other."""
+    with gate.opening() if gate else nullcontext():  # this connection opens -wal and -shm too
+        try:
+            held = os.open(path, os.O_RDWR)
+        except FileNotFoundError:
+            return  # deleted already
+        try:
+            opened = os.fstat(held)
+            db = _connect(path)
+        except sqlite3.OperationalError:
+            return  # deleted meanwhile
+        finally:
+            os.close(held)
+        try:
+            db.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        except sqlite3.OperationalError:
+            db.close()
+            return
     try:
         db.execute("BEGIN IMMEDIATE")
-        if _identity(path) == (opened.st_dev, opened.st_ino):  # the file whose lock is held
-            # SQLite's own files first: while the database is still there nobody makes a new
-            # one at the path, which would open files left beside it by name.
-            for suffix in ("-wal", "-shm", "-journal", ""):
-                Path(path + suffix).unlink(missing_ok=True)
+        with gate.exclusive() if gate else nullcontext():
+            if _identity(path) == (opened.st_dev, opened.st_ino):  # the file whose lock is held
+                # SQLite's own files first: while the database is still there nobody makes a
+                # new one at the path, which would open files left beside it by name.
+                for suffix in ("-wal", "-shm", "-journal", ""):
+                    Path(path + suffix).unlink(missing_ok=True)
         db.execute("ROLLBACK")
     finally:
-        os.close(held)
         # SQLite sees that its file was unlinked and neither checkpoints nor deletes by path on
         # close, so a new file made at the same path meanwhile is left alone.
         db.close()
@@ -293,7 +299,7 @@ def unreadable(path: Path) -> str | None:
     except sqlite3.Error as exc:
         return str(exc)
     try:
-        db.execute("SELECT count(*) FROM records").fetchone()
+        db.execute("SELECT 1 FROM records LIMIT 1").fetchone()  # one row, not a scan of them all
     except sqlite3.Error as exc:
         return str(exc)
     finally:
