@@ -52,6 +52,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
             f"Stateful mock of the {' and '.join(vendor.title for vendor in VENDORS)},"
             " served from their OpenAPI contracts (also: python -m mock_server)."
         ),
+        epilog=f"{PROG} proxy --api NAME --target URL forwards an API to a target instead"
+        f" ({PROG} proxy --help).",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {kit_version()}")
     parser.add_argument(
@@ -324,6 +326,10 @@ def secret_lines(path: Path | None, variable: str) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["proxy"]:  # refund-mock proxy ...: the API forwarded to a target
+        from mock_server.proxy.command import main as proxy
+
+        return proxy(argv[1:])
     args = parse_args(argv)
     configure_logging(args.log_level, args.log_format)
     try:

@@ -1,0 +1,97 @@
+"""``refund-mock proxy --api NAME --target URL``: the command line of the proxy (it needs the
+``mock`` extra, as ``refund-mock`` does)."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import logging
+import os
+import sys
+
+import uvicorn
+
+from mock_server.command import LOG_LEVELS, CannotListen, configure_logging, listen
+from mock_server.proxy.app import proxy_app
+from mock_server.proxy.forwarding import Forwarder, Target
+from mock_server.registry import VENDORS
+from mock_server.spec import load_contract
+
+logger = logging.getLogger("mock_server.proxy")
+PROG = "refund-mock proxy"
+TARGET_AUTH_VARIABLE = "REFUND_PROXY_TARGET_AUTH"  # --target-auth without it in `ps`
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description="Forward a vendor API's paths to a target (a sandbox, your own service),"
+        " byte for byte: point your app at the proxy instead of the target.",
+    )
+    parser.add_argument("--api", required=True, choices=[vendor.name for vendor in VENDORS])
+    parser.add_argument(
+        "--target",
+        required=True,
+        metavar="URL",
+        help="the API's base URL at the target, e.g. https://sandbox.example.com/v3",
+    )
+    parser.add_argument(
+        "--target-auth",
+        metavar="USER:PASS",
+        default=os.environ.get(TARGET_AUTH_VARIABLE),
+        help="HTTP Basic credentials sent to the target in place of the app's (default:"
+        f" ${TARGET_AUTH_VARIABLE}; without either, the app's own go through)",
+    )
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8081)
+    parser.add_argument(
+        "--connect-timeout",
+        type=float,
+        default=5.0,
+        metavar="SECONDS",
+        help="a target that takes longer to accept a connection is a 502 (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--read-timeout",
+        type=float,
+        default=30.0,
+        metavar="SECONDS",
+        help="a target that takes longer to answer is a 504 (default: %(default)s)",
+    )
+    parser.add_argument("--log-level", choices=LOG_LEVELS, default="info")
+    return parser.parse_args(argv)
+
+
+def target_of(args: argparse.Namespace) -> Target:
+    auth = None
+    if args.target_auth is not None:
+        user, colon, password = args.target_auth.partition(":")
+        if not colon or not user:
+            raise ValueError("--target-auth must be USER:PASS")
+        auth = (user, password)
+    if min(args.connect_timeout, args.read_timeout) <= 0:
+        raise ValueError("--connect-timeout and --read-timeout must be above 0")
+    return Target(args.target, auth, args.connect_timeout, args.read_timeout)
+
+
+def main(argv: list[str]) -> int:
+    args = parse_args(argv)
+    configure_logging(args.log_level, "text")
+    try:
+        target = target_of(args)
+        listening = listen(args.host, args.port)
+    except (ValueError, CannotListen) as exc:
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return 2
+    vendor = next(each for each in VENDORS if each.name == args.api)
+    base_paths = [server["url"] for server in load_contract(vendor.contract_file)["servers"]]
+    app = proxy_app(base_paths, Forwarder(target))
+    root = f"http://{args.host}:{args.port}"
+    lines = [f"refund contract kit proxy: {vendor.title}"]
+    lines += [f"  {root}{path} -> {target.url}" for path in base_paths]
+    logger.info("%s", "\n".join(lines))
+    config = uvicorn.Config(app, log_level=args.log_level, log_config=None, lifespan="on")
+    server = uvicorn.Server(config)
+    with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C is how a developer stops it
+        server.run(sockets=[listening])
+    return 0 if server.started else 1
