@@ -326,10 +326,6 @@ def secret_lines(path: Path | None, variable: str) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] == ["proxy"]:  # refund-mock proxy ...: the API forwarded to a target
-        from mock_server.proxy.command import main as proxy
-
-        return proxy(argv[1:])
     args = parse_args(argv)
     configure_logging(args.log_level, args.log_format)
     try:

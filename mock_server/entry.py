@@ -60,6 +60,8 @@ def launch(program: str, extra: str, target: str, argv: list[str] | None = None)
 
 
 def refund_mock() -> int:
+    if sys.argv[1:2] == ["proxy"]:  # refund-mock proxy ...: the API forwarded to a target
+        return launch("refund-mock proxy", "mock", "mock_server.proxy.command:main", sys.argv[2:])
     return launch("refund-mock", "mock", "mock_server.command:main")
 
 

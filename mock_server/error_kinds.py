@@ -31,3 +31,4 @@ class ControlKind(ErrorKind):
     DUPLICATE_TOKEN = "duplicate_token"  # a fixtures file names a record that exists
     OPERATION_NOT_FOUND = "operation_not_found"
     ORIGIN_NOT_ALLOWED = "origin_not_allowed"
+    NO_PROXY_HERE = "no_proxy_here"  # the proxy's report, asked of the mock

@@ -253,8 +253,33 @@ def test_the_console_script_serves_the_mock_and_its_contracts_from_any_directory
         assert "AccountCreditBalanceRefundReq" in contract["components"]["schemas"]
         assert httpx.get(f"{root}/v1/openapi.yaml").text.count("$ref") > 50
         assert httpx.get(f"{root}/__mock__/").status_code == 200  # the dashboard
+        # The proxy from the same install, in front of it, holds both directions to the contract.
+        proxy_port = free_port()
+        proxy = f"http://127.0.0.1:{proxy_port}"
+        proxy_log = kit.elsewhere / "refund-mock-proxy.log"
+        forwarding = [
+            kit.bin("refund-mock"),
+            "proxy",
+            "--api",
+            "marqeta",
+            "--target",
+            f"{root}/v3",
+            "--port",
+            str(proxy_port),
+        ]
+        with process_group(forwarding, kit, kit.elsewhere, proxy_log):
+            wait_for(f"{proxy}/__mock__/proxy/report", proxy_log)
+            through = httpx.get(f"{proxy}/v3/accounts", auth=DEMO_AUTH)
+            assert through.json() == httpx.get(f"{root}/v3/accounts", auth=DEMO_AUTH).json()
+            assert "x-mock-contract-violations" not in through.headers
+            report = httpx.get(f"{proxy}/__mock__/proxy/report").json()
+            assert report["operations"]["listAccounts"] == {
+                "exchanges": 1,
+                "violations": {},
+                "examples": {},
+            }
     assert f"Dashboard: {root}/__mock__/" in log.read_text()
-    assert "Traceback" not in log.read_text()
+    assert "Traceback" not in log.read_text() + proxy_log.read_text()
 
 
 def test_the_postgresql_store_needs_its_extra_and_says_so(kit, postgres):

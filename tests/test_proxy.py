@@ -14,17 +14,24 @@ import sys
 import time
 from collections.abc import Iterator
 from typing import Any
+from xml.etree import ElementTree
 
 import httpx
 import pytest
+from connexion.json_schema import Draft4ResponseValidator, resolve_refs
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from mock_server.app import MockConfig
-from mock_server.proxy.app import proxy_app
+from mock_server.control.forced import OperationAnswers
+from mock_server.proxy.app import Contracted, proxy_app
+from mock_server.proxy.checks import Violation, header_value
 from mock_server.proxy.forwarding import DECODED_HEADER, Forwarder, Target
+from mock_server.proxy.report import ProxyReport
+from mock_server.registry import control_contract
+from mock_server.spec import load_contract
 from tests.support import DEMO_AUTH, ROOT, free_port, serve, serve_app
 
 BIG = 10 * 1024 * 1024
@@ -233,3 +240,187 @@ def wait_until_serving(url: str, process: subprocess.Popen[bytes]) -> None:
         except httpx.TransportError:
             time.sleep(0.1)
     raise AssertionError("the proxy did not start within 30 s")
+
+
+# Both directions held to the contract ------------------------------------------------------
+
+ACCOUNT = "/v3/accounts/demo_account_credit_balance"
+REFUND = {"method": "ACH", "type": "CREDIT_BALANCE_REFUND", "amount": 5}
+
+
+def contracted(target_url: str, strict: bool = False) -> Any:
+    contract = load_contract("marqeta-credit.yaml")
+    return serve_app(
+        proxy_app(
+            ["/v3", "/v3/credit"], Forwarder(Target(target_url)), Contracted.of(contract, strict)
+        )
+    )
+
+
+def violations_of(answer: httpx.Response) -> list[dict[str, Any]]:
+    said = answer.headers.get("x-mock-contract-violations")
+    return json.loads(said) if said else []
+
+
+def defective_target() -> Starlette:
+    """A Marqeta target whose answers break the contract, each its own way."""
+
+    contract = load_contract("marqeta-credit.yaml")
+    operation = contract["paths"]["/accounts/{account_token}/refunds"]["post"]
+    example = OperationAnswers(contract, "createRefund", operation).example(201)
+    assert isinstance(example, dict)
+
+    async def refund_with_a_string_amount(request: Request) -> Response:
+        body = {**example, "amount": "five"}  # the contract's own example but for the amount
+        return Response(json.dumps(body), status_code=201, media_type="application/json")
+
+    async def accepted(request: Request) -> Response:  # a success status it does not document
+        return Response(json.dumps(example), status_code=202, media_type="application/json")
+
+    async def plain_text(request: Request) -> Response:
+        return Response("accounts", media_type="text/plain")
+
+    return Starlette(
+        routes=[
+            Route("/v3/accounts/{account}/refunds", refund_with_a_string_amount, methods=["POST"]),
+            Route("/v3/accounts/{account}/refunds/{refund}", accepted),
+            Route("/v3/accounts", plain_text),
+        ]
+    )
+
+
+def test_in_front_of_our_mock_nothing_is_flagged_and_a_bad_request_is_said_as_the_mock_says_it():
+    with serve(MockConfig()) as mock, contracted(f"{mock.root}/v3") as proxy:
+        made = httpx.post(f"{proxy}{ACCOUNT}/refunds", json=REFUND, auth=DEMO_AUTH)
+        listed = httpx.get(f"{proxy}{ACCOUNT}/refunds", auth=DEMO_AUTH)
+        assert (made.status_code, listed.status_code) == (201, 200)
+        assert violations_of(made) == violations_of(listed) == []
+        bad = httpx.post(
+            f"{proxy}{ACCOUNT}/refunds", json={**REFUND, "amount": "x"}, auth=DEMO_AUTH
+        )
+    # Forwarded all the same (the mock refuses it itself), and flagged in the mock's words.
+    assert (
+        bad.status_code == 400
+        and bad.json()["error_message"] == "'x' is not of type 'number' - 'amount'"
+    )
+    assert violations_of(bad) == [
+        {
+            "direction": "request",
+            "location": "request",
+            "rule": "request_validation",
+            "message": "'x' is not of type 'number' - 'amount'",
+        }
+    ]
+
+
+def test_each_answer_that_breaks_the_contract_is_flagged_under_the_suites_check_name():
+    with serve_app(defective_target()) as target, contracted(f"{target}/v3") as proxy:
+        made = httpx.post(f"{proxy}{ACCOUNT}/refunds", json=REFUND, auth=DEMO_AUTH)
+        wrong_status = httpx.get(f"{proxy}{ACCOUNT}/refunds/r1", auth=DEMO_AUTH)
+        text = httpx.get(f"{proxy}/v3/accounts", auth=DEMO_AUTH)
+    assert made.status_code == 201 and made.json()["amount"] == "five"  # unchanged by default
+    assert [(v["rule"], v["location"]) for v in violations_of(made)] == [
+        ("response_schema_conformance", "body['amount']")
+    ]
+    assert [v["rule"] for v in violations_of(wrong_status)] == ["status_code_conformance"]
+    assert "status 202" in violations_of(wrong_status)[0]["message"]
+    assert [v["rule"] for v in violations_of(text)] == ["content_type_conformance"]
+    assert "x-mock-contract-violations" in made.headers.get(
+        "access-control-expose-headers", "x-mock-contract-violations"
+    )
+
+
+def test_strict_refuses_a_bad_request_unforwarded_and_replaces_a_bad_answer_by_a_502(target):
+    recording, root = target
+    with contracted(f"{root}/sandbox/v3", strict=True) as proxy:
+        bad = httpx.post(
+            f"{proxy}{ACCOUNT}/refunds", json={**REFUND, "amount": "x"}, auth=DEMO_AUTH
+        )
+    assert (bad.status_code, bad.json()["error_code"]) == (400, "400001")  # Marqeta's shape
+    assert recording.seen == []  # never forwarded
+    with (
+        serve_app(defective_target()) as defective,
+        contracted(f"{defective}/v3", strict=True) as proxy,
+    ):
+        replaced = httpx.post(f"{proxy}{ACCOUNT}/refunds", json=REFUND, auth=DEMO_AUTH)
+    assert (
+        replaced.status_code == 502
+        and replaced.headers["content-type"] == "application/problem+json"
+    )
+    assert "response_schema_conformance" in replaced.json()["detail"]
+
+
+def test_the_violations_header_stays_under_8_kib_saying_how_many_more_there_were():
+    many = [
+        Violation("response", f"body[{n}]", "response_schema_conformance", "x" * 200)
+        for n in range(100)
+    ]
+    said = header_value(many)
+    listed = json.loads(said)
+    assert len(said) <= 8 * 1024 and said.isascii()
+    assert listed[-1] == {"truncated": 100 - (len(listed) - 1)}
+    assert header_value(many[:2]) == json.dumps([many[0].json(), many[1].json()])
+
+
+def test_the_report_counts_exchanges_and_violations_per_operation_as_json_and_junit():
+    with serve_app(defective_target()) as target, serve(MockConfig()) as mock:
+        contract = load_contract("marqeta-credit.yaml")
+        report = ProxyReport("marqeta", f"{target}/v3")
+        app = proxy_app(["/v3"], Forwarder(Target(f"{target}/v3")), Contracted.of(contract), report)
+        with serve_app(app) as proxy:
+            for _ in range(2):
+                httpx.post(f"{proxy}{ACCOUNT}/refunds", json=REFUND, auth=DEMO_AUTH)
+            httpx.get(f"{proxy}/v3/accounts", auth=DEMO_AUTH)
+            httpx.get(f"{proxy}/v3/nowhere", auth=DEMO_AUTH)
+            seen = httpx.get(f"{proxy}/__mock__/proxy/report")
+            junit = httpx.get(f"{proxy}/__mock__/proxy/report", params={"format": "junit"})
+        not_here = httpx.get(f"{mock.root}/__mock__/proxy/report")
+    schemas = resolve_refs(control_contract())["components"]["schemas"]
+    Draft4ResponseValidator(schemas["ProxyReport"]).validate(seen.json())  # as the contract says
+    body = seen.json()
+    assert (body["exchanges"], body["violations"]) == (4, 4)
+    assert body["operations"]["createRefund"]["violations"] == {"response_schema_conformance": 2}
+    assert body["operations"]["listAccounts"]["violations"] == {"content_type_conformance": 1}
+    assert body["operations"]["(no operation)"]["violations"] == {"request_validation": 1}
+    cases = ElementTree.fromstring(junit.content)
+    assert cases.get("failures") == "3" and cases.get("tests") == "3"
+    failure = cases.find("testcase[@name='createRefund']/failure")
+    assert failure is not None and "2 of 2 exchanges" in (failure.get("message") or "")
+    assert (not_here.status_code, not_here.json()["error_code"]) == (404, "404005")
+
+
+def test_the_command_writes_the_junit_report_at_shutdown(tmp_path):
+    with serve_app(defective_target()) as target:
+        port = free_port()
+        junit = tmp_path / "proxy.xml"
+        command = [
+            sys.executable,
+            "-m",
+            "mock_server",
+            "proxy",
+            "--api",
+            "marqeta",
+            "--target",
+            f"{target}/v3",
+            "--port",
+            str(port),
+            "--junit-xml",
+            str(junit),
+        ]
+        process = subprocess.Popen(
+            command,
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        try:
+            proxy = f"http://127.0.0.1:{port}"
+            wait_until_serving(f"{proxy}/v9/ready", process)
+            httpx.get(f"{proxy}/v3/accounts", auth=DEMO_AUTH)
+        finally:
+            os.killpg(process.pid, signal.SIGTERM)
+            process.wait(timeout=15)
+    written = ElementTree.parse(junit).getroot()
+    assert written.get("failures") == "1"
+    assert written.find("testcase[@name='listAccounts']/failure") is not None

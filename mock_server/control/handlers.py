@@ -81,6 +81,7 @@ class ControlHandlers:
             "listRequests": self.list_requests,
             "clearRequests": self.clear_requests,
             "overview": self.overview,
+            "proxyReport": self.proxy_report,
         }
 
     def health(self, current: Session) -> tuple[Json, int]:
@@ -207,6 +208,12 @@ class ControlHandlers:
             name: api.runtime.overview(current.store, limit) for name, api in self.apis.items()
         }
         return views, 200
+
+    def proxy_report(self, current: Session, format: str = "json") -> tuple[Json, int]:
+        raise DomainError(
+            ControlKind.NO_PROXY_HERE,
+            "No proxy runs in this process: refund-mock proxy serves its report",
+        )
 
     def clear_requests(self, current: Session) -> tuple[None, int]:
         self.journal.clear()

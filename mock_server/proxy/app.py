@@ -1,24 +1,64 @@
 """The proxy as an ASGI app: a vendor API's base paths (its contract's servers) forwarded to the
 target, a browser app's CORS preflights answered here, anything else a 404 in the problem
-shape."""
+shape.
+
+Each request is judged against the contract before it goes (the mock's request validation),
+and each answer after it comes (the suite's response checks). By default the client gets the
+target's answer unchanged, plus ``X-Mock-Contract-Violations`` when either broke the contract;
+``strict``, an invalid request is answered as the mock answers it (the vendor's error shape)
+without being forwarded, and an invalid answer is replaced by a 502 naming its violations."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
 
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from mock_server.control.handlers import CONTROL_PATH
+from mock_server.proxy.checks import REQUEST, ResponseChecks, Violation, header_value
 from mock_server.proxy.forwarding import DECODED_HEADER, Answer, Forwarder, problem
+from mock_server.proxy.judging import RequestJudge
+from mock_server.proxy.report import ProxyReport
+from mock_server.spec import Contract
 
 MAX_REQUEST_BYTES = 10 * 1024 * 1024  # a request body beyond this is refused, not forwarded
+REPORT_PATH = f"{CONTROL_PATH}/proxy/report"
+VIOLATIONS_HEADER = "x-mock-contract-violations"
+
+
+@dataclass(frozen=True)
+class Contracted:
+    """The contract the proxy holds both directions to."""
+
+    judge: RequestJudge
+    checks: ResponseChecks
+    strict: bool = False
+
+    @staticmethod
+    def of(contract: Contract, strict: bool = False) -> Contracted:
+        paths = [server["url"] for server in contract["servers"]]
+        return Contracted(RequestJudge(contract, paths), ResponseChecks(contract), strict)
 
 
 class Forwarding:
-    def __init__(self, base_paths: Sequence[str], forwarder: Forwarder) -> None:
+    def __init__(
+        self,
+        base_paths: Sequence[str],
+        forwarder: Forwarder,
+        contract: Contracted | None = None,
+        report: ProxyReport | None = None,
+        junit_xml: Path | None = None,
+    ) -> None:
         # Longest first: /v3/credit/... must not be taken for /v3 + /credit/...
         self.base_paths = sorted(base_paths, key=len, reverse=True)
         self.forwarder = forwarder
+        self.contract = contract
+        self.report = report
+        self.junit_xml = junit_xml  # the report, written at shutdown
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -28,6 +68,9 @@ class Forwarding:
             return
         path: str = scope["path"]
         base = next((b for b in self.base_paths if path == b or path.startswith(b + "/")), None)
+        if path == REPORT_PATH and self.report is not None:
+            await _send(self._report(scope), send)
+            return
         if base is None:
             served = ", ".join(self.base_paths)
             answer = problem(404, "Not Found", f"No API is proxied at {path}: try {served}")
@@ -38,15 +81,55 @@ class Forwarding:
                     413, "Payload Too Large", f"Request body is over {MAX_REQUEST_BYTES} bytes"
                 )
             else:
-                headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]]
-                answer = await self.forwarder.forward(
-                    scope["method"],
-                    path[len(base) :],
-                    scope["query_string"].decode("latin-1"),
-                    headers,
-                    body,
-                )
+                answer = await self._exchange(scope, path[len(base) :], body)
         await _send(answer, send)
+
+    async def _exchange(self, scope: Scope, path: str, body: bytes) -> Answer:
+        """The answer the client gets: the target's (or the judge's, strict), with what broke
+        the contract in X-Mock-Contract-Violations."""
+        violations: list[Violation] = []
+        judgement = None
+        if self.contract is not None:
+            judgement = await self.contract.judge.judge(scope, body)
+            if judgement.refusal is not None:
+                violations.append(Violation("request", "request", REQUEST, judgement.refusal))
+                if self.contract.strict:  # as the mock answers it, never forwarded
+                    refused = [
+                        (k.decode("latin-1"), v.decode("latin-1")) for k, v in judgement.headers
+                    ]
+                    self._record(judgement.operation, violations)
+                    return _marked(Answer(judgement.status, refused, judgement.body), violations)
+        headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]]
+        answer = await self.forwarder.forward(
+            scope["method"], path, scope["query_string"].decode("latin-1"), headers, body
+        )
+        if self.contract is not None and judgement is not None and answer.from_target:
+            if judgement.operation is not None:
+                got = {name.lower(): value for name, value in answer.headers}
+                violations += self.contract.checks.violations(
+                    judgement.operation, answer.status, got, answer.body
+                )
+            broken = [v for v in violations if v.direction == "response"]
+            if broken and self.contract.strict:
+                said = "; ".join(f"{v.rule} at {v.location}: {v.message}" for v in broken)
+                answer = problem(
+                    502, "Bad Gateway", f"the target's answer breaks the contract: {said}"
+                )
+        if judgement is not None:
+            self._record(judgement.operation, violations)
+        return _marked(answer, violations)
+
+    def _record(self, operation: str | None, violations: list[Violation]) -> None:
+        if self.report is not None:
+            self.report.record(operation, violations)
+
+    def _report(self, scope: Scope) -> Answer:
+        assert self.report is not None
+        if b"format=junit" in scope["query_string"]:
+            junit = self.report.junit().encode()
+            return Answer(200, [("content-type", "application/xml")], junit, from_target=False)
+        body = json.dumps(self.report.json()).encode()
+        return Answer(200, [("content-type", "application/json")], body, from_target=False)
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:
@@ -55,20 +138,36 @@ class Forwarding:
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 await self.forwarder.close()
+                if self.junit_xml is not None and self.report is not None:
+                    self.junit_xml.write_text(self.report.junit(), encoding="utf-8")
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 
 
-def proxy_app(base_paths: Sequence[str], forwarder: Forwarder) -> ASGIApp:
+def proxy_app(
+    base_paths: Sequence[str],
+    forwarder: Forwarder,
+    contract: Contracted | None = None,
+    report: ProxyReport | None = None,
+    junit_xml: Path | None = None,
+) -> ASGIApp:
     """The proxy, open to browser apps on any origin (as the mock is), which may read the
     headers the proxy adds."""
     return CORSMiddleware(
-        Forwarding(base_paths, forwarder),
+        Forwarding(base_paths, forwarder, contract, report, junit_xml),
         allow_origins=["*"],
         allow_methods=["*"],
         allow_headers=["*"],
-        expose_headers=[DECODED_HEADER],
+        expose_headers=[DECODED_HEADER, VIOLATIONS_HEADER],
     )
+
+
+def _marked(answer: Answer, violations: list[Violation]) -> Answer:
+    """``answer`` with X-Mock-Contract-Violations when there are any."""
+    if not violations:
+        return answer
+    headers = [*answer.headers, (VIOLATIONS_HEADER, header_value(violations))]
+    return Answer(answer.status, headers, answer.body, answer.from_target)
 
 
 async def _body(receive: Receive) -> bytes | None:

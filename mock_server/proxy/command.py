@@ -8,12 +8,14 @@ import contextlib
 import logging
 import os
 import sys
+from pathlib import Path
 
 import uvicorn
 
 from mock_server.command import LOG_LEVELS, CannotListen, configure_logging, listen
-from mock_server.proxy.app import proxy_app
+from mock_server.proxy.app import REPORT_PATH, Contracted, proxy_app
 from mock_server.proxy.forwarding import Forwarder, Target
+from mock_server.proxy.report import ProxyReport
 from mock_server.registry import VENDORS
 from mock_server.spec import load_contract
 
@@ -58,6 +60,20 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         metavar="SECONDS",
         help="a target that takes longer to answer is a 504 (default: %(default)s)",
     )
+    parser.add_argument(
+        "--strict",
+        action="store_true",
+        help="a request that breaks the contract is answered as the mock answers it, without"
+        " being forwarded; an answer that breaks it becomes a 502 naming how (default: both"
+        " pass unchanged, with X-Mock-Contract-Violations saying how)",
+    )
+    parser.add_argument(
+        "--junit-xml",
+        type=Path,
+        metavar="FILE",
+        help="at shutdown, write the report (GET /__mock__/proxy/report) as JUnit: a test case"
+        " per operation, failed when any of its exchanges broke the contract",
+    )
     parser.add_argument("--log-level", choices=LOG_LEVELS, default="info")
     return parser.parse_args(argv)
 
@@ -74,8 +90,8 @@ def target_of(args: argparse.Namespace) -> Target:
     return Target(args.target, auth, args.connect_timeout, args.read_timeout)
 
 
-def main(argv: list[str]) -> int:
-    args = parse_args(argv)
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(sys.argv[2:] if argv is None else argv)
     configure_logging(args.log_level, "text")
     try:
         target = target_of(args)
@@ -84,11 +100,21 @@ def main(argv: list[str]) -> int:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return 2
     vendor = next(each for each in VENDORS if each.name == args.api)
-    base_paths = [server["url"] for server in load_contract(vendor.contract_file)["servers"]]
-    app = proxy_app(base_paths, Forwarder(target))
+    contract = load_contract(vendor.contract_file)
+    base_paths = [server["url"] for server in contract["servers"]]
+    report = ProxyReport(args.api, target.url)
+    app = proxy_app(
+        base_paths, Forwarder(target), Contracted.of(contract, args.strict), report, args.junit_xml
+    )
     root = f"http://{args.host}:{args.port}"
-    lines = [f"refund contract kit proxy: {vendor.title}"]
+    mode = (
+        "strict: what breaks the contract is refused"
+        if args.strict
+        else "violations in X-Mock-Contract-Violations"
+    )
+    lines = [f"refund contract kit proxy: {vendor.title} ({mode})"]
     lines += [f"  {root}{path} -> {target.url}" for path in base_paths]
+    lines.append(f"  report: {root}{REPORT_PATH} (?format=junit)")
     logger.info("%s", "\n".join(lines))
     config = uvicorn.Config(app, log_level=args.log_level, log_config=None, lifespan="on")
     server = uvicorn.Server(config)

@@ -57,6 +57,7 @@ class Answer:
     status: int
     headers: list[tuple[str, str]]
     body: bytes
+    from_target: bool = True  # False: the proxy's own (the target could not be reached)
 
 
 def kept(headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
@@ -130,7 +131,7 @@ class Forwarder:
 def problem(status: int, title: str, detail: str) -> Answer:
     """An answer of the proxy's own, in the problem shape."""
     body = {"type": "about:blank", "title": title, "status": status, "detail": detail}
-    return Answer(status, [("content-type", PROBLEM)], json.dumps(body).encode())
+    return Answer(status, [("content-type", PROBLEM)], json.dumps(body).encode(), from_target=False)
 
 
 def _basic(auth: tuple[str, str]) -> str:

@@ -1,0 +1,144 @@
+"""Whether the target's answer keeps to the contract, under the names the conformance suite's
+checks have (Schemathesis's): its status documented for the operation, its media type the one
+documented, its body valid against the schema documented for that status, its documented
+required headers present."""
+
+from __future__ import annotations
+
+import functools
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from connexion.json_schema import Draft4ResponseValidator, resolve_refs
+from jsonschema import Draft4Validator
+from jsonschema.exceptions import best_match
+
+from mock_server.runtime import operations
+from mock_server.spec import Contract, resolved
+
+STATUS = "status_code_conformance"
+CONTENT_TYPE = "content_type_conformance"
+SCHEMA = "response_schema_conformance"
+HEADERS = "response_headers_conformance"
+REQUEST = "request_validation"  # the request direction: the mock's own request validation
+
+
+@dataclass(frozen=True)
+class Violation:
+    direction: str  # "request" or "response"
+    location: str  # where: the status, a header, a point in the body
+    rule: str
+    message: str
+
+    def json(self) -> dict[str, str]:
+        return {
+            "direction": self.direction,
+            "location": self.location,
+            "rule": self.rule,
+            "message": self.message,
+        }
+
+
+class ResponseChecks:
+    def __init__(self, contract: Contract) -> None:
+        self.contract = contract
+        self.operations = operations(contract)
+        # Every $ref inlined, as Connexion holds a contract: its validators take the schemas so.
+        self._resolved = operations(resolve_refs(contract))
+
+    def violations(
+        self, operation_id: str, status: int, headers: dict[str, str], body: bytes
+    ) -> list[Violation]:
+        """How the answer ``status``/``headers``/``body`` to ``operation_id`` breaks the
+        contract (nothing when it keeps to it)."""
+        responses = self.operations[operation_id].get("responses", {})
+        documented = _documented(responses, status)
+        if documented is None:
+            listed = ", ".join(responses)
+            return [
+                Violation(
+                    "response",
+                    "status",
+                    STATUS,
+                    f"{operation_id} does not document status {status} (documented: {listed})",
+                )
+            ]
+        response = resolved(self.contract, responses[documented])
+        found = [*self._headers(response, headers)]
+        media = response.get("content") or {}
+        if not media or not body:
+            return found
+        given = headers.get("content-type", "").split(";")[0].strip().lower()
+        if given not in {name.lower() for name in media}:
+            found.append(
+                Violation(
+                    "response",
+                    "header Content-Type",
+                    CONTENT_TYPE,
+                    f"{given or 'no media type'} is not the documented {', '.join(media)}",
+                )
+            )
+            return found
+        schema = media[next(name for name in media if name.lower() == given)].get("schema")
+        if schema is not None and given.endswith("json"):
+            found += self._schema(operation_id, documented, given, body)
+        return found
+
+    def _headers(self, response: dict[str, Any], headers: dict[str, str]) -> list[Violation]:
+        return [
+            Violation(
+                "response", f"header {name}", HEADERS, f"the documented header {name} is missing"
+            )
+            for name, header in (response.get("headers") or {}).items()
+            if resolved(self.contract, header).get("required") and name.lower() not in headers
+        ]
+
+    def _schema(self, operation_id: str, status: str, media: str, body: bytes) -> list[Violation]:
+        try:
+            document = json.loads(body)
+        except ValueError as exc:
+            return [Violation("response", "body", SCHEMA, f"the body is not JSON: {exc}")]
+        error = best_match(self._validator(operation_id, status, media).iter_errors(document))
+        if error is None:
+            return []
+        where = "body" + "".join(f"[{part!r}]" for part in error.absolute_path)
+        return [Violation("response", where, SCHEMA, error.message)]
+
+    @functools.cache  # noqa: B019 - one per operation, status and media type; the checks live as long as the proxy
+    def _validator(self, operation_id: str, status: str, media: str) -> Draft4Validator:
+        """The mock's own response validator (Connexion's: OpenAPI's nullable, formats) for
+        the schema ``operation_id`` documents for ``status`` in ``media``."""
+        content = self._resolved[operation_id]["responses"][status]["content"]
+        schema = content[next(name for name in content if name.lower() == media)]["schema"]
+        validator: Draft4Validator = Draft4ResponseValidator(
+            schema, format_checker=Draft4Validator.FORMAT_CHECKER
+        )
+        return validator
+
+
+def _documented(responses: dict[str, Any], status: int) -> str | None:
+    """The key of ``responses`` that documents ``status``: its code, its range, or default. A
+    success status only by its own code or range, as the suite holds it: ``default`` describes
+    an operation's errors (a 200 where 201 is listed is a wrong status)."""
+    for key in (str(status), f"{str(status)[0]}XX"):
+        if key in responses:
+            return key
+    return "default" if "default" in responses and not 200 <= status < 300 else None
+
+
+HEADER_LIMIT = 8 * 1024  # bytes of X-Mock-Contract-Violations; beyond, a ``truncated`` entry
+
+
+def header_value(violations: list[Violation]) -> str:
+    """``violations`` as X-Mock-Contract-Violations: a JSON array of at most ``HEADER_LIMIT``
+    bytes, its last entry ``{"truncated": N}`` when N more did not fit."""
+    kept: list[dict[str, Any]] = []
+    for number, violation in enumerate(violations):
+        entry = violation.json()
+        room = HEADER_LIMIT - len(json.dumps({"truncated": len(violations)}))
+        if len(json.dumps([*kept, entry], ensure_ascii=True)) > room:
+            kept.append({"truncated": len(violations) - number})
+            break
+        kept.append(entry)
+    return json.dumps(kept, ensure_ascii=True)  # a header holds ASCII only

@@ -1,0 +1,91 @@
+"""What the proxy saw, for CI to act on: per operation, how many exchanges went through and how
+many broke the contract, by rule (with a few of each rule's messages), as JSON
+(``GET /__mock__/proxy/report``) or JUnit (``?format=junit``, ``--junit-xml FILE`` at
+shutdown): one test case per operation, failed when any of its exchanges broke the contract."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter, defaultdict
+from typing import Any
+from xml.etree import ElementTree
+
+from mock_server.proxy.checks import Violation
+
+EXAMPLES = 3  # messages kept per operation and rule
+OUTSIDE = "(no operation)"  # requests no operation of the contract matched
+
+
+class ProxyReport:
+    def __init__(self, api: str, target: str) -> None:
+        self.api = api
+        self.target = target
+        self._lock = threading.Lock()
+        self._exchanges: Counter[str] = Counter()
+        self._broken: dict[str, Counter[str]] = defaultdict(Counter)
+        self._examples: dict[tuple[str, str], list[str]] = defaultdict(list)
+
+    def record(self, operation: str | None, violations: list[Violation]) -> None:
+        name = operation or OUTSIDE
+        with self._lock:
+            self._exchanges[name] += 1
+            for violation in violations:
+                self._broken[name][violation.rule] += 1
+                examples = self._examples[(name, violation.rule)]
+                if len(examples) < EXAMPLES:
+                    examples.append(
+                        f"{violation.direction} {violation.location}: {violation.message}"
+                    )
+
+    def json(self) -> dict[str, Any]:
+        with self._lock:
+            operations = {
+                name: {
+                    "exchanges": count,
+                    "violations": dict(sorted(self._broken[name].items())),
+                    "examples": {
+                        rule: list(self._examples[(name, rule)])
+                        for rule in sorted(self._broken[name])
+                    },
+                }
+                for name, count in sorted(self._exchanges.items())
+            }
+            exchanges = sum(self._exchanges.values())
+            violations = sum(sum(rules.values()) for rules in self._broken.values())
+        return {
+            "api": self.api,
+            "target": self.target,
+            "exchanges": exchanges,
+            "violations": violations,
+            "operations": operations,
+        }
+
+    def junit(self) -> str:
+        report = self.json()
+        failed = [name for name, entry in report["operations"].items() if entry["violations"]]
+        suite = ElementTree.Element(
+            "testsuite",
+            name=f"refund-mock proxy ({self.api} -> {self.target})",
+            tests=str(len(report["operations"])),
+            failures=str(len(failed)),
+            errors="0",
+            skipped="0",
+        )
+        for name, entry in report["operations"].items():
+            case = ElementTree.SubElement(
+                suite, "testcase", classname=f"proxy.{self.api}", name=name
+            )
+            if entry["violations"]:
+                counts = ", ".join(
+                    f"{rule} x{count}" for rule, count in entry["violations"].items()
+                )
+                failure = ElementTree.SubElement(
+                    case,
+                    "failure",
+                    message=f"{sum(entry['violations'].values())} of {entry['exchanges']}"
+                    f" exchanges broke the contract: {counts}",
+                )
+                failure.text = "\n".join(
+                    message for messages in entry["examples"].values() for message in messages
+                )
+        return ElementTree.tostring(suite, encoding="unicode", xml_declaration=True)
