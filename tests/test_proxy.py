@@ -11,6 +11,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -42,7 +43,7 @@ class RecordingTarget:
 
     def __init__(self) -> None:
         self.seen: list[dict[str, Any]] = []
-        self.release = asyncio.Event()
+        self.release = threading.Event()  # set from the test's thread: a thread-safe event
 
     async def echo(self, request: Request) -> Response:
         body = await request.body()
@@ -51,6 +52,7 @@ class RecordingTarget:
                 "method": request.method,
                 "path": request.url.path,
                 "query": request.url.query,
+                "raw_path": request.scope.get("raw_path"),
                 "headers": request.headers.items(),
                 "body": body,
             }
@@ -66,8 +68,17 @@ class RecordingTarget:
         return Response(body, media_type="application/json", headers={"Content-Encoding": "gzip"})
 
     async def stall(self, request: Request) -> Response:
-        await self.release.wait()  # until the test ends
+        await asyncio.to_thread(self.release.wait, 60)  # until the test ends
         return Response("late")
+
+    async def brotli(self, request: Request) -> Response:  # a coding it was not asked for
+        return Response(b"\x1b\x03\x00brotli-bytes", headers={"Content-Encoding": "br"})
+
+    async def cookies(self, request: Request) -> Response:
+        response = Response("{}", media_type="application/json")
+        response.headers.append("Set-Cookie", "a=1")
+        response.headers.append("Set-Cookie", "b=2")
+        return response
 
     async def big(self, request: Request) -> Response:
         return Response(b"x" * BIG, media_type="application/octet-stream")
@@ -78,6 +89,8 @@ class RecordingTarget:
                 Route("/sandbox/v3/gzip", self.gzipped),
                 Route("/sandbox/v3/stall", self.stall),
                 Route("/sandbox/v3/big", self.big),
+                Route("/sandbox/v3/br", self.brotli),
+                Route("/sandbox/v3/cookies", self.cookies),
                 Route(
                     "/sandbox/v3/{rest:path}", self.echo, methods=["GET", "POST", "PUT", "DELETE"]
                 ),
@@ -325,9 +338,12 @@ def test_each_answer_that_breaks_the_contract_is_flagged_under_the_suites_check_
     assert [v["rule"] for v in violations_of(wrong_status)] == ["status_code_conformance"]
     assert "status 202" in violations_of(wrong_status)[0]["message"]
     assert [v["rule"] for v in violations_of(text)] == ["content_type_conformance"]
-    assert "x-mock-contract-violations" in made.headers.get(
-        "access-control-expose-headers", "x-mock-contract-violations"
-    )
+    with serve_app(defective_target()) as target, contracted(f"{target}/v3") as proxy:
+        from_a_page = httpx.get(
+            f"{proxy}/v3/accounts", auth=DEMO_AUTH, headers={"Origin": "http://app.test"}
+        )
+    exposed = from_a_page.headers["access-control-expose-headers"].lower()
+    assert "x-mock-contract-violations" in exposed  # a browser app may read it
 
 
 def test_strict_refuses_a_bad_request_unforwarded_and_replaces_a_bad_answer_by_a_502(target):
@@ -378,7 +394,7 @@ def test_the_report_counts_exchanges_and_violations_per_operation_as_json_and_ju
     schemas = resolve_refs(control_contract())["components"]["schemas"]
     Draft4ResponseValidator(schemas["ProxyReport"]).validate(seen.json())  # as the contract says
     body = seen.json()
-    assert (body["exchanges"], body["violations"]) == (4, 4)
+    assert (body["exchanges"], body["broken"], body["violations"]) == (4, 4, 4)
     assert body["operations"]["createRefund"]["violations"] == {"response_schema_conformance": 2}
     assert body["operations"]["listAccounts"]["violations"] == {"content_type_conformance": 1}
     assert body["operations"]["(no operation)"]["violations"] == {"request_validation": 1}
@@ -424,3 +440,67 @@ def test_the_command_writes_the_junit_report_at_shutdown(tmp_path):
     written = ElementTree.parse(junit).getroot()
     assert written.get("failures") == "1"
     assert written.find("testcase[@name='listAccounts']/failure") is not None
+
+
+def test_an_escaped_path_goes_as_spelt_and_cookies_and_unasked_codings_come_back_as_they_came(
+    target,
+):
+    recording, root = target
+    with proxying(f"{root}/sandbox/v3") as proxy:
+        httpx.get(f"{proxy}/v3/accounts/a%3Fb%2Fc/refunds?q=%C3%A9")
+        brotli = httpx.get(f"{proxy}/v3/br", headers={"Accept-Encoding": "br"})
+        cookies = httpx.get(f"{proxy}/v3/cookies")
+    sent = recording.seen[0]
+    assert sent["raw_path"] == b"/sandbox/v3/accounts/a%3Fb%2Fc/refunds"  # one id, escapes kept
+    assert sent["query"] == "q=%C3%A9"
+    assert dict(sent["headers"])["accept-encoding"] == "gzip, deflate"  # what it can decode
+    assert brotli.headers["content-encoding"] == "br" and DECODED_HEADER not in brotli.headers
+    assert cookies.headers.get_list("set-cookie") == ["a=1", "b=2"]
+
+
+def test_a_strict_refusal_carries_one_content_length_and_a_replaced_answer_its_violations(target):
+    _, root = target
+    with contracted(f"{root}/sandbox/v3", strict=True) as proxy:
+        with httpx.Client() as client:
+            refused = client.post(
+                f"{proxy}{ACCOUNT}/refunds", json={**REFUND, "amount": "x"}, auth=DEMO_AUTH
+            )
+        assert len(refused.headers.get_list("content-length")) == 1
+    with (
+        serve_app(defective_target()) as defective,
+        contracted(f"{defective}/v3", strict=True) as proxy,
+    ):
+        replaced = httpx.post(f"{proxy}{ACCOUNT}/refunds", json=REFUND, auth=DEMO_AUTH)
+    assert replaced.status_code == 502
+    assert [v["rule"] for v in violations_of(replaced)] == ["response_schema_conformance"]
+
+
+def test_a_target_that_never_answers_makes_the_junit_report_an_error_not_a_pass():
+    contract = load_contract("marqeta-credit.yaml")
+    report = ProxyReport("marqeta", "down")
+    down = Forwarder(Target(f"http://127.0.0.1:{free_port()}/v3"))
+    with serve_app(proxy_app(["/v3"], down, Contracted.of(contract), report)) as proxy:
+        assert httpx.get(f"{proxy}/v3/accounts", auth=DEMO_AUTH).status_code == 502
+        assert httpx.get(f"{proxy}/__mock__/proxy/report?format=xml").status_code == 400
+    assert report.json()["unanswered"] == 1
+    suite = ElementTree.fromstring(report.junit())
+    assert (suite.get("errors"), suite.get("failures")) == ("1", "0")
+    assert suite.find("testcase[@name='listAccounts']/error") is not None
+
+
+def test_an_exchange_breaking_two_rules_counts_once_among_the_broken():
+    report = ProxyReport("marqeta", "t")
+    two = [
+        Violation("response", "header A", "response_headers_conformance", "missing"),
+        Violation("response", "header B", "response_headers_conformance", "missing"),
+    ]
+    report.record("retrieveRefund", two)
+    report.record("retrieveRefund", [])
+    entry = report.json()["operations"]["retrieveRefund"]
+    assert (entry["exchanges"], entry["broken"], entry["violations"]) == (
+        2,
+        1,
+        {"response_headers_conformance": 2},
+    )
+    failure = ElementTree.fromstring(report.junit()).find("testcase/failure")
+    assert failure is not None and (failure.get("message") or "").startswith("1 of 2 exchanges")

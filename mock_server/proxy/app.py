@@ -14,13 +14,14 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import parse_qs, quote
 
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mock_server.control.handlers import CONTROL_PATH
 from mock_server.proxy.checks import REQUEST, ResponseChecks, Violation, header_value
-from mock_server.proxy.forwarding import DECODED_HEADER, Answer, Forwarder, problem
+from mock_server.proxy.forwarding import DECODED_HEADER, Answer, Forwarder, kept, problem
 from mock_server.proxy.judging import RequestJudge
 from mock_server.proxy.report import ProxyReport
 from mock_server.spec import Contract
@@ -81,10 +82,10 @@ class Forwarding:
                     413, "Payload Too Large", f"Request body is over {MAX_REQUEST_BYTES} bytes"
                 )
             else:
-                answer = await self._exchange(scope, path[len(base) :], body)
+                answer = await self._exchange(scope, _below(scope, base), body)
         await _send(answer, send)
 
-    async def _exchange(self, scope: Scope, path: str, body: bytes) -> Answer:
+    async def _exchange(self, scope: Scope, path: bytes, body: bytes) -> Answer:
         """The answer the client gets: the target's (or the judge's, strict), with what broke
         the contract in X-Mock-Contract-Violations."""
         violations: list[Violation] = []
@@ -94,14 +95,14 @@ class Forwarding:
             if judgement.refusal is not None:
                 violations.append(Violation("request", "request", REQUEST, judgement.refusal))
                 if self.contract.strict:  # as the mock answers it, never forwarded
-                    refused = [
-                        (k.decode("latin-1"), v.decode("latin-1")) for k, v in judgement.headers
-                    ]
+                    refused = kept(
+                        [(k.decode("latin-1"), v.decode("latin-1")) for k, v in judgement.headers]
+                    )
                     self._record(judgement.operation, violations)
                     return _marked(Answer(judgement.status, refused, judgement.body), violations)
         headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]]
         answer = await self.forwarder.forward(
-            scope["method"], path, scope["query_string"].decode("latin-1"), headers, body
+            scope["method"], path, scope["query_string"], headers, body
         )
         if self.contract is not None and judgement is not None and answer.from_target:
             if judgement.operation is not None:
@@ -116,18 +117,25 @@ class Forwarding:
                     502, "Bad Gateway", f"the target's answer breaks the contract: {said}"
                 )
         if judgement is not None:
-            self._record(judgement.operation, violations)
+            self._record(judgement.operation, violations, answered=answer.from_target)
         return _marked(answer, violations)
 
-    def _record(self, operation: str | None, violations: list[Violation]) -> None:
+    def _record(
+        self, operation: str | None, violations: list[Violation], answered: bool = True
+    ) -> None:
         if self.report is not None:
-            self.report.record(operation, violations)
+            self.report.record(operation, violations, answered)
 
     def _report(self, scope: Scope) -> Answer:
         assert self.report is not None
-        if b"format=junit" in scope["query_string"]:
+        if scope["method"] != "GET":
+            return problem(405, "Method Not Allowed", "The report is read with GET")
+        asked = parse_qs(scope["query_string"].decode("latin-1")).get("format", ["json"])
+        if asked == ["junit"]:
             junit = self.report.junit().encode()
             return Answer(200, [("content-type", "application/xml")], junit, from_target=False)
+        if asked != ["json"]:
+            return problem(400, "Bad Request", f"format={asked[-1]!r}: json or junit")
         body = json.dumps(self.report.json()).encode()
         return Answer(200, [("content-type", "application/json")], body, from_target=False)
 
@@ -168,6 +176,15 @@ def _marked(answer: Answer, violations: list[Violation]) -> Answer:
         return answer
     headers = [*answer.headers, (VIOLATIONS_HEADER, header_value(violations))]
     return Answer(answer.status, headers, answer.body, answer.from_target)
+
+
+def _below(scope: Scope, base: str) -> bytes:
+    """The request's path below ``base``, as the client spelt it (percent-escapes kept: an
+    escaped ``/`` or ``?`` in an id stays one)."""
+    raw: bytes = scope.get("raw_path") or scope["path"].encode()
+    if raw.startswith(base.encode()):
+        return raw[len(base) :]
+    return quote(scope["path"][len(base) :]).encode()  # base spelt with escapes: rare
 
 
 async def _body(receive: Receive) -> bytes | None:

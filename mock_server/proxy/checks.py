@@ -5,7 +5,6 @@ required headers present."""
 
 from __future__ import annotations
 
-import functools
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -46,6 +45,7 @@ class ResponseChecks:
         self.operations = operations(contract)
         # Every $ref inlined, as Connexion holds a contract: its validators take the schemas so.
         self._resolved = operations(resolve_refs(contract))
+        self._validators: dict[tuple[str, str, str], Draft4Validator] = {}
 
     def violations(
         self, operation_id: str, status: int, headers: dict[str, str], body: bytes
@@ -97,7 +97,7 @@ class ResponseChecks:
     def _schema(self, operation_id: str, status: str, media: str, body: bytes) -> list[Violation]:
         try:
             document = json.loads(body)
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:  # not JSON, or nested past any parser
             return [Violation("response", "body", SCHEMA, f"the body is not JSON: {exc}")]
         error = best_match(self._validator(operation_id, status, media).iter_errors(document))
         if error is None:
@@ -105,15 +105,18 @@ class ResponseChecks:
         where = "body" + "".join(f"[{part!r}]" for part in error.absolute_path)
         return [Violation("response", where, SCHEMA, error.message)]
 
-    @functools.cache  # noqa: B019 - one per operation, status and media type; the checks live as long as the proxy
     def _validator(self, operation_id: str, status: str, media: str) -> Draft4Validator:
         """The mock's own response validator (Connexion's: OpenAPI's nullable, formats) for
-        the schema ``operation_id`` documents for ``status`` in ``media``."""
+        the schema ``operation_id`` documents for ``status`` in ``media`` (made once)."""
+        made = self._validators.get((operation_id, status, media))
+        if made is not None:
+            return made
         content = self._resolved[operation_id]["responses"][status]["content"]
         schema = content[next(name for name in content if name.lower() == media)]["schema"]
         validator: Draft4Validator = Draft4ResponseValidator(
             schema, format_checker=Draft4Validator.FORMAT_CHECKER
         )
+        self._validators[(operation_id, status, media)] = validator
         return validator
 
 

@@ -95,6 +95,11 @@ def main(argv: list[str] | None = None) -> int:
     configure_logging(args.log_level, "text")
     try:
         target = target_of(args)
+        if args.junit_xml is not None:  # found out now, not when the report is to be written
+            try:
+                args.junit_xml.touch()
+            except OSError as exc:
+                raise ValueError(f"--junit-xml {args.junit_xml}: {exc.strerror}") from None
         listening = listen(args.host, args.port)
     except (ValueError, CannotListen) as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)

@@ -17,6 +17,13 @@ import httpx
 
 from mock_server.http_clients import tls_context
 
+try:  # the codings httpx decodes here (zstd and br with their packages installed)
+    from httpx._decoders import SUPPORTED_DECODERS
+
+    DECODED_BY_HTTPX = frozenset(SUPPORTED_DECODERS) - {"identity"}
+except ImportError:  # a later httpx: those it always decodes
+    DECODED_BY_HTTPX = frozenset({"gzip", "deflate"})
+
 # Headers about one connection, never forwarded (and those a Connection header names).
 HOP_BY_HOP = frozenset(
     {
@@ -34,6 +41,7 @@ HOP_BY_HOP = frozenset(
 # Set again for the other side: its own host, and the length of the body as it is sent.
 REWRITTEN = frozenset({"host", "content-length"})
 DECODED_HEADER = "x-mock-proxy-decoded"
+DECODABLE = ("gzip", "deflate")  # asked for: what httpx decodes without extra packages
 PROBLEM = "application/problem+json"
 
 
@@ -86,12 +94,17 @@ class Forwarder:
         )
 
     async def forward(
-        self, method: str, path: str, query: str, headers: list[tuple[str, str]], body: bytes
+        self, method: str, path: bytes, query: bytes, headers: list[tuple[str, str]], body: bytes
     ) -> Answer:
-        """The target's answer to this request (``path`` relative to the API's base path), or
-        the 502 or 504 that says why there is none."""
-        url = self.target.url.rstrip("/") + path + (f"?{query}" if query else "")
-        sent = kept(headers)
+        """The target's answer to this request (``path`` relative to the API's base path, as
+        the client spelt it: percent-escapes kept), or the 502 or 504 that says why there is
+        none."""
+        base = httpx.URL(self.target.url)
+        raw = base.raw_path.split(b"?")[0].rstrip(b"/") + path + (b"?" + query if query else b"")
+        url = base.copy_with(raw_path=raw)
+        # Only codings the proxy can decode for the app (a browser also offers br).
+        sent = [(n, v) for n, v in kept(headers) if n.lower() != "accept-encoding"]
+        sent.append(("accept-encoding", ", ".join(DECODABLE)))
         if self.target.auth is not None:
             sent = [(name, value) for name, value in sent if name.lower() != "authorization"]
             sent.append(("authorization", _basic(self.target.auth)))
@@ -116,10 +129,12 @@ class Forwarder:
             return problem(502, "Bad Gateway", f"{self._where()} cannot be reached: {reason}")
         headers_back = kept(list(answer.headers.multi_items()))
         encoding = answer.headers.get("content-encoding", "identity").lower()
-        if encoding != "identity":  # httpx decoded it: the client gets it as it is now
+        if encoding in DECODED_BY_HTTPX:  # httpx decoded it: the client gets it as it is now
             headers_back = [(n, v) for n, v in headers_back if n.lower() != "content-encoding"]
             headers_back.append((DECODED_HEADER, encoding))
-        return Answer(answer.status_code, headers_back, answer.content)
+            return Answer(answer.status_code, headers_back, answer.content)
+        # Unasked-for or unknown to the proxy: passed on as it came, its coding said.
+        return Answer(answer.status_code, headers_back, await answer.aread())
 
     def _where(self) -> str:
         return f"the target {self.target.url}"

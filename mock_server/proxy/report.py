@@ -22,13 +22,20 @@ class ProxyReport:
         self.target = target
         self._lock = threading.Lock()
         self._exchanges: Counter[str] = Counter()
+        self._broken_exchanges: Counter[str] = Counter()  # exchanges with any violation
+        self._unanswered: Counter[str] = Counter()  # the target down or too slow (502, 504)
         self._broken: dict[str, Counter[str]] = defaultdict(Counter)
         self._examples: dict[tuple[str, str], list[str]] = defaultdict(list)
 
-    def record(self, operation: str | None, violations: list[Violation]) -> None:
+    def record(
+        self, operation: str | None, violations: list[Violation], answered: bool = True
+    ) -> None:
+        """One exchange: what it broke, and whether the target answered it at all."""
         name = operation or OUTSIDE
         with self._lock:
             self._exchanges[name] += 1
+            self._broken_exchanges[name] += bool(violations)
+            self._unanswered[name] += not answered
             for violation in violations:
                 self._broken[name][violation.rule] += 1
                 examples = self._examples[(name, violation.rule)]
@@ -42,6 +49,8 @@ class ProxyReport:
             operations = {
                 name: {
                     "exchanges": count,
+                    "broken": self._broken_exchanges[name],
+                    "unanswered": self._unanswered[name],
                     "violations": dict(sorted(self._broken[name].items())),
                     "examples": {
                         rule: list(self._examples[(name, rule)])
@@ -51,38 +60,49 @@ class ProxyReport:
                 for name, count in sorted(self._exchanges.items())
             }
             exchanges = sum(self._exchanges.values())
+            broken = sum(self._broken_exchanges.values())
+            unanswered = sum(self._unanswered.values())
             violations = sum(sum(rules.values()) for rules in self._broken.values())
         return {
             "api": self.api,
             "target": self.target,
             "exchanges": exchanges,
+            "broken": broken,
+            "unanswered": unanswered,
             "violations": violations,
             "operations": operations,
         }
 
     def junit(self) -> str:
         report = self.json()
-        failed = [name for name, entry in report["operations"].items() if entry["violations"]]
+        operations = report["operations"]
         suite = ElementTree.Element(
             "testsuite",
             name=f"refund-mock proxy ({self.api} -> {self.target})",
-            tests=str(len(report["operations"])),
-            failures=str(len(failed)),
-            errors="0",
+            tests=str(len(operations)),
+            failures=str(sum(1 for entry in operations.values() if entry["broken"])),
+            errors=str(sum(1 for entry in operations.values() if entry["unanswered"])),
             skipped="0",
         )
         for name, entry in report["operations"].items():
             case = ElementTree.SubElement(
                 suite, "testcase", classname=f"proxy.{self.api}", name=name
             )
-            if entry["violations"]:
+            if entry["unanswered"]:  # no verdict on what never came: an error, not a pass
+                ElementTree.SubElement(
+                    case,
+                    "error",
+                    message=f"{entry['unanswered']} of {entry['exchanges']} exchanges got no"
+                    " answer from the target (502 or 504: down or too slow)",
+                )
+            if entry["broken"]:
                 counts = ", ".join(
                     f"{rule} x{count}" for rule, count in entry["violations"].items()
                 )
                 failure = ElementTree.SubElement(
                     case,
                     "failure",
-                    message=f"{sum(entry['violations'].values())} of {entry['exchanges']}"
+                    message=f"{entry['broken']} of {entry['exchanges']}"
                     f" exchanges broke the contract: {counts}",
                 )
                 failure.text = "\n".join(
