@@ -14,6 +14,8 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree
 
@@ -194,52 +196,40 @@ def test_a_path_outside_the_api_is_not_forwarded_and_a_browsers_preflight_is_ans
     assert recording.seen == []
 
 
+@contextmanager
+def proxy_command(target_url: str, log: Path, *options: str) -> Iterator[str]:
+    """``python -m mock_server proxy --api marqeta --target URL OPTIONS`` on a free port; its
+    root URL while it runs, stopped (SIGTERM, as a CI job stops it) after."""
+    port = free_port()
+    command = [sys.executable, "-m", "mock_server", "proxy", "--api", "marqeta"]
+    command += ["--target", target_url, "--port", str(port), *options]
+    with log.open("w") as output:
+        process = subprocess.Popen(
+            command, cwd=ROOT, stdout=output, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    try:
+        root = f"http://127.0.0.1:{port}"
+        wait_until_serving(f"{root}/v9/ready", process)
+        yield root
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=15)
+
+
 def test_the_command_proxies_our_own_mock_and_its_answers_are_the_mocks(tmp_path):
     """`refund-mock proxy` in front of the mock, with the sandbox's credentials mapped."""
-    with serve(MockConfig()) as mock:
-        port = free_port()
-        log = (tmp_path / "proxy.log").open("w")
-        command = [
-            sys.executable,
-            "-m",
-            "mock_server",
-            "proxy",
-            "--api",
-            "marqeta",
-            "--target",
-            f"{mock.root}/v3",
-            "--port",
-            str(port),
-            "--target-auth",
-            ":".join(DEMO_AUTH),
-        ]
-        process = subprocess.Popen(
-            command,
-            cwd=ROOT,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-            env={**os.environ},
-        )
-        try:
-            proxy = f"http://127.0.0.1:{port}"
-            wait_until_serving(f"{proxy}/v9/ready", process)
-            body = {
-                "token": "via-proxy",
-                "method": "ACH",
-                "type": "CREDIT_BALANCE_REFUND",
-                "amount": 5,
-            }
-            account = "/v3/accounts/demo_account_credit_balance"
-            made = httpx.post(f"{proxy}{account}/refunds", json=body, auth=("app", "whatever"))
-            assert made.status_code == 201, made.text
-            direct = httpx.get(f"{mock.root}{account}/refunds/via-proxy", auth=DEMO_AUTH)
-            through = httpx.get(f"{proxy}{account}/refunds/via-proxy", auth=("app", "whatever"))
-            assert through.status_code == 200 and through.json() == direct.json()
-        finally:
-            os.killpg(process.pid, signal.SIGTERM)
-            process.wait(timeout=15)
-    assert "refund contract kit proxy" in (tmp_path / "proxy.log").read_text()
+    log = tmp_path / "proxy.log"
+    with (
+        serve(MockConfig()) as mock,
+        proxy_command(f"{mock.root}/v3", log, "--target-auth", ":".join(DEMO_AUTH)) as proxy,
+    ):
+        body = {"token": "via-proxy", "method": "ACH", "type": "CREDIT_BALANCE_REFUND", "amount": 5}
+        made = httpx.post(f"{proxy}{ACCOUNT}/refunds", json=body, auth=("app", "whatever"))
+        assert made.status_code == 201, made.text
+        direct = httpx.get(f"{mock.root}{ACCOUNT}/refunds/via-proxy", auth=DEMO_AUTH)
+        through = httpx.get(f"{proxy}{ACCOUNT}/refunds/via-proxy", auth=("app", "whatever"))
+        assert through.status_code == 200 and through.json() == direct.json()
+    assert "refund contract kit proxy" in log.read_text()
 
 
 def wait_until_serving(url: str, process: subprocess.Popen[bytes]) -> None:
@@ -406,37 +396,12 @@ def test_the_report_counts_exchanges_and_violations_per_operation_as_json_and_ju
 
 
 def test_the_command_writes_the_junit_report_at_shutdown(tmp_path):
-    with serve_app(defective_target()) as target:
-        port = free_port()
-        junit = tmp_path / "proxy.xml"
-        command = [
-            sys.executable,
-            "-m",
-            "mock_server",
-            "proxy",
-            "--api",
-            "marqeta",
-            "--target",
-            f"{target}/v3",
-            "--port",
-            str(port),
-            "--junit-xml",
-            str(junit),
-        ]
-        process = subprocess.Popen(
-            command,
-            cwd=ROOT,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-        try:
-            proxy = f"http://127.0.0.1:{port}"
-            wait_until_serving(f"{proxy}/v9/ready", process)
-            httpx.get(f"{proxy}/v3/accounts", auth=DEMO_AUTH)
-        finally:
-            os.killpg(process.pid, signal.SIGTERM)
-            process.wait(timeout=15)
+    junit = tmp_path / "proxy.xml"
+    with (
+        serve_app(defective_target()) as target,
+        proxy_command(f"{target}/v3", tmp_path / "proxy.log", "--junit-xml", str(junit)) as proxy,
+    ):
+        httpx.get(f"{proxy}/v3/accounts", auth=DEMO_AUTH)
     written = ElementTree.parse(junit).getroot()
     assert written.get("failures") == "1"
     assert written.find("testcase[@name='listAccounts']/failure") is not None
