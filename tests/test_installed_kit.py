@@ -275,6 +275,8 @@ def test_the_console_script_serves_the_mock_and_its_contracts_from_any_directory
             report = httpx.get(f"{proxy}/__mock__/proxy/report").json()
             assert report["operations"]["listAccounts"] == {
                 "exchanges": 1,
+                "broken": 0,
+                "unanswered": 0,
                 "violations": {},
                 "examples": {},
             }
