@@ -440,6 +440,21 @@ def test_a_strict_refusal_carries_one_content_length_and_a_replaced_answer_its_v
     assert [v["rule"] for v in violations_of(replaced)] == ["response_schema_conformance"]
 
 
+def test_a_strict_replacement_counts_as_broken_not_as_unanswered():
+    contract = load_contract("marqeta-credit.yaml")
+    report = ProxyReport("marqeta", "defective")
+    with serve_app(defective_target()) as target:
+        strict = Contracted.of(contract, strict=True)
+        app = proxy_app(["/v3"], Forwarder(Target(f"{target}/v3")), strict, report)
+        with serve_app(app) as proxy:
+            assert (
+                httpx.post(f"{proxy}{ACCOUNT}/refunds", json=REFUND, auth=DEMO_AUTH).status_code
+                == 502
+            )
+    entry = report.json()["operations"]["createRefund"]
+    assert (entry["broken"], entry["unanswered"]) == (1, 0)
+
+
 def test_a_target_that_never_answers_makes_the_junit_report_an_error_not_a_pass():
     contract = load_contract("marqeta-credit.yaml")
     report = ProxyReport("marqeta", "down")

@@ -104,7 +104,8 @@ class Forwarding:
         answer = await self.forwarder.forward(
             scope["method"], path, scope["query_string"], headers, body
         )
-        if self.contract is not None and judgement is not None and answer.from_target:
+        answered = answer.from_target  # before strict replaces a bad answer by a 502 of its own
+        if self.contract is not None and judgement is not None and answered:
             if judgement.operation is not None:
                 got = {name.lower(): value for name, value in answer.headers}
                 violations += self.contract.checks.violations(
@@ -117,7 +118,7 @@ class Forwarding:
                     502, "Bad Gateway", f"the target's answer breaks the contract: {said}"
                 )
         if judgement is not None:
-            self._record(judgement.operation, violations, answered=answer.from_target)
+            self._record(judgement.operation, violations, answered)
         return _marked(answer, violations)
 
     def _record(
