@@ -38,6 +38,7 @@ ANSWERING_NOTHING = frozenset({"reset", "empty", "malformed-json"})
 CUTTING_THE_ANSWER = frozenset({"reset-mid-body", "truncated", "slow"})
 CONNECTION_FAULTS = ANSWERING_NOTHING | CUTTING_THE_ANSWER
 MALFORMED = b"{'refund': 'a body in single quotes, which is not JSON'"
+MALFORMED_STATUS = 200  # a success that does not parse: what a broken gateway may send
 SLOW_CHUNKS = 8
 SLOW_INTERVAL_S = 0.5
 
@@ -85,7 +86,7 @@ class ConnectionFaultMiddleware:
         elif kind == "empty":
             await connection.close()
         elif kind == "malformed-json":
-            await send(_start(start, 200, len(MALFORMED)))
+            await send(_start(start, MALFORMED_STATUS, len(MALFORMED)))
             await send({"type": "http.response.body", "body": MALFORMED})
         elif kind == "reset-mid-body":
             await send(start)
@@ -104,6 +105,14 @@ class ConnectionFaultMiddleware:
                     await self.sleep(SLOW_INTERVAL_S)
                 last = number == len(parts) - 1
                 await send({"type": "http.response.body", "body": part, "more_body": not last})
+
+
+def status_seen(kind: str | None, status: int) -> int | None:
+    """The status the client gets of an answer ``status`` under the connection fault ``kind``:
+    none when it gets no answer at all."""
+    if kind in ("reset", "empty"):
+        return None
+    return MALFORMED_STATUS if kind == "malformed-json" else status
 
 
 def delivered(kind: str | None, body: bytes) -> bytes | None:

@@ -22,7 +22,7 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from mock_server.connection_faults import delivered
+from mock_server.connection_faults import delivered, status_seen
 from mock_server.exchange import current as current_exchange
 from mock_server.json_types import Json
 from mock_server.sessions import SESSION_HEADER
@@ -219,7 +219,7 @@ class JournalMiddleware:
             answered: int | None = status
             if fault is not None:  # what the client got of the answer
                 got = delivered(fault, response_body.whole())
-                answered = None if got is None else 200 if fault == "malformed-json" else status
+                answered = status_seen(fault, status)
                 response_body = _Capture()
                 response_body.add(got or b"")
             self.journal.record(

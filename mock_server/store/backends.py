@@ -20,6 +20,7 @@ from mock_server.store.memory import MemoryStore
 from mock_server.store.sqlite import (
     FileGate,
     SQLiteStore,
+    connect_existing,
     create_file,
     remove_file,
     unreadable,
@@ -210,9 +211,7 @@ class SQLiteBackend:
     def _uses(self) -> Iterator[sqlite3.Connection]:
         """A connection to the table of the sessions' last uses, in the default state's file
         (one for every worker; never made anew here), committing each statement."""
-        db = sqlite3.connect(
-            f"{self.path.resolve().as_uri()}?mode=rw", uri=True, timeout=30, isolation_level=None
-        )
+        db = connect_existing(str(self.path))
         try:
             db.execute(
                 "CREATE TABLE IF NOT EXISTS session_uses"

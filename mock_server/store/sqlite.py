@@ -188,7 +188,7 @@ class SQLiteStore(SqlStore):
     def _open_connection(self) -> sqlite3.Connection:
         """A connection on the file at the path, which exists (held by the gate), with SQLite's
         ``-wal`` and ``-shm`` opened already: before the gate is let go."""
-        db = _connect(self.path)
+        db = connect_existing(self.path)
         try:
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=NORMAL")
@@ -254,7 +254,7 @@ def remove_file(path: str, gate: FileGate | None) -> None:
             return  # deleted already
         try:
             opened = os.fstat(held)
-            db = _connect(path)
+            db = connect_existing(path)
         except sqlite3.OperationalError:
             return  # deleted meanwhile
         finally:
@@ -279,8 +279,9 @@ def remove_file(path: str, gate: FileGate | None) -> None:
         db.close()
 
 
-def _connect(path: str) -> sqlite3.Connection:
-    """A connection to the file at ``path``, never one made anew (``mode=rw``)."""
+def connect_existing(path: str) -> sqlite3.Connection:
+    """A connection to the file at ``path``, never one made anew (``mode=rw``), committing each
+    statement unless a transaction is begun, waiting out other workers' write locks."""
     uri = f"{Path(path).resolve().as_uri()}?mode=rw"
     return sqlite3.connect(
         uri,
@@ -295,7 +296,7 @@ def unreadable(path: Path) -> str | None:
     """Why the store's file at ``path`` cannot be read now, None if it can: a connection of its
     own, which a writer holding the file does not hold up (WAL readers never wait)."""
     try:
-        db = _connect(str(path))
+        db = connect_existing(str(path))
     except sqlite3.Error as exc:
         return str(exc)
     try:
