@@ -14,7 +14,7 @@ from jsonschema import Draft4Validator
 from jsonschema.exceptions import best_match
 
 from mock_server.runtime import operations
-from mock_server.spec import Contract, resolved
+from mock_server.spec import Contract
 
 STATUS = "status_code_conformance"
 CONTENT_TYPE = "content_type_conformance"
@@ -41,10 +41,8 @@ class Violation:
 
 class ResponseChecks:
     def __init__(self, contract: Contract) -> None:
-        self.contract = contract
-        self.operations = operations(contract)
         # Every $ref inlined, as Connexion holds a contract: its validators take the schemas so.
-        self._resolved = operations(resolve_refs(contract))
+        self.operations = operations(resolve_refs(contract))
         self._validators: dict[tuple[str, str, str], Draft4Validator] = {}
 
     def violations(
@@ -64,13 +62,14 @@ class ResponseChecks:
                     f"{operation_id} does not document status {status} (documented: {listed})",
                 )
             ]
-        response = resolved(self.contract, responses[documented])
+        response = responses[documented]
         found = [*self._headers(response, headers)]
         media = response.get("content") or {}
         if not media or not body:
             return found
         given = headers.get("content-type", "").split(";")[0].strip().lower()
-        if given not in {name.lower() for name in media}:
+        named = next((name for name in media if name.lower() == given), None)
+        if named is None:
             found.append(
                 Violation(
                     "response",
@@ -79,10 +78,8 @@ class ResponseChecks:
                     f"{given or 'no media type'} is not the documented {', '.join(media)}",
                 )
             )
-            return found
-        schema = media[next(name for name in media if name.lower() == given)].get("schema")
-        if schema is not None and given.endswith("json"):
-            found += self._schema(operation_id, documented, given, body)
+        elif media[named].get("schema") is not None and given.endswith("json"):
+            found += self._schema(operation_id, documented, named, body)
         return found
 
     def _headers(self, response: dict[str, Any], headers: dict[str, str]) -> list[Violation]:
@@ -91,7 +88,7 @@ class ResponseChecks:
                 "response", f"header {name}", HEADERS, f"the documented header {name} is missing"
             )
             for name, header in (response.get("headers") or {}).items()
-            if resolved(self.contract, header).get("required") and name.lower() not in headers
+            if header.get("required") and name.lower() not in headers
         ]
 
     def _schema(self, operation_id: str, status: str, media: str, body: bytes) -> list[Violation]:
@@ -109,15 +106,12 @@ class ResponseChecks:
         """The mock's own response validator (Connexion's: OpenAPI's nullable, formats) for
         the schema ``operation_id`` documents for ``status`` in ``media`` (made once)."""
         made = self._validators.get((operation_id, status, media))
-        if made is not None:
-            return made
-        content = self._resolved[operation_id]["responses"][status]["content"]
-        schema = content[next(name for name in content if name.lower() == media)]["schema"]
-        validator: Draft4Validator = Draft4ResponseValidator(
-            schema, format_checker=Draft4Validator.FORMAT_CHECKER
-        )
-        self._validators[(operation_id, status, media)] = validator
-        return validator
+        if made is None:
+            content = self.operations[operation_id]["responses"][status]["content"]
+            made = self._validators[(operation_id, status, media)] = Draft4ResponseValidator(
+                content[media]["schema"], format_checker=Draft4Validator.FORMAT_CHECKER
+            )
+        return made
 
 
 def _documented(responses: dict[str, Any], status: int) -> str | None:
