@@ -55,7 +55,8 @@ dist: $(BIN)/.installed ## the wheel users install (README): $(DIST)/refund_cont
 	rm -rf build *.egg-info  # a build left behind would put deleted modules in the wheel
 	$(BIN)/python -m pip wheel --quiet --disable-pip-version-check --no-deps --no-build-isolation -w $(DIST) .
 
-soak: $(BIN)/.installed ## long generated-request run per API against 2 workers on SQLite
+soak: $(BIN)/.installed ## long runs: the tests marked soak, then generated requests per API against 2 workers on SQLite
+	PYTHONDONTWRITEBYTECODE= $(BIN)/python -m pytest --soak -n $(JOBS) --dist loadgroup -p no:cacheprovider
 	$(BIN)/python -m bench.soak $(ARGS)
 
 lint: $(BIN)/.installed

@@ -39,6 +39,26 @@ from tests.support import (
 MARQETA = "marqeta-credit.yaml"
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--soak",
+        action="store_true",
+        help="run only the long scenarios marked soak (make soak); without it they are left out",
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """``make test`` leaves the long scenarios to ``make soak``, which runs nothing else."""
+    soak = config.getoption("--soak")
+    chosen: list[pytest.Item] = []
+    left: list[pytest.Item] = []
+    for item in items:
+        (chosen if (item.get_closest_marker("soak") is not None) == soak else left).append(item)
+    if left:
+        config.hook.pytest_deselected(items=left)
+        items[:] = chosen
+
+
 @pytest.fixture(scope="session")
 def clock() -> SettableClock:
     return SettableClock()

@@ -73,6 +73,20 @@ def test_a_wrong_base_url_is_named_with_the_likely_one(correct_mock):
     assert result.stdout == ""
 
 
+@reads_run_of("500 on valid input")
+def test_every_violation_says_what_was_expected_even_a_bare_server_error(planted):
+    """Schemathesis's server error carries no message: the report still says what was
+    expected, beside what came back and the curl line."""
+    report = planted("500 on valid input").result.stdout
+    block = report[report.index("Violations (") :].split("\n\n")[0]
+    numbered = re.split(r"\n  \d+\. ", block)[1:]
+    assert numbered, block
+    for violation in numbered:
+        assert "expected: " in violation and "got: " in violation, violation
+        assert "reproduce: curl" in violation, violation
+    assert "expected: no server error" in block, block
+
+
 def test_a_time_limited_run_is_inconclusive_unless_skips_are_accepted(correct_mock):
     limited = run_conformance("marqeta", correct_mock, "--time-limit", "0.01")
     assert limited.returncode == 3, limited.stdout[-3000:]

@@ -154,6 +154,45 @@ def test_an_assumption_explains_only_the_element_it_stands_on(tmp_path, capsys):
     assert code == 1
 
 
+@pytest.mark.parametrize("named", [False, True])
+def test_a_note_on_an_enclosing_element_explains_only_what_it_names(tmp_path, capsys, named):
+    """A vendor property we lack, and a value of a property's own enum we refuse: a note on
+    the schema around them explains them only when it names them (in backquotes); a note about
+    something else beside them explains nothing."""
+    vendor = vendor_document()
+    theirs = vendor["components"]["schemas"]["AccountRefundResponse"]["properties"]
+    theirs["settlement_date"] = {"type": "string"}
+    theirs["channel"] = {"type": "string", "enum": ["WEB", "BROKERAGE"]}
+    ours = _marqeta()
+    refund = ours["components"]["schemas"]["AccountRefundResponse"]
+    refund["properties"]["channel"] = {"type": "string", "enum": ["WEB"]}
+    about = "`settlement_date` is never sent; `BROKERAGE` is not modelled." if named else ""
+    refund["x-mock-assumption"] = f"Amounts are exact. {about}"
+    code, report = _run(tmp_path, vendor, "--fail-on", "warning", ours=ours, capsys=capsys)
+    found = {(f["id"], f["status"]) for f in report["findings"]}
+    status = "explained" if named else "drift"
+    assert ("response-property-removed", status) in found  # settlement_date, on its schema
+    assert ("response-property-enum-value-removed", status) in found  # BROKERAGE, on `type`
+    assert code == (0 if named else 1)
+
+
+def test_a_drift_baseline_accepts_known_drift_and_reports_what_was_fixed(tmp_path, capsys):
+    vendor = vendor_document()
+    vendor["components"]["schemas"]["RefundMethod"]["enum"].append("WIRE")
+    known = tmp_path / "known-drift.yaml"
+    args = drift_args(tmp_path, vendor, "json")
+    assert main(args) == 1
+    main([*args, "--write-baseline", str(known), "--reason", "WIRE comes in Q3"])
+    capsys.readouterr()
+    assert main([*args, "--baseline", str(known)]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert {f["baselined"] for f in report["findings"]} == {"WIRE comes in Q3"}
+    same = drift_args(tmp_path, vendor_document(), "json")  # the vendor dropped WIRE again
+    assert main([*same, "--baseline", str(known), "--fail-on", "warning"]) == 0
+    fixed = json.loads(capsys.readouterr().out)["findings"]
+    assert {f["id"] for f in fixed} == {"baseline-entry-fixed"}
+
+
 def test_an_unknown_api_is_a_usage_error(tmp_path, capsys):
     (tmp_path / "vendor.yaml").write_text(yaml.safe_dump(vendor_document()))
     assert main(["drift", "--api", "stripe", "--vendor-spec", str(tmp_path / "vendor.yaml")]) == 2

@@ -685,9 +685,12 @@ def test_make_dist_builds_the_wheel_the_readme_names(tmp_path):
 def test_qa_round_three_from_the_wheel(kit):
     """From the installed kit, against its own mock behind a gateway (so not recognised as
     the mock): a setup data file that cannot carry a run is inconclusive naming what to refill;
-    one that can conforms, gives back what it spent and writes a baseline; the tally adds up;
-    the mock's JSON log has no line per refused credential; a setup data file given for the
-    mock itself is refused."""
+    a target that breaks the contract gets findings a reviewer can act on (expected, got, the
+    curl line; the JUnit message that sentence), written as a baseline; with that baseline and
+    the defect gone, the run conforms, names the entry found no more and gives back what it
+    spent. A run against the mock itself leaves the developer's journal as it was; the old
+    option spellings still work; the mock's log has no line per refused credential; a setup
+    data file given for the mock itself is refused."""
     from tests.defects import proxy
     from tests.support import serve_app
 
@@ -697,9 +700,16 @@ def test_qa_round_three_from_the_wheel(kit):
     here = kit.elsewhere / "qa"
     here.mkdir()
     log = here / "refund-mock.log"
+    start_data = here / "start.yaml"
+    start_data.write_text(
+        "marqeta:\n  accounts:\n    - {token: qa_account, current_balance: -10}\n"
+    )
     command = [kit.bin("refund-mock"), "--port", str(port), "--log-format", "json"]
+    command += ["--seed", str(start_data)]  # the old spelling of --start-data
     with process_group(command, kit, here, log):
         wait_for(f"{root}/__mock__/health", log)
+        mine = httpx.get(f"{root}/v3/accounts/qa_account", auth=DEMO_AUTH)
+        assert mine.status_code == 200  # the start data, loaded
 
         def account(balance: float) -> str:
             made = httpx.post(f"{root}/__mock__/accounts", json={"current_balance": balance})
@@ -736,19 +746,49 @@ def test_qa_round_three_from_the_wheel(kit):
         short = setup_file("short.yaml", -0.5)
         full = setup_file("full.yaml", -1250, -1250)
         refused = conformance(root, "--setup-data", full)
+        on_the_mock = conformance(root)
+        journal = httpx.get(f"{root}/__mock__/requests", params={"limit": 1000}).json()
+        faults = f"{root}/__mock__/faults"
+        broken = httpx.put(
+            f"{faults}/marqeta/listPaymentSources", json={"error_rate": 1, "error_status": 500}
+        )
+        assert broken.is_success, broken.text
         app, _ = proxy(root, prefix="/gateway")
         with serve_app(app) as gateway:
             emptied = conformance(gateway + "/gateway", "--setup-data", short)
-            carried = conformance(
-                gateway + "/gateway", "--setup-data", full, "--write-baseline", "known.yaml"
+            found = conformance(
+                gateway + "/gateway",
+                *("--setup-data", full, "--write-baseline", "known.yaml"),
+                *("--junit-xml", "found.xml"),
+            )
+            known = yaml.safe_load((here / "known.yaml").read_text())
+            for entry in known["entries"]:
+                entry["reason"] = "the sandbox answers 500 there (ticket 42)"
+            (here / "known.yaml").write_text(yaml.safe_dump(known))
+            assert httpx.delete(faults, headers={"Content-Type": "application/json"}).is_success
+            carried = conformance(  # --fixtures: the old spelling of --setup-data
+                gateway + "/gateway", "--fixtures", full, "--baseline", "known.yaml"
             )
     assert refused.returncode == 2 and "the target is this kit's mock" in refused.stderr
+    assert on_the_mock.returncode == 0, on_the_mock.stdout[-3000:]
+    assert [entry["path"] for entry in journal["requests"]] == ["/v3/accounts/qa_account"]
     assert emptied.returncode == 3, emptied.stdout[-2000:] + emptied.stderr
     assert "INCONCLUSIVE: the setup data cannot carry a run" in emptied.stderr
+
+    assert found.returncode == 1, found.stdout[-3000:]
+    assert "expected: " in found.stdout and re.search(r"got: +500", found.stdout)
+    assert "expected: no server error" in found.stdout, found.stdout[-3000:]
+    assert re.search(r"reproduce: curl .*/paymentsources", found.stdout), found.stdout[-3000:]
+    failures = list(ElementTree.parse(here / "found.xml").getroot().iter("failure"))
+    assert failures and all(" " in failure.get("message", "") for failure in failures)
+    assert not [f for f in failures if f.get("message", "").startswith("test_")]
+    assert "ST101 Server error" in {entry["rule"] for entry in known["entries"]}
+
     assert carried.returncode == 0, carried.stdout[-3000:]
     assert "gave back" in carried.stdout and "%]" not in carried.stdout
     assert re.search(r"CONFORMS: \d+ passed, 0 failed, \d+ not applicable", carried.stdout)
-    assert yaml.safe_load((here / "known.yaml").read_text()) == {"version": 1, "entries": []}
+    assert "Baseline entries found no more" in carried.stdout
     records = [json.loads(line) for line in log.read_text().splitlines() if line.startswith("{")]
-    assert any(r.get("status") == 401 for r in records)  # the runs' refused credentials ...
-    assert not [r for r in records if "No auth provided" in r["message"]]  # ... not logged twice
+    assert any(r.get("status") == 200 for r in records)  # the access log writes ...
+    assert not [r for r in records if r.get("status") == 401]  # ... no line per refused credential
+    assert not [r for r in records if "No auth provided" in r["message"]]  # nor Connexion's

@@ -37,6 +37,22 @@ def test_the_documented_account_query_flags_are_accepted(marqeta, open_account, 
         assert marqeta.get(f"/accounts/{account}?{name}={flag}").status_code == 200
 
 
+def test_journal_entries_sort_by_impact_time_and_take_the_vendors_filters(v3, open_account):
+    """Marqeta's published document lets journal entries sort by `impactTime` and filter by
+    status, group and more: all accepted (the filters ignored, as the contract says)."""
+    account = open_account(-100)["token"]
+    first, second = refund(v3, account, amount=1)["token"], refund(v3, account, amount=2)["token"]
+    for order, expected in (("impactTime", [first, second]), ("-impactTime", [second, first])):
+        page = v3.get(f"/accounts/{account}/journalentries", params={"sort_by": order})
+        assert page.status_code == 200, page.text
+        assert [entry["detail_token"] for entry in page.json()["data"]] == expected
+    filtered = v3.get(
+        f"/accounts/{account}/journalentries",
+        params={"statuses": "POSTED", "groups": "REFUND", "start_date": "2025-01-01"},
+    )
+    assert filtered.status_code == 200 and filtered.json()["count"] == 2
+
+
 def test_a_light_response_leaves_the_balances_out(v3, open_account):
     account = open_account(-10)["token"]
     full = v3.get(f"/accounts/{account}").json()

@@ -4,6 +4,7 @@ differs from the vendor's published document (``drift``)."""
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Iterator
 
 from conformance.changes import versions
@@ -120,24 +121,68 @@ def _judged(finding: Finding, raw: Raw, ours: Documents) -> Finding:
         direction = "both-differ"
         level = Level.WARNING if response or effect is Effect.NEUTRAL else Level.ERROR
     # Where the difference is in our contract, or (for what we lack) the element that lacks it.
-    places = [(raw.uri, raw.pointer)] if raw.side == "new" else []
-    places += [raw.anchor] if raw.anchor else []
-    explained = any(_explained(ours, uri, pointer) for uri, pointer in places)
+    places = [(raw.uri, raw.pointer, True)] if raw.side == "new" else []
+    places += [(*raw.anchor, False)] if raw.anchor else []
+    subjects = _subjects(raw.message)
+    explained = any(_explained(ours, *place, subjects) for place in places)
     status = "explained" if explained else "drift"
     return dataclasses.replace(finding, level=level, status=status, direction=direction)
 
 
-def _explained(ours: Documents, uri: str, pointer: str) -> bool:
-    """Whether an x-mock-assumption stands on the element at ``pointer`` or one enclosing it,
-    up to its component or operation (an operation's own assumption explains only what is
-    about the operation itself)."""
+# Keywords a pointer may end in: a finding there is about the schema or parameter holding it.
+_KEYWORDS = frozenset(
+    {
+        *("type", "format", "enum", "const", "pattern", "nullable", "default", "required"),
+        *("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf"),
+        *("minLength", "maxLength", "minItems", "maxItems", "uniqueItems"),
+        *("minProperties", "maxProperties", "readOnly", "writeOnly", "deprecated"),
+        *("style", "explode", "allowEmptyValue", "allowReserved"),
+    }
+)
+_QUOTED = re.compile(r"'([^']+)'|\"((?:[^\"\\]|\\.)*)\"")
+
+
+def _subjects(message: str) -> set[str]:
+    """What a finding is about, as its message quotes it: a property's own name (the last of
+    its path), a parameter's name, an enum value."""
+    found = set()
+    for named, value in _QUOTED.findall(message):
+        if named:
+            found.add(re.split(r"[.\[\]]+", named.strip(".[]"))[-1])
+        elif value:
+            found.add(value)
+    return found
+
+
+def _explained(ours: Documents, uri: str, pointer: str, own: bool, subjects: set[str]) -> bool:
+    """Whether an x-mock-assumption explains the difference at ``pointer``: one on the element
+    itself (``own``: the schema, parameter or operation the pointer names, or the one holding
+    the keyword it names), or one enclosing it, up to its component or operation, that names
+    what differs in backquotes (`` `name` ``). A note about something else near it explains
+    nothing: for what we lack, ``pointer`` is the element that lacks it, so its note must
+    name it."""
     tokens = pointer.split("/")[1:]
     # /paths/{path}/{method} and /components/{kind}/{name} are three tokens deep.
     element = 3 if tokens[:1] in (["paths"], ["components"]) else 1
     # An operation explains only findings about itself; a component, all inside it.
     highest = element + 1 if tokens[:1] == ["paths"] and len(tokens) > element else element
+    itself = _element_depth(tokens) if own else len(tokens) + 1
     for depth in range(len(tokens), highest - 1, -1):
         value = ours.at(uri, "/".join(["", *tokens[:depth]]))
-        if isinstance(value, dict) and ASSUMPTION in value:
+        note = str(value.get(ASSUMPTION, "")) if isinstance(value, dict) else ""
+        if note and (depth >= itself or any(f"`{name}`" in note for name in subjects)):
             return True
     return False
+
+
+def _element_depth(tokens: list[str]) -> int:
+    """How deep the element a pointer is about lies: the pointer's own node, or the node
+    holding the keyword it ends in (``.../maxLength``, ``.../enum/3``)."""
+    depth = len(tokens)
+    if depth >= 2 and tokens[depth - 1].isdigit() and tokens[depth - 2] in _KEYWORDS:
+        depth -= 2
+    elif depth >= 1 and tokens[depth - 1] in _KEYWORDS:
+        depth -= 1
+    if depth >= 1 and tokens[depth - 1] == "schema":  # a parameter's or a media type's schema
+        depth -= 1
+    return depth
