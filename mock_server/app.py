@@ -88,6 +88,8 @@ class MockConfig:
     clock: Clock = field(default_factory=SystemClock)
     sleep: Sleep = asyncio.sleep  # how a fault's latency waits
     journal_size: int = 1000  # exchanges kept per session for GET /__mock__/requests; 0: none
+    # Whether the app's own layer journals its API requests (the proxy journals its exchanges).
+    journal_requests: bool = True
     journal_max_mb: float = DEFAULT_BYTES / 1024 / 1024  # all sessions' entries together
     lifecycle_step: timedelta | None = None  # --lifecycle auto:DURATION
     session_limits: SessionLimits = field(default_factory=SessionLimits)  # --max-*sessions
@@ -109,6 +111,7 @@ class MockApp:
     sessions: Sessions[Session]
     errors: ErrorRouter  # also answers the HTTP protocol's own refusals (before_app)
     backend: StoreBackend
+    journal: Journal  # what GET /__mock__/requests reads
 
     def close(self) -> None:
         """What the app's lifespan does at its end, for an app that never served (the
@@ -250,7 +253,7 @@ def build_app(config: MockConfig | None = None, store: Store | None = None) -> M
             policy=control_policy,
             error_format=control_errors,
         )
-    if config.journal_size:
+    if config.journal_size and config.journal_requests:
         # Outside CORS and the error handlers: the journal sees what the client got.
         app.add_middleware(
             JournalMiddleware,
@@ -276,6 +279,7 @@ def build_app(config: MockConfig | None = None, store: Store | None = None) -> M
         sessions=sessions,
         errors=errors,
         backend=backend,
+        journal=journal,
     )
 
 

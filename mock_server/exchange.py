@@ -23,13 +23,16 @@ class Exchange:
     scope: Scope  # the scope as the server gave it: Connexion adds the routed operation to it
     refused: str | None = None  # why the contract refused the request, before any rule ran
     connection_fault: str | None = None  # what happens to the connection instead of an answer
+    judged_operation: str | None = None  # the proxy's: the operation its judge routed it to
+    violations: list[dict[str, str]] | None = None  # the proxy's: how the contract was broken
+    answered_by: str | None = None  # the proxy's: "target", "mock" (its fallback) or "proxy"
 
     @property
     def operation(self) -> str | None:
         """The operationId Connexion routed the request to (None when no operation matched)."""
         routed = self.scope.get("extensions", {}).get(ROUTING, {})
         operation: str | None = routed.get("operation_id")
-        return operation
+        return operation or self.judged_operation
 
 
 _CURRENT: ContextVar[Exchange | None] = ContextVar("refund_mock_exchange", default=None)

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import signal
 import socket
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import AsyncIterator, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import asynccontextmanager, contextmanager
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,12 +22,21 @@ import anyio
 import httpx
 import uvicorn
 from anyio.from_thread import BlockingPortal, start_blocking_portal
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
 
 import conformance.http
 from mock_server.app import MockApp, MockConfig, build_app
 from mock_server.balanced.vendor import DEMO_BALANCED_SECRET
+from mock_server.control.forced import OperationAnswers
 from mock_server.http_clients import tls_context
+from mock_server.lifespan import lifespan_of
 from mock_server.marqeta.vendor import DEMO_PASSWORD, DEMO_USER
+from mock_server.proxy.app import Contracted, proxy_app
+from mock_server.proxy.forwarding import Forwarder, Target, basic_authorization
+from mock_server.proxy.report import ProxyReport
 from mock_server.registry import control_contract
 from mock_server.spec import CONTRACTS_DIR, CONTROL_CONTRACT, Contract, load_contract
 from mock_server.store import Listing, PageQuery, Record, Store, Stored, Transaction
@@ -134,42 +144,12 @@ class _PortalTransport(httpx.BaseTransport):
         )
 
 
-@asynccontextmanager
-async def _lifespan(app: MockApp) -> AsyncIterator[None]:
-    """The ASGI lifespan protocol, as a server runs it: startup before the first request,
-    shutdown after the last; an app that fails either way fails the tests with its error."""
-    to_app: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
-    from_app: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
-    scope = {"type": "lifespan", "asgi": {"version": "3.0"}, "state": {}}
-    running = asyncio.ensure_future(app(scope, to_app.get, from_app.put))  # type: ignore[arg-type]
-
-    async def told(message: str) -> None:
-        """Send ``lifespan.<message>`` and wait for its ``.complete``, or the app's end."""
-        await to_app.put({"type": f"lifespan.{message}"})
-        answer = asyncio.ensure_future(from_app.get())
-        await asyncio.wait({answer, running}, return_when=asyncio.FIRST_COMPLETED)
-        if not answer.done():
-            answer.cancel()
-            running.result()  # what ended the app, raised here
-            raise RuntimeError(f"the mock's lifespan ended without answering {message}")
-        said = answer.result()
-        if said["type"] != f"lifespan.{message}.complete":
-            raise RuntimeError(f"the mock's {message} failed: {said.get('message')}")
-
-    await told("startup")
-    try:
-        yield
-    finally:
-        await told("shutdown")
-        await running
-
-
 @contextmanager
 def in_process(config: MockConfig) -> Iterator[InProcessMock]:
     """The mock built from ``config`` (its responses checked against the contract as they
     leave, so a mock bug fails its test), started and stopped in this process."""
     app = build_app(replace(config, validate_responses=True))
-    with start_blocking_portal() as portal, portal.wrap_async_context_manager(_lifespan(app)):
+    with start_blocking_portal() as portal, portal.wrap_async_context_manager(lifespan_of(app)):
         yield InProcessMock(app, portal)
 
 
@@ -372,3 +352,51 @@ def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
         text=True,
         timeout=60,
     )
+
+
+# The proxy (refund-mock proxy) ---------------------------------------------------------------
+
+
+def defective_target() -> Starlette:
+    """A Marqeta target whose answers break the contract, each its own way."""
+
+    contract = load_contract("marqeta-credit.yaml")
+    operation = contract["paths"]["/accounts/{account_token}/refunds"]["post"]
+    example = OperationAnswers(contract, "createRefund", operation).example(201)
+    assert isinstance(example, dict)
+
+    async def refund_with_a_string_amount(request: Request) -> Response:
+        body = {**example, "amount": "five"}  # the contract's own example but for the amount
+        return Response(json.dumps(body), status_code=201, media_type="application/json")
+
+    async def accepted(request: Request) -> Response:  # a success status it does not document
+        return Response(json.dumps(example), status_code=202, media_type="application/json")
+
+    async def plain_text(request: Request) -> Response:
+        return Response("accounts", media_type="text/plain")
+
+    return Starlette(
+        routes=[
+            Route("/v3/accounts/{account}/refunds", refund_with_a_string_amount, methods=["POST"]),
+            Route("/v3/accounts/{account}/refunds/{refund}", accepted),
+            Route("/v3/accounts", plain_text),
+        ]
+    )
+
+
+@contextmanager
+def with_mock(target_url: str, fallback: bool = False) -> Iterator[str]:
+    """The proxy as the command builds it: a mock inside for its dashboard, journal and control
+    API, and (``fallback``) for what the target does not implement."""
+    contract = load_contract("marqeta-credit.yaml")
+    mock = build_app(MockConfig(journal_requests=False))
+    app = proxy_app(
+        ["/v3", "/v3/credit"],
+        Forwarder(Target(target_url)),
+        Contracted.of(contract),
+        ProxyReport("marqeta", target_url),
+        mock=mock,
+        fallback_authorization=basic_authorization(*DEMO_AUTH) if fallback else None,
+    )
+    with serve_app(app) as root:
+        yield root

@@ -393,6 +393,8 @@ def test_the_pair_gives_its_rule_where_it_happened(tmp_path, rule, base, new):
     found = [finding for finding in findings if finding.rule == rule]
     assert found, f"{rule} not found; got {[f.rule for f in findings]}"
     finding = found[0]
+    if finding.level is not Level.ERROR:  # a compatible pair breaks nothing beside it
+        assert not [f.rule for f in findings if f.level is Level.ERROR and f.rule != rule]
     # Placed in the document that has what changed: NEW, or BASE for what NEW lost.
     document = base if finding.side == "base" else new
     assert Path(finding.file).name == ("base.json" if finding.side == "base" else "new.yaml")

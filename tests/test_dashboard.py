@@ -15,7 +15,7 @@ import pytest
 from mock_server.app import MockConfig
 from mock_server.balanced.vendor import DEMO_BALANCED_SECRET
 from mock_server.http_clients import tls_context
-from tests.support import DEMO_AUTH, ROOT, serve
+from tests.support import DEMO_AUTH, ROOT, defective_target, serve, serve_app, with_mock
 
 ARTIFACTS = ROOT / "test-artifacts"
 URL = "/v3/accounts/demo_account_credit_balance/refunds"
@@ -266,3 +266,41 @@ def test_with_a_control_token_the_dashboard_says_how_to_give_it(browser_page):
         browser_page.goto(f"{mock.root}/__mock__/#token=s3cret")
         browser_page.reload()
         expect(browser_page.locator('[data-account="demo_account_credit_balance"]')).to_be_visible()
+
+
+def test_through_the_proxy_the_dashboard_shows_violations_per_operation(browser_page):
+    """`refund-mock proxy`'s dashboard: a panel of violations per operation, and in the journal
+    each exchange with what it broke."""
+    from playwright.sync_api import expect
+
+    page = browser_page
+    with serve_app(defective_target()) as target, with_mock(f"{target}/v3") as root:
+        page.goto(f"{root}/__mock__/")
+        refund = {"method": "ACH", "amount": 5, "type": "CREDIT_BALANCE_REFUND"}
+        for _ in range(2):
+            httpx.post(f"{root}{URL}", json=refund, auth=DEMO_AUTH)
+        httpx.get(f"{root}/v3/accounts", auth=DEMO_AUTH)
+        panel = page.locator("#proxy")
+        expect(panel).to_be_visible()
+        expect(page.locator("#proxy-title")).to_contain_text("3 exchanges, 3 broke the contract")
+        created = page.locator('#proxy-report tr[data-operation="createRefund"]')
+        expect(created).to_contain_text("response_schema_conformance x2")
+        listed = page.locator('#proxy-report tr[data-operation="listAccounts"]')
+        expect(listed).to_contain_text("content_type_conformance x1")
+        newest = page.locator("#journal tbody tr").first
+        expect(newest).to_contain_text("listAccounts")
+        expect(newest.locator(".violation")).to_contain_text("content_type_conformance")
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "proxy-dashboard.png"), full_page=True)
+
+
+def test_the_mocks_own_dashboard_has_no_proxy_panel(browser_page):
+    from playwright.sync_api import expect
+
+    with serve(MockConfig()) as mock:
+        browser_page.goto(f"{mock.root}/__mock__/")
+        # Two requests seen in turn: the poll that showed the first has asked for the report.
+        for path in ("/v3/accounts", "/v3/accounts/demo_account_credit_balance"):
+            httpx.get(f"{mock.root}{path}", auth=DEMO_AUTH)
+            expect(browser_page.locator("#journal tbody tr").first).to_contain_text(path)
+        expect(browser_page.locator("#proxy")).to_be_hidden()

@@ -28,14 +28,21 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from mock_server.app import MockConfig
-from mock_server.control.forced import OperationAnswers
 from mock_server.proxy.app import Contracted, proxy_app
 from mock_server.proxy.checks import Violation, header_value
 from mock_server.proxy.forwarding import DECODED_HEADER, Forwarder, Target
 from mock_server.proxy.report import ProxyReport
 from mock_server.registry import control_contract
 from mock_server.spec import load_contract
-from tests.support import DEMO_AUTH, ROOT, free_port, serve, serve_app
+from tests.support import (
+    DEMO_AUTH,
+    ROOT,
+    defective_target,
+    free_port,
+    serve,
+    serve_app,
+    with_mock,
+)
 
 BIG = 10 * 1024 * 1024
 
@@ -255,7 +262,10 @@ def contracted(target_url: str, strict: bool = False) -> Any:
     contract = load_contract("marqeta-credit.yaml")
     return serve_app(
         proxy_app(
-            ["/v3", "/v3/credit"], Forwarder(Target(target_url)), Contracted.of(contract, strict)
+            ["/v3", "/v3/credit"],
+            Forwarder(Target(target_url)),
+            Contracted.of(contract, strict),
+            ProxyReport("marqeta", target_url),
         )
     )
 
@@ -263,33 +273,6 @@ def contracted(target_url: str, strict: bool = False) -> Any:
 def violations_of(answer: httpx.Response) -> list[dict[str, Any]]:
     said = answer.headers.get("x-mock-contract-violations")
     return json.loads(said) if said else []
-
-
-def defective_target() -> Starlette:
-    """A Marqeta target whose answers break the contract, each its own way."""
-
-    contract = load_contract("marqeta-credit.yaml")
-    operation = contract["paths"]["/accounts/{account_token}/refunds"]["post"]
-    example = OperationAnswers(contract, "createRefund", operation).example(201)
-    assert isinstance(example, dict)
-
-    async def refund_with_a_string_amount(request: Request) -> Response:
-        body = {**example, "amount": "five"}  # the contract's own example but for the amount
-        return Response(json.dumps(body), status_code=201, media_type="application/json")
-
-    async def accepted(request: Request) -> Response:  # a success status it does not document
-        return Response(json.dumps(example), status_code=202, media_type="application/json")
-
-    async def plain_text(request: Request) -> Response:
-        return Response("accounts", media_type="text/plain")
-
-    return Starlette(
-        routes=[
-            Route("/v3/accounts/{account}/refunds", refund_with_a_string_amount, methods=["POST"]),
-            Route("/v3/accounts/{account}/refunds/{refund}", accepted),
-            Route("/v3/accounts", plain_text),
-        ]
-    )
 
 
 def test_in_front_of_our_mock_nothing_is_flagged_and_a_bad_request_is_said_as_the_mock_says_it():
@@ -334,6 +317,62 @@ def test_each_answer_that_breaks_the_contract_is_flagged_under_the_suites_check_
         )
     exposed = from_a_page.headers["access-control-expose-headers"].lower()
     assert "x-mock-contract-violations" in exposed  # a browser app may read it
+
+
+# The suite's planted defects that one exchange shows, and the rule each must break. The others
+# need a sequence (a sort, is_more, a read-back) or the server's rules: the suite's to find.
+ONE_EXCHANGE_DEFECTS = {
+    "transition answered 200": "status_code_conformance",
+    "wrong success status": "status_code_conformance",
+    "missing required field": "response_schema_conformance",
+    "wrong type": "response_schema_conformance",
+    "wrong timestamp format": "response_schema_conformance",
+    "enum value outside the contract": "response_schema_conformance",
+    "error body in the wrong shape": "content_type_conformance",
+    "wrong content type": "content_type_conformance",
+}
+
+
+@pytest.mark.parametrize("strict", [False, True], ids=["default", "strict"])
+@pytest.mark.parametrize("name", sorted(ONE_EXCHANGE_DEFECTS))
+def test_each_planted_response_defect_shows_under_its_rule(name, strict):
+    """In front of the suite's planted-defect targets, a refund's life (create, read, list,
+    move, and an over-refund): the defect is a violation of its rule, in both modes."""
+    from tests.defects import DEFECTS, proxy
+
+    defect = next(each for each in DEFECTS if each.name == name)
+    with serve(MockConfig()) as mock:
+        planted, _ = proxy(mock.root, defect)
+        with serve_app(planted) as target, contracted(f"{target}/v3", strict) as root:
+            made = httpx.post(f"{root}{ACCOUNT}/refunds", json=REFUND, auth=DEMO_AUTH)
+            # Read from the mock itself: a defect may have dropped the token from the answer.
+            newest = httpx.get(f"{mock.root}{ACCOUNT}/refunds", auth=DEMO_AUTH).json()["data"][0]
+            refund = f"{root}{ACCOUNT}/refunds/{newest['token']}"
+            answers = [
+                made,
+                httpx.get(refund, auth=DEMO_AUTH),
+                httpx.get(f"{root}{ACCOUNT}/refunds", auth=DEMO_AUTH),
+                httpx.post(
+                    f"{refund}/transitions",
+                    json={"token": f"t-{free_port()}", "status": "PROCESSING"},
+                    auth=DEMO_AUTH,
+                ),
+                httpx.post(
+                    f"{root}{ACCOUNT}/refunds", json={**REFUND, "amount": 10**9}, auth=DEMO_AUTH
+                ),
+            ]
+            report = httpx.get(f"{root}/__mock__/proxy/report").json()
+    rules = {v["rule"] for answer in answers for v in violations_of(answer)}
+    assert ONE_EXCHANGE_DEFECTS[name] in rules, (name, rules)
+    broken = {rule for entry in report["operations"].values() for rule in entry["violations"]}
+    assert ONE_EXCHANGE_DEFECTS[name] in broken
+    if strict:  # each answer that broke the contract became the proxy's 502
+        assert 502 in {answer.status_code for answer in answers}
+        assert all(
+            answer.status_code == 502
+            for answer in answers
+            if any(v["direction"] == "response" for v in violations_of(answer))
+        )
 
 
 def test_strict_refuses_a_bad_request_unforwarded_and_replaces_a_bad_answer_by_a_502(target):
@@ -484,3 +523,69 @@ def test_an_exchange_breaking_two_rules_counts_once_among_the_broken():
     )
     failure = ElementTree.fromstring(report.junit()).find("testcase/failure")
     assert failure is not None and (failure.get("message") or "").startswith("1 of 2 exchanges")
+
+
+def test_each_exchange_is_journaled_with_its_violations_and_no_credentials():
+    with serve_app(defective_target()) as target, with_mock(f"{target}/v3") as root:
+        httpx.post(f"{root}{ACCOUNT}/refunds", json=REFUND, auth=DEMO_AUTH)
+        httpx.post(f"{root}{ACCOUNT}/refunds", json={**REFUND, "amount": "x"}, auth=DEMO_AUTH)
+        journal = httpx.get(f"{root}/__mock__/requests").json()["requests"]
+        health = httpx.get(f"{root}/__mock__/health")  # the mock's control API, on the proxy
+        contract = httpx.get(f"{root}/v3/openapi.json")  # ours, never the target's
+    refused, made = journal  # newest first
+    assert made["operation"] == "createRefund" and made["status"] == 201
+    assert made["answered_by"] == "target"
+    assert json.loads(made["request_body"]) == REFUND
+    assert json.loads(made["response_body"])["amount"] == "five"  # the target's, unchanged
+    assert [(v["rule"], v["location"]) for v in made["violations"]] == [
+        ("response_schema_conformance", "body['amount']")
+    ]
+    assert refused["refused"] == "'x' is not of type 'number' - 'amount'"
+    assert refused["violations"][0]["rule"] == "request_validation"
+    password = DEMO_AUTH[1]
+    assert password not in json.dumps(journal)  # no header is kept, credentials least of all
+    assert health.status_code == 200
+    assert contract.json()["info"]["title"] == load_contract("marqeta-credit.yaml")["info"]["title"]
+
+
+def _unimplemented_target() -> Starlette:
+    """A sandbox that does not implement refunds yet: 501 to create, 405 to list; a refund it
+    does not know is its 404."""
+
+    async def not_implemented(request: Request) -> Response:
+        return Response("{}", status_code=501, media_type="application/json")
+
+    async def not_allowed(request: Request) -> Response:
+        return Response("{}", status_code=405, media_type="application/json")
+
+    async def unknown(request: Request) -> Response:
+        body = {"error_code": "404001", "error_message": "Refund not found"}
+        return Response(json.dumps(body), status_code=404, media_type="application/json")
+
+    return Starlette(
+        routes=[
+            Route("/v3/accounts/{account}/refunds", not_implemented, methods=["POST"]),
+            Route("/v3/accounts/{account}/refunds", not_allowed, methods=["GET"]),
+            Route("/v3/accounts/{account}/refunds/{refund}", unknown),
+        ]
+    )
+
+
+def test_with_fallback_the_mock_answers_what_the_target_does_not_implement_never_a_404():
+    sandbox_auth = ("sandbox_app", "sandbox_secret")  # the target's, which the mock knows not
+    with serve_app(_unimplemented_target()) as target:
+        with with_mock(f"{target}/v3", fallback=True) as root:
+            made = httpx.post(f"{root}{ACCOUNT}/refunds", json=REFUND, auth=sandbox_auth)
+            listed = httpx.get(f"{root}{ACCOUNT}/refunds", auth=sandbox_auth)
+            unknown = httpx.get(f"{root}{ACCOUNT}/refunds/nope", auth=sandbox_auth)
+            journal = httpx.get(f"{root}/__mock__/requests").json()["requests"]
+        with with_mock(f"{target}/v3") as root:
+            unhelped = httpx.post(f"{root}{ACCOUNT}/refunds", json=REFUND, auth=sandbox_auth)
+    assert made.status_code == 201 and made.headers["x-mock-proxy-fallback"] == "mock"
+    assert made.json()["amount"] == 5 and made.json()["status"] == "PENDING"
+    assert listed.status_code == 200 and listed.json()["data"][0]["token"] == made.json()["token"]
+    assert violations_of(made) == violations_of(listed) == []  # the mock keeps to the contract
+    assert unknown.status_code == 404 and "x-mock-proxy-fallback" not in unknown.headers
+    assert [entry["answered_by"] for entry in journal] == ["target", "mock", "mock"]
+    assert unhelped.status_code == 501  # off by default: the target's answer, as it came
+    assert "x-mock-proxy-fallback" not in unhelped.headers

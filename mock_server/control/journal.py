@@ -4,8 +4,9 @@ developer to look at.
 An ASGI middleware records each request under a vendor API's base path (not the control API,
 which the dashboard polls, nor a browser's /favicon.ico): method, path, query, the operation it
 was routed to, status, duration, session, both bodies up to ``BODY_LIMIT`` bytes (the
-credentials left out), why the contract refused it and the connection fault it suffered. Kept
-in the process: with ``--workers N`` each worker journals what it served.
+credentials left out), why the contract refused it and the connection fault it suffered; through
+``refund-mock proxy``, also how either side broke the contract and who answered. Kept in the
+process: with ``--workers N`` each worker journals what it served.
 """
 
 from __future__ import annotations
@@ -47,6 +48,9 @@ class Entry:
     truncated: bool
     refused: str | None  # why the contract refused it (route, method, parameters, body, security)
     connection_fault: str | None
+    # Through `refund-mock proxy`: how either side broke the contract, and who answered.
+    violations: list[dict[str, str]] | None = None
+    answered_by: str | None = None
 
 
 @dataclass(frozen=True)
@@ -183,7 +187,7 @@ class JournalMiddleware:
         the served contract, which would push the app's own requests out of view."""
         path = scope["path"]
         return scope["method"] != "OPTIONS" and any(
-            (path == base or path.startswith(base + "/")) and not _page_of(base, path)
+            (path == base or path.startswith(base + "/")) and not page_beside(base, path)
             for base in self.base_paths
         )
 
@@ -236,10 +240,12 @@ class JournalMiddleware:
                 truncated=request_body.truncated or response_body.truncated,
                 refused=exchange.refused if exchange else None,
                 connection_fault=fault,
+                violations=exchange.violations if exchange else None,
+                answered_by=exchange.answered_by if exchange else None,
             )
 
 
-def _page_of(base: str, path: str) -> bool:
+def page_beside(base: str, path: str) -> bool:
     """Whether ``path`` is one of the pages the mock serves beside an API at ``base``."""
     rest = path[len(base) :]
     return rest in ("/openapi.json", "/openapi.yaml") or rest == "/ui" or rest.startswith("/ui/")

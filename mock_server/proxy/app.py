@@ -10,6 +10,7 @@ without being forwarded, and an invalid answer is replaced by a 502 naming its v
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -19,7 +20,12 @@ from urllib.parse import parse_qs, quote
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from mock_server.app import MockApp
 from mock_server.control.handlers import CONTROL_PATH
+from mock_server.control.journal import JournalMiddleware, page_beside
+from mock_server.exchange import current as current_exchange
+from mock_server.exchange import exchange
+from mock_server.lifespan import lifespan_of
 from mock_server.proxy.checks import REQUEST, ResponseChecks, Violation, header_value
 from mock_server.proxy.forwarding import DECODED_HEADER, Answer, Forwarder, kept, problem
 from mock_server.proxy.judging import RequestJudge
@@ -29,6 +35,9 @@ from mock_server.spec import Contract
 MAX_REQUEST_BYTES = 10 * 1024 * 1024  # a request body beyond this is refused, not forwarded
 REPORT_PATH = f"{CONTROL_PATH}/proxy/report"
 VIOLATIONS_HEADER = "x-mock-contract-violations"
+FALLBACK_HEADER = "x-mock-proxy-fallback"  # the answer is the embedded mock's (--fallback mock)
+# A target's "I do not do this" (never 404: that is a real answer about a resource).
+NOT_IMPLEMENTED = frozenset({501, 405})
 
 
 @dataclass(frozen=True)
@@ -46,6 +55,10 @@ class Contracted:
 
 
 class Forwarding:
+    """The proxy: the API's paths forwarded (journaled, when a mock is embedded for its control
+    API), its report at ``REPORT_PATH``, and everything else the embedded mock's (its dashboard,
+    journal and control API) or a 404."""
+
     def __init__(
         self,
         base_paths: Sequence[str],
@@ -53,6 +66,8 @@ class Forwarding:
         contract: Contracted | None = None,
         report: ProxyReport | None = None,
         junit_xml: Path | None = None,
+        mock: MockApp | None = None,
+        fallback_authorization: str | None = None,
     ) -> None:
         # Longest first: /v3/credit/... must not be taken for /v3 + /credit/...
         self.base_paths = sorted(base_paths, key=len, reverse=True)
@@ -60,6 +75,16 @@ class Forwarding:
         self.contract = contract
         self.report = report
         self.junit_xml = junit_xml  # the report, written at shutdown
+        self.mock = mock  # the journal, the dashboard and the control API; the fallback's answers
+        # With it, the mock answers what the target does not implement, as a client it trusts:
+        # the target, not the mock, judges the app's credentials.
+        self.fallback_authorization = fallback_authorization if mock is not None else None
+        journaled = mock is not None and mock.journal.size > 0
+        self._api: ASGIApp = (
+            JournalMiddleware(self._forwarded, mock.journal, self.base_paths)
+            if mock is not None and journaled
+            else self._forwarded
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -68,26 +93,43 @@ class Forwarding:
         if scope["type"] != "http":
             return
         path: str = scope["path"]
-        base = next((b for b in self.base_paths if path == b or path.startswith(b + "/")), None)
+        base = self._base(path)
         if path == REPORT_PATH and self.report is not None:
             await _send(self._report(scope), send)
-            return
-        if base is None:
-            served = ", ".join(self.base_paths)
-            answer = problem(404, "Not Found", f"No API is proxied at {path}: try {served}")
+        # The contract and Swagger UI beside the API are ours: the mock inside serves them.
+        elif base is not None and not (self.mock is not None and page_beside(base, path)):
+            with exchange(scope):
+                await self._api(scope, receive, send)
+        elif self.mock is not None:
+            await self.mock.serving(scope, receive, send)
         else:
-            body = await _body(receive)
-            if body is None:
-                answer = problem(
-                    413, "Payload Too Large", f"Request body is over {MAX_REQUEST_BYTES} bytes"
-                )
-            else:
-                answer = await self._exchange(scope, _below(scope, base), body)
+            served = ", ".join(self.base_paths)
+            await _send(
+                problem(404, "Not Found", f"No API is proxied at {path}: try {served}"), send
+            )
+
+    def _base(self, path: str) -> str | None:
+        return next((b for b in self.base_paths if path == b or path.startswith(b + "/")), None)
+
+    async def _forwarded(self, scope: Scope, receive: Receive, send: Send) -> None:
+        base = self._base(scope["path"])
+        assert base is not None
+        body = await _body(receive)
+        if body is None:
+            answer = problem(
+                413, "Payload Too Large", f"Request body is over {MAX_REQUEST_BYTES} bytes"
+            )
+        else:
+            answer = await self._exchange(scope, _below(scope, base), body)
+        said = current_exchange()
+        if said is not None and said.answered_by is None:
+            said.answered_by = "target" if answer.from_target else "proxy"
         await _send(answer, send)
 
     async def _exchange(self, scope: Scope, path: bytes, body: bytes) -> Answer:
-        """The answer the client gets: the target's (or the judge's, strict), with what broke
-        the contract in X-Mock-Contract-Violations."""
+        """The answer the client gets: the target's (or the judge's, strict; or the mock's, for
+        what the target does not implement), with what broke the contract in
+        X-Mock-Contract-Violations."""
         violations: list[Violation] = []
         judgement = None
         if self.contract is not None:
@@ -99,31 +141,73 @@ class Forwarding:
                         [(k.decode("latin-1"), v.decode("latin-1")) for k, v in judgement.headers]
                     )
                     self._record(judgement.operation, violations)
-                    return _marked(Answer(judgement.status, refused, judgement.body), violations)
+                    own = Answer(judgement.status, refused, judgement.body, from_target=False)
+                    return _marked(own, violations)
         headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]]
         answer = await self.forwarder.forward(
             scope["method"], path, scope["query_string"], headers, body
         )
+        if self.fallback_authorization and answer.from_target and answer.status in NOT_IMPLEMENTED:
+            answer = await self._from_the_mock(scope, body)
         answered = answer.from_target  # before strict replaces a bad answer by a 502 of its own
+        operation = judgement.operation if judgement is not None else None
         if self.contract is not None and judgement is not None and answered:
-            if judgement.operation is not None:
+            if operation is not None:
                 got = {name.lower(): value for name, value in answer.headers}
                 violations += self.contract.checks.violations(
-                    judgement.operation, answer.status, got, answer.body
+                    operation, answer.status, got, answer.body
                 )
             broken = [v for v in violations if v.direction == "response"]
             if broken and self.contract.strict:
-                said = "; ".join(f"{v.rule} at {v.location}: {v.message}" for v in broken)
+                how = "; ".join(f"{v.rule} at {v.location}: {v.message}" for v in broken)
                 answer = problem(
-                    502, "Bad Gateway", f"the target's answer breaks the contract: {said}"
+                    502, "Bad Gateway", f"the target's answer breaks the contract: {how}"
                 )
         if judgement is not None:
-            self._record(judgement.operation, violations, answered)
+            self._record(operation, violations, answered)
         return _marked(answer, violations)
+
+    async def _from_the_mock(self, scope: Scope, body: bytes) -> Answer:
+        """The embedded mock's answer to the request (the target answered 501 or 405: it does
+        not implement the operation), marked as the mock's."""
+        assert self.mock is not None
+        pending = [{"type": "http.request", "body": body, "more_body": False}]
+
+        async def receive() -> Message:
+            return pending.pop() if pending else {"type": "http.disconnect"}
+
+        status, headers, parts = 500, [], []
+
+        async def send(message: Message) -> None:
+            nonlocal status, headers
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                headers = [
+                    (k.decode("latin-1"), v.decode("latin-1"))
+                    for k, v in message.get("headers", [])
+                ]
+            elif message["type"] == "http.response.body":
+                parts.append(message.get("body", b""))
+
+        asked = [(k, v) for k, v in scope["headers"] if k.lower() != b"authorization"]
+        assert self.fallback_authorization is not None
+        asked.append((b"authorization", self.fallback_authorization.encode("latin-1")))
+        await self.mock.asgi({**scope, "headers": asked, "extensions": {}}, receive, send)
+        said = current_exchange()
+        if said is not None:
+            said.answered_by = "mock"
+        headers = [(n, v) for n, v in kept(headers)] + [(FALLBACK_HEADER, "mock")]
+        return Answer(status, headers, b"".join(parts))
 
     def _record(
         self, operation: str | None, violations: list[Violation], answered: bool = True
     ) -> None:
+        said = current_exchange()
+        if said is not None:
+            said.judged_operation = operation
+            said.violations = [violation.json() for violation in violations] or None
+            if any(v.direction == "request" for v in violations):
+                said.refused = next(v.message for v in violations if v.direction == "request")
         if self.report is not None:
             self.report.record(operation, violations, answered)
 
@@ -141,16 +225,19 @@ class Forwarding:
         return Answer(200, [("content-type", "application/json")], body, from_target=False)
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
-        while True:
-            message = await receive()
-            if message["type"] == "lifespan.startup":
-                await send({"type": "lifespan.startup.complete"})
-            elif message["type"] == "lifespan.shutdown":
-                await self.forwarder.close()
-                if self.junit_xml is not None and self.report is not None:
-                    self.junit_xml.write_text(self.report.junit(), encoding="utf-8")
-                await send({"type": "lifespan.shutdown.complete"})
-                return
+        async with contextlib.AsyncExitStack() as running:
+            while True:
+                message = await receive()
+                if message["type"] == "lifespan.startup":
+                    if self.mock is not None:
+                        await running.enter_async_context(lifespan_of(self.mock.asgi))
+                    await send({"type": "lifespan.startup.complete"})
+                elif message["type"] == "lifespan.shutdown":
+                    await self.forwarder.close()
+                    if self.junit_xml is not None and self.report is not None:
+                        self.junit_xml.write_text(self.report.junit(), encoding="utf-8")
+                    break
+        await send({"type": "lifespan.shutdown.complete"})
 
 
 def proxy_app(
@@ -159,15 +246,19 @@ def proxy_app(
     contract: Contracted | None = None,
     report: ProxyReport | None = None,
     junit_xml: Path | None = None,
+    mock: MockApp | None = None,
+    fallback_authorization: str | None = None,
 ) -> ASGIApp:
     """The proxy, open to browser apps on any origin (as the mock is), which may read the
     headers the proxy adds."""
     return CORSMiddleware(
-        Forwarding(base_paths, forwarder, contract, report, junit_xml),
+        Forwarding(
+            base_paths, forwarder, contract, report, junit_xml, mock, fallback_authorization
+        ),
         allow_origins=["*"],
         allow_methods=["*"],
         allow_headers=["*"],
-        expose_headers=[DECODED_HEADER, VIOLATIONS_HEADER],
+        expose_headers=[DECODED_HEADER, VIOLATIONS_HEADER, FALLBACK_HEADER],
     )
 
 

@@ -12,9 +12,11 @@ from pathlib import Path
 
 import uvicorn
 
+from mock_server.app import MockConfig, build_app
 from mock_server.command import LOG_LEVELS, CannotListen, configure_logging, listen
+from mock_server.control.handlers import CONTROL_PATH
 from mock_server.proxy.app import REPORT_PATH, Contracted, proxy_app
-from mock_server.proxy.forwarding import Forwarder, Target
+from mock_server.proxy.forwarding import Forwarder, Target, basic_authorization
 from mock_server.proxy.report import ProxyReport
 from mock_server.registry import VENDORS
 from mock_server.spec import load_contract
@@ -68,6 +70,21 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         " pass unchanged, with X-Mock-Contract-Violations saying how)",
     )
     parser.add_argument(
+        "--fallback",
+        choices=["mock"],
+        help="mock: the operations the target answers with 501 or 405 (it does not implement"
+        " them) are answered by the mock, from its demo data, marked X-Mock-Proxy-Fallback: mock"
+        " (never a 404: that is the target's answer about a resource; default: none)",
+    )
+    parser.add_argument(
+        "--journal-size",
+        type=int,
+        default=1000,
+        metavar="N",
+        help="exchanges kept for the dashboard and GET /__mock__/requests (default: %(default)s;"
+        " 0 keeps none)",
+    )
+    parser.add_argument(
         "--junit-xml",
         type=Path,
         metavar="FILE",
@@ -108,8 +125,17 @@ def main(argv: list[str] | None = None) -> int:
     contract = load_contract(vendor.contract_file)
     base_paths = [server["url"] for server in contract["servers"]]
     report = ProxyReport(args.api, target.url)
+    # The mock inside: its dashboard, journal and control API, and the fallback's answers.
+    mock = build_app(MockConfig(journal_size=max(args.journal_size, 0), journal_requests=False))
+    demo_user, demo_password = vendor.credentials.demo.pairs[0]
     app = proxy_app(
-        base_paths, Forwarder(target), Contracted.of(contract, args.strict), report, args.junit_xml
+        base_paths,
+        Forwarder(target),
+        Contracted.of(contract, args.strict),
+        report,
+        args.junit_xml,
+        mock,
+        basic_authorization(demo_user, demo_password) if args.fallback == "mock" else None,
     )
     root = f"http://{args.host}:{args.port}"
     mode = (
@@ -119,7 +145,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     lines = [f"refund contract kit proxy: {vendor.title} ({mode})"]
     lines += [f"  {root}{path} -> {target.url}" for path in base_paths]
+    if args.fallback == "mock":
+        lines.append("  what the target answers 501 or 405 is answered by the mock (demo data)")
     lines.append(f"  report: {root}{REPORT_PATH} (?format=junit)")
+    lines.append(f"  dashboard: {root}{CONTROL_PATH}/ (violations per operation, the journal)")
     logger.info("%s", "\n".join(lines))
     config = uvicorn.Config(app, log_level=args.log_level, log_config=None, lifespan="on")
     server = uvicorn.Server(config)

@@ -107,7 +107,7 @@ class Forwarder:
         sent.append(("accept-encoding", ", ".join(DECODABLE)))
         if self.target.auth is not None:
             sent = [(name, value) for name, value in sent if name.lower() != "authorization"]
-            sent.append(("authorization", _basic(self.target.auth)))
+            sent.append(("authorization", basic_authorization(*self.target.auth)))
         try:
             answer = await self._client.request(method, url, headers=sent, content=body)
         except httpx.TimeoutException as exc:
@@ -149,5 +149,6 @@ def problem(status: int, title: str, detail: str) -> Answer:
     return Answer(status, [("content-type", PROBLEM)], json.dumps(body).encode(), from_target=False)
 
 
-def _basic(auth: tuple[str, str]) -> str:
-    return "Basic " + base64.b64encode(":".join(auth).encode()).decode()
+def basic_authorization(user: str, password: str) -> str:
+    """An ``Authorization`` header's value for HTTP Basic credentials."""
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
