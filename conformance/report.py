@@ -155,7 +155,7 @@ def _violations(item: pytest.Item, error: BaseException) -> list[Violation]:
                 check=f"{getattr(failure, 'code', '')} {failure.title}".strip(),
                 # A check that says nothing more (a server error) expects its opposite.
                 expected=_expected(str(getattr(failure, "message", "")))
-                or f"no {failure.title.lower()}",
+                or f"no {failure.title[:1].lower()}{failure.title[1:]}",
                 got=got,
                 reproduce=reproduce,
             )

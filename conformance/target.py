@@ -17,6 +17,7 @@ from mock_server.error_kinds import Common
 from mock_server.http_clients import tls_context
 
 CONTROL_HEALTH = "/__mock__/health"
+PROXY_REPORT = "/__mock__/proxy/report"  # served by refund-mock proxy; the mock answers 404
 CONTROL_TOKEN_VARIABLE = "REFUND_MOCK_CONTROL_TOKEN"  # as the mock reads it (control/guard.py)
 
 
@@ -78,7 +79,20 @@ def find_mock_control(base_url: str, api: str, timeout: float = 5.0) -> MockCont
         return None
     if response.status_code != 200 or (parts.path or "/").rstrip("/") not in served:
         return None
+    if _is_a_proxy(origin, timeout):
+        return None
     return MockControl(url=origin + health["control"])
+
+
+def _is_a_proxy(origin: str, timeout: float) -> bool:
+    """Whether ``origin`` is `refund-mock proxy`: it serves a mock's control API too (for its
+    dashboard), but the API behind it is the target's, which the suite tests as it tests any
+    target (with setup data)."""
+    try:
+        report = httpx.get(origin + PROXY_REPORT, timeout=timeout, verify=tls_context())
+    except httpx.HTTPError:
+        return False
+    return report.status_code == 200
 
 
 def preflight(

@@ -385,8 +385,10 @@ class JsonLines(logging.Formatter):
         return json.dumps(line, default=str)
 
 
-def configure_logging(level: str, form: str) -> None:
-    """Every logger of the process (ours, uvicorn's, its access log) through one handler."""
+def configure_logging(level: str, form: str, refusals_at_debug: bool = True) -> None:
+    """Every logger of the process (ours, uvicorn's, its access log) through one handler;
+    ``refusals_at_debug``: the access log's 401s only at debug (the mock's, not the proxy's,
+    where a 401 is the target refusing the app's credentials)."""
     handler = logging.StreamHandler()
     handler.setFormatter(JsonLines() if form == "json" else logging.Formatter(TEXT_FORMAT))
     root = logging.getLogger()
@@ -399,7 +401,9 @@ def configure_logging(level: str, form: str) -> None:
         logging.DEBUG if chosen == logging.DEBUG else max(chosen, logging.WARNING)
     )
     access = logging.getLogger("uvicorn.access")
-    access.filters[:] = [] if chosen == logging.DEBUG else [_refused_credentials_unlogged]
+    access.removeFilter(_refused_credentials_unlogged)
+    if refusals_at_debug and chosen != logging.DEBUG:
+        access.addFilter(_refused_credentials_unlogged)
 
 
 def _refused_credentials_unlogged(record: logging.LogRecord) -> bool:

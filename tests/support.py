@@ -37,7 +37,7 @@ from mock_server.marqeta.vendor import DEMO_PASSWORD, DEMO_USER
 from mock_server.proxy.app import Contracted, proxy_app
 from mock_server.proxy.forwarding import Forwarder, Target, basic_authorization
 from mock_server.proxy.report import ProxyReport
-from mock_server.registry import control_contract
+from mock_server.registry import control_contract, vendor
 from mock_server.spec import CONTRACTS_DIR, CONTROL_CONTRACT, Contract, load_contract
 from mock_server.store import Listing, PageQuery, Record, Store, Stored, Transaction
 
@@ -385,18 +385,20 @@ def defective_target() -> Starlette:
 
 
 @contextmanager
-def with_mock(target_url: str, fallback: bool = False) -> Iterator[str]:
-    """The proxy as the command builds it: a mock inside for its dashboard, journal and control
-    API, and (``fallback``) for what the target does not implement."""
-    contract = load_contract("marqeta-credit.yaml")
+def with_mock(target_url: str, fallback: bool = False, api: str = "marqeta") -> Iterator[str]:
+    """The proxy of ``api`` as the command builds it: a mock inside for its dashboard, journal
+    and control API, and (``fallback``) for what the target does not implement."""
+    served = vendor(api)
+    contract = load_contract(served.contract_file)
     mock = build_app(MockConfig(journal_requests=False))
+    demo = served.credentials.demo.pairs[0]
     app = proxy_app(
-        ["/v3", "/v3/credit"],
+        [server["url"] for server in contract["servers"]],
         Forwarder(Target(target_url)),
         Contracted.of(contract),
-        ProxyReport("marqeta", target_url),
+        ProxyReport(api, target_url),
         mock=mock,
-        fallback_authorization=basic_authorization(*DEMO_AUTH) if fallback else None,
+        fallback_authorization=basic_authorization(*demo) if fallback else None,
     )
     with serve_app(app) as root:
         yield root

@@ -29,6 +29,7 @@ from tests.support import (
     run_conformance,
     run_with_junit,
     serve_app,
+    with_mock,
 )
 
 
@@ -561,6 +562,34 @@ def test_balanced_setup_data_that_cannot_carry_a_run_is_inconclusive(mock_root, 
     assert f"balanced.pending_debit_uri: {named['pending_debit_uri']} is succeeded" in line
     assert "balanced.escrow_short_debit_uri" in line and "name another" in line
     assert "DOES NOT CONFORM" not in result.stdout
+
+
+def _verdicts(report: str) -> dict[str, str]:
+    """Each test's verdict in a report (PASS, FAIL, SKIP, N/A), by its title."""
+    lines = re.findall(r"^\s+(PASS|FAIL|SKIP|N/A)\s+(.+)$", report, re.MULTILINE)
+    return {title: verdict for verdict, title in lines}
+
+
+@pytest.mark.soak
+@pytest.mark.parametrize("api", ["marqeta", "balanced"])
+def test_through_the_proxy_the_suite_finds_what_it_finds_without_it(mock_root, tmp_path, api):
+    """refund-mock proxy in front of our mock: the suite's verdicts are those it gives the mock
+    behind a plain gateway (both tested as a sandbox is, with setup data), and the proxy saw
+    no violation."""
+    if api == "marqeta":
+        setup, _ = _setup_file(mock_root, tmp_path, -1250, -1250)
+    else:
+        setup = _balanced_setup_file(mock_root, tmp_path)
+    gateway, _ = proxy(mock_root, prefix="/gateway")
+    base = BASE[api]
+    with serve_app(gateway) as plain, with_mock(f"{mock_root}{base}", api=api) as proxied:
+        direct = run_conformance(api, plain + "/gateway", "--seed", "1", "--setup-data", str(setup))
+        through = run_conformance(api, proxied, "--seed", "1", "--setup-data", str(setup))
+        report = httpx.get(f"{proxied}/__mock__/proxy/report").json()
+    assert direct.returncode == 0, direct.stdout[-3000:]
+    assert through.returncode == 0, through.stdout[-3000:]
+    assert _verdicts(through.stdout) == _verdicts(direct.stdout)
+    assert report["exchanges"] > 100 and report["violations"] == 0, report
 
 
 def test_setup_data_that_ran_out_is_inconclusive_naming_what_to_refill(mock_root, tmp_path):

@@ -172,7 +172,7 @@ def test_a_note_on_an_enclosing_element_explains_only_what_it_names(tmp_path, ca
     found = {(f["id"], f["status"]) for f in report["findings"]}
     status = "explained" if named else "drift"
     assert ("response-property-removed", status) in found  # settlement_date, on its schema
-    assert ("response-property-enum-value-removed", status) in found  # BROKERAGE, on `type`
+    assert ("response-property-enum-value-removed", status) in found  # BROKERAGE, on `channel`
     assert code == (0 if named else 1)
 
 

@@ -282,6 +282,8 @@ def test_through_the_proxy_the_dashboard_shows_violations_per_operation(browser_
         httpx.get(f"{root}/v3/accounts", auth=DEMO_AUTH)
         panel = page.locator("#proxy")
         expect(panel).to_be_visible()
+        expect(page.locator("#inside")).to_be_visible()  # the state shown is the mock's inside
+        expect(page.locator("#faults")).to_be_hidden()
         expect(page.locator("#proxy-title")).to_contain_text("3 exchanges, 3 broke the contract")
         created = page.locator('#proxy-report tr[data-operation="createRefund"]')
         expect(created).to_contain_text("response_schema_conformance x2")

@@ -532,7 +532,7 @@ def test_each_exchange_is_journaled_with_its_violations_and_no_credentials():
         journal = httpx.get(f"{root}/__mock__/requests").json()["requests"]
         health = httpx.get(f"{root}/__mock__/health")  # the mock's control API, on the proxy
         contract = httpx.get(f"{root}/v3/openapi.json")  # ours, never the target's
-    refused, made = journal  # newest first
+    bad, made = journal  # newest first
     assert made["operation"] == "createRefund" and made["status"] == 201
     assert made["answered_by"] == "target"
     assert json.loads(made["request_body"]) == REFUND
@@ -540,8 +540,14 @@ def test_each_exchange_is_journaled_with_its_violations_and_no_credentials():
     assert [(v["rule"], v["location"]) for v in made["violations"]] == [
         ("response_schema_conformance", "body['amount']")
     ]
-    assert refused["refused"] == "'x' is not of type 'number' - 'amount'"
-    assert refused["violations"][0]["rule"] == "request_validation"
+    # Forwarded all the same (not --strict): flagged, not refused.
+    assert bad["refused"] is None and bad["answered_by"] == "target"
+    assert bad["violations"][0] == {
+        "direction": "request",
+        "location": "request",
+        "rule": "request_validation",
+        "message": "'x' is not of type 'number' - 'amount'",
+    }
     password = DEMO_AUTH[1]
     assert password not in json.dumps(journal)  # no header is kept, credentials least of all
     assert health.status_code == 200
@@ -579,6 +585,11 @@ def test_with_fallback_the_mock_answers_what_the_target_does_not_implement_never
             listed = httpx.get(f"{root}{ACCOUNT}/refunds", auth=sandbox_auth)
             unknown = httpx.get(f"{root}{ACCOUNT}/refunds/nope", auth=sandbox_auth)
             journal = httpx.get(f"{root}/__mock__/requests").json()["requests"]
+            report = httpx.get(f"{root}/__mock__/proxy/report").json()
+            junit = ElementTree.fromstring(
+                httpx.get(f"{root}/__mock__/proxy/report?format=junit").text
+            )
+            elsewhere = httpx.get(f"{root}/v1/marketplaces", auth=sandbox_auth)  # another API
         with with_mock(f"{target}/v3") as root:
             unhelped = httpx.post(f"{root}{ACCOUNT}/refunds", json=REFUND, auth=sandbox_auth)
     assert made.status_code == 201 and made.headers["x-mock-proxy-fallback"] == "mock"
@@ -587,5 +598,26 @@ def test_with_fallback_the_mock_answers_what_the_target_does_not_implement_never
     assert violations_of(made) == violations_of(listed) == []  # the mock keeps to the contract
     assert unknown.status_code == 404 and "x-mock-proxy-fallback" not in unknown.headers
     assert [entry["answered_by"] for entry in journal] == ["target", "mock", "mock"]
+    # Not the target's conformance: counted apart, and no verdict on what it does not do.
+    assert (report["fallback"], report["violations"]) == (2, 0)
+    assert report["operations"]["createRefund"]["fallback"] == 1
+    skipped = {
+        case.get("name") for case in junit.iter("testcase") if case.find("skipped") is not None
+    }
+    assert skipped == {"createRefund", "listRefunds"}
+    assert elsewhere.status_code == 404  # the mock inside serves no other API through the proxy
     assert unhelped.status_code == 501  # off by default: the target's answer, as it came
     assert "x-mock-proxy-fallback" not in unhelped.headers
+
+
+def test_the_suite_takes_the_proxy_for_the_target_it_fronts_not_for_the_mock():
+    """The proxy serves a mock's control API for its dashboard; a conformance run through it
+    must still test the target behind it, with setup data, and never make its own data in the
+    mock inside."""
+    from conformance.target import PROXY_REPORT, find_mock_control
+    from mock_server.proxy.app import REPORT_PATH
+
+    assert PROXY_REPORT == REPORT_PATH  # the suite's copy of the path (it loads no proxy code)
+    with serve(MockConfig()) as mock, with_mock(f"{mock.root}/v3") as root:
+        assert find_mock_control(f"{mock.root}/v3", "marqeta") is not None
+        assert find_mock_control(f"{root}/v3", "marqeta") is None

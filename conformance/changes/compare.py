@@ -162,10 +162,9 @@ def _explained(ours: Documents, uri: str, pointer: str, own: bool, subjects: set
     nothing: for what we lack, ``pointer`` is the element that lacks it, so its note must
     name it."""
     tokens = pointer.split("/")[1:]
-    # /paths/{path}/{method} and /components/{kind}/{name} are three tokens deep.
-    element = 3 if tokens[:1] in (["paths"], ["components"]) else 1
-    # An operation explains only findings about itself; a component, all inside it.
-    highest = element + 1 if tokens[:1] == ["paths"] and len(tokens) > element else element
+    # /paths/{path}/{method} and /components/{kind}/{name} are three tokens deep: the operation
+    # or component is the highest note that may explain what is inside it (by naming it).
+    highest = 3 if tokens[:1] in (["paths"], ["components"]) else 1
     itself = _element_depth(tokens) if own else len(tokens) + 1
     for depth in range(len(tokens), highest - 1, -1):
         value = ours.at(uri, "/".join(["", *tokens[:depth]]))

@@ -12,11 +12,13 @@ from conformance.checks._case import api_of, json_body, query_value
 def _sorted_on(case: Any, sort_by: str) -> str | None:
     """The response field a ``sort_by`` value sorts on: Marqeta sorts by "system field names"
     (``lastModifiedTime``), and the contract says which field each stands for
-    (``x-mock-sorts-on`` on the parameter)."""
+    (``x-mock-sorts-on`` on the parameter: one field, or a field for each system name)."""
     for parameter in case.operation.query:
         definition = parameter.definition
         if parameter.name == "sort_by" and sort_by in definition.get("schema", {}).get("enum", []):
             field = definition.get("x-mock-sorts-on")
+            if isinstance(field, dict):
+                field = field.get(sort_by.removeprefix("-"))
             return str(field) if field is not None else None
     return None
 

@@ -100,7 +100,8 @@ _ENTRY_OVERHEAD = 256  # bytes an entry costs beside its bodies (fields, the obj
 
 def _cost(entry: Entry) -> int:
     bodies = (entry.request_body or "", entry.response_body or "", entry.path, entry.query)
-    return _ENTRY_OVERHEAD + sum(len(text) for text in bodies)
+    said = sum(len(text) for violation in entry.violations or () for text in violation.values())
+    return _ENTRY_OVERHEAD + sum(len(text) for text in bodies) + said
 
 
 class Journal:

@@ -55,9 +55,9 @@ class Contracted:
 
 
 class Forwarding:
-    """The proxy: the API's paths forwarded (journaled, when a mock is embedded for its control
-    API), its report at ``REPORT_PATH``, and everything else the embedded mock's (its dashboard,
-    journal and control API) or a 404."""
+    """The proxy: the API's paths forwarded (journaled, when a mock is embedded), its report at
+    ``REPORT_PATH``, the embedded mock's control API (its dashboard and journal) and the pages
+    beside the API (the contract, Swagger UI); anything else a 404."""
 
     def __init__(
         self,
@@ -79,10 +79,9 @@ class Forwarding:
         # With it, the mock answers what the target does not implement, as a client it trusts:
         # the target, not the mock, judges the app's credentials.
         self.fallback_authorization = fallback_authorization if mock is not None else None
-        journaled = mock is not None and mock.journal.size > 0
         self._api: ASGIApp = (
             JournalMiddleware(self._forwarded, mock.journal, self.base_paths)
-            if mock is not None and journaled
+            if mock is not None and mock.journal.size > 0
             else self._forwarded
         )
 
@@ -96,17 +95,23 @@ class Forwarding:
         base = self._base(path)
         if path == REPORT_PATH and self.report is not None:
             await _send(self._report(scope), send)
-        # The contract and Swagger UI beside the API are ours: the mock inside serves them.
-        elif base is not None and not (self.mock is not None and page_beside(base, path)):
+        elif self.mock is not None and self._the_mocks(base, path):
+            await self.mock.serving(scope, receive, send)
+        elif base is not None:
             with exchange(scope):
                 await self._api(scope, receive, send)
-        elif self.mock is not None:
-            await self.mock.serving(scope, receive, send)
         else:
             served = ", ".join(self.base_paths)
             await _send(
                 problem(404, "Not Found", f"No API is proxied at {path}: try {served}"), send
             )
+
+    @staticmethod
+    def _the_mocks(base: str | None, path: str) -> bool:
+        """What the mock inside serves: its control API (the dashboard, the journal), and the
+        contract and Swagger UI beside the API (ours, not the target's)."""
+        control = path == CONTROL_PATH or path.startswith(CONTROL_PATH + "/")
+        return control or (base is not None and page_beside(base, path))
 
     def _base(self, path: str) -> str | None:
         return next((b for b in self.base_paths if path == b or path.startswith(b + "/")), None)
@@ -141,17 +146,26 @@ class Forwarding:
                         [(k.decode("latin-1"), v.decode("latin-1")) for k, v in judgement.headers]
                     )
                     self._record(judgement.operation, violations)
+                    said = current_exchange()
+                    if said is not None:  # refused by the contract: the target never saw it
+                        said.refused = judgement.refusal
                     own = Answer(judgement.status, refused, judgement.body, from_target=False)
                     return _marked(own, violations)
         headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]]
         answer = await self.forwarder.forward(
             scope["method"], path, scope["query_string"], headers, body
         )
-        if self.fallback_authorization and answer.from_target and answer.status in NOT_IMPLEMENTED:
-            answer = await self._from_the_mock(scope, body)
         answered = answer.from_target  # before strict replaces a bad answer by a 502 of its own
         operation = judgement.operation if judgement is not None else None
-        if self.contract is not None and judgement is not None and answered:
+        fell_back = (
+            self.fallback_authorization is not None
+            and operation is not None  # an operation of the contract, not a stray path
+            and answered
+            and answer.status in NOT_IMPLEMENTED
+        )
+        if fell_back:  # the mock's answer keeps to the contract; the target's 501 says nothing
+            answer = await self._from_the_mock(scope, body)
+        elif self.contract is not None and judgement is not None and answered:
             if operation is not None:
                 got = {name.lower(): value for name, value in answer.headers}
                 violations += self.contract.checks.violations(
@@ -164,7 +178,7 @@ class Forwarding:
                     502, "Bad Gateway", f"the target's answer breaks the contract: {how}"
                 )
         if judgement is not None:
-            self._record(operation, violations, answered)
+            self._record(operation, violations, answered, fell_back)
         return _marked(answer, violations)
 
     async def _from_the_mock(self, scope: Scope, body: bytes) -> Answer:
@@ -192,24 +206,35 @@ class Forwarding:
         asked = [(k, v) for k, v in scope["headers"] if k.lower() != b"authorization"]
         assert self.fallback_authorization is not None
         asked.append((b"authorization", self.fallback_authorization.encode("latin-1")))
-        await self.mock.asgi({**scope, "headers": asked, "extensions": {}}, receive, send)
         said = current_exchange()
         if said is not None:
             said.answered_by = "mock"
+        # An exchange of its own: what the mock notes of it is not the proxy's exchange.
+        inner_scope = {**scope, "headers": asked, "extensions": {}}
+        with exchange(inner_scope) as inner:
+            await self.mock.asgi(inner_scope, receive, send)
+        if inner.connection_fault is not None:  # set through the control API on the mock inside
+            return problem(
+                502,
+                "Bad Gateway",
+                f"the mock inside is set to fault the connection ({inner.connection_fault})",
+            )
         headers = [(n, v) for n, v in kept(headers)] + [(FALLBACK_HEADER, "mock")]
-        return Answer(status, headers, b"".join(parts))
+        return Answer(status, headers, b"".join(parts), from_target=False)
 
     def _record(
-        self, operation: str | None, violations: list[Violation], answered: bool = True
+        self,
+        operation: str | None,
+        violations: list[Violation],
+        answered: bool = True,
+        fell_back: bool = False,
     ) -> None:
         said = current_exchange()
         if said is not None:
             said.judged_operation = operation
             said.violations = [violation.json() for violation in violations] or None
-            if any(v.direction == "request" for v in violations):
-                said.refused = next(v.message for v in violations if v.direction == "request")
         if self.report is not None:
-            self.report.record(operation, violations, answered)
+            self.report.record(operation, violations, answered, fell_back)
 
     def _report(self, scope: Scope) -> Answer:
         assert self.report is not None

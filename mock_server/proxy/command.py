@@ -109,7 +109,7 @@ def target_of(args: argparse.Namespace) -> Target:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[2:] if argv is None else argv)
-    configure_logging(args.log_level, "text")
+    configure_logging(args.log_level, "text", refusals_at_debug=False)
     try:
         target = target_of(args)
         if args.junit_xml is not None:  # found out now, not when the report is to be written

@@ -24,18 +24,25 @@ class ProxyReport:
         self._exchanges: Counter[str] = Counter()
         self._broken_exchanges: Counter[str] = Counter()  # exchanges with any violation
         self._unanswered: Counter[str] = Counter()  # the target down or too slow (502, 504)
+        self._fallback: Counter[str] = Counter()  # answered by the mock: the target has it not
         self._broken: dict[str, Counter[str]] = defaultdict(Counter)
         self._examples: dict[tuple[str, str], list[str]] = defaultdict(list)
 
     def record(
-        self, operation: str | None, violations: list[Violation], answered: bool = True
+        self,
+        operation: str | None,
+        violations: list[Violation],
+        answered: bool = True,
+        fell_back: bool = False,
     ) -> None:
-        """One exchange: what it broke, and whether the target answered it at all."""
+        """One exchange: what it broke, whether the target answered it at all, and whether the
+        mock answered it instead (the target does not implement the operation)."""
         name = operation or OUTSIDE
         with self._lock:
             self._exchanges[name] += 1
             self._broken_exchanges[name] += bool(violations)
             self._unanswered[name] += not answered
+            self._fallback[name] += fell_back
             for violation in violations:
                 self._broken[name][violation.rule] += 1
                 examples = self._examples[(name, violation.rule)]
@@ -51,6 +58,7 @@ class ProxyReport:
                     "exchanges": count,
                     "broken": self._broken_exchanges[name],
                     "unanswered": self._unanswered[name],
+                    "fallback": self._fallback[name],
                     "violations": dict(sorted(self._broken[name].items())),
                     "examples": {
                         rule: list(self._examples[(name, rule)])
@@ -62,6 +70,7 @@ class ProxyReport:
             exchanges = sum(self._exchanges.values())
             broken = sum(self._broken_exchanges.values())
             unanswered = sum(self._unanswered.values())
+            fallback = sum(self._fallback.values())
             violations = sum(sum(rules.values()) for rules in self._broken.values())
         return {
             "api": self.api,
@@ -69,6 +78,7 @@ class ProxyReport:
             "exchanges": exchanges,
             "broken": broken,
             "unanswered": unanswered,
+            "fallback": fallback,
             "violations": violations,
             "operations": operations,
         }
@@ -82,12 +92,21 @@ class ProxyReport:
             tests=str(len(operations)),
             failures=str(sum(1 for entry in operations.values() if entry["broken"])),
             errors=str(sum(1 for entry in operations.values() if entry["unanswered"])),
-            skipped="0",
+            skipped=str(
+                sum(1 for entry in operations.values() if entry["fallback"] == entry["exchanges"])
+            ),
         )
         for name, entry in report["operations"].items():
             case = ElementTree.SubElement(
                 suite, "testcase", classname=f"proxy.{self.api}", name=name
             )
+            if entry["fallback"] == entry["exchanges"]:  # the target has it not: no verdict
+                ElementTree.SubElement(
+                    case,
+                    "skipped",
+                    message=f"all {entry['exchanges']} exchanges were answered by the mock: the"
+                    " target answered 501 or 405 (does not implement it)",
+                )
             if entry["unanswered"]:  # no verdict on what never came: an error, not a pass
                 ElementTree.SubElement(
                     case,
