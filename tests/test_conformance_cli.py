@@ -41,7 +41,7 @@ def mock_root():
         yield root
 
 
-@pytest.mark.parametrize("api", ["marqeta", "balanced"])
+@pytest.mark.parametrize("api", ["marqeta", pytest.param("balanced", marks=pytest.mark.soak)])
 def test_a_transparent_proxy_changes_nothing(mock_root, api):
     """The defect tests' proxy, with no defect planted, passes: what they find is the defect."""
     app, log = proxy(mock_root)
@@ -71,10 +71,11 @@ SEED_1 = pytest.mark.xdist_group("seed 1 on the correct mock")
 SOAK = pytest.mark.soak
 
 
-# That the suite cries no wolf is not left to one draw: two seeds here, three more in make soak.
+# That the suite cries no wolf is not left to one draw: one seed here (and every other run of
+# these tests against the correct mock), four more in make soak.
 @pytest.mark.parametrize("api", ["marqeta", "balanced"])
 @pytest.mark.parametrize(
-    "seed", [pytest.param(1, marks=SEED_1), 2, *(pytest.param(n, marks=SOAK) for n in (3, 4, 5))]
+    "seed", [pytest.param(1, marks=SEED_1), *(pytest.param(n, marks=SOAK) for n in (2, 3, 4, 5))]
 )
 def test_the_correct_mock_conforms(on_the_mock, api, seed):
     result = on_the_mock(api, seed).result
@@ -451,6 +452,7 @@ def test_five_runs_against_one_target_with_one_setup_data_file_each_conform(mock
     assert -1250 <= _balance(mock_root, behaviour) < -1249
 
 
+@pytest.mark.soak
 def test_one_account_for_everything_runs_once_then_says_what_to_refill(mock_root, tmp_path):
     """The QA engineer's first file: one account, which generated balance refunds empty. The
     next run is inconclusive, naming the account; no run blames the target."""
@@ -501,7 +503,7 @@ def _balanced_setup_file(mock_root: str, tmp_path: Path) -> Path:
     ).json()["balanced"]["marketplaces"][0]
     pending, failed = made["accounts"][0]["debits"]
     (short,) = made["accounts"][1]["debits"]
-    setup = tmp_path / "balanced-setup.yaml"
+    setup = tmp_path / f"balanced-setup-{made['id']}.yaml"
     setup.write_text(
         "balanced:\n"
         f"  marketplace_id: {made['id']}\n"
@@ -574,22 +576,28 @@ def _verdicts(report: str) -> dict[str, str]:
 @pytest.mark.parametrize("api", ["marqeta", "balanced"])
 def test_through_the_proxy_the_suite_finds_what_it_finds_without_it(mock_root, tmp_path, api):
     """refund-mock proxy in front of our mock: the suite's verdicts are those it gives the mock
-    behind a plain gateway (both tested as a sandbox is, with setup data), and the proxy saw
-    no violation."""
-    if api == "marqeta":
-        setup, _ = _setup_file(mock_root, tmp_path, -1250, -1250)
-    else:
-        setup = _balanced_setup_file(mock_root, tmp_path)
+    behind a plain gateway (both tested as a sandbox is, with setup data), and no answer broke
+    the contract (the suite's negative requests do, on purpose: flagged, and answered as the
+    mock answers them)."""
+
+    def setup_data() -> Path:  # one each: a Balanced run's debits fill the escrow for good
+        if api == "marqeta":
+            return _setup_file(mock_root, tmp_path, -1250, -1250)[0]
+        return _balanced_setup_file(mock_root, tmp_path)
+
     gateway, _ = proxy(mock_root, prefix="/gateway")
-    base = BASE[api]
-    with serve_app(gateway) as plain, with_mock(f"{mock_root}{base}", api=api) as proxied:
-        direct = run_conformance(api, plain + "/gateway", "--seed", "1", "--setup-data", str(setup))
-        through = run_conformance(api, proxied, "--seed", "1", "--setup-data", str(setup))
+    with serve_app(gateway) as plain, with_mock(f"{mock_root}{BASE[api]}", api=api) as proxied:
+        direct = run_conformance(
+            api, plain + "/gateway", "--seed", "1", "--setup-data", str(setup_data())
+        )
+        through = run_conformance(api, proxied, "--seed", "1", "--setup-data", str(setup_data()))
         report = httpx.get(f"{proxied}/__mock__/proxy/report").json()
     assert direct.returncode == 0, direct.stdout[-3000:]
     assert through.returncode == 0, through.stdout[-3000:]
     assert _verdicts(through.stdout) == _verdicts(direct.stdout)
-    assert report["exchanges"] > 100 and report["violations"] == 0, report
+    assert report["exchanges"] > 100, report
+    broken = {rule for entry in report["operations"].values() for rule in entry["violations"]}
+    assert broken <= {"request_validation"}, report
 
 
 def test_setup_data_that_ran_out_is_inconclusive_naming_what_to_refill(mock_root, tmp_path):

@@ -277,6 +277,7 @@ def test_the_console_script_serves_the_mock_and_its_contracts_from_any_directory
                 "exchanges": 1,
                 "broken": 0,
                 "unanswered": 0,
+                "fallback": 0,
                 "violations": {},
                 "examples": {},
             }
