@@ -48,7 +48,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """``make test`` leaves the long scenarios to ``make soak``, which runs nothing else."""
+    """``make test`` leaves the long scenarios to ``make soak``, which runs nothing else; the
+    longest group runs first."""
     soak = config.getoption("--soak")
     chosen: list[pytest.Item] = []
     left: list[pytest.Item] = []
@@ -56,7 +57,22 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         (chosen if (item.get_closest_marker("soak") is not None) == soak else left).append(item)
     if left:
         config.hook.pytest_deselected(items=left)
-        items[:] = chosen
+    # The longest group that one worker must run alone goes first (the installed kit's: a
+    # wheel, a virtualenv, the console scripts), so the other worker takes the rest meanwhile
+    # instead of waiting for it at the end.
+    chosen.sort(key=lambda item: 0 if _group(item) == LONGEST_GROUP else 1)
+    items[:] = chosen
+
+
+LONGEST_GROUP = "installed-kit"
+
+
+def _group(item: pytest.Item) -> str | None:
+    marker = item.get_closest_marker("xdist_group")
+    if marker is None:
+        return None
+    name = marker.args[0] if marker.args else marker.kwargs.get("name")
+    return str(name) if name is not None else None
 
 
 @pytest.fixture(scope="session")
