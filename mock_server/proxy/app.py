@@ -26,6 +26,7 @@ from mock_server.control.journal import JournalMiddleware, page_beside
 from mock_server.exchange import current as current_exchange
 from mock_server.exchange import exchange
 from mock_server.lifespan import lifespan_of
+from mock_server.proxy.asking import ask
 from mock_server.proxy.checks import REQUEST, ResponseChecks, Violation, header_value
 from mock_server.proxy.forwarding import DECODED_HEADER, Answer, Forwarder, kept, problem
 from mock_server.proxy.judging import RequestJudge
@@ -142,9 +143,7 @@ class Forwarding:
             if judgement.refusal is not None:
                 violations.append(Violation("request", "request", REQUEST, judgement.refusal))
                 if self.contract.strict:  # as the mock answers it, never forwarded
-                    refused = kept(
-                        [(k.decode("latin-1"), v.decode("latin-1")) for k, v in judgement.headers]
-                    )
+                    refused = kept(judgement.headers)
                     self._record(judgement.operation, violations)
                     said = current_exchange()
                     if said is not None:  # refused by the contract: the target never saw it
@@ -184,43 +183,21 @@ class Forwarding:
     async def _from_the_mock(self, scope: Scope, body: bytes) -> Answer:
         """The embedded mock's answer to the request (the target answered 501 or 405: it does
         not implement the operation), marked as the mock's."""
-        assert self.mock is not None
-        pending = [{"type": "http.request", "body": body, "more_body": False}]
-
-        async def receive() -> Message:
-            return pending.pop() if pending else {"type": "http.disconnect"}
-
-        status, headers, parts = 500, [], []
-
-        async def send(message: Message) -> None:
-            nonlocal status, headers
-            if message["type"] == "http.response.start":
-                status = message["status"]
-                headers = [
-                    (k.decode("latin-1"), v.decode("latin-1"))
-                    for k, v in message.get("headers", [])
-                ]
-            elif message["type"] == "http.response.body":
-                parts.append(message.get("body", b""))
-
+        assert self.mock is not None and self.fallback_authorization is not None
         asked = [(k, v) for k, v in scope["headers"] if k.lower() != b"authorization"]
-        assert self.fallback_authorization is not None
         asked.append((b"authorization", self.fallback_authorization.encode("latin-1")))
         said = current_exchange()
         if said is not None:
             said.answered_by = "mock"
-        # An exchange of its own: what the mock notes of it is not the proxy's exchange.
-        inner_scope = {**scope, "headers": asked, "extensions": {}}
-        with exchange(inner_scope) as inner:
-            await self.mock.asgi(inner_scope, receive, send)
+        answer, inner = await ask(self.mock.asgi, {**scope, "headers": asked}, body)
         if inner.connection_fault is not None:  # set through the control API on the mock inside
             return problem(
                 502,
                 "Bad Gateway",
                 f"the mock inside is set to fault the connection ({inner.connection_fault})",
             )
-        headers = [(n, v) for n, v in kept(headers)] + [(FALLBACK_HEADER, "mock")]
-        return Answer(status, headers, b"".join(parts), from_target=False)
+        headers = [*kept(answer.headers), (FALLBACK_HEADER, "mock")]
+        return Answer(answer.status, headers, answer.body, from_target=False)
 
     def _record(
         self,

@@ -21,13 +21,13 @@ from connexion.middleware.response_validation import ResponseValidationMiddlewar
 from connexion.options import SwaggerUIOptions
 from connexion.resolver import Resolver
 from starlette.exceptions import HTTPException
-from starlette.types import Message, Scope
+from starlette.types import Scope
 
 from mock_server.connexion_adapter import security_map, validator_map
 from mock_server.contract_facts import ContractFacts
 from mock_server.errors import AllowedMethods, ErrorRouter
-from mock_server.exchange import exchange
 from mock_server.json_codec import JSONIFIER
+from mock_server.proxy.asking import ask
 from mock_server.spec import Contract
 
 VALID = 299  # the judge's "nothing to say": never a status a contract answers with
@@ -39,7 +39,7 @@ class Judgement:
     operation: str | None  # the contract's operationId the request was routed to
     refusal: str | None = None  # why the mock would refuse it; None when it keeps to the contract
     status: int = VALID  # the mock's answer to it, when refused (in the vendor's error shape)
-    headers: list[tuple[bytes, bytes]] = field(default_factory=list)
+    headers: list[tuple[str, str]] = field(default_factory=list)
     body: bytes = b""
 
 
@@ -78,27 +78,11 @@ class RequestJudge:
 
     async def judge(self, scope: Scope, body: bytes) -> Judgement:
         """Judge the request ``scope`` with ``body`` (neither is changed)."""
-        pending = [{"type": "http.request", "body": body, "more_body": False}]
-
-        async def receive() -> Message:
-            return pending.pop() if pending else {"type": "http.disconnect"}
-
-        answer = Judgement(operation=None)
-
-        async def send(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                answer.status = message["status"]
-                answer.headers = list(message.get("headers", []))
-            elif message["type"] == "http.response.body":
-                answer.body += message.get("body", b"")
-
-        copied = {**scope, "extensions": {}}  # the judge's routing, not the proxy's scope
-        with exchange(copied) as judged:
-            await self.app(copied, receive, send)
-        answer.operation = judged.operation
-        if answer.status != VALID:
-            answer.refusal = judged.refused or f"the mock answers {answer.status}"
-        return answer
+        answer, judged = await ask(self.app, scope, body)
+        if answer.status == VALID:
+            return Judgement(judged.operation)
+        refusal = judged.refused or f"the mock answers {answer.status}"
+        return Judgement(judged.operation, refusal, answer.status, answer.headers, answer.body)
 
 
 def _valid(operation_id: str) -> Any:
