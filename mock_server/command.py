@@ -364,6 +364,16 @@ MIN_JOURNAL_MB = 0.1  # room for a few entries with large bodies
 TEXT_FORMAT = "%(levelname)s:     %(message)s"
 
 
+def _access_fields(record: logging.LogRecord) -> dict[str, Any] | None:
+    """An access log line's request, as uvicorn gives it (client, method, path, HTTP version,
+    status); None for any other record."""
+    arguments = record.args if isinstance(record.args, tuple) else ()
+    if record.name != "uvicorn.access" or len(arguments) != 5:
+        return None
+    client, method, path, version, status = arguments
+    return {"client": client, "method": method, "path": path, "http": version, "status": status}
+
+
 class JsonLines(logging.Formatter):
     """A log record as one JSON object; an access line with its request's fields."""
 
@@ -376,10 +386,7 @@ class JsonLines(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
-        arguments = record.args if isinstance(record.args, tuple) else ()
-        if record.name == "uvicorn.access" and len(arguments) == 5:
-            client, method, path, version, status = arguments
-            line.update(client=client, method=method, path=path, http=version, status=status)
+        line.update(_access_fields(record) or {})
         if record.exc_info:
             line["exception"] = self.formatException(record.exc_info)
         return json.dumps(line, default=str)
@@ -409,8 +416,8 @@ def configure_logging(level: str, form: str, refusals_at_debug: bool = True) -> 
 def _refused_credentials_unlogged(record: logging.LogRecord) -> bool:
     """The access log leaves out 401s above debug: a conformance run sends hundreds of requests
     without credentials on purpose. The journal keeps each, with the reason."""
-    arguments = record.args if isinstance(record.args, tuple) else ()
-    return not (len(arguments) == 5 and arguments[4] == 401)
+    fields = _access_fields(record)
+    return fields is None or fields["status"] != 401
 
 
 def serving_options(args: argparse.Namespace, app: MockApp) -> dict[str, Any]:
