@@ -266,6 +266,7 @@ def test_the_console_script_serves_the_mock_and_its_contracts_from_any_directory
             f"{root}/v3",
             "--port",
             str(proxy_port),
+            *("--fallback", "mock", "--journal-size", "10"),
         ]
         with process_group(forwarding, kit, kit.elsewhere, proxy_log):
             wait_for(f"{proxy}/__mock__/proxy/report", proxy_log)
@@ -281,6 +282,10 @@ def test_the_console_script_serves_the_mock_and_its_contracts_from_any_directory
                 "violations": {},
                 "examples": {},
             }
+            (journaled,) = httpx.get(f"{proxy}/__mock__/requests").json()["requests"]
+            assert (journaled["operation"], journaled["answered_by"]) == ("listAccounts", "target")
+            assert httpx.get(f"{proxy}/__mock__/").status_code == 200  # the proxy's dashboard
+    assert "the mock (demo data)" in proxy_log.read_text()  # --fallback mock, as the banner says
     assert f"Dashboard: {root}/__mock__/" in log.read_text()
     assert "Traceback" not in log.read_text() + proxy_log.read_text()
 
