@@ -40,6 +40,7 @@ from mock_server.control.handlers import CONTROL_PATH, ControlHandlers
 from mock_server.control.health import Probes, probe_routes
 from mock_server.control.journal import DEFAULT_BYTES, Journal, JournalMiddleware
 from mock_server.control.lifecycle import AutoLifecycle
+from mock_server.control.state import read_state_file
 from mock_server.domain import TableError
 from mock_server.errors import AllowedMethods, ErrorRouter
 from mock_server.fixtures import DEMO_FIXTURES, read_fixtures
@@ -82,6 +83,7 @@ class MockConfig:
     credentials: Mapping[str, Credentials] = field(default_factory=dict)
     demo: bool = True
     seed_files: tuple[Path, ...] = ()
+    start_state: Path | None = None  # --state: a whole state document to start on instead
     control: bool = True
     validate_responses: bool = False  # on in our tests; off when serving, for speed
     store: str = "memory"
@@ -151,7 +153,8 @@ def build_app(config: MockConfig | None = None, store: Store | None = None) -> M
     apis = vendor_apis(config.credentials_for, config.clock)
     # Read every fixtures file up front, so a bad --seed file stops start-up, not a reset.
     paths = ([DEMO_FIXTURES] if config.demo else []) + list(config.seed_files)
-    states = StateService(apis, [read_fixtures(path) for path in paths])
+    start_records = read_state_file(config.start_state) if config.start_state else []
+    states = StateService(apis, [read_fixtures(path) for path in paths], start_records)
     backend = store_backend(config.store)
     default = Session(None, states.opened(store or backend.open()))
     sessions: Sessions[Session] = Sessions(

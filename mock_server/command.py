@@ -80,6 +80,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
             " formerly --seed"
         ),
     )
+    parser.add_argument(
+        "--state",
+        metavar="FILE",
+        type=Path,
+        help="start on this whole state (a file of GET /__mock__/state, or one `refund-mock"
+        " proxy --record` wrote) instead of the demo data: each session starts on it, and a"
+        " reset returns to it",
+    )
     for vendor in VENDORS:
         options = vendor.credentials
         parser.add_argument(
@@ -261,6 +269,8 @@ def config_from(args: argparse.Namespace) -> MockConfig:
             credentials[vendor.name] = vendor.credentials.parse(given)
     if not 1 <= args.port <= 65535:
         raise ValueError(f"--port must be 1-65535, not {args.port}")
+    if args.state is not None and args.seed:
+        raise ValueError("--state is a whole state: give it without --start-data")
     if args.workers < 1:
         raise ValueError("--workers must be at least 1")
     if args.workers > 1 and not store_backend(args.store).shared:
@@ -295,8 +305,9 @@ def config_from(args: argparse.Namespace) -> MockConfig:
         journal_size=args.journal_size,
         journal_max_mb=args.journal_max_mb,
         credentials=credentials,
-        demo=not args.no_demo,
+        demo=not args.no_demo and args.state is None,
         seed_files=tuple(args.seed),
+        start_state=args.state,
         control=not args.no_control,
         validate_responses=args.validate_responses,
         store=args.store,
@@ -525,6 +536,8 @@ def banner(app: MockApp, config: MockConfig, host: str, port: int) -> str:
         hint = "  (add #token=YOUR_TOKEN to the address)" if config.control_token else ""
         lines.append(f"  Dashboard: {root}{CONTROL_PATH}/{hint}")
         lines.append(f"  Control API: {root}{CONTROL_PATH}/health")
+    if config.start_state is not None:
+        lines.append(f"  Started on the state in {config.start_state} (a reset returns to it)")
     lines.append(f"  Store: {app.backend.described()}")
     lines.append(f"  Probes: {root}{CONTROL_PATH}{LIVE_PATH}, {root}{CONTROL_PATH}{READY_PATH}")
     return "\n".join(lines)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import functools
 import importlib
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,7 +19,7 @@ from mock_server.error_kinds import Common, ControlKind, ErrorKind
 from mock_server.json_types import Json
 from mock_server.registry import VENDORS
 from mock_server.spec import Contract, load_contract
-from mock_server.store import Store, Transaction
+from mock_server.store import Store, Stored, Transaction
 from mock_server.vendor import Handler, Vendor, VendorRuntime
 
 
@@ -141,9 +141,15 @@ class StateService:
     """What the mock does to a session's whole state, across every vendor: open it, seed it,
     reset it, count it."""
 
-    def __init__(self, apis: Mapping[str, VendorApi], start_fixtures: list[Json]) -> None:
+    def __init__(
+        self,
+        apis: Mapping[str, VendorApi],
+        start_fixtures: list[Json],
+        start_records: Sequence[Stored] = (),
+    ) -> None:
         self.vendors = {name: api.runtime for name, api in apis.items()}
         self.start_fixtures = start_fixtures
+        self.start_records = start_records  # --state: a whole state, checked as an import
 
     def opened(self, store: Store) -> Store:
         """``store`` ready to serve: its listings declared and, if it is empty, the start
@@ -184,5 +190,7 @@ class StateService:
         }
 
     def _seed_start_fixtures(self, tx: Transaction) -> None:
+        for stored in self.start_records:
+            tx.add(stored.kind, stored.key, stored.record, stored.owners)
         for fixtures in self.start_fixtures:
             self._seed_in(tx, fixtures)

@@ -15,12 +15,15 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from mock_server.auth import Credentials
 from mock_server.error_kinds import ErrorKind
 from mock_server.json_types import Json
 from mock_server.store import Listing, Store, Transaction
+
+if TYPE_CHECKING:  # the suite reads the registry: it loads no wire shapes
+    from mock_server.reading import Reading, Seen
 
 # An operation's handler: called with the request's session (``mock_server.sessions.Session``)
 # and the request's parameters by name; answers (body, status[, headers]).
@@ -59,6 +62,15 @@ class VendorRuntime(Protocol):
     def advance_due(self, store: Store, cutoff: datetime) -> int:
         """``--lifecycle auto``: move each resource unchanged since ``cutoff`` one step along
         its lifecycle; how many moved (0 for an API without lifecycles)."""
+
+    @property
+    def readings(self) -> Mapping[str, Reading]:
+        """How each kind it stores is read back from an answer (the proxy's ``--record``), by
+        the name of the contract schema that writes it."""
+
+    def completed(self, seen: Seen) -> None:
+        """Fill in, in ``seen``, the fields no single answer says (worked out from the other
+        records seen); a record it cannot complete is left lacking them."""
 
 
 @dataclass(frozen=True)

@@ -19,10 +19,11 @@ import operator
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from mock_server.json_types import Json
-from mock_server.money import json_number
+from mock_server.money import decimal_from_json, json_number
 from mock_server.spec import Contract, resolved, schema
 
 Getter = Callable[[Any], Any]
@@ -34,6 +35,9 @@ class WireShape:
     # (property, how to read it from the model, how to write it, left out when None); a
     # property the caller embeds has no reader
     steps: tuple[tuple[str, Getter | None, Callable[[Any], Any] | None, bool], ...]
+    # (property, the model field it writes, how its JSON becomes the field's value): what an
+    # answer written by this shape tells of a model, read back by the proxy's recorder
+    fields: tuple[tuple[str, str, Callable[[Any], Any] | None], ...] = ()
 
     def write(self, model: Any, **embedded: Any) -> Json:
         """``model`` as the schema writes it; ``embedded`` gives the embedded properties."""
@@ -45,6 +49,17 @@ class WireShape:
             elif not optional:
                 body[name] = None
         return body
+
+    def read(self, body: Json) -> Json:
+        """The model fields ``body`` (an object this shape writes) holds, as the model types
+        them: what is not in it (a computed URI, an embedded object) is not read. Numbers
+        should come parsed as Decimal (``json.loads(..., parse_float=Decimal)``) to stay exact."""
+        read: Json = {}
+        for name, attribute, parse in self.fields:
+            if name in body:
+                value = body[name]
+                read[attribute] = value if value is None or parse is None else parse(value)
+        return read
 
 
 def wire_shape(
@@ -67,8 +82,10 @@ def wire_shape(
     attributes = {field.name for field in dataclasses.fields(model)} | {
         name for name in dir(model) if isinstance(getattr(model, name, None), property)
     }
+    model_fields = {field.name for field in dataclasses.fields(model)}
     required = set(target.get("required", ()))
     steps = []
+    fields = []
     for name, definition in target["properties"].items():
         definition = resolved(contract, definition)
         read: Getter | None
@@ -84,10 +101,12 @@ def wire_shape(
                     " add the attribute, or name it in renamed or computed"
                 )
             read = _attribute(attribute)
+            if attribute in model_fields and not _secret(definition):
+                fields.append((name, attribute, _reader(definition)))
         optional = name not in required and not definition.get("nullable", False)
         as_is = name in computed or name in embedded  # already what the wire holds
         steps.append((name, read, None if as_is else _writer(definition, timestamp), optional))
-    return WireShape(schema_name, tuple(steps))
+    return WireShape(schema_name, tuple(steps), tuple(fields))
 
 
 def _attribute(name: str) -> Getter:
@@ -101,3 +120,21 @@ def _writer(definition: Json, timestamp: Callable[[datetime], str]) -> Callable[
     if definition.get("format") == "date-time":
         return timestamp
     return None
+
+
+def _secret(definition: Json) -> bool:
+    """A property the contract marks secret: never read back from an answer."""
+    return definition.get("format") == "password" or bool(definition.get("writeOnly"))
+
+
+def _reader(definition: Json) -> Callable[[Any], Any] | None:
+    """How the property's JSON becomes the model's value (None: as it is)."""
+    if definition.get("type") == "number":
+        return _exact
+    if definition.get("format") == "date-time":
+        return datetime.fromisoformat
+    return None
+
+
+def _exact(number: Any) -> Decimal:
+    return number if isinstance(number, Decimal) else decimal_from_json(number)

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +36,7 @@ from mock_server.lifespan import lifespan_of
 from mock_server.marqeta.vendor import DEMO_PASSWORD, DEMO_USER
 from mock_server.proxy.app import Contracted, proxy_app
 from mock_server.proxy.forwarding import Forwarder, Target, basic_authorization
+from mock_server.proxy.recording import Recording
 from mock_server.proxy.report import ProxyReport
 from mock_server.registry import control_contract, vendor
 from mock_server.spec import CONTRACTS_DIR, CONTROL_CONTRACT, Contract, load_contract
@@ -56,6 +57,17 @@ class SettableClock:
 
     def now(self) -> datetime:
         return self.pinned or datetime.now(UTC)
+
+
+class TickingClock:
+    """A second later at each reading, from a fixed moment: no two records share a time."""
+
+    def __init__(self, start: datetime = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)) -> None:
+        self.moment = start
+
+    def now(self) -> datetime:
+        self.moment += timedelta(seconds=1)
+        return self.moment
 
 
 class RecordedSleeps:
@@ -385,9 +397,12 @@ def defective_target() -> Starlette:
 
 
 @contextmanager
-def with_mock(target_url: str, fallback: bool = False, api: str = "marqeta") -> Iterator[str]:
+def with_mock(
+    target_url: str, fallback: bool = False, api: str = "marqeta", record: Path | None = None
+) -> Iterator[str]:
     """The proxy of ``api`` as the command builds it: a mock inside for its dashboard, journal
-    and control API, and (``fallback``) for what the target does not implement."""
+    and control API, and (``fallback``) for what the target does not implement; ``record``:
+    the recording's file, written when the proxy stops."""
     served = vendor(api)
     contract = load_contract(served.contract_file)
     mock = build_app(MockConfig(journal_requests=False))
@@ -399,6 +414,7 @@ def with_mock(target_url: str, fallback: bool = False, api: str = "marqeta") -> 
         ProxyReport(api, target_url),
         mock=mock,
         fallback_authorization=basic_authorization(*demo) if fallback else None,
+        recording=Recording(mock.apis[api], record) if record is not None else None,
     )
     with serve_app(app) as root:
         yield root

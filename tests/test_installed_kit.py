@@ -266,7 +266,7 @@ def test_the_console_script_serves_the_mock_and_its_contracts_from_any_directory
             f"{root}/v3",
             "--port",
             str(proxy_port),
-            *("--fallback", "mock", "--journal-size", "10"),
+            *("--fallback", "mock", "--journal-size", "10", "--record", "recorded.json"),
         ]
         with process_group(forwarding, kit, kit.elsewhere, proxy_log):
             wait_for(f"{proxy}/__mock__/proxy/report", proxy_log)
@@ -288,6 +288,15 @@ def test_the_console_script_serves_the_mock_and_its_contracts_from_any_directory
     assert "the mock (demo data)" in proxy_log.read_text()  # --fallback mock, as the banner says
     assert f"Dashboard: {root}/__mock__/" in log.read_text()
     assert "Traceback" not in log.read_text() + proxy_log.read_text()
+    # What the proxy recorded (written as it stopped) is a state the mock starts on.
+    replayed = kit.elsewhere / "refund-mock-recorded.log"
+    port = free_port()
+    on_it = [kit.bin("refund-mock"), "--state", "recorded.json", "--port", str(port)]
+    with process_group(on_it, kit, kit.elsewhere, replayed):
+        wait_for(f"http://127.0.0.1:{port}/__mock__/health", replayed)
+        again = httpx.get(f"http://127.0.0.1:{port}/v3/accounts", auth=DEMO_AUTH)
+        assert again.json() == through.json()
+    assert "Started on the state in recorded.json" in replayed.read_text()
 
 
 def test_the_postgresql_store_needs_its_extra_and_says_so(kit, postgres):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -67,3 +69,18 @@ def test_a_schema_property_no_model_attribute_supplies_is_an_error_at_start_up()
 
     with pytest.raises(LookupError, match="account_token"):
         wire_shape(MARQETA, "AccountRefundResponse", Incomplete, format_timestamp, TIMES)
+
+
+def test_an_answer_reads_back_into_the_models_fields_exact_and_aware():
+    written = json.loads(json.dumps(MarqetaShapes(MARQETA).refund.write(_refund())))
+    read = MarqetaShapes(MARQETA).refund.read(written)
+    assert read["amount"] == Decimal("12.3") and read["created_at"] == WHEN.replace(microsecond=0)
+    assert "description" not in read  # left out of the answer: not read as anything
+
+
+def test_a_property_the_contract_marks_secret_is_never_read_back():
+    contract = copy.deepcopy(MARQETA)
+    properties = contract["components"]["schemas"]["AccountRefundResponse"]["properties"]
+    properties["description"] = {"type": "string", "format": "password"}
+    shape = wire_shape(contract, "AccountRefundResponse", Refund, format_timestamp, TIMES)
+    assert "description" not in shape.read(shape.write(_refund(description="hunter2")))

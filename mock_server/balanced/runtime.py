@@ -8,9 +8,19 @@ from datetime import datetime
 
 from mock_server.balanced import control
 from mock_server.balanced.handlers import BalancedHandlers, BalancedShapes
-from mock_server.balanced.service import LISTINGS, BalancedService, Policy
+from mock_server.balanced.models import ACCOUNT, DEBIT, MARKETPLACE, REFUND
+from mock_server.balanced.service import (
+    LISTINGS,
+    BalancedService,
+    Policy,
+    account_owners,
+    debit_owners,
+    refund_owners,
+)
+from mock_server.balanced.uris import ids_in
 from mock_server.clock import Clock
 from mock_server.json_types import Json
+from mock_server.reading import Fields, Reading, Seen
 from mock_server.spec import Contract
 from mock_server.store import Store, Transaction
 
@@ -21,6 +31,7 @@ class BalancedRuntime:
     def __init__(self, clock: Clock, contract: Contract) -> None:
         self.service = BalancedService(clock, Policy.from_contract(contract))
         shapes = BalancedShapes(contract)
+        self.readings = readings(shapes)
         self.operations = BalancedHandlers(self.service, shapes).operations()
         self.control_operations = control.BalancedControl(self.service, shapes).operations()
         self.listings = LISTINGS
@@ -39,6 +50,76 @@ class BalancedRuntime:
 
     def advance_due(self, store: Store, cutoff: datetime) -> int:
         return 0  # debits and refunds are final when made
+
+    def completed(self, seen: Seen) -> None:
+        """A debit's refunded total and reversed fee are its refunds' (those seen); an
+        account's card is the one its debits were drawn from."""
+        refunds = [fields for (kind, _), fields in seen.items() if kind == REFUND]
+        cards: dict[str, str] = {}
+        for (kind, key), fields in seen.items():
+            if kind != DEBIT:
+                continue
+            its = [refund for refund in refunds if refund.get("debit_id") == key]
+            fields["refunded"] = sum(refund.get("amount") or 0 for refund in its)
+            fields["fee_reversed"] = -sum(refund.get("fee") or 0 for refund in its)
+            if "card_id" in fields and "account_id" in fields:
+                cards[fields["account_id"]] = fields["card_id"]
+        for (kind, key), fields in seen.items():
+            if kind == ACCOUNT:
+                # No debit seen: a card of its own, as the mock gives each account one.
+                fields.setdefault("card_id", cards.get(key, f"CC{key.removeprefix('AC')}"))
+
+
+def readings(shapes: BalancedShapes) -> dict[str, Reading]:
+    """Each kind as its answers show it: the ids its fields hold are in its URIs (and a
+    refund's in the account and debit it embeds); owned as the service adds it."""
+
+    def account_links(body: Json) -> Fields:
+        return {"marketplace_id": ids_in(body["uri"])["marketplaces"]}
+
+    def debit_links(body: Json) -> Fields:
+        account = ids_in(body["account_uri"])
+        return {
+            "marketplace_id": account["marketplaces"],
+            "account_id": account["accounts"],
+            "hold_id": ids_in(body["hold_uri"])["holds"],
+            "card_id": ids_in(body["source_uri"])["cards"],
+        }
+
+    def refund_links(body: Json) -> Fields:
+        return {
+            "marketplace_id": ids_in(body["uri"])["marketplaces"],
+            "account_id": body["account"]["id"],
+            "debit_id": body["debit"]["id"],
+        }
+
+    kinds = (
+        Reading(MARKETPLACE, shapes.marketplace, "id"),
+        Reading(
+            ACCOUNT,
+            shapes.account,
+            "id",
+            linked=account_links,
+            owners=lambda fields: account_owners(fields["marketplace_id"]),
+        ),
+        Reading(
+            DEBIT,
+            shapes.debit,
+            "id",
+            linked=debit_links,
+            owners=lambda fields: debit_owners(fields["marketplace_id"], fields["account_id"]),
+        ),
+        Reading(
+            REFUND,
+            shapes.refund,
+            "id",
+            linked=refund_links,
+            owners=lambda fields: refund_owners(
+                fields["marketplace_id"], fields["account_id"], fields["debit_id"]
+            ),
+        ),
+    )
+    return {reading.shape.schema_name: reading for reading in kinds}
 
 
 def build(clock: Clock, contract: Contract) -> BalancedRuntime:

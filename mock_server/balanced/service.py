@@ -53,6 +53,21 @@ def _of_debit(debit_id: str) -> str:
     return f"debit:{debit_id}"
 
 
+# The owners each kind is listed under (what its pages are the pages of) -------------------
+
+
+def account_owners(marketplace_id: str) -> tuple[str, ...]:
+    return (_in_marketplace(marketplace_id),)
+
+
+def debit_owners(marketplace_id: str, account_id: str) -> tuple[str, ...]:
+    return (_in_marketplace(marketplace_id), _of_account(account_id))
+
+
+def refund_owners(marketplace_id: str, account_id: str, debit_id: str) -> tuple[str, ...]:
+    return (_in_marketplace(marketplace_id), _of_account(account_id), _of_debit(debit_id))
+
+
 @dataclass(frozen=True)
 class Policy:
     """What the contract decides about debits, read once at start-up."""
@@ -178,7 +193,7 @@ class BalancedService:
             ACCOUNT,
             account.id,
             account,
-            owners=(_in_marketplace(marketplace_id),),
+            owners=account_owners(marketplace_id),
             taken=SEEDED_TWICE,
         )
         return account
@@ -210,7 +225,7 @@ class BalancedService:
             fee_reversed=0,
             status=new.status,
         )
-        owners = (_in_marketplace(marketplace_id), _of_account(account_id))
+        owners = debit_owners(marketplace_id, account_id)
         add_new(tx, DEBIT, debit.id, debit, owners=owners, taken=SEEDED_TWICE)
         if debit.status == self.policy.refundable_status:
             self._add_to_escrow(tx, marketplace, debit.amount)
@@ -418,11 +433,7 @@ class BalancedService:
             meta=dict(new.meta),
             created_at=self.clock.now(),
         )
-        owners = (
-            _in_marketplace(debit.marketplace_id),
-            _of_account(debit.account_id),
-            _of_debit(debit.id),
-        )
+        owners = refund_owners(debit.marketplace_id, debit.account_id, debit.id)
         add_new(tx, REFUND, refund.id, refund, owners=owners, taken=Common.INTERNAL_ERROR)
         refunded = replace(
             debit, refunded=debit.refunded + amount, fee_reversed=debit.fee_reversed - fee

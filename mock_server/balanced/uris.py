@@ -43,6 +43,13 @@ def parse_debit(uri: str) -> tuple[str, str] | None:
     return (match["marketplace"], match["debit"]) if match else None
 
 
+def ids_in(uri: str) -> dict[str, str]:
+    """The ids a v1 URI names, by collection: ``/v1/marketplaces/MP/debits/WD`` is
+    ``{"marketplaces": "MP", "debits": "WD"}``."""
+    parts = uri.split("?")[0].strip("/").split("/")[1:]  # below /v1
+    return dict(zip(parts[::2], parts[1::2], strict=False))
+
+
 def page_links(path: str, offset: int, limit: int, total: int) -> dict[str, str | None]:
     """The list envelope's links; each is a page of ``path`` that can be fetched, or None."""
 

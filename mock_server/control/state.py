@@ -15,6 +15,7 @@ import typing
 from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
+from pathlib import Path
 from types import NoneType, UnionType
 from typing import Any
 
@@ -36,11 +37,7 @@ KEY_FIELDS = ("token", "id")  # the field a record's key repeats, whichever its 
 
 
 def export_state(store: Store) -> dict[str, Any]:
-    return {
-        "format": FORMAT,
-        "version": VERSION,
-        "records": [dataclasses.asdict(stored) for stored in store.export()],
-    }
+    return state_document(store.export())
 
 
 def import_state(store: Store, document: dict[str, Any]) -> int:
@@ -50,6 +47,17 @@ def import_state(store: Store, document: dict[str, Any]) -> int:
     field of its model's type (finite amounts and integers within the contracts' bounds, aware
     times), its key its token, listed under at least one owner, and every record it names
     present. Nothing changes unless all of them pass."""
+    records = checked_state(document)
+    try:
+        store.replace_all(records)
+    except KeyExistsError as exc:
+        raise DomainError(Common.INVALID_REQUEST, f"records: {exc}") from exc
+    return len(records)
+
+
+def checked_state(document: dict[str, Any]) -> list[Stored]:
+    """The records of a state document, each checked as ``import_state`` checks them; the
+    first that fails is a ``DomainError`` saying where and why."""
     if document.get("format") != FORMAT or document.get("version") != VERSION:
         raise DomainError(
             Common.INVALID_REQUEST, f"A state document has format {FORMAT!r} and version {VERSION}"
@@ -59,11 +67,31 @@ def import_state(store: Store, document: dict[str, Any]) -> int:
         raise DomainError(Common.INVALID_REQUEST, "records: a list of records")
     records = [_checked(number, entry) for number, entry in enumerate(entries)]
     _check_references(records)
+    return records
+
+
+def read_state_file(path: Path) -> list[Stored]:
+    """The records of a state file (``refund-mock --state``, a ``proxy --record`` file), as an
+    import checks them; a ValueError saying where and why when it is not one."""
     try:
-        store.replace_all(records)
-    except KeyExistsError as exc:
-        raise DomainError(Common.INVALID_REQUEST, f"records: {exc}") from exc
-    return len(records)
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise ValueError(f"cannot read the state file {path}: {exc}") from None
+    if not isinstance(document, dict):
+        raise ValueError(f"{path}: not a state document (a JSON object)")
+    try:
+        return checked_state(document)
+    except DomainError as exc:
+        raise ValueError(f"{path}: {exc.message}") from None
+
+
+def state_document(records: list[Stored]) -> dict[str, Any]:
+    """``records`` as a state document (what ``GET /__mock__/state`` answers)."""
+    return {
+        "format": FORMAT,
+        "version": VERSION,
+        "records": [dataclasses.asdict(stored) for stored in records],
+    }
 
 
 def _checked(number: int, entry: Any) -> Stored:

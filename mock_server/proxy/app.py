@@ -30,6 +30,7 @@ from mock_server.proxy.asking import ask
 from mock_server.proxy.checks import REQUEST, ResponseChecks, Violation, header_value
 from mock_server.proxy.forwarding import DECODED_HEADER, Answer, Forwarder, kept, problem
 from mock_server.proxy.judging import RequestJudge
+from mock_server.proxy.recording import Recording
 from mock_server.proxy.report import ProxyReport
 from mock_server.spec import Contract
 
@@ -69,6 +70,7 @@ class Forwarding:
         junit_xml: Path | None = None,
         mock: MockApp | None = None,
         fallback_authorization: str | None = None,
+        recording: Recording | None = None,
     ) -> None:
         # Longest first: /v3/credit/... must not be taken for /v3 + /credit/...
         self.base_paths = sorted(base_paths, key=len, reverse=True)
@@ -80,6 +82,7 @@ class Forwarding:
         # With it, the mock answers what the target does not implement, as a client it trusts:
         # the target, not the mock, judges the app's credentials.
         self.fallback_authorization = fallback_authorization if mock is not None else None
+        self.recording = recording  # written at shutdown
         self._api: ASGIApp = (
             JournalMiddleware(self._forwarded, mock.journal, self.base_paths)
             if mock is not None and mock.journal.size > 0
@@ -178,6 +181,17 @@ class Forwarding:
                 )
         if judgement is not None:
             self._record(operation, violations, answered, fell_back)
+        recorded = (
+            self.recording is not None
+            and operation is not None
+            and answered
+            and not fell_back  # the mock's demo data, not the target's
+            and not violations
+            and 200 <= answer.status < 300
+        )
+        if recorded:
+            assert self.recording is not None and operation is not None
+            self.recording.saw(operation, answer.status, answer.body)
         return _marked(answer, violations)
 
     async def _from_the_mock(self, scope: Scope, body: bytes) -> Answer:
@@ -238,6 +252,8 @@ class Forwarding:
                     await self.forwarder.close()
                     if self.junit_xml is not None and self.report is not None:
                         self.junit_xml.write_text(self.report.junit(), encoding="utf-8")
+                    if self.recording is not None:
+                        self.recording.write()
                     break
         await send({"type": "lifespan.shutdown.complete"})
 
@@ -250,12 +266,20 @@ def proxy_app(
     junit_xml: Path | None = None,
     mock: MockApp | None = None,
     fallback_authorization: str | None = None,
+    recording: Recording | None = None,
 ) -> ASGIApp:
     """The proxy, open to browser apps on any origin (as the mock is), which may read the
     headers the proxy adds."""
     return CORSMiddleware(
         Forwarding(
-            base_paths, forwarder, contract, report, junit_xml, mock, fallback_authorization
+            base_paths,
+            forwarder,
+            contract,
+            report,
+            junit_xml,
+            mock,
+            fallback_authorization,
+            recording,
         ),
         allow_origins=["*"],
         allow_methods=["*"],

@@ -17,6 +17,7 @@ from mock_server.command import LOG_LEVELS, CannotListen, configure_logging, lis
 from mock_server.control.handlers import CONTROL_PATH
 from mock_server.proxy.app import REPORT_PATH, Contracted, proxy_app
 from mock_server.proxy.forwarding import Forwarder, Target, basic_authorization
+from mock_server.proxy.recording import Recording
 from mock_server.proxy.report import ProxyReport
 from mock_server.registry import VENDORS
 from mock_server.spec import load_contract
@@ -91,6 +92,14 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         help="at shutdown, write the report (GET /__mock__/proxy/report) as JUnit: a test case"
         " per operation, failed when any of its exchanges broke the contract",
     )
+    parser.add_argument(
+        "--record",
+        type=Path,
+        metavar="FILE",
+        help="at shutdown, write what the target's contract-valid successful answers showed as"
+        " the mock's state (the format of GET /__mock__/state): refund-mock --state FILE starts"
+        " on it",
+    )
     parser.add_argument("--log-level", choices=LOG_LEVELS, default="info")
     return parser.parse_args(argv)
 
@@ -112,11 +121,12 @@ def main(argv: list[str] | None = None) -> int:
     configure_logging(args.log_level, "text", refusals_at_debug=False)
     try:
         target = target_of(args)
-        if args.junit_xml is not None:  # found out now, not when the report is to be written
-            try:
-                args.junit_xml.touch()
-            except OSError as exc:
-                raise ValueError(f"--junit-xml {args.junit_xml}: {exc.strerror}") from None
+        for option, path in (("--junit-xml", args.junit_xml), ("--record", args.record)):
+            if path is not None:  # found out now, not when it is to be written
+                try:
+                    path.touch()
+                except OSError as exc:
+                    raise ValueError(f"{option} {path}: {exc.strerror}") from None
         listening = listen(args.host, args.port)
     except (ValueError, CannotListen) as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
@@ -136,6 +146,7 @@ def main(argv: list[str] | None = None) -> int:
         args.junit_xml,
         mock,
         basic_authorization(demo_user, demo_password) if args.fallback == "mock" else None,
+        Recording(mock.apis[args.api], args.record) if args.record is not None else None,
     )
     root = f"http://{args.host}:{args.port}"
     mode = (
@@ -147,6 +158,8 @@ def main(argv: list[str] | None = None) -> int:
     lines += [f"  {root}{path} -> {target.url}" for path in base_paths]
     if args.fallback == "mock":
         lines.append("  what the target answers 501 or 405 is answered by the mock (demo data)")
+    if args.record is not None:
+        lines.append(f"  recording the target's answers to {args.record} (written when stopped)")
     lines.append(f"  report: {root}{REPORT_PATH} (?format=junit)")
     lines.append(f"  dashboard: {root}{CONTROL_PATH}/ (violations per operation, the journal)")
     logger.info("%s", "\n".join(lines))

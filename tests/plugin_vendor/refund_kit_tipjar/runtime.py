@@ -59,6 +59,10 @@ class TipjarRuntime:
         self.operations = {"createTip": self.create_tip, "retrieveTip": self.retrieve_tip}
         self.control_operations: dict[str, Any] = {}
         self.listings = ()
+        self.readings: dict[str, Any] = {}  # `refund-mock proxy --record` keeps no tips
+
+    def completed(self, seen: Any) -> None:
+        pass
 
     def create_tip(self, session: Session, body: Json) -> tuple[Json, int]:
         with session.store.transaction() as tx:
