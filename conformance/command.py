@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from conformance import traffic
+from conformance.apis import APIS
 from conformance.options import (
     EXIT_CONFORMS,
     EXIT_INCONCLUSIVE,
@@ -65,6 +67,25 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--verbose", action="store_true", help="show pytest's tracebacks as well as the report"
     )
+    verify = commands.add_parser(
+        "verify-traffic",
+        help="check recorded traffic (a HAR file) against the contract, offline",
+        description="Check each exchange of the API in FILE (a HAR file: a browser's DevTools,"
+        " Playwright, most proxies) against the contract, with the checks a run applies to every"
+        " response; nothing is sent. Exit 0: conforms; 1: violations found; 2: usage error;"
+        " 3: inconclusive (no exchange of the API in the file).",
+    )
+    verify.add_argument("file", type=Path, metavar="FILE")
+    verify.add_argument("--api", required=True, choices=sorted(APIS))
+    verify.add_argument(
+        "--base-url",
+        metavar="URL",
+        help="the API's base URL in the recorded traffic (default: any URL whose path is under"
+        " one of the contract's base paths, such as /v3)",
+    )
+    verify.add_argument(
+        "--junit-xml", type=Path, metavar="FILE", help="also write the report as JUnit XML"
+    )
     return parser
 
 
@@ -89,6 +110,8 @@ def pytest_args(args: argparse.Namespace) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command == "verify-traffic":
+        return traffic.main(args)
     try:
         options = run_options({name: getattr(args, name) for name in vars(args)})
         # Before any generated case: a wrong base URL or refused credentials is one line here,

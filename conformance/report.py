@@ -139,28 +139,9 @@ def _violations(item: pytest.Item, error: BaseException) -> list[Violation]:
     last = _last_exchange(item)
     sent = _CURL.search(text)
     reproduce = sent.group(1) if sent else (curl(last) if last is not None else None)
-    response = _RESPONSE.search(text)
-    if response:
-        got = f"{response.group(1)} {response.group(2)}: {response.group(3)}"
-    elif last is not None:
-        got = f"{last.status}: {_shorten(last.response_text)}"
-    else:
-        got = ""
-    # Contract failures (Schemathesis' own, or raised by the behaviour tests' checking client)
-    # come with a title and a message; a behaviour test's assertion names the rule it broke.
-    failures = getattr(error, "exceptions", None) or [error]
-    if all(hasattr(failure, "title") for failure in failures):
-        return [
-            Violation(
-                check=f"{getattr(failure, 'code', '')} {failure.title}".strip(),
-                # A check that says nothing more (a server error) expects its opposite.
-                expected=_expected(str(getattr(failure, "message", "")))
-                or f"no {failure.title[:1].lower()}{failure.title[1:]}",
-                got=got,
-                reproduce=reproduce,
-            )
-            for failure in failures
-        ]
+    found = contract_violations(error, last, reproduce)
+    if found is not None:
+        return found
     # A behaviour test: its docstring is the rule (what was expected), its assertion what
     # went wrong, and its last exchange what the target answered.
     first_line = text.strip().splitlines()[0] if text.strip() else type(error).__name__
@@ -176,6 +157,36 @@ def _violations(item: pytest.Item, error: BaseException) -> list[Violation]:
             reproduce=reproduce,
             rule_based=True,
         )
+    ]
+
+
+def contract_violations(
+    error: BaseException, last: Exchange | None, reproduce: str | None
+) -> list[Violation] | None:
+    """The violations a contract failure says, each under its check's name; None when
+    ``error`` is not one. Contract failures (Schemathesis' own, or raised by the behaviour
+    tests' checking client) come with a title and a message; a behaviour test's assertion
+    names the rule it broke instead."""
+    response = _RESPONSE.search(str(error))
+    if response:
+        got = f"{response.group(1)} {response.group(2)}: {response.group(3)}"
+    elif last is not None:
+        got = f"{last.status}: {_shorten(last.response_text)}"
+    else:
+        got = ""
+    failures = getattr(error, "exceptions", None) or [error]
+    if not all(hasattr(failure, "title") for failure in failures):
+        return None
+    return [
+        Violation(
+            check=f"{getattr(failure, 'code', '')} {failure.title}".strip(),
+            # A check that says nothing more (a server error) expects its opposite.
+            expected=_expected(str(getattr(failure, "message", "")))
+            or f"no {failure.title[:1].lower()}{failure.title[1:]}",
+            got=got,
+            reproduce=reproduce,
+        )
+        for failure in failures
     ]
 
 
@@ -216,6 +227,9 @@ class Report:
     mock_session_expiry: float | None = None  # seconds unused after which the mock deletes it
     known: list[baseline.Entry] = field(default_factory=list)  # --baseline
     given_back: list[str] = field(default_factory=list)  # what the run gave back, and left
+    # verify-traffic: the file its exchanges came from, and how many; None for a run
+    traffic: str | None = None
+    checked: list[str] | None = None  # the checks applied, when not a run's
 
     def reason_known(self, outcome: Outcome, violation: Violation) -> str | None:
         """Why a baseline accepts this finding; None when it is new."""
@@ -251,6 +265,8 @@ class Report:
 
     def lines(self) -> list[str]:
         lines = ["", "=" * 78, f"Conformance of {self.api} at {self.base_url}"]
+        if self.traffic is not None:
+            lines.append(f"recorded traffic: {self.traffic}")
         setup = (
             f"this kit's mock ({self.mock_control})"
             if self.mock_control
@@ -258,17 +274,26 @@ class Report:
                 f"setup data file {self.options.setup_data}" if self.options.setup_data else "none"
             )
         )
-        lines.append(
-            f"setup data: {setup}; max examples {self.options.max_examples}; seed "
-            f"{self.options.seed if self.options.seed is not None else 'random'}"
-            + ("; read-only" if self.options.read_only else "")
-        )
-        checks = ", ".join((*BUILT_IN_CHECKS, *_suite_checks(self.api)))
+        if self.traffic is None:
+            lines.append(
+                f"setup data: {setup}; max examples {self.options.max_examples}; seed "
+                f"{self.options.seed if self.options.seed is not None else 'random'}"
+                + ("; read-only" if self.options.read_only else "")
+            )
+        checks = ", ".join(self.checked or (*BUILT_IN_CHECKS, *_suite_checks(self.api)))
         lines += textwrap.wrap(
-            f"checks on every generated response: {checks}", width=78, subsequent_indent="  "
+            f"checks on every {'generated' if self.traffic is None else 'recorded'} response:"
+            f" {checks}",
+            width=78,
+            subsequent_indent="  ",
         )
         for kind, heading in (
-            ("operation", "Operations (property tests)"),
+            (
+                "operation",
+                "Operations (recorded exchanges)"
+                if self.traffic is not None
+                else "Operations (property tests)",
+            ),
             ("sequence", "Linked sequences (stateful tests)"),
             ("behaviour", "Behaviour"),
         ):
@@ -310,11 +335,12 @@ class Report:
             lines += [f"  {entry.rule}: {entry.operation} ({entry.location})" for entry in fixed]
         verdict = self.verdict()
         classes = ", ".join(f"{name} {count}" for name, count in sorted(self.answered.items()))
-        lines += [
-            "",
-            f"generated requests: {sum(self.answered.values())}"
-            + (f" ({classes})" if classes else ""),
-        ]
+        if self.traffic is None:
+            lines += [
+                "",
+                f"generated requests: {sum(self.answered.values())}"
+                + (f" ({classes})" if classes else ""),
+            ]
         for line in self.given_back:
             lines += textwrap.wrap(line, width=78)
         if verdict.why:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -20,6 +22,7 @@ from typing import Any
 
 import anyio
 import httpx
+import pytest
 import uvicorn
 from anyio.from_thread import BlockingPortal, start_blocking_portal
 from starlette.applications import Starlette
@@ -418,3 +421,37 @@ def with_mock(
     )
     with serve_app(app) as root:
         yield root
+
+
+# A real browser -------------------------------------------------------------------------
+
+# As root, in a sandbox with no network beyond loopback: no sandboxing of its own, and no
+# background connections (each refused one slows Chromium down).
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def chromium() -> str:
+    """Debian's Chromium, installed with apt when missing; a skip says why where it cannot be."""
+    found = shutil.which("chromium")
+    if found:
+        return found
+    if shutil.which("apt-get") is None or os.geteuid() != 0:
+        pytest.skip("Chromium is not installed and apt-get cannot install it here (needs root)")
+    install = ["apt-get", "install", "-y", "-q", "chromium"]
+    installed = subprocess.run(install, capture_output=True, text=True, timeout=900)
+    if installed.returncode != 0:  # a fresh machine may need its package lists first
+        subprocess.run(["apt-get", "update", "-q"], capture_output=True, timeout=900)
+        installed = subprocess.run(install, capture_output=True, text=True, timeout=900)
+    found = shutil.which("chromium")
+    if found is None:
+        pytest.skip(f"apt-get could not install chromium: {installed.stderr[-500:]}")
+    return found

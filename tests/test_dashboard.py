@@ -4,9 +4,6 @@ Playwright. It shows what the API changed, and its buttons change the mock."""
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import subprocess
 from collections.abc import Iterator
 
 import httpx
@@ -15,47 +12,26 @@ import pytest
 from mock_server.app import MockConfig
 from mock_server.balanced.vendor import DEMO_BALANCED_SECRET
 from mock_server.http_clients import tls_context
-from tests.support import DEMO_AUTH, ROOT, defective_target, serve, serve_app, with_mock
+from tests.support import (
+    CHROMIUM_FLAGS,
+    DEMO_AUTH,
+    ROOT,
+    chromium,
+    defective_target,
+    serve,
+    serve_app,
+    with_mock,
+)
 
 ARTIFACTS = ROOT / "test-artifacts"
 URL = "/v3/accounts/demo_account_credit_balance/refunds"
-# As root, in a sandbox with no network beyond loopback: no sandboxing of its own, and no
-# background connections (each refused one slows Chromium down).
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
-
-def _chromium() -> str:
-    """Debian's Chromium, installed with apt when missing; a skip says why where it cannot be."""
-    found = shutil.which("chromium")
-    if found:
-        return found
-    if shutil.which("apt-get") is None or os.geteuid() != 0:
-        pytest.skip("Chromium is not installed and apt-get cannot install it here (needs root)")
-    install = ["apt-get", "install", "-y", "-q", "chromium"]
-    installed = subprocess.run(install, capture_output=True, text=True, timeout=900)
-    if installed.returncode != 0:  # a fresh machine may need its package lists first
-        subprocess.run(["apt-get", "update", "-q"], capture_output=True, timeout=900)
-        installed = subprocess.run(install, capture_output=True, text=True, timeout=900)
-    found = shutil.which("chromium")
-    if found is None:
-        pytest.skip(f"apt-get could not install chromium: {installed.stderr[-500:]}")
-    return found
 
 
 @pytest.fixture(scope="module")
 def browser_page() -> Iterator[object]:
     from playwright.sync_api import sync_playwright
 
-    executable = _chromium()
+    executable = chromium()
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_FLAGS)
         try:

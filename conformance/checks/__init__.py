@@ -21,10 +21,14 @@ from mock_server.registry import VENDORS
 
 Check = Callable[[Any, Any, Any], bool | None]
 
+# Each registered vendor's own, by vendor name.
+VENDOR_CHECKS: dict[str, tuple[Check, ...]] = {
+    vendor.name: tuple(importlib.import_module(vendor.suite_checks).CHECKS) for vendor in VENDORS
+}
 ALL: tuple[Check, ...] = (
     not_a_server_error_but_501_for_unlisted_methods,
     unlisted_method_refused,
     success_status_documented,
     valid_request_not_rejected_as_malformed,
-    *(check for vendor in VENDORS for check in importlib.import_module(vendor.suite_checks).CHECKS),
+    *(check for checks in VENDOR_CHECKS.values() for check in checks),
 )
