@@ -455,3 +455,30 @@ def chromium() -> str:
     if found is None:
         pytest.skip(f"apt-get could not install chromium: {installed.stderr[-500:]}")
     return found
+
+
+def har_of(answers: list[httpx.Response]) -> dict[str, Any]:
+    """``answers`` (with their requests) as a HAR 1.2 file holds them."""
+
+    def headers(message: httpx.Request | httpx.Response) -> list[dict[str, str]]:
+        return [{"name": name, "value": value} for name, value in message.headers.items()]
+
+    entries = [
+        {
+            "request": {
+                "method": answer.request.method,
+                "url": str(answer.request.url),
+                "headers": headers(answer.request),
+                "postData": {"text": answer.request.content.decode()},
+            },
+            "response": {
+                "status": answer.status_code,
+                "statusText": answer.reason_phrase,
+                "headers": headers(answer),
+                "content": {"text": answer.text, "mimeType": answer.headers["content-type"]},
+            },
+            "time": answer.elapsed.total_seconds() * 1000,
+        }
+        for answer in answers
+    ]
+    return {"log": {"version": "1.2", "entries": entries}}

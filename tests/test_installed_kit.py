@@ -27,7 +27,7 @@ import httpx
 import pytest
 import yaml
 
-from tests.support import DEMO_AUTH, ROOT, free_port
+from tests.support import DEMO_AUTH, ROOT, free_port, har_of
 
 pytestmark = pytest.mark.xdist_group("installed-kit")  # one virtualenv, one worker
 
@@ -725,6 +725,7 @@ def test_qa_round_three_from_the_wheel(kit):
         wait_for(f"{root}/__mock__/health", log)
         mine = httpx.get(f"{root}/v3/accounts/qa_account", auth=DEMO_AUTH)
         assert mine.status_code == 200  # the start data, loaded
+        (here / "session.har").write_text(json.dumps(har_of([mine])))  # checked offline below
 
         def account(balance: float) -> str:
             made = httpx.post(f"{root}/__mock__/accounts", json={"current_balance": balance})
@@ -784,6 +785,11 @@ def test_qa_round_three_from_the_wheel(kit):
             carried = conformance(  # --fixtures: the old spelling of --setup-data
                 gateway + "/gateway", "--fixtures", full, "--baseline", "known.yaml"
             )
+    verified = kit.run(
+        "refund-conformance", "verify-traffic", "session.har", "--api", "marqeta", cwd=here
+    )
+    assert verified.returncode == 0, verified.stdout[-3000:] + verified.stderr
+    assert "PASS  GET /accounts/{account_token}" in verified.stdout, verified.stdout
     assert refused.returncode == 2 and "the target is this kit's mock" in refused.stderr
     assert on_the_mock.returncode == 0, on_the_mock.stdout[-3000:]
     assert [entry["path"] for entry in journal["requests"]] == ["/v3/accounts/qa_account"]
