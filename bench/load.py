@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import re
 import shutil
+import statistics
 import subprocess
 import tempfile
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+
+import httpx
 
 THREADS = 2
 CONNECTIONS = 32
@@ -127,4 +132,51 @@ def parse(output: str) -> Measured:
         max_ms=_ms(latency.group(3)),
         errors=errors,
         requests=int(total.group(1)),
+    )
+
+
+def paced(root: str, request: Request, rate: int, seconds: int) -> Measured:
+    """``rate`` requests a second for ``seconds``, each sent on its schedule whether or not the
+    one before has been answered (a held rate, which wrk cannot give), on kept-alive
+    connections; latency from each request's send to its answer."""
+    return asyncio.run(_paced(root, request, rate, seconds))
+
+
+async def _paced(root: str, request: Request, rate: int, seconds: int) -> Measured:
+    latencies: list[float] = []
+    errors = 0
+    limits = httpx.Limits(max_connections=32, max_keepalive_connections=32)
+    async with httpx.AsyncClient(auth=request.auth, timeout=30, limits=limits) as client:
+
+        async def one() -> None:
+            nonlocal errors
+            sent = time.perf_counter()
+            try:
+                answer = await client.request(
+                    request.method, root + request.path, json=request.body
+                )
+                if not answer.is_success:
+                    errors += 1
+            except httpx.TransportError:
+                errors += 1
+                return
+            latencies.append((time.perf_counter() - sent) * 1000)
+
+        await one()  # a connection open before the clock starts
+        latencies.clear()
+        started = time.perf_counter()
+        running = []
+        for number in range(rate * seconds):
+            await asyncio.sleep(max(0.0, started + number / rate - time.perf_counter()))
+            running.append(asyncio.create_task(one()))
+        await asyncio.gather(*running)
+        elapsed = time.perf_counter() - started
+    latencies.sort()
+    return Measured(
+        requests_per_second=len(latencies) / elapsed,
+        p50_ms=statistics.median(latencies),
+        p99_ms=latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))],
+        max_ms=latencies[-1],
+        errors=errors,
+        requests=len(latencies) + errors,
     )

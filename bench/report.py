@@ -123,12 +123,63 @@ def markdown(results: dict[str, Any]) -> str:
             f" ({diffed['document_mb']} MB) document against itself with one change:"
             f" {diffed['seconds']} s (target: under 10 s)."
         )
+    if results.get("proxy"):
+        lines += ["", proxy_markdown(results["proxy"]).rstrip("\n")]
     lines += [
         "",
         "| target | where it stands |",
         "| --- | --- |",
     ]
     lines += [f"| {target} | {standing} |" for target, standing in targets(results)]
+    return "\n".join(lines) + "\n"
+
+
+# The validating proxy: at most this added to the median at a held 100 requests a second, and
+# at least this share of what the mock carries directly.
+TARGET_PROXY_ADDED_MS = 2.0
+TARGET_PROXY_SHARE = 0.7
+
+
+def _proxy_figures(row: dict[str, Any]) -> tuple[float, float]:
+    """(median ms the proxy adds at the held rate, its share of the direct most)."""
+    added = row["paced_proxy"]["p50_ms"] - row["paced_direct"]["p50_ms"]
+    share = _ratio(
+        row["most_proxy"]["requests_per_second"], row["most_direct"]["requests_per_second"]
+    )
+    return added, share
+
+
+def proxy_line(row: dict[str, Any]) -> str:
+    added, share = _proxy_figures(row)
+    return (
+        f"proxy {row['api']:9} {row['endpoint']:16} p50 +{added:.2f} ms at 100 req/s,"
+        f" {share:.0%} of direct req/s"
+    )
+
+
+def proxy_markdown(rows: list[dict[str, Any]]) -> str:
+    lines = [
+        "The validating proxy (`refund-mock proxy`, default options) in front of the mock, against"
+        " the mock called directly in the same run: the median at a held 100 requests a second"
+        " (a paced client), and the most each carries (wrk).",
+        "",
+        "| API | endpoint | p50 direct / proxy ms | added ms (target <="
+        f" {TARGET_PROXY_ADDED_MS:g}) | req/s direct / proxy | proxy share (target >="
+        f" {TARGET_PROXY_SHARE:.0%}) | errors (paced, wrk) |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for row in rows:
+        added, share = _proxy_figures(row)
+        errors = row["paced_proxy"]["errors"] + row["paced_direct"]["errors"]
+        errors_most = row["most_proxy"]["errors"] + row["most_direct"]["errors"]
+        lines.append(
+            f"| {row['api']} | {row['endpoint']} | {row['paced_direct']['p50_ms']:.2f} /"
+            f" {row['paced_proxy']['p50_ms']:.2f} | {added:.2f}"
+            f" {_met(added <= TARGET_PROXY_ADDED_MS)} |"
+            f" {row['most_direct']['requests_per_second']:.0f} /"
+            f" {row['most_proxy']['requests_per_second']:.0f} | {share:.0%}"
+            f" {_met(share >= TARGET_PROXY_SHARE)} | {errors}, {errors_most} |"
+        )
     return "\n".join(lines) + "\n"
 
 

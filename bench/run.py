@@ -369,6 +369,34 @@ def store_table(seconds: int) -> list[dict[str, object]]:
     return rows
 
 
+PROXY_RATE = 100  # requests a second, held: the pace of an app's own tests, not a flood
+PROXIED = ("retrieve refund", "create refund")
+
+
+def proxy_table(seconds: int) -> list[dict[str, object]]:
+    """What the validating proxy adds, against calling the mock directly in the same run: the
+    median latency at a held 100 requests a second, and the most it carries (wrk)."""
+    rows: list[dict[str, object]] = []
+    with targets.our_mock() as ours:
+        for api in APIS:
+            ids = our_ids(ours.root, api)
+            with targets.proxy(api.name, ours.root + api.base) as proxied:
+                for endpoint in PROXIED:
+                    request = api.endpoints[endpoint](ids)
+                    direct, through = ours.root + api.base, proxied.root + api.base
+                    row = {
+                        "api": api.name,
+                        "endpoint": endpoint,
+                        "paced_direct": asdict(load.paced(direct, request, PROXY_RATE, seconds)),
+                        "paced_proxy": asdict(load.paced(through, request, PROXY_RATE, seconds)),
+                        "most_direct": asdict(load.run(direct, request, seconds)),
+                        "most_proxy": asdict(load.run(through, request, seconds)),
+                    }
+                    rows.append(row)
+                    print(report.proxy_line(row), flush=True)
+    return rows
+
+
 def start_up_seconds(runs: int = 3) -> float:
     """Median time from starting ``python -m mock_server`` to its first answered API request."""
     times = []
@@ -443,8 +471,19 @@ def main() -> int:
         default=BASELINE_COMMIT,
         help="an earlier commit whose mock runs beside ours on every endpoint (A/B, same run)",
     )
+    parser.add_argument(
+        "--proxy-only",
+        action="store_true",
+        help="measure only the validating proxy's overhead (bench/results/proxy.json)",
+    )
     args = parser.parse_args()
     load.ensure_wrk()
+    if args.proxy_only:
+        rows = proxy_table(args.seconds)
+        RESULTS.mkdir(parents=True, exist_ok=True)
+        (RESULTS / "proxy.json").write_text(json.dumps(rows, indent=2) + "\n")
+        print(report.proxy_markdown(rows))
+        return 0
     targets.ensure_prism()
     print(
         f"load: wrk -t{load.THREADS} -c{load.CONNECTIONS} -d{args.seconds}s on loopback; "
@@ -457,6 +496,7 @@ def main() -> int:
     on_sqlite = sqlite_scale(sizes[-1], max(3, args.seconds // 2))
     stores = store_table(args.seconds)
     dashboard = dashboard_table(args.dashboard_refunds, args.seconds)
+    proxied = proxy_table(args.seconds)
     results = {
         "date": datetime.now(UTC).strftime("%Y-%m-%d"),
         "machine": {"cores": os.cpu_count(), "python": platform.python_version()},
@@ -474,6 +514,7 @@ def main() -> int:
         "scale_sqlite": on_sqlite,
         "stores": stores,
         "dashboard": dashboard,
+        "proxy": proxied,
         "start_up_seconds": round(start_up_seconds(), 2),
         "conformance_seconds": conformance_seconds(),
         "contract_diff": contract_diff.diff_seconds(),

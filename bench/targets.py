@@ -170,6 +170,16 @@ def our_mock(*extra: str, log: Path | None = None) -> Iterator[Running]:
 
 
 @contextmanager
+def proxy(api: str, target: str) -> Iterator[Running]:
+    """``refund-mock proxy`` of ``api`` in front of ``target``, as a user runs it."""
+    port = free_port()
+    command = [sys.executable, "-m", "mock_server", "proxy", "--api", api, "--target", target]
+    command += ["--port", str(port)]
+    with serve("proxy", command, port, "/__mock__/proxy/report") as running:
+        yield running
+
+
+@contextmanager
 def ceiling() -> Iterator[Running]:
     port = free_port()
     command = [sys.executable, str(ROOT / "bench" / "ceiling.py"), str(port)]

@@ -91,6 +91,9 @@ class Forwarder:
             verify=tls_context(),
             transport=transport,
             follow_redirects=False,  # a redirect is the target's answer, for the client to see
+            # Every connection an app keeps open to the proxy keeps one to the target: httpx's
+            # default of 20 kept alive closed and reopened one per request beyond them.
+            limits=httpx.Limits(max_connections=None, max_keepalive_connections=256),
         )
 
     async def forward(
