@@ -155,9 +155,10 @@ async def _paced(root: str, request: Request, rate: int, seconds: int) -> Measur
                 answer = await client.request(
                     request.method, root + request.path, json=request.body
                 )
-                if not answer.is_success:
-                    errors += 1
             except httpx.TransportError:
+                errors += 1
+                return
+            if not answer.is_success:  # an error is counted, not timed
                 errors += 1
                 return
             latencies.append((time.perf_counter() - sent) * 1000)
@@ -172,6 +173,8 @@ async def _paced(root: str, request: Request, rate: int, seconds: int) -> Measur
         await asyncio.gather(*running)
         elapsed = time.perf_counter() - started
     latencies.sort()
+    if not latencies:
+        raise SystemExit(f"{request.method} {root + request.path}: no request succeeded")
     return Measured(
         requests_per_second=len(latencies) / elapsed,
         p50_ms=statistics.median(latencies),

@@ -20,6 +20,8 @@ from conformance.checks.common import undocumented_success
 from mock_server.http_clients import tls_context
 
 REDACTED = "[redacted]"
+# Request headers that carry credentials (a browser's recorded requests carry cookies too).
+SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie"})
 _SEQUENCE = itertools.count()  # orders exchanges across clients
 
 
@@ -46,7 +48,7 @@ def curl(exchange: Exchange) -> str:
             "user-agent",
         }:
             continue
-        shown = REDACTED if name.lower() == "authorization" else value
+        shown = REDACTED if name.lower() in SECRET_HEADERS else value
         parts += ["-H", f"{name}: {shown}"]
     if exchange.body:
         parts += ["-d", exchange.body.decode("utf-8", "replace")]

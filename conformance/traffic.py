@@ -98,8 +98,13 @@ def read_har(path: Path) -> list[Recorded]:
     if not isinstance(entries, list):
         raise UsageError(f"{path} is not a HAR file (no log.entries)")
     try:
-        return [_recorded(entry) for entry in entries if entry.get("response", {}).get("status")]
-    except (KeyError, TypeError, ValueError, binascii.Error) as exc:
+        return [
+            _recorded(entry)
+            for entry in entries
+            if entry["response"].get("status")  # 0: never answered (blocked, cancelled)
+            and "text" in (entry["response"].get("content") or {"text": ""})  # body kept
+        ]
+    except (KeyError, TypeError, ValueError, AttributeError, binascii.Error) as exc:
         raise UsageError(f"{path}: an entry is not as HAR 1.2 writes it ({exc!r})") from None
 
 
@@ -174,9 +179,11 @@ def violations(api: str, operation: Any, exchange: Recorded) -> list[Violation]:
         headers=exchange.request_headers,
         content=exchange.request_body,
     )
+    # A HAR keeps the body decoded: its Content-Encoding and Content-Length were the wire's.
+    framing = {"content-encoding", "content-length", "transfer-encoding"}
     response = httpx.Response(
         exchange.status,
-        headers=exchange.response_headers,
+        headers=[(n, v) for n, v in exchange.response_headers if n.lower() not in framing],
         content=exchange.response_body,
         request=request,
     )

@@ -40,6 +40,8 @@ class Reading:
     linked: Callable[[Json], Fields] = field(default=_no_links)
     # The owners the store lists it under, from its fields (as the service adds it).
     owners: Callable[[Fields], tuple[str, ...]] = field(default=_unowned)
+    # How its lists run by default: a page of records whose times tie says nothing of it.
+    listed_newest_first: bool = True
 
     def read(self, body: Json) -> Fields:
         return {**self.shape.read(body), **self.linked(body)}

@@ -482,3 +482,17 @@ def har_of(answers: list[httpx.Response]) -> dict[str, Any]:
         for answer in answers
     ]
     return {"log": {"version": "1.2", "entries": entries}}
+
+
+@contextmanager
+def chromium_browser() -> Iterator[Any]:
+    """Headless Chromium under Playwright, closed at the end."""
+    from playwright.sync_api import sync_playwright
+
+    executable = chromium()
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_FLAGS)
+        try:
+            yield browser
+        finally:
+            browser.close()

@@ -13,10 +13,9 @@ from mock_server.app import MockConfig
 from mock_server.balanced.vendor import DEMO_BALANCED_SECRET
 from mock_server.http_clients import tls_context
 from tests.support import (
-    CHROMIUM_FLAGS,
     DEMO_AUTH,
     ROOT,
-    chromium,
+    chromium_browser,
     defective_target,
     serve,
     serve_app,
@@ -29,15 +28,8 @@ URL = "/v3/accounts/demo_account_credit_balance/refunds"
 
 @pytest.fixture(scope="module")
 def browser_page() -> Iterator[object]:
-    from playwright.sync_api import sync_playwright
-
-    executable = chromium()
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_FLAGS)
-        try:
-            yield browser.new_page(viewport={"width": 1400, "height": 1000})
-        finally:
-            browser.close()
+    with chromium_browser() as browser:
+        yield browser.new_page(viewport={"width": 1400, "height": 1000})
 
 
 def test_the_dashboard_shows_a_refund_made_through_the_api_and_advances_it(browser_page):

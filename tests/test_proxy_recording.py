@@ -172,6 +172,14 @@ def test_the_mock_refuses_to_start_on_a_state_file_an_import_would_refuse(tmp_pa
     bad.write_text(json.dumps({"format": "refund-contract-kit/state", "version": 1, "records": 3}))
     with pytest.raises(ValueError, match="records: a list of records"):
         build_app(MockConfig(start_state=bad))
+    account = {"token": "a", "status": "ACTIVE", "currency_code": "USD", "credit_limit": "1"}
+    account |= {"current_balance": "0", "created_at": "2026-01-05T09:00:00.000000+00:00"}
+    account["updated_at"] = account["created_at"]
+    twice = {"kind": "marqeta.account", "key": "a", "owners": [""], "record": account}
+    document = {"format": "refund-contract-kit/state", "version": 1, "records": [twice, twice]}
+    bad.write_text(json.dumps(document))
+    with pytest.raises(ValueError, match=r"marqeta\.account 'a' twice"):
+        build_app(MockConfig(start_state=bad))
 
 
 def test_records_a_list_cannot_tell_apart_by_time_keep_the_order_its_pages_showed(
@@ -190,3 +198,25 @@ def test_records_a_list_cannot_tell_apart_by_time_keep_the_order_its_pages_showe
     assert len({account["updated_time"] for account in shown["data"]}) == 1
     with in_process(MockConfig(demo=False, start_state=recording)) as mock:
         assert mock.request("GET", "/v3/accounts", auth=DEMO_AUTH).json() == shown
+
+
+def test_a_record_the_state_import_would_refuse_is_left_out_not_the_whole_file(tmp_path):
+    """Balanced lets a debit's fee be null; the mock's debit holds a number: that debit (and
+    what names it) is left out, saying why, and the rest is written."""
+    recording = Recording(build_app(MockConfig()).apis["balanced"], tmp_path / "recorded.json")
+    with serve(MockConfig()) as target:
+        auth = (AUTH["balanced"].rstrip(":"), "")
+        for operation, path in (
+            ("retrieveMarketplace", "/v1/marketplaces/TEST-MPdemo"),
+            ("retrieveAccount", BUYER),
+            ("retrieveDebit", f"{MARKETPLACE}/debits/WDdemo431"),
+        ):
+            body = httpx.get(f"{target.root}{path}", auth=auth).json()
+            if operation == "retrieveDebit":
+                body["fee"] = None
+            recording.saw(operation, 200, json.dumps(body).encode())
+    recorded = recording.write()
+    kinds = [record["kind"] for record in recorded.document["records"]]
+    assert kinds == ["balanced.marketplace", "balanced.account"]
+    said = "\n".join(recorded.left_out)
+    assert "balanced.debit WDdemo431" in said and "fee is not a valid int: null" in said

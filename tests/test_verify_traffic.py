@@ -14,9 +14,8 @@ import pytest
 from conformance.command import main
 from mock_server.app import MockConfig
 from tests.support import (
-    CHROMIUM_FLAGS,
     DEMO_AUTH,
-    chromium,
+    chromium_browser,
     defective_target,
     serve,
     serve_app,
@@ -40,15 +39,8 @@ CALLS = """async ([root, auth]) => {
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    executable = chromium()
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_FLAGS)
-        try:
-            yield launched
-        finally:
-            launched.close()
+    with chromium_browser() as launched:
+        yield launched
 
 
 def har_of_the_page(browser: Any, proxy: str, har: Path) -> None:

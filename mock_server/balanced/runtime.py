@@ -94,13 +94,14 @@ def readings(shapes: BalancedShapes) -> dict[str, Reading]:
         }
 
     kinds = (
-        Reading(MARKETPLACE, shapes.marketplace, "id"),
+        Reading(MARKETPLACE, shapes.marketplace, "id", listed_newest_first=False),
         Reading(
             ACCOUNT,
             shapes.account,
             "id",
             linked=account_links,
             owners=lambda fields: account_owners(fields["marketplace_id"]),
+            listed_newest_first=False,
         ),
         Reading(
             DEBIT,
@@ -108,6 +109,7 @@ def readings(shapes: BalancedShapes) -> dict[str, Reading]:
             "id",
             linked=debit_links,
             owners=lambda fields: debit_owners(fields["marketplace_id"], fields["account_id"]),
+            listed_newest_first=False,
         ),
         Reading(
             REFUND,
@@ -117,6 +119,7 @@ def readings(shapes: BalancedShapes) -> dict[str, Reading]:
             owners=lambda fields: refund_owners(
                 fields["marketplace_id"], fields["account_id"], fields["debit_id"]
             ),
+            listed_newest_first=False,
         ),
     )
     return {reading.shape.schema_name: reading for reading in kinds}

@@ -65,7 +65,14 @@ def checked_state(document: dict[str, Any]) -> list[Stored]:
     entries = document.get("records")
     if not isinstance(entries, list):
         raise DomainError(Common.INVALID_REQUEST, "records: a list of records")
-    records = [_checked(number, entry) for number, entry in enumerate(entries)]
+    records = [checked_record(number, entry) for number, entry in enumerate(entries)]
+    seen: set[tuple[str, str]] = set()
+    for number, stored in enumerate(records):
+        if (stored.kind, stored.key) in seen:
+            raise DomainError(
+                Common.INVALID_REQUEST, f"records/{number}: {stored.kind} {stored.key!r} twice"
+            )
+        seen.add((stored.kind, stored.key))
     _check_references(records)
     return records
 
@@ -94,7 +101,8 @@ def state_document(records: list[Stored]) -> dict[str, Any]:
     }
 
 
-def _checked(number: int, entry: Any) -> Stored:
+def checked_record(number: int, entry: Any) -> Stored:
+    """One record of a state document, checked (``import_state``); a DomainError if not."""
     if not (
         isinstance(entry, dict)
         and isinstance(entry.get("kind"), str)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +35,7 @@ from mock_server.proxy.recording import Recording
 from mock_server.proxy.report import ProxyReport
 from mock_server.spec import Contract
 
+LOG = logging.getLogger("mock_server.proxy")
 MAX_REQUEST_BYTES = 10 * 1024 * 1024  # a request body beyond this is refused, not forwarded
 REPORT_PATH = f"{CONTROL_PATH}/proxy/report"
 VIOLATIONS_HEADER = "x-mock-contract-violations"
@@ -250,12 +252,22 @@ class Forwarding:
                     await send({"type": "lifespan.startup.complete"})
                 elif message["type"] == "lifespan.shutdown":
                     await self.forwarder.close()
-                    if self.junit_xml is not None and self.report is not None:
-                        self.junit_xml.write_text(self.report.junit(), encoding="utf-8")
-                    if self.recording is not None:
-                        self.recording.write()
+                    self._write_at_shutdown()
                     break
         await send({"type": "lifespan.shutdown.complete"})
+
+    def _write_at_shutdown(self) -> None:
+        """The JUnit report and the recording, each on its own: one failing keeps the other."""
+        if self.junit_xml is not None and self.report is not None:
+            try:
+                self.junit_xml.write_text(self.report.junit(), encoding="utf-8")
+            except OSError as exc:
+                LOG.error("--junit-xml %s not written: %s", self.junit_xml, exc)
+        if self.recording is not None:
+            try:
+                self.recording.write()
+            except (OSError, ValueError) as exc:  # a recorder bug must not lose the report
+                LOG.error("--record %s not written: %r", self.recording.path, exc)
 
 
 def proxy_app(

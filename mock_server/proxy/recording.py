@@ -22,7 +22,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from mock_server.control.state import REFERENCES, checked_state, state_document
+from mock_server.control.state import REFERENCES, checked_record, checked_state, state_document
+from mock_server.domain import DomainError
 from mock_server.json_types import Json
 from mock_server.reading import Fields, Reading, Seen
 from mock_server.records import to_record
@@ -94,7 +95,10 @@ class Recording:
         values: list[Any] = [fields.get(self.order_fields[kind]) for _, fields in listed]
         if None in values:
             return
-        descending = values[0] >= values[-1]  # all equal: newest first, as lists mostly are
+        if values[0] == values[-1]:  # all tied: the page cannot say its order; the vendor can
+            descending = self.by_kind[kind].listed_newest_first
+        else:
+            descending = values[0] > values[-1]
         for place, (key, _) in enumerate(listed):
             self.page_places[(kind, key)] = -place if descending else place
 
@@ -133,7 +137,13 @@ class Recording:
             except (KeyError, TypeError) as exc:
                 left_out.append(f"{kind} {key}: only part of it was seen ({exc})")
                 continue
-            records.append(Stored(kind, key, owners, to_record(model)))
+            stored = Stored(kind, key, owners, to_record(model))
+            try:  # as an import checks it (a null the model does not hold, a bound)
+                checked_record(len(records), json.loads(json.dumps(dataclasses.asdict(stored))))
+            except DomainError as exc:
+                left_out.append(f"{kind} {key}: {exc.message}")
+                continue
+            records.append(stored)
         records, unnamed = _whole(records)
         document = json.loads(json.dumps(state_document(records)))  # as the file will hold it
         checked_state(document)  # as PUT /__mock__/state and --state check it
