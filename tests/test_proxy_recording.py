@@ -178,7 +178,7 @@ def test_the_mock_refuses_to_start_on_a_state_file_an_import_would_refuse(tmp_pa
     twice = {"kind": "marqeta.account", "key": "a", "owners": [""], "record": account}
     document = {"format": "refund-contract-kit/state", "version": 1, "records": [twice, twice]}
     bad.write_text(json.dumps(document))
-    with pytest.raises(ValueError, match=r"marqeta\.account 'a' twice"):
+    with pytest.raises(ValueError, match=r"marqeta\.account 'a' already exists"):
         build_app(MockConfig(start_state=bad))
 
 

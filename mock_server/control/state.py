@@ -69,9 +69,8 @@ def checked_state(document: dict[str, Any]) -> list[Stored]:
     seen: set[tuple[str, str]] = set()
     for number, stored in enumerate(records):
         if (stored.kind, stored.key) in seen:
-            raise DomainError(
-                Common.INVALID_REQUEST, f"records/{number}: {stored.kind} {stored.key!r} twice"
-            )
+            named = f"{stored.kind} {stored.key!r}"
+            raise DomainError(Common.INVALID_REQUEST, f"records/{number}: {named} already exists")
         seen.add((stored.kind, stored.key))
     _check_references(records)
     return records
