@@ -195,15 +195,25 @@ def _shown(value: Any) -> str:
     return shown if len(shown) <= 60 else shown[:57] + "..."
 
 
+def unheld_references(stored: Stored, keys: set[tuple[str, str]]) -> list[tuple[str, str, str]]:
+    """Each (field, kind, key) ``stored`` names that ``keys`` does not hold (a refund's
+    account, its debit)."""
+    return [
+        (name, kind, named)
+        for name, kind in REFERENCES.get(stored.kind, {}).items()
+        if (named := stored.record.get(name)) is not None and (kind, named) not in keys
+    ]
+
+
 def _check_references(records: list[Stored]) -> None:
-    """Every record a field names is in the document too (a refund's account, its debit)."""
+    """Every record a field names is in the document too."""
     keys = {(stored.kind, stored.key) for stored in records}
     for number, stored in enumerate(records):
-        for name, kind in REFERENCES.get(stored.kind, {}).items():
-            named = stored.record.get(name)
-            if named is not None and (kind, named) not in keys:
-                raise DomainError(
-                    Common.INVALID_REQUEST,
-                    f"records/{number} ({stored.kind} {stored.key!r}): {name} names {kind}"
-                    f" {named!r}, which the document does not hold",
-                )
+        missing = unheld_references(stored, keys)
+        if missing:
+            name, kind, named = missing[0]
+            raise DomainError(
+                Common.INVALID_REQUEST,
+                f"records/{number} ({stored.kind} {stored.key!r}): {name} names {kind}"
+                f" {named!r}, which the document does not hold",
+            )

@@ -22,7 +22,12 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from mock_server.control.state import REFERENCES, checked_record, checked_state, state_document
+from mock_server.control.state import (
+    checked_record,
+    checked_state,
+    state_document,
+    unheld_references,
+)
 from mock_server.domain import DomainError
 from mock_server.json_types import Json
 from mock_server.reading import Fields, Reading, Seen
@@ -208,11 +213,7 @@ def _whole(records: list[Stored]) -> tuple[list[Stored], list[str]]:
         keys = {(stored.kind, stored.key) for stored in records}
         kept = []
         for stored in records:
-            missing = [
-                f"{name} {stored.record[name]!r}"
-                for name, kind in REFERENCES.get(stored.kind, {}).items()
-                if stored.record.get(name) is not None and (kind, stored.record[name]) not in keys
-            ]
+            missing = [f"{name} {named!r}" for name, _, named in unheld_references(stored, keys)]
             if missing:
                 left_out.append(
                     f"{stored.kind} {stored.key}: names {', '.join(missing)}, never seen"
