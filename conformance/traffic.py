@@ -59,7 +59,7 @@ def offline_checks(api: str) -> list[checks.Check]:
 
 
 @dataclass(frozen=True)
-class Recorded:
+class HarEntry:
     """One exchange as a HAR file keeps it."""
 
     method: str
@@ -77,11 +77,11 @@ class Recorded:
 class Traffic:
     """A file's exchanges of one API, by operation; how many others it held."""
 
-    by_operation: dict[str, list[tuple[Any, Recorded]]] = field(default_factory=dict)
+    by_operation: dict[str, list[tuple[Any, HarEntry]]] = field(default_factory=dict)
     others: int = 0
 
 
-def read_har(path: Path) -> list[Recorded]:
+def read_har(path: Path) -> list[HarEntry]:
     """The exchanges of a HAR file (``log.entries``), in its order; a UsageError saying why
     when it is not one, or keeps no bodies to check."""
     try:
@@ -99,7 +99,7 @@ def read_har(path: Path) -> list[Recorded]:
         raise UsageError(f"{path} is not a HAR file (no log.entries)")
     try:
         return [
-            _recorded(entry)
+            _har_entry(entry)
             for entry in entries
             if entry["response"].get("status")  # 0: never answered (blocked, cancelled)
             and "text" in (entry["response"].get("content") or {"text": ""})  # body kept
@@ -108,14 +108,14 @@ def read_har(path: Path) -> list[Recorded]:
         raise UsageError(f"{path}: an entry is not as HAR 1.2 writes it ({exc!r})") from None
 
 
-def _recorded(entry: dict[str, Any]) -> Recorded:
+def _har_entry(entry: dict[str, Any]) -> HarEntry:
     request, response = entry["request"], entry["response"]
     content = response.get("content") or {}
     text = content.get("text") or ""
     base64_encoded = content.get("encoding") == "base64"
     body = base64.b64decode(text) if base64_encoded else text.encode("utf-8")
     sent = (request.get("postData") or {}).get("text") or ""
-    return Recorded(
+    return HarEntry(
         method=request["method"].upper(),
         url=request["url"],
         request_headers=_headers(request),
@@ -137,7 +137,7 @@ def _headers(message: dict[str, Any]) -> list[tuple[str, str]]:
     ]
 
 
-def sorted_traffic(api: str, recorded: list[Recorded], base_url: str | None) -> Traffic:
+def sorted_traffic(api: str, recorded: list[HarEntry], base_url: str | None) -> Traffic:
     """``recorded`` by the API operation each is, those under the API (``base_url``, or any
     of the contract's base paths on any host) that the contract has an operation for."""
     schema = schema_for(api)
@@ -171,7 +171,7 @@ def _below(url: str, bases: list[str], absolute: bool) -> str | None:
     return None
 
 
-def violations(api: str, operation: Any, exchange: Recorded) -> list[Violation]:
+def violations(api: str, operation: Any, exchange: HarEntry) -> list[Violation]:
     """How the recorded answer breaks the contract, checked as a run checks one."""
     request = httpx.Request(
         exchange.method,
