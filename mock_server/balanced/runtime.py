@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import datetime
 
 from mock_server.balanced import control
@@ -54,14 +55,18 @@ class BalancedRuntime:
     def completed(self, seen: Seen) -> None:
         """A debit's refunded total and reversed fee are its refunds' (those seen); an
         account's card is the one its debits were drawn from."""
-        refunds = [fields for (kind, _), fields in seen.items() if kind == REFUND]
+        refunded: Counter[str] = Counter()
+        fee_reversed: Counter[str] = Counter()
+        for (kind, _), fields in seen.items():
+            if kind == REFUND:
+                refunded[fields.get("debit_id", "")] += fields.get("amount") or 0
+                fee_reversed[fields.get("debit_id", "")] -= fields.get("fee") or 0
         cards: dict[str, str] = {}
         for (kind, key), fields in seen.items():
             if kind != DEBIT:
                 continue
-            its = [refund for refund in refunds if refund.get("debit_id") == key]
-            fields["refunded"] = sum(refund.get("amount") or 0 for refund in its)
-            fields["fee_reversed"] = -sum(refund.get("fee") or 0 for refund in its)
+            fields["refunded"] = refunded[key]
+            fields["fee_reversed"] = fee_reversed[key]
             if "card_id" in fields and "account_id" in fields:
                 cards[fields["account_id"]] = fields["card_id"]
         for (kind, key), fields in seen.items():
