@@ -24,6 +24,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from mock_server.app import MockApp
 from mock_server.control.handlers import CONTROL_PATH
 from mock_server.control.journal import JournalMiddleware, page_beside
+from mock_server.domain import DomainError
 from mock_server.exchange import current as current_exchange
 from mock_server.exchange import exchange
 from mock_server.lifespan import lifespan_of
@@ -183,16 +184,14 @@ class Forwarding:
                 )
         if judgement is not None:
             self._record(operation, violations, answered, fell_back)
-        recorded = (
+        if (
             self.recording is not None
             and operation is not None
             and answered
             and not fell_back  # the mock's demo data, not the target's
             and not violations
             and 200 <= answer.status < 300
-        )
-        if recorded:
-            assert self.recording is not None and operation is not None
+        ):
             self.recording.saw(operation, answer.status, answer.body)
         return _marked(answer, violations)
 
@@ -264,9 +263,10 @@ class Forwarding:
             except OSError as exc:
                 LOG.error("--junit-xml %s not written: %s", self.junit_xml, exc)
         if self.recording is not None:
+            # A recorder bug (a record the final check refuses) must not lose the report.
             try:
                 self.recording.write()
-            except (OSError, ValueError) as exc:  # a recorder bug must not lose the report
+            except (OSError, ValueError, DomainError) as exc:
                 LOG.error("--record %s not written: %r", self.recording.path, exc)
 
 
