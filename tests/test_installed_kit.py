@@ -138,15 +138,18 @@ def _check(result: subprocess.CompletedProcess) -> None:
     assert result.returncode == 0, f"{result.args}\n{result.stdout}\n{result.stderr}"[-4000:]
 
 
-def stop_group(group: int, timeout: float = 15) -> None:
-    """SIGTERM every process of a process group, then SIGKILL whatever is left after ``timeout``."""
+def stop_group(leader: subprocess.Popen, timeout: float = 15) -> None:
+    """SIGTERM every process of the group ``leader`` leads, then SIGKILL whatever is left after
+    ``timeout``; the leader reaped."""
     with contextlib.suppress(ProcessLookupError):
-        os.killpg(group, signal.SIGTERM)
+        os.killpg(leader.pid, signal.SIGTERM)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            os.killpg(group, 0)  # ProcessLookupError once the group is empty
+            leader.poll()  # reaped as it ends: a zombie leader keeps its group alive
+            os.killpg(leader.pid, 0)  # ProcessLookupError once the group is empty
             time.sleep(0.1)
-        os.killpg(group, signal.SIGKILL)
+        os.killpg(leader.pid, signal.SIGKILL)
+    leader.wait(timeout=timeout)
 
 
 @contextlib.contextmanager
@@ -164,8 +167,7 @@ def process_group(command: list[str], kit: InstalledKit, cwd: Path, log: Path) -
     try:
         yield
     finally:
-        stop_group(process.pid)
-        process.wait(timeout=15)
+        stop_group(process)
 
 
 def wait_for(url: str, log: Path, timeout: float = 60) -> None:
@@ -476,7 +478,7 @@ def test_the_ci_recipe_installs_starts_the_mock_checks_both_apis_and_keeps_junit
     try:
         returncode = runner.wait(timeout=300)
     finally:
-        stop_group(runner.pid)  # the mock the job left running, as a runner does at the end
+        stop_group(runner)  # the mock the job left running, as a runner does at the end
     output_text = log.read_text()
     assert returncode == 0, output_text[-4000:]
     assert output_text.count("CONFORMS") == 2, output_text[-4000:]
