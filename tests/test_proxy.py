@@ -13,6 +13,7 @@ import subprocess
 import sys
 import threading
 import time
+import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -76,6 +77,18 @@ class RecordingTarget:
         body = gzip.compress(json.dumps({"compressed": True}).encode())
         return Response(body, media_type="application/json", headers={"Content-Encoding": "gzip"})
 
+    async def deflated(self, request: Request) -> Response:
+        coding = request.path_params["coding"]
+        plain = json.dumps({"compressed": coding}).encode()
+        body = {
+            "zlib": zlib.compress(plain),  # deflate as RFC 9110 has it
+            "raw": _raw_deflate(plain),  # as some servers send it
+            "broken": b"not deflate at all",
+        }[coding]
+        return Response(
+            body, media_type="application/json", headers={"Content-Encoding": "deflate"}
+        )
+
     async def stall(self, request: Request) -> Response:
         await asyncio.to_thread(self.release.wait, 60)  # until the test ends
         return Response("late")
@@ -96,6 +109,7 @@ class RecordingTarget:
         return Starlette(
             routes=[
                 Route("/sandbox/v3/gzip", self.gzipped),
+                Route("/sandbox/v3/deflate/{coding}", self.deflated),
                 Route("/sandbox/v3/stall", self.stall),
                 Route("/sandbox/v3/big", self.big),
                 Route("/sandbox/v3/br", self.brotli),
@@ -105,6 +119,11 @@ class RecordingTarget:
                 ),
             ]
         )
+
+
+def _raw_deflate(data: bytes) -> bytes:
+    compressor = zlib.compressobj(wbits=-zlib.MAX_WBITS)
+    return compressor.compress(data) + compressor.flush()
 
 
 @pytest.fixture
@@ -168,6 +187,30 @@ def test_a_compressed_answer_reaches_the_client_decoded_and_says_so(target):
         answer = httpx.get(f"{proxy}/v3/gzip", headers={"Accept-Encoding": "gzip"})
     assert answer.json() == {"compressed": True}
     assert answer.headers[DECODED_HEADER] == "gzip" and "content-encoding" not in answer.headers
+
+
+def test_deflate_is_decoded_wrapped_or_raw_and_one_that_does_not_decode_is_a_502(target):
+    _, root = target
+    with proxying(f"{root}/sandbox/v3") as proxy:
+        wrapped, raw, broken = (
+            httpx.get(f"{proxy}/v3/deflate/{coding}") for coding in ("zlib", "raw", "broken")
+        )
+    assert wrapped.json() == {"compressed": "zlib"} and raw.json() == {"compressed": "raw"}
+    assert wrapped.headers[DECODED_HEADER] == raw.headers[DECODED_HEADER] == "deflate"
+    assert (
+        broken.status_code == 502 and broken.headers["content-type"] == "application/problem+json"
+    )
+    assert "sent deflate that does not decode" in broken.json()["detail"]
+
+
+def test_a_cookie_the_target_sets_reaches_the_app_and_is_never_sent_for_it(target):
+    """The proxy keeps no cookie jar: what the target sets for one app is that app's to send
+    (or not), never added by the proxy to the requests of the next."""
+    recording, root = target
+    with proxying(f"{root}/sandbox/v3") as proxy:
+        assert httpx.get(f"{proxy}/v3/cookies").headers.get_list("set-cookie") == ["a=1", "b=2"]
+        httpx.get(f"{proxy}/v3/accounts")  # another app's request, without cookies
+    assert "cookie" not in dict(recording.seen[0]["headers"])
 
 
 def test_a_large_answer_comes_whole(target):
@@ -621,3 +664,16 @@ def test_the_suite_takes_the_proxy_for_the_target_it_fronts_not_for_the_mock():
     with serve(MockConfig()) as mock, with_mock(f"{mock.root}/v3") as root:
         assert find_mock_control(f"{mock.root}/v3", "marqeta") is not None
         assert find_mock_control(f"{root}/v3", "marqeta") is None
+
+
+def test_the_environments_proxy_is_used_for_the_target_unless_no_proxy_names_it(monkeypatch):
+    """As curl does: a sandbox behind a company's outbound proxy is reached through it."""
+    monkeypatch.setenv("HTTPS_PROXY", "http://outbound.example:3128")
+    monkeypatch.setenv("NO_PROXY", "localhost,.internal.example")
+    for name in ("https_proxy", "no_proxy", "http_proxy", "HTTP_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    assert Forwarder(Target("https://sandbox.example/v3"))._through == (
+        "http://outbound.example:3128"
+    )
+    assert Forwarder(Target("https://api.internal.example/v3"))._through is None
+    assert Forwarder(Target("http://sandbox.example/v3"))._through is None  # no HTTP_PROXY

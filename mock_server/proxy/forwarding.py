@@ -9,20 +9,17 @@ in the problem shape (RFC 9457), saying which and why.
 from __future__ import annotations
 
 import base64
+import gzip
 import json
+import urllib.request
+import zlib
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-import httpx
+import aiohttp
+from yarl import URL
 
 from mock_server.http_clients import tls_context
-
-try:  # the codings httpx decodes here (zstd and br with their packages installed)
-    from httpx._decoders import SUPPORTED_DECODERS
-
-    DECODED_BY_HTTPX = frozenset(SUPPORTED_DECODERS) - {"identity"}
-except ImportError:  # a later httpx: those it always decodes
-    DECODED_BY_HTTPX = frozenset({"gzip", "deflate"})
 
 # Headers about one connection, never forwarded (and those a Connection header names).
 HOP_BY_HOP = frozenset(
@@ -41,8 +38,9 @@ HOP_BY_HOP = frozenset(
 # Set again for the other side: its own host, and the length of the body as it is sent.
 REWRITTEN = frozenset({"host", "content-length"})
 DECODED_HEADER = "x-mock-proxy-decoded"
-DECODABLE = ("gzip", "deflate")  # asked for: what httpx decodes without extra packages
+DECODABLE = ("gzip", "deflate")  # asked for, and decoded for the client: the standard library's
 PROBLEM = "application/problem+json"
+MAX_HEADER_BYTES = 64 * 1024  # a target's header line or field (aiohttp's default is 8 KiB)
 
 
 @dataclass(frozen=True)
@@ -82,19 +80,33 @@ def kept(headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
 
 
 class Forwarder:
-    def __init__(self, target: Target, transport: httpx.AsyncBaseTransport | None = None) -> None:
+    """One HTTP client (aiohttp's) to the target, made on first use in the serving event loop:
+    a connection per concurrent request, kept alive; no cookie jar (one app's cookies must not
+    reach the target as another's); the environment's HTTP(S)_PROXY and NO_PROXY honoured, as
+    curl does (read once: aiohttp's ``trust_env`` reads them, and ~/.netrc, per request)."""
+
+    def __init__(self, target: Target) -> None:
         self.target = target
-        self._client = httpx.AsyncClient(
-            timeout=httpx.Timeout(
-                target.read_timeout_s, connect=target.connect_timeout_s, pool=None
-            ),
-            verify=tls_context(),
-            transport=transport,
-            follow_redirects=False,  # a redirect is the target's answer, for the client to see
-            # Every connection an app keeps open to the proxy keeps one to the target: httpx's
-            # default of 20 kept alive closed and reopened one per request beyond them.
-            limits=httpx.Limits(max_connections=None, max_keepalive_connections=256),
-        )
+        self._base = urlsplit(target.url)._replace(query="", fragment="").geturl().rstrip("/")
+        self._session: aiohttp.ClientSession | None = None
+        self._through = _environment_proxy(target.url)
+
+    def _client(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            self._session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=0, ssl=tls_context()),
+                timeout=aiohttp.ClientTimeout(
+                    sock_connect=self.target.connect_timeout_s,
+                    sock_read=self.target.read_timeout_s,
+                ),
+                cookie_jar=aiohttp.DummyCookieJar(),
+                auto_decompress=False,  # decoded below, only the codings it asked for
+                # Nothing the app did not send: no User-Agent, Accept or Content-Type of its own.
+                skip_auto_headers=("User-Agent", "Accept", "Content-Type"),
+                max_line_size=MAX_HEADER_BYTES,
+                max_field_size=MAX_HEADER_BYTES,
+            )
+        return self._session
 
     async def forward(
         self, method: str, path: bytes, query: bytes, headers: list[tuple[str, str]], body: bytes
@@ -102,9 +114,8 @@ class Forwarder:
         """The target's answer to this request (``path`` relative to the API's base path, as
         the client spelt it: percent-escapes kept), or the 502 or 504 that says why there is
         none."""
-        base = httpx.URL(self.target.url)
-        raw = base.raw_path.split(b"?")[0].rstrip(b"/") + path + (b"?" + query if query else b"")
-        url = base.copy_with(raw_path=raw)
+        raw = path.decode("latin-1") + ("?" + query.decode("latin-1") if query else "")
+        url = URL(self._base + raw, encoded=True)  # encoded: the escapes go as they came
         # Only codings the proxy can decode for the app (a browser also offers br).
         sent = [(n, v) for n, v in kept(headers) if n.lower() != "accept-encoding"]
         sent.append(("accept-encoding", ", ".join(DECODABLE)))
@@ -112,38 +123,78 @@ class Forwarder:
             sent = [(name, value) for name, value in sent if name.lower() != "authorization"]
             sent.append(("authorization", basic_authorization(*self.target.auth)))
         try:
-            answer = await self._client.request(method, url, headers=sent, content=body)
-        except httpx.TimeoutException as exc:
-            if isinstance(exc, httpx.ConnectTimeout):
-                return problem(
-                    502,
-                    "Bad Gateway",
-                    f"{self._where()} did not accept a connection"
-                    f" within {self.target.connect_timeout_s:g} s",
+            async with self._client().request(
+                method,
+                url,
+                headers=sent,
+                data=body or None,
+                allow_redirects=False,
+                proxy=self._through,
+            ) as answer:
+                status = answer.status
+                headers_back = kept(
+                    [(n.decode("latin-1"), v.decode("latin-1")) for n, v in answer.raw_headers]
                 )
+                content = await answer.read()
+        except aiohttp.ConnectionTimeoutError:
+            return problem(
+                502,
+                "Bad Gateway",
+                f"{self._where()} did not accept a connection"
+                f" within {self.target.connect_timeout_s:g} s",
+            )
+        except TimeoutError:  # aiohttp's SocketTimeoutError among them
             return problem(
                 504,
                 "Gateway Timeout",
                 f"{self._where()} did not answer within"
                 f" {self.target.read_timeout_s:g} s (--read-timeout)",
             )
-        except httpx.HTTPError as exc:
+        except aiohttp.ClientError as exc:
             reason = " ".join(str(exc).split()) or type(exc).__name__
             return problem(502, "Bad Gateway", f"{self._where()} cannot be reached: {reason}")
-        headers_back = kept(list(answer.headers.multi_items()))
-        encoding = answer.headers.get("content-encoding", "identity").lower()
-        if encoding in DECODED_BY_HTTPX:  # httpx decoded it: the client gets it as it is now
-            headers_back = [(n, v) for n, v in headers_back if n.lower() != "content-encoding"]
-            headers_back.append((DECODED_HEADER, encoding))
-            return Answer(answer.status_code, headers_back, answer.content)
-        # Unasked-for or unknown to the proxy: passed on as it came, its coding said.
-        return Answer(answer.status_code, headers_back, await answer.aread())
+        coding = next(
+            (v.strip().lower() for n, v in headers_back if n.lower() == "content-encoding"),
+            "identity",
+        )
+        if coding not in DECODABLE:  # unasked-for or unknown: passed on as it came, coding said
+            return Answer(status, headers_back, content)
+        try:
+            content = _decoded(content, coding)
+        except (OSError, EOFError, zlib.error) as exc:
+            return problem(
+                502, "Bad Gateway", f"{self._where()} sent {coding} that does not decode: {exc}"
+            )
+        headers_back = [(n, v) for n, v in headers_back if n.lower() != "content-encoding"]
+        headers_back.append((DECODED_HEADER, coding))
+        return Answer(status, headers_back, content)
 
     def _where(self) -> str:
         return f"the target {self.target.url}"
 
     async def close(self) -> None:
-        await self._client.aclose()
+        if self._session is not None:
+            await self._session.close()
+
+
+def _environment_proxy(url: str) -> str | None:
+    """The proxy the environment names for ``url`` (``HTTPS_PROXY``, ``HTTP_PROXY``), None
+    when there is none or ``NO_PROXY`` leaves ``url``'s host out."""
+    parts = urlsplit(url)
+    proxy = urllib.request.getproxies_environment().get(parts.scheme)
+    if proxy is None or urllib.request.proxy_bypass(parts.netloc):
+        return None
+    return proxy
+
+
+def _decoded(body: bytes, coding: str) -> bytes:
+    """``body`` decoded from ``coding`` (one of ``DECODABLE``)."""
+    if coding == "gzip":
+        return gzip.decompress(body)  # every member, as a browser reads it
+    try:  # deflate is zlib-wrapped (RFC 9110 8.4.1.2); some servers send it raw
+        return zlib.decompress(body)
+    except zlib.error:
+        return zlib.decompress(body, wbits=-zlib.MAX_WBITS)
 
 
 def problem(status: int, title: str, detail: str) -> Answer:
