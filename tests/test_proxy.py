@@ -8,6 +8,7 @@ import asyncio
 import gzip
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -28,12 +29,14 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from mock_server.app import MockConfig
+from mock_server.app import MockConfig, build_app
+from mock_server.lifespan import lifespan_of
 from mock_server.proxy.app import Contracted, proxy_app
+from mock_server.proxy.asking import ask
 from mock_server.proxy.checks import Violation, header_value
-from mock_server.proxy.forwarding import DECODED_HEADER, Forwarder, Target
+from mock_server.proxy.forwarding import DECODED_HEADER, Forwarder, Target, basic_authorization
 from mock_server.proxy.report import ProxyReport
-from mock_server.registry import control_contract
+from mock_server.registry import control_contract, vendor
 from mock_server.spec import load_contract
 from tests.support import (
     DEMO_AUTH,
@@ -677,3 +680,77 @@ def test_the_environments_proxy_is_used_for_the_target_unless_no_proxy_names_it(
     )
     assert Forwarder(Target("https://api.internal.example/v3"))._through is None
     assert Forwarder(Target("http://sandbox.example/v3"))._through is None  # no HTTP_PROXY
+
+
+MP = "/v1/marketplaces/TEST-MP1"
+# Requests each vendor's contract refuses before any rule runs: a path it does not serve, a
+# method its path does not take, no credentials, a body of the wrong type, one not JSON, a
+# query parameter of the wrong type.
+REFUSED = {
+    "marqeta": [
+        ("GET", "/v3/nowhere", b"", True),
+        ("DELETE", "/v3/accounts", b"", True),
+        ("GET", "/v3/accounts", b"", False),
+        ("POST", f"{ACCOUNT}/refunds", json.dumps({**REFUND, "amount": "x"}).encode(), True),
+        ("POST", f"{ACCOUNT}/refunds", b"{not json", True),
+        ("GET", "/v3/accounts?count=x", b"", True),
+    ],
+    "balanced": [
+        ("GET", "/v1/nowhere", b"", True),
+        ("DELETE", f"{MP}/refunds", b"", True),
+        ("GET", f"{MP}/refunds", b"", False),
+        ("POST", f"{MP}/refunds", b'{"debit_uri": 5}', True),
+        ("POST", f"{MP}/refunds", b"{not json", True),
+        ("GET", f"{MP}/refunds?limit=x", b"", True),
+    ],
+}
+
+
+@pytest.mark.parametrize("api", sorted(REFUSED))
+def test_the_judge_refuses_each_request_as_the_mock_itself_answers_it(api):
+    """The judge keeps only the layers of the mock that judge a request: what it answers must
+    still be the mock's own answer, status, body and Allow header alike."""
+    contract = load_contract(vendor(api).contract_file)
+    judge = Contracted.of(contract).judge
+    mock = build_app(MockConfig())
+    user, password = vendor(api).credentials.demo.pairs[0]
+    credentials = [(b"authorization", basic_authorization(user, password).encode())]
+
+    async def both(method: str, target: str, body: bytes, signed: bool) -> tuple[Any, Any]:
+        path, _, query = target.partition("?")
+        headers = [(b"content-type", b"application/json"), *(credentials if signed else [])]
+        scope = {
+            "type": "http",
+            "asgi": {"version": "3.0"},
+            "http_version": "1.1",
+            "method": method,
+            "scheme": "http",
+            "path": path,
+            "raw_path": path.encode(),
+            "query_string": query.encode(),
+            "root_path": "",
+            "headers": headers,
+            "server": ("127.0.0.1", 80),
+            "client": ("127.0.0.1", 1),
+        }
+        judged = await judge.judge(scope, body)
+        answered, _ = await ask(mock.asgi, scope, body)
+        return judged, answered
+
+    async def all_of_them() -> list[tuple[Any, Any]]:
+        async with lifespan_of(mock.asgi):
+            return [await both(*request) for request in REFUSED[api]]
+
+    for (judged, answered), request in zip(asyncio.run(all_of_them()), REFUSED[api], strict=True):
+        assert judged.refusal, request  # refused, and saying why
+        assert (judged.status, _without_request_id(judged.body)) == (
+            answered.status,
+            _without_request_id(answered.body),
+        ), request
+        allow = [value for name, value in answered.headers if name.lower() == "allow"]
+        assert [value for name, value in judged.headers if name.lower() == "allow"] == allow
+
+
+def _without_request_id(body: bytes) -> Any:
+    """An error body with Balanced's per-request id (``OHM`` and 32 hex digits) blanked."""
+    return json.loads(re.sub(rb"OHM[0-9a-f]{32}", b"OHM", body))
