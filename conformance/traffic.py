@@ -211,9 +211,13 @@ def violations(api: str, operation: Any, exchange: HarEntry) -> list[Violation]:
         )
         found = contract_violations(error, said, curl(said))
         if found is None:  # not a contract failure: a bug of ours, not the target's
-            raise
+            raise NotChecked(f"{exchange.method} {exchange.url}: {error!r}") from error
         return found
     return []
+
+
+class NotChecked(Exception):
+    """A check failed for a reason that is not the contract's: the exchange says nothing."""
 
 
 def _path_parameters(template: str, url: str) -> dict[str, str]:
@@ -278,6 +282,13 @@ def main(args: Any) -> int:
         report = verify(options, args.file)
     except UsageError as exc:
         print(f"refund-conformance: error: {exc}", file=sys.stderr)
+        return EXIT_UNUSABLE
+    except NotChecked as exc:
+        print(
+            f"refund-conformance: error: an exchange could not be checked (a bug of"
+            f" refund-conformance, not of the target: please report it): {exc}",
+            file=sys.stderr,
+        )
         return EXIT_UNUSABLE
     print("\n".join(report.lines()))
     if options.junit_xml is not None:

@@ -6,17 +6,21 @@ from __future__ import annotations
 import json
 import xml.etree.ElementTree as ElementTree
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
+from conformance import traffic
 from conformance.command import main
 from mock_server.app import MockConfig
 from tests.support import (
     DEMO_AUTH,
     chromium_browser,
     defective_target,
+    har_of,
     serve,
     serve_app,
     with_mock,
@@ -97,6 +101,28 @@ def test_what_cannot_be_verified_is_refused_or_inconclusive_saying_why(tmp_path,
     other["response"] = {"status": 200, "headers": [], "content": {"text": "1"}}
     nothing.write_text(json.dumps({"log": {"entries": [other]}}))
     assert verify(nothing) == 3
-    assert "0 exchanges of the API checked, 1 others left out" in capsys.readouterr().out
+    said = capsys.readouterr().out
+    assert "0 exchanges of the API checked, 1 others left out" in said
+    assert "holds no exchange of the API" in said and "--allow-skips" not in said  # not its own
     (tmp_path / "not.har").write_text("[]")
     assert verify(tmp_path / "not.har") == 2
+
+
+def test_a_check_failing_for_a_reason_not_the_contracts_is_an_error_not_a_finding(
+    tmp_path, capsys, monkeypatch
+):
+    """What the target sent says nothing then: exit 2 with one line, never a traceback or a
+    verdict on the target."""
+    har = tmp_path / "session.har"
+    answer = httpx.Response(
+        200,
+        json={"data": "not a page"},
+        request=httpx.Request("GET", "http://sandbox.test/v3/accounts"),
+    )
+    answer.elapsed = timedelta(milliseconds=3)  # as a read answer has it
+    har.write_text(json.dumps(har_of([answer])))
+    monkeypatch.setattr(traffic, "contract_violations", lambda *args: None)  # no contract's
+    assert verify(har) == 2
+    said = capsys.readouterr()
+    assert "could not be checked (a bug of refund-conformance" in said.err
+    assert "GET http://sandbox.test/v3/accounts" in said.err and said.out == ""
