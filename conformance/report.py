@@ -396,7 +396,10 @@ class Report:
         passed += self.known_count()  # ran, and found only what the baseline accepts
         unchosen = [o for o in self.outcomes if o.status == "skipped" and not o.skipped_by_choice]
         if self.traffic is not None and not self.outcomes:  # verify-traffic skips nothing
-            why = "the file holds no exchange of the API under its base paths: nothing was checked"
+            why = (
+                f"the file holds no exchange of an operation of the API under {self.base_url}:"
+                " nothing was checked"
+            )
             return Verdict("INCONCLUSIVE", EXIT_INCONCLUSIVE, why)
         if passed and not unchosen:
             return Verdict("CONFORMS", EXIT_CONFORMS)

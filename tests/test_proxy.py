@@ -10,6 +10,7 @@ import json
 import os
 import re
 import signal
+import socketserver
 import subprocess
 import sys
 import threading
@@ -192,28 +193,69 @@ def test_a_compressed_answer_reaches_the_client_decoded_and_says_so(target):
     assert answer.headers[DECODED_HEADER] == "gzip" and "content-encoding" not in answer.headers
 
 
-def test_deflate_is_decoded_wrapped_or_raw_and_one_that_does_not_decode_is_a_502(target):
+def test_deflate_is_decoded_wrapped_or_raw_one_that_does_not_decode_is_a_502_a_head_passes(
+    target,
+):
     _, root = target
     with proxying(f"{root}/sandbox/v3") as proxy:
         wrapped, raw, broken = (
             httpx.get(f"{proxy}/v3/deflate/{coding}") for coding in ("zlib", "raw", "broken")
         )
+        head = httpx.head(f"{proxy}/v3/deflate/zlib")  # its headers, and no body to decode
     assert wrapped.json() == {"compressed": "zlib"} and raw.json() == {"compressed": "raw"}
     assert wrapped.headers[DECODED_HEADER] == raw.headers[DECODED_HEADER] == "deflate"
     assert (
         broken.status_code == 502 and broken.headers["content-type"] == "application/problem+json"
     )
     assert "sent deflate that does not decode" in broken.json()["detail"]
+    assert (head.status_code, head.content) == (200, b"")
 
 
 def test_a_cookie_the_target_sets_reaches_the_app_and_is_never_sent_for_it(target):
     """The proxy keeps no cookie jar: what the target sets for one app is that app's to send
     (or not), never added by the proxy to the requests of the next."""
     recording, root = target
-    with proxying(f"{root}/sandbox/v3") as proxy:
+    # By name: a cookie jar keeps no cookie of a bare IP address, so 127.0.0.1 would hide one.
+    with proxying(f"{root.replace('127.0.0.1', 'localhost')}/sandbox/v3") as proxy:
         assert httpx.get(f"{proxy}/v3/cookies").headers.get_list("set-cookie") == ["a=1", "b=2"]
         httpx.get(f"{proxy}/v3/accounts")  # another app's request, without cookies
     assert "cookie" not in dict(recording.seen[0]["headers"])
+
+
+class SpellingHandler(socketserver.StreamRequestHandler):
+    """A server spelling its header names as many do (uvicorn writes them in lower case)."""
+
+    def handle(self) -> None:
+        while self.rfile.readline() not in (b"\r\n", b""):
+            pass  # the request's head; it has no body
+        self.wfile.write(
+            b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+            b"Access-Control-Allow-Origin: *\r\nVary: Accept-Encoding\r\n"
+            b"Content-Length: 2\r\nConnection: close\r\n\r\n{}"
+        )
+
+
+def test_the_targets_cors_headers_reach_a_browser_app_once_however_spelt():
+    with socketserver.ThreadingTCPServer(("127.0.0.1", 0), SpellingHandler) as server:
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        try:
+            with proxying(f"http://127.0.0.1:{server.server_address[1]}/v3") as proxy:
+                answer = httpx.get(f"{proxy}/v3/cors", headers={"Origin": "http://app.example"})
+        finally:
+            server.shutdown()
+    assert answer.headers.get_list("access-control-allow-origin") == ["*"]  # one: else refused
+    assert len(answer.headers.get_list("vary")) == 1 and "Accept-Encoding" in answer.headers["vary"]
+
+
+def test_a_header_value_goes_byte_for_byte_and_one_not_utf8_is_refused(target):
+    recording, root = target
+    with proxying(f"{root}/sandbox/v3") as proxy:
+        noted = httpx.get(f"{proxy}/v3/accounts", headers={b"X-Note": "€ 5".encode()})
+        refused = httpx.get(f"{proxy}/v3/accounts", headers={b"X-Note": b"\xff"})
+    assert noted.status_code == 200
+    assert dict(recording.seen[0]["headers"])["x-note"].encode("latin-1") == "€ 5".encode()
+    assert refused.status_code == 400 and "not UTF-8" in refused.json()["detail"]
+    assert len(recording.seen) == 1  # the refused one was not forwarded
 
 
 def test_a_large_answer_comes_whole(target):
@@ -673,13 +715,17 @@ def test_the_environments_proxy_is_used_for_the_target_unless_no_proxy_names_it(
     """As curl does: a sandbox behind a company's outbound proxy is reached through it."""
     monkeypatch.setenv("HTTPS_PROXY", "http://outbound.example:3128")
     monkeypatch.setenv("NO_PROXY", "localhost,.internal.example")
-    for name in ("https_proxy", "no_proxy", "http_proxy", "HTTP_PROXY"):
+    for name in ("https_proxy", "no_proxy", "http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY"):
         monkeypatch.delenv(name, raising=False)
     assert Forwarder(Target("https://sandbox.example/v3"))._through == (
         "http://outbound.example:3128"
     )
     assert Forwarder(Target("https://api.internal.example/v3"))._through is None
     assert Forwarder(Target("http://sandbox.example/v3"))._through is None  # no HTTP_PROXY
+    monkeypatch.setenv("ALL_PROXY", "outbound.example:3128")  # curl's spelling, no scheme
+    assert Forwarder(Target("http://sandbox.example/v3"))._through == (
+        "http://outbound.example:3128"
+    )
 
 
 MP = "/v1/marketplaces/TEST-MP1"

@@ -41,6 +41,7 @@ DECODED_HEADER = "x-mock-proxy-decoded"
 DECODABLE = ("gzip", "deflate")  # asked for, and decoded for the client: the standard library's
 PROBLEM = "application/problem+json"
 MAX_HEADER_BYTES = 64 * 1024  # a target's header line or field (aiohttp's default is 8 KiB)
+MAX_HEADERS = 1024  # headers in a target's answer (aiohttp's default is 128)
 
 
 @dataclass(frozen=True)
@@ -96,6 +97,7 @@ class Forwarder:
             self._session = aiohttp.ClientSession(
                 connector=aiohttp.TCPConnector(limit=0, ssl=tls_context()),
                 timeout=aiohttp.ClientTimeout(
+                    connect=self.target.connect_timeout_s,  # name resolution included
                     sock_connect=self.target.connect_timeout_s,
                     sock_read=self.target.read_timeout_s,
                 ),
@@ -105,6 +107,7 @@ class Forwarder:
                 skip_auto_headers=("User-Agent", "Accept", "Content-Type"),
                 max_line_size=MAX_HEADER_BYTES,
                 max_field_size=MAX_HEADER_BYTES,
+                max_headers=MAX_HEADERS,
             )
         return self._session
 
@@ -122,6 +125,12 @@ class Forwarder:
         if self.target.auth is not None:
             sent = [(name, value) for name, value in sent if name.lower() != "authorization"]
             sent.append(("authorization", basic_authorization(*self.target.auth)))
+        try:  # aiohttp writes header values as UTF-8: the app's bytes must be UTF-8 to go as sent
+            sent = [(name, value.encode("latin-1").decode("utf-8")) for name, value in sent]
+        except UnicodeDecodeError:
+            return problem(
+                400, "Bad Request", "A header value is not UTF-8: it cannot be forwarded as sent"
+            )
         try:
             async with self._client().request(
                 method,
@@ -132,8 +141,11 @@ class Forwarder:
                 proxy=self._through,
             ) as answer:
                 status = answer.status
-                headers_back = kept(
-                    [(n.decode("latin-1"), v.decode("latin-1")) for n, v in answer.raw_headers]
+                headers_back = kept(  # names in lower case, as ASGI has them
+                    [
+                        (n.decode("latin-1").lower(), v.decode("latin-1"))
+                        for n, v in answer.raw_headers
+                    ]
                 )
                 content = await answer.read()
         except aiohttp.ConnectionTimeoutError:
@@ -157,7 +169,7 @@ class Forwarder:
             (v.strip().lower() for n, v in headers_back if n.lower() == "content-encoding"),
             "identity",
         )
-        if coding not in DECODABLE:  # unasked-for or unknown: passed on as it came, coding said
+        if coding not in DECODABLE or not content:  # unasked-for, unknown, or nothing (HEAD)
             return Answer(status, headers_back, content)
         try:
             content = _decoded(content, coding)
@@ -178,13 +190,14 @@ class Forwarder:
 
 
 def _environment_proxy(url: str) -> str | None:
-    """The proxy the environment names for ``url`` (``HTTPS_PROXY``, ``HTTP_PROXY``), None
-    when there is none or ``NO_PROXY`` leaves ``url``'s host out."""
+    """The proxy the environment names for ``url`` (``HTTPS_PROXY`` or ``HTTP_PROXY``, else
+    ``ALL_PROXY``), None when there is none or ``NO_PROXY`` leaves ``url``'s host out."""
     parts = urlsplit(url)
-    proxy = urllib.request.getproxies_environment().get(parts.scheme)
+    named = urllib.request.getproxies_environment()
+    proxy = named.get(parts.scheme) or named.get("all")
     if proxy is None or urllib.request.proxy_bypass(parts.netloc):
         return None
-    return proxy
+    return proxy if "://" in proxy else f"http://{proxy}"  # curl's reading of proxy:3128
 
 
 def _decoded(body: bytes, coding: str) -> bytes:
