@@ -139,9 +139,18 @@ def test_only_contract_valid_successful_answers_are_recorded(tmp_path: Path) -> 
         serve_app(defective_target()) as target,
         with_mock(f"{target}/v3", record=recording) as proxy,
     ):
+        httpx.get(f"{proxy}{ACCOUNT}", auth=DEMO_AUTH)  # not served there: a 404, not state
         broken = httpx.post(f"{proxy}{ACCOUNT}/refunds", json=refund, auth=DEMO_AUTH)
         assert broken.status_code == 201 and "x-mock-contract-violations" in broken.headers
     assert json.loads(recording.read_text())["records"] == []
+    # The control: the same calls answered as the contract says are recorded, refund included.
+    control = tmp_path / "control.json"
+    with serve(MockConfig()) as correct, with_mock(f"{correct.root}/v3", record=control) as proxy:
+        assert httpx.get(f"{proxy}{ACCOUNT}", auth=DEMO_AUTH).status_code == 200
+        kept = httpx.post(f"{proxy}{ACCOUNT}/refunds", json=refund, auth=DEMO_AUTH)
+        assert kept.status_code == 201 and "x-mock-contract-violations" not in kept.headers
+    kinds = {record["kind"] for record in json.loads(control.read_text())["records"]}
+    assert kinds == {"marqeta.account", "marqeta.refund"}
 
 
 def test_a_record_naming_one_never_seen_or_seen_only_in_part_is_left_out_saying_why(
