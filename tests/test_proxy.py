@@ -34,7 +34,7 @@ from mock_server.app import MockConfig, build_app
 from mock_server.lifespan import lifespan_of
 from mock_server.proxy.app import Contracted, proxy_app
 from mock_server.proxy.asking import ask
-from mock_server.proxy.checks import Violation, header_value
+from mock_server.proxy.checks import ResponseChecks, Violation, header_value
 from mock_server.proxy.forwarding import DECODED_HEADER, Forwarder, Target, basic_authorization
 from mock_server.proxy.report import ProxyReport
 from mock_server.registry import control_contract, vendor
@@ -44,6 +44,7 @@ from tests.support import (
     ROOT,
     defective_target,
     free_port,
+    in_process,
     serve,
     serve_app,
     with_mock,
@@ -803,3 +804,60 @@ def test_the_judge_refuses_each_request_as_the_mock_itself_answers_it(api):
 def _without_request_id(body: bytes) -> Any:
     """An error body with Balanced's per-request id (``OHM`` and 32 hex digits) blanked."""
     return json.loads(re.sub(rb"OHM[0-9a-f]{32}", b"OHM", body))
+
+
+# What the mock serves, by operation: answers to break, field by field, for the check below.
+SERVED = {
+    "marqeta": [
+        ("listAccounts", "/v3/accounts"),
+        ("retrieveAccount", "/v3/accounts/demo_account_credit_balance"),
+        ("listPaymentSources", "/v3/accounts/demo_account_credit_balance/paymentsources"),
+    ],
+    "balanced": [
+        ("listMarketplaces", "/v1/marketplaces"),
+        ("listDebits", "/v1/marketplaces/TEST-MPdemo/debits"),
+        ("listRefunds", "/v1/marketplaces/TEST-MPdemo/refunds"),
+    ],
+}
+
+
+def _broken_ways(document: Any) -> Iterator[Any]:
+    """``document`` broken at each place in turn: a value nulled, of another type, or left
+    out, and an object given a member it does not have."""
+    if isinstance(document, dict):
+        yield {**document, "not_in_the_contract": 1}
+        for key, value in document.items():
+            others = {k: v for k, v in document.items() if k != key}
+            yield others
+            replacements: list[Any] = [None, "x", 12.5, [], {}, "2026-13-45T25:61:00Z"]
+            for replacement in replacements:
+                yield {**document, key: replacement}
+            for broken in _broken_ways(value):
+                yield {**document, key: broken}
+    elif isinstance(document, list) and document:
+        for broken in _broken_ways(document[0]):
+            yield [broken, *document[1:]]
+
+
+@pytest.mark.parametrize("api", sorted(SERVED))
+def test_the_compiled_answer_check_accepts_nothing_the_mocks_own_validator_refuses(api):
+    """The proxy checks answers with a compiled validator and asks Connexion's (the mock's own)
+    only when that one refuses: it must never pass an answer Connexion's would refuse."""
+    served = vendor(api)
+    checks = ResponseChecks(load_contract(served.contract_file))
+    user, password = served.credentials.demo.pairs[0]
+    tried = refused = 0
+    with in_process(MockConfig()) as mock, mock.client(auth=(user, password)) as client:
+        for operation_id, path in SERVED[api]:
+            answer = client.get(path)
+            assert answer.status_code == 200, answer.text
+            compiled = checks._compiled_validator(operation_id, "200", "application/json")
+            own = checks._validator(operation_id, "200", "application/json")
+            assert compiled is not None and compiled.is_valid(answer.json())
+            for broken in _broken_ways(answer.json()):
+                tried += 1
+                if not compiled.is_valid(broken):
+                    refused += 1
+                    continue
+                assert not list(own.iter_errors(broken)), (operation_id, broken)
+    assert tried > 300 and refused > tried // 4, (tried, refused)  # many refused
