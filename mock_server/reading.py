@@ -42,6 +42,9 @@ class Reading:
     owners: Callable[[Fields], tuple[str, ...]] = field(default=_unowned)
     # How its lists run by default: a page of records whose times tie says nothing of it.
     listed_newest_first: bool = True
+    # The member of a list answer that says where its page starts (Marqeta's start_index):
+    # records tied in time on two pages are placed by it.
+    page_start: str | None = None
 
     def read(self, body: Json) -> Fields:
         return {**self.shape.read(body), **self.linked(body)}

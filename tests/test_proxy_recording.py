@@ -15,6 +15,7 @@ from mock_server.app import MockConfig, build_app
 from mock_server.proxy.recording import Recording
 from tests.support import (
     AUTH,
+    BASE,
     DEMO_AUTH,
     SettableClock,
     TickingClock,
@@ -207,6 +208,56 @@ def test_records_a_list_cannot_tell_apart_by_time_keep_the_order_its_pages_showe
     assert len({account["updated_time"] for account in shown["data"]}) == 1
     with in_process(MockConfig(demo=False, start_state=recording)) as mock:
         assert mock.request("GET", "/v3/accounts", auth=DEMO_AUTH).json() == shown
+
+
+@pytest.mark.parametrize(
+    ("api", "first", "listed", "size", "start", "key", "items"),
+    [
+        ("marqeta", [], "/v3/accounts", "count", "start_index", "token", "data"),
+        # A debit is recorded with the marketplace and the account it names.
+        (
+            "balanced",
+            [MARKETPLACE, f"{MARKETPLACE}/accounts?limit=100"],
+            f"{MARKETPLACE}/debits",
+            *("limit", "offset", "id", "items"),
+        ),
+    ],
+)
+def test_records_tied_in_time_on_different_pages_keep_the_order_of_the_whole_list(
+    tmp_path: Path,
+    api: str,
+    first: list[str],
+    listed: str,
+    size: str,
+    start: str,
+    key: str,
+    items: str,
+) -> None:
+    """An app pages through a list whose records were all made in one instant: the mock
+    started on the recording lists them, whole and page by page, as the target did."""
+    clock = SettableClock()
+    clock.pinned = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+    recording = tmp_path / "recorded.json"
+    user, _, password = AUTH[api].partition(":")
+    with serve(MockConfig(clock=clock)) as target:
+        whole = httpx.get(f"{target.root}{listed}", params={size: 100}, auth=(user, password))
+        order = [each[key] for each in whole.json()[items]]
+        assert len(order) > 2  # more than one page of them
+        with with_mock(f"{target.root}{BASE[api]}", api=api, record=recording) as proxy:
+            for path in first:
+                assert httpx.get(f"{proxy}{path}", auth=(user, password)).status_code == 200
+            pages = [
+                httpx.get(f"{proxy}{listed}", params={size: 2, start: at}, auth=(user, password))
+                for at in range(0, len(order), 2)
+            ]
+    with in_process(MockConfig(demo=False, start_state=recording)) as mock:
+        again = mock.request("GET", listed, params={size: 100}, auth=(user, password))
+        assert [each[key] for each in again.json()[items]] == order
+        for at, shown in zip(range(0, len(order), 2), pages, strict=True):
+            replayed = mock.request(
+                "GET", listed, params={size: 2, start: at}, auth=(user, password)
+            )
+            assert replayed.json() == shown.json()
 
 
 def test_a_record_the_state_import_would_refuse_is_left_out_not_the_whole_file(tmp_path):

@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import replace
 from datetime import datetime
 
 from mock_server.balanced import control
@@ -127,7 +128,7 @@ def readings(shapes: BalancedShapes) -> dict[str, Reading]:
             listed_newest_first=False,
         ),
     )
-    return {reading.shape.schema_name: reading for reading in kinds}
+    return {reading.shape.schema_name: replace(reading, page_start="offset") for reading in kinds}
 
 
 def build(clock: Clock, contract: Contract) -> BalancedRuntime:

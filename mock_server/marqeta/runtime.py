@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 
 from mock_server.clock import Clock
@@ -73,7 +74,9 @@ def readings(shapes: MarqetaShapes) -> dict[str, Reading]:
         ),
         Reading(JOURNAL_ENTRY, shapes.journal_entry, "token", owners=by_account),
     )
-    return {reading.shape.schema_name: reading for reading in kinds}
+    return {
+        reading.shape.schema_name: replace(reading, page_start="start_index") for reading in kinds
+    }
 
 
 def build(clock: Clock, contract: Contract) -> MarqetaRuntime:

@@ -91,12 +91,16 @@ class Recording:
             self.seen[(reading.kind, key)] = {**self.seen.get((reading.kind, key), {}), **fields}
             in_this.setdefault(reading.kind, []).append((key, fields))
         for kind, listed in in_this.items():
-            if len(listed) > 1 and kind in self.order_fields:
-                self._placed(kind, listed)
+            field = self.by_kind[kind].page_start
+            said = answer.get(field) if field and isinstance(answer, dict) else None
+            start = said if isinstance(said, int) and not isinstance(said, bool) else None
+            if kind in self.order_fields and (start is not None or len(listed) > 1):
+                self._placed(kind, listed, start or 0)  # a page of a list, or a list
 
-    def _placed(self, kind: str, listed: list[tuple[str, Fields]]) -> None:
-        """Where each record of a page goes among those its order field ties it with: the
-        page's order, or its reverse for a page newest first."""
+    def _placed(self, kind: str, listed: list[tuple[str, Fields]], start: int) -> None:
+        """Where each record of a page starting at ``start`` goes among those its order field
+        ties it with, on this page or another of the list: the list's order, or its reverse for
+        a list newest first."""
         values: list[Any] = [fields.get(self.order_fields[kind]) for _, fields in listed]
         if None in values:
             return
@@ -104,7 +108,7 @@ class Recording:
             descending = self.by_kind[kind].listed_newest_first
         else:
             descending = values[0] > values[-1]
-        for place, (key, _) in enumerate(listed):
+        for place, (key, _) in enumerate(listed, start):
             self.page_places[(kind, key)] = -place if descending else place
 
     def _in_list_order(self, seen: Seen) -> Seen:
