@@ -166,8 +166,7 @@ class Forwarder:
             reason = " ".join(str(exc).split()) or type(exc).__name__
             return problem(502, "Bad Gateway", f"{self._where()} cannot be reached: {reason}")
         coding = next(
-            (v.strip().lower() for n, v in headers_back if n.lower() == "content-encoding"),
-            "identity",
+            (v.strip().lower() for n, v in headers_back if n == "content-encoding"), "identity"
         )
         if coding not in DECODABLE or not content:  # unasked-for, unknown, or nothing (HEAD)
             return Answer(status, headers_back, content)
@@ -177,7 +176,7 @@ class Forwarder:
             return problem(
                 502, "Bad Gateway", f"{self._where()} sent {coding} that does not decode: {exc}"
             )
-        headers_back = [(n, v) for n, v in headers_back if n.lower() != "content-encoding"]
+        headers_back = [(n, v) for n, v in headers_back if n != "content-encoding"]
         headers_back.append((DECODED_HEADER, coding))
         return Answer(status, headers_back, content)
 

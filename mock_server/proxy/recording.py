@@ -62,8 +62,8 @@ class Recording:
         self.seen: Seen = {}  # in the order first seen
         self.unread: list[str] = []  # objects an answer held that could not be read
         # A listed kind's records are written in their list order, and those its order field
-        # cannot tell apart (a time in whole seconds) as the latest page of them showed them:
-        # the store lists such ties in the order records were added.
+        # cannot tell apart (a time in whole seconds) as the pages of their list showed them
+        # (the latest showing of each): the store lists such ties in the order they were added.
         self.order_fields = {listing.kind: listing.order_by for listing in api.runtime.listings}
         self.page_places: dict[tuple[str, str], int] = {}
 
