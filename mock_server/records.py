@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import typing
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
@@ -116,5 +117,21 @@ def load_page(
     where: tuple[Condition, ...] = (),
 ) -> Page[T]:
     """One page of an indexed listing as dataclasses (only the page's records are decoded)."""
+    return load_records(tx, listing, owner, offset, limit, descending, where).converted(
+        functools.partial(from_record, cls)
+    )
+
+
+def load_records(
+    tx: Transaction,
+    listing: Listing,
+    owner: str,
+    offset: int,
+    limit: int,
+    descending: bool = False,
+    where: tuple[Condition, ...] = (),
+) -> Page[Record]:
+    """One page of an indexed listing as the store keeps it (for answers kept as written:
+    mock_server.kept_answers)."""
     records, total = tx.page(listing.kind, owner, PageQuery(offset, limit, descending, where))
-    return Page(items=[from_record(cls, record) for record in records], offset=offset, total=total)
+    return Page(items=records, offset=offset, total=total)

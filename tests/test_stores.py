@@ -194,6 +194,22 @@ def test_indexed_pages_are_ordered_filtered_counted_and_follow_changes(store):
         assert tx.page("refund", "o", PageQuery(0, 10)) == ([], 0)
 
 
+def test_a_page_read_earlier_still_shows_its_records_as_they_were_after_writes(store):
+    # Kept answers (mock_server.kept_answers) compare a page's records with the ones an answer
+    # was written from: a store must never change a record it handed out.
+    store.index(REFUNDS)
+    with store.transaction() as tx:
+        tx.add("refund", "a", {"key": "a", "at": "1", "status": "NEW", "meta": {"m": "1"}}, ("o",))
+    with store.transaction() as tx:
+        (earlier,), _ = tx.page("refund", "o", PageQuery(0, 10))
+    with store.transaction() as tx:
+        tx.replace("refund", "a", {"key": "a", "at": "1", "status": "OLD", "meta": {"m": "2"}})
+    with store.transaction() as tx:
+        (now,), _ = tx.page("refund", "o", PageQuery(0, 10))
+    assert earlier == {"key": "a", "at": "1", "status": "NEW", "meta": {"m": "1"}}
+    assert now == {"key": "a", "at": "1", "status": "OLD", "meta": {"m": "2"}}
+
+
 def test_pages_filtered_on_several_conditions_take_each_with_its_own_values(store):
     store.index(REFUNDS)
     with store.transaction() as tx:

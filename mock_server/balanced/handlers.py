@@ -5,10 +5,11 @@ Connexion maps each contract ``operationId`` to the method of the same name in s
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, TypeVar
+
+import orjson
 
 from mock_server.balanced import uris
 from mock_server.balanced.models import Account, Debit, Marketplace, Refund
@@ -18,11 +19,15 @@ from mock_server.balanced.service import (
     NewRefund,
     RefundChanges,
     RefundDetail,
+    StoredRefunds,
 )
 from mock_server.json_types import Json
+from mock_server.kept_answers import KeptAnswers
 from mock_server.paging import Page
+from mock_server.records import from_record
 from mock_server.sessions import Session
 from mock_server.spec import Contract
+from mock_server.store import Record
 from mock_server.vendor import Handler
 from mock_server.wire import wire_shape
 
@@ -155,14 +160,14 @@ class BalancedHandlers:
     def list_refunds(
         self, session: Session, marketplace_id: str, limit: int, offset: int
     ) -> tuple[Json, int]:
-        page = self.service.refunds(session.store, marketplace_id, offset, limit)
+        page = self.service.refund_records(session.store, marketplace_id, offset, limit)
         path = f"{uris.marketplace(marketplace_id)}/refunds"
         return self.shapes.refund_page(page, path, limit), 200
 
     def list_account_refunds(
         self, session: Session, marketplace_id: str, account_id: str, limit: int, offset: int
     ) -> tuple[Json, int]:
-        page = self.service.refunds(
+        page = self.service.refund_records(
             session.store, marketplace_id, offset, limit, account_id=account_id
         )
         path = f"{uris.account(marketplace_id, account_id)}/refunds"
@@ -171,7 +176,9 @@ class BalancedHandlers:
     def list_debit_refunds(
         self, session: Session, marketplace_id: str, debit_id: str, limit: int, offset: int
     ) -> tuple[Json, int]:
-        page = self.service.refunds(session.store, marketplace_id, offset, limit, debit_id=debit_id)
+        page = self.service.refund_records(
+            session.store, marketplace_id, offset, limit, debit_id=debit_id
+        )
         path = f"{uris.debit(marketplace_id, debit_id)}/refunds"
         return self.shapes.refund_page(page, path, limit), 200
 
@@ -226,7 +233,7 @@ def timestamp(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="microseconds").removesuffix("+00:00") + "Z"
 
 
-def page_json(page: Page[T], path: str, limit: int, item_json: Callable[[T], Json]) -> Json:
+def page_json(page: Page[T], path: str, limit: int, item_json: Callable[[T], Any]) -> Json:
     return {
         "_type": "page",
         "_uris": {},
@@ -344,28 +351,44 @@ class BalancedShapes:
             },
             embedded=frozenset({"account", "debit", "account_name", "account_email_address"}),
         )
+        # A list page splices in each refund's answer as written when it, or the account or
+        # debit it embeds, last read differently.
+        self.kept_accounts = KeptAnswers(
+            lambda record: self.account.write(from_record(Account, record)), key="id"
+        )
+        self.kept_debits = KeptAnswers(
+            lambda record: self.debit.write(from_record(Debit, record)), key="id"
+        )
+        self.kept_refunds = KeptAnswers(self._refund_embedding, key="id")
 
-    def refund_detail(
-        self, detail: RefundDetail, embedded: dict[tuple[str, str], Json] | None = None
-    ) -> Json:
-        """A refund with its account and debit. ``embedded`` lets the refunds of one page share
-        the JSON of the accounts and debits they embed: a page often names one account and one
-        debit a hundred times."""
-        refund = detail.refund
-        embedded = {} if embedded is None else embedded
-        account = embedded.get(("account", refund.account_id))
-        if account is None:
-            account = embedded[("account", refund.account_id)] = self.account.write(detail.account)
-        debit = embedded.get(("debit", refund.debit_id))
-        if debit is None:
-            debit = embedded[("debit", refund.debit_id)] = self.debit.write(detail.debit)
+    def refund_detail(self, detail: RefundDetail) -> Json:
+        """A refund with its account and debit."""
         return self.refund.write(
-            refund,
-            account=account,
-            debit=debit,
+            detail.refund,
+            account=self.account.write(detail.account),
+            debit=self.debit.write(detail.debit),
             account_name=detail.account.name,
             account_email_address=detail.account.email_address,
         )
 
-    def refund_page(self, page: Page[RefundDetail], path: str, limit: int) -> Json:
-        return page_json(page, path, limit, functools.partial(self.refund_detail, embedded={}))
+    def refund_page(self, stored: StoredRefunds, path: str, limit: int) -> Json:
+        accounts = {key: self.kept_accounts.text(record) for key, record in stored.accounts.items()}
+        debits = {key: self.kept_debits.text(record) for key, record in stored.debits.items()}
+
+        def kept(refund: Record) -> orjson.Fragment:
+            return self.kept_refunds.answer(
+                refund, accounts[refund["account_id"]], debits[refund["debit_id"]]
+            )
+
+        return page_json(stored.page, path, limit, kept)
+
+    def _refund_embedding(self, refund: Record, account: str, debit: str) -> Json:
+        """A refund's answer around the kept answers of its account and debit."""
+        account_json = orjson.loads(account)
+        return self.refund.write(
+            from_record(Refund, refund),
+            account=orjson.Fragment(account),
+            debit=orjson.Fragment(debit),
+            account_name=account_json.get("name"),
+            account_email_address=account_json.get("email_address"),
+        )

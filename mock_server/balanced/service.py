@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import TypeVar
@@ -24,9 +24,17 @@ from mock_server.domain import DomainError
 from mock_server.error_kinds import Common, ControlKind
 from mock_server.ids import digit_groups, prefixed_id
 from mock_server.paging import Page
-from mock_server.records import add_new, load, load_owned, load_page, to_record
+from mock_server.records import (
+    add_new,
+    from_record,
+    load,
+    load_owned,
+    load_page,
+    load_records,
+    to_record,
+)
 from mock_server.spec import Contract, schema
-from mock_server.store import Listing, Store, Transaction
+from mock_server.store import Listing, Record, Store, Transaction
 
 T = TypeVar("T")
 # Balanced makes every id; only a fixtures file (through the control API or at start-up) names
@@ -147,6 +155,27 @@ class RefundDetail:
     refund: Refund
     account: Account
     debit: Debit
+
+
+@dataclass(frozen=True)
+class StoredRefunds:
+    """A page of refunds as stored, with the accounts and debits they embed (each read once:
+    a page's refunds mostly share one), read in one transaction."""
+
+    page: Page[Record]
+    accounts: dict[str, Record]
+    debits: dict[str, Record]
+
+    def decoded(self) -> Page[RefundDetail]:
+        accounts = {key: from_record(Account, record) for key, record in self.accounts.items()}
+        debits = {key: from_record(Debit, record) for key, record in self.debits.items()}
+        return self.page.converted(
+            lambda refund: RefundDetail(
+                from_record(Refund, refund),
+                accounts[refund["account_id"]],
+                debits[refund["debit_id"]],
+            )
+        )
 
 
 class BalancedService:
@@ -315,6 +344,20 @@ class BalancedService:
         debit_id: str | None = None,
     ) -> Page[RefundDetail]:
         """The marketplace's refunds, or only one account's or one debit's."""
+        return self.refund_records(
+            store, marketplace_id, offset, limit, account_id, debit_id
+        ).decoded()
+
+    def refund_records(
+        self,
+        store: Store,
+        marketplace_id: str,
+        offset: int,
+        limit: int,
+        account_id: str | None = None,
+        debit_id: str | None = None,
+    ) -> StoredRefunds:
+        """``refunds`` as stored, undecoded: what a list answer writes from (kept answers)."""
         with store.transaction() as tx:
             _marketplace(tx, marketplace_id)
             owner = _in_marketplace(marketplace_id)
@@ -324,8 +367,14 @@ class BalancedService:
             if debit_id is not None:
                 _debit(tx, marketplace_id, debit_id)
                 owner = _of_debit(debit_id)
-            page = load_page(tx, REFUNDS, owner, Refund, offset, limit)
-            return page.converted(_details_reading_each_once(tx))
+            page = load_records(tx, REFUNDS, owner, offset, limit)
+            accounts = {refund["account_id"] for refund in page.items}
+            debits = {refund["debit_id"] for refund in page.items}
+            return StoredRefunds(
+                page,
+                {key: _stored_record(tx, ACCOUNT, key) for key in accounts},
+                {key: _stored_record(tx, DEBIT, key) for key in debits},
+            )
 
     def refund(
         self, store: Store, marketplace_id: str, refund_id: str, account_id: str | None = None
@@ -540,27 +589,19 @@ def _refund(tx: Transaction, marketplace_id: str, refund_id: str, account_id: st
     return refund
 
 
-def _details_reading_each_once(tx: Transaction) -> Callable[[Refund], RefundDetail]:
-    """``_detail`` for a page of refunds: the refunds of a page mostly share an account and a
-    debit, so each is read and decoded once, not once per refund."""
-    accounts: dict[str, Account] = {}
-    debits: dict[str, Debit] = {}
-
-    def detail(refund: Refund) -> RefundDetail:
-        if refund.account_id not in accounts:
-            accounts[refund.account_id] = _stored(tx, ACCOUNT, refund.account_id, Account)
-        if refund.debit_id not in debits:
-            debits[refund.debit_id] = _stored(tx, DEBIT, refund.debit_id, Debit)
-        return RefundDetail(refund, accounts[refund.account_id], debits[refund.debit_id])
-
-    return detail
-
-
-def _stored(tx: Transaction, kind: str, key: str, model: type[T]) -> T:
-    found = load(tx, kind, key, model)
+def _stored_record(tx: Transaction, kind: str, key: str) -> Record:
+    found = tx.get(kind, key)
     assert found is not None, "a refund's account and debit always exist"
     return found
 
 
+def _stored(tx: Transaction, kind: str, key: str, model: type[T]) -> T:
+    return from_record(model, _stored_record(tx, kind, key))
+
+
 def _detail(tx: Transaction, refund: Refund) -> RefundDetail:
-    return _details_reading_each_once(tx)(refund)
+    return RefundDetail(
+        refund,
+        _stored(tx, ACCOUNT, refund.account_id, Account),
+        _stored(tx, DEBIT, refund.debit_id, Debit),
+    )

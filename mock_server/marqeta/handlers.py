@@ -5,11 +5,13 @@ Connexion maps each contract ``operationId`` to the method of the same name in s
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
-from typing import Any
+from typing import Any, TypeVar
 
 from mock_server.clock import format_timestamp, format_timestamp_millis
 from mock_server.json_types import Json
+from mock_server.kept_answers import KeptAnswers
 from mock_server.marqeta.models import (
     Account,
     BalanceRefund,
@@ -21,10 +23,13 @@ from mock_server.marqeta.models import (
 from mock_server.marqeta.service import ListQuery, MarqetaService, NewBalanceRefund, NewRefund
 from mock_server.money import decimal_from_json
 from mock_server.paging import Page
+from mock_server.records import from_record
 from mock_server.sessions import Session
 from mock_server.spec import Contract
 from mock_server.vendor import Handler
 from mock_server.wire import WireShape, wire_shape
+
+T = TypeVar("T")
 
 
 class MarqetaHandlers:
@@ -55,7 +60,7 @@ class MarqetaHandlers:
         self, session: Session, count: int, start_index: int, sort_by: str
     ) -> tuple[Json, int]:
         page = self.service.accounts(session.store, ListQuery(count, start_index, sort_by))
-        return page_json(page, self.shapes.account), 200
+        return page_json(page, self.shapes.account.write), 200
 
     def retrieve_account(
         self,
@@ -76,7 +81,7 @@ class MarqetaHandlers:
         page = self.service.payment_sources(
             session.store, account_token, ListQuery(count, start_index, sort_by)
         )
-        return page_json(page, self.shapes.payment_source), 200
+        return page_json(page, self.shapes.payment_source.write), 200
 
     def retrieve_payment_source(
         self, session: Session, account_token: str, payment_source_token: str
@@ -90,7 +95,7 @@ class MarqetaHandlers:
         page = self.service.journal_entries(
             session.store, account_token, ListQuery(count, start_index, sort_by)
         )
-        return page_json(page, self.shapes.journal_entry), 200
+        return page_json(page, self.shapes.journal_entry.write), 200
 
     # Refunds -----------------------------------------------------------------------------
 
@@ -140,9 +145,8 @@ class MarqetaHandlers:
             start_date=date.fromisoformat(start_date) if start_date else None,
             end_date=date.fromisoformat(end_date) if end_date else None,
         )
-        return page_json(
-            self.service.refunds(session.store, account_token, query), self.shapes.refund
-        ), 200
+        page = self.service.refund_records(session.store, account_token, query)
+        return page_json(page, self.shapes.kept_refunds.answer), 200
 
     def retrieve_refund(
         self, session: Session, account_token: str, refund_token: str
@@ -182,7 +186,7 @@ class MarqetaHandlers:
     ) -> tuple[Json, int]:
         query = ListQuery(count, start_index, sort_by)
         page = self.service.transitions(session.store, account_token, refund_token, query)
-        return page_json(page, self.shapes.transition), 200
+        return page_json(page, self.shapes.transition.write), 200
 
 
 # Response shapes: the contract's schemas (mock_server.wire) ------------------------------------
@@ -221,6 +225,10 @@ class MarqetaShapes:
         self.refund = shape("AccountRefundResponse", Refund)
         self.transition = shape("AccountRefundTransition", Transition)
         self.journal_entry = shape("JournalEntry", JournalEntry)
+        # A list page splices in each refund's answer as written when the refund last changed.
+        self.kept_refunds = KeptAnswers(
+            lambda record: self.refund.write(from_record(Refund, record)), key="token"
+        )
 
 
 def _default_config() -> Json:
@@ -229,11 +237,11 @@ def _default_config() -> Json:
     return {**DEFAULT_CONFIG, "fees": [], "payment_holds": dict(holds)}
 
 
-def page_json(page: Page[Any], shape: WireShape) -> Json:
+def page_json(page: Page[T], item_json: Callable[[T], Any]) -> Json:
     return {
         "count": len(page.items),
         "start_index": page.offset,
         "end_index": page.end_index,
         "is_more": page.is_more,
-        "data": [shape.write(item) for item in page.items],
+        "data": [item_json(item) for item in page.items],
     }

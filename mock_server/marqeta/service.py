@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from decimal import Decimal
@@ -28,9 +29,26 @@ from mock_server.marqeta.models import (
 )
 from mock_server.marqeta.rules import Lifecycle
 from mock_server.paging import Page
-from mock_server.records import add_new, from_record, load, load_page, stored_time, to_record
+from mock_server.records import (
+    add_new,
+    from_record,
+    load,
+    load_page,
+    load_records,
+    stored_time,
+    to_record,
+)
 from mock_server.spec import Contract, schema
-from mock_server.store import Condition, Listing, OneOf, PageQuery, Store, Transaction, Within
+from mock_server.store import (
+    Condition,
+    Listing,
+    OneOf,
+    PageQuery,
+    Record,
+    Store,
+    Transaction,
+    Within,
+)
 
 T = TypeVar("T")
 
@@ -90,6 +108,10 @@ class ListQuery:
     statuses: frozenset[str] = frozenset()
     start_date: date | None = None
     end_date: date | None = None
+
+    @property
+    def descending(self) -> bool:
+        return self.sort_by.startswith("-")  # the contract's sort_by: field or -field
 
 
 @dataclass(frozen=True)
@@ -273,6 +295,12 @@ class MarqetaService:
             return _owned_by(tx, REFUND, Refund, refund_token, account_token)
 
     def refunds(self, store: Store, account_token: str, query: ListQuery) -> Page[Refund]:
+        return self.refund_records(store, account_token, query).converted(
+            functools.partial(from_record, Refund)
+        )
+
+    def refund_records(self, store: Store, account_token: str, query: ListQuery) -> Page[Record]:
+        """``refunds`` as stored, undecoded: what a list answer writes from (kept answers)."""
         rules.date_range(query.start_date, query.end_date)
         low, high = rules.creation_bounds(query.start_date, query.end_date)
         where: tuple[Condition, ...] = (Within("created_at", low, high),) if low or high else ()
@@ -280,7 +308,9 @@ class MarqetaService:
             where += (OneOf("status", query.statuses),)
         with store.transaction() as tx:
             _account(tx, account_token)
-            return _page(tx, REFUNDS, account_token, Refund, query, where)
+            return load_records(
+                tx, REFUNDS, account_token, query.start_index, query.count, query.descending, where
+            )
 
     def transition_refund(
         self,
@@ -419,8 +449,9 @@ def _page(
     query: ListQuery,
     where: tuple[OneOf | Within, ...] = (),
 ) -> Page[T]:
-    descending = query.sort_by.startswith("-")  # the contract's sort_by: field or -field
-    return load_page(tx, listing, owner, model, query.start_index, query.count, descending, where)
+    return load_page(
+        tx, listing, owner, model, query.start_index, query.count, query.descending, where
+    )
 
 
 def _add(

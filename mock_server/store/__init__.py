@@ -163,7 +163,9 @@ class Transaction(Protocol):
         """One page of the owner's records of an indexed kind, and how many match in all.
 
         Ordered by the kind's ``Listing.order_by`` (ties in the order added). Each condition's
-        field must be in ``Listing.filter_by``.
+        field must be in ``Listing.filter_by``. The records are read-only: a store may hand out
+        the ones it keeps, which it never changes in place (a write stores a new record), so a
+        page read earlier still shows the records as they were then (kept answers compare them).
         """
 
 
