@@ -82,6 +82,10 @@ class Faults(Protocol):
 
     def draw(self, api: str, operation_id: str, session: str | None = None) -> Draw: ...
 
+    def none_set(self, api: str, operation_id: str, session: str | None = None) -> bool:
+        """True when no fault applies to this call, known without waiting (no database read):
+        the call is then answered without a draw. False when one may apply."""
+
 
 def delay_of(fault: Fault, rng: random.Random) -> float:
     """How long an answer under ``fault`` waits, in seconds."""
@@ -137,9 +141,12 @@ class FaultBook:
             entry = self._faults[slot]
             return described(slot, entry.fault, entry.queued)
 
+    def none_set(self, api: str, operation_id: str, session: str | None = None) -> bool:
+        return not self._faults  # the common case costs one dictionary check, no lock
+
     def draw(self, api: str, operation_id: str, session: str | None = None) -> Draw:
         """What happens to this call: how long it waits, and the error it answers, if any."""
-        if not self._faults:  # the common case costs one dictionary check, no lock
+        if not self._faults:
             return Draw()
         with self._lock:
             entry = (session and self._faults.get((session, api, operation_id))) or (

@@ -20,12 +20,13 @@ from mock_server.domain import DocumentedError, DomainError
 from mock_server.error_formats import ErrorFormat
 from mock_server.error_kinds import Common
 from mock_server.exchange import current as current_exchange
-from mock_server.faults import Faults
+from mock_server.faults import Draw, Faults
 from mock_server.json_types import Json
 from mock_server.spec import Contract, resolved
 
 Sleep = Callable[[float], Awaitable[None]]  # how a fault waits (asyncio.sleep)
 FORCED = "Forced by the mock"
+NO_FAULT = Draw()
 
 
 @dataclass(frozen=True)
@@ -188,7 +189,9 @@ class Forcing:
         self, operation_id: str, prefer: str | None, session: str | None = None
     ) -> tuple[Json, int] | None:
         """The forced answer for this call, or None to let the mock answer."""
-        if self.faults.blocking:  # a database read: off the event loop
+        if self.faults.none_set(self.api, operation_id, session):
+            draw = NO_FAULT
+        elif self.faults.blocking:  # a database read: off the event loop
             draw = await anyio.to_thread.run_sync(self.faults.draw, self.api, operation_id, session)
         else:
             draw = self.faults.draw(self.api, operation_id, session)

@@ -29,6 +29,7 @@ class PostgresBackend:
         check_url(url)
         self.url = url
         self._held = False
+        self._faults: DatabaseFaults | None = None
 
     def open(self) -> Store:
         self._hold()
@@ -55,7 +56,9 @@ class PostgresBackend:
 
     def faults(self) -> Faults:
         self._hold()
-        return DatabaseFaults(self.url)
+        if self._faults is None:
+            self._faults = DatabaseFaults(self.url)
+        return self._faults
 
     def ping(self) -> None:
         reason = unreachable(self.url)
@@ -66,6 +69,9 @@ class PostgresBackend:
         return f"PostgreSQL {self.url} (shared by its replicas)"  # no password: check_url
 
     def close(self) -> None:
+        if self._faults is not None:
+            self._faults.close()
+            self._faults = None
         if self._held:
             self._held = False
             release_pool(self.url)

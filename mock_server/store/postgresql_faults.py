@@ -2,19 +2,48 @@
 the faults set through any of them, and a queue of forced ``next`` answers is consumed once
 across all of them.
 
-Every call the mock answers asks whether a fault applies: one indexed read. Only an answer
-taken from a ``next`` queue writes (under a row lock, so two replicas never take the same one).
+Each replica knows which operations have a fault at all without asking the database per call:
+it keeps the set of fault slots, read when it starts listening on the ``refund_mock_faults``
+channel and read again on each notification, which every change of the faults sends as it
+commits (PostgreSQL's LISTEN/NOTIFY). A call of an operation with no fault is answered at once;
+only a call that a fault may apply to reads it (one indexed read), and only an answer taken
+from a ``next`` queue writes (under a row lock, so two replicas never take the same one). While
+a replica is not listening (its database restarted), it reads the database on every call.
+
+The replica a fault is set through answers only once its own listener has read the change, so
+the others (told by the same commit) have read it too by the time the client calls them.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import random
+import threading
+import uuid
+from collections.abc import Iterator
 from dataclasses import asdict
 from typing import Any
 
-from mock_server.faults import EVERY_SESSION, Draw, Fault, Forced, delay_of, described, forced_draw
-from mock_server.store.postgresql import pool_for, reachable
+import psycopg
+
+from mock_server.faults import (
+    EVERY_SESSION,
+    Draw,
+    Fault,
+    Forced,
+    Slot,
+    delay_of,
+    described,
+    forced_draw,
+)
+from mock_server.store.postgresql import CONNECT_TIMEOUT_S, pool_for, reachable
+
+CHANNEL = "refund_mock_faults"  # every change of the faults is said here as it commits
+LISTENER = "refund-mock fault listener"  # its connection's name, as pg_stat_activity shows it
+SETTLE_S = 2.0  # how long a change waits for this replica's listener to have read it
+POLL_S = 0.5  # how often the listener looks up from waiting (to stop when asked)
+RETRY_S = 1.0  # how long the listener waits before listening again after losing its database
 
 # A session's own fault before the one set for every session ('' sorts last when descending).
 FIND = (
@@ -45,6 +74,59 @@ def _read(queue: list[int]) -> list[Forced]:
     return [QUEUED_NAMES.get(forced, forced) for forced in queue]
 
 
+class FaultSlots:
+    """The slots holding a fault, as this process last read them, kept current by a listener
+    thread on its own connection; unknown (None) while it is not listening."""
+
+    def __init__(self, url: str) -> None:
+        self._url = url
+        self.slots: frozenset[Slot] | None = None
+        self._read_after: set[str] = set()  # changes (their notes) the slots were read after
+        self._changed = threading.Condition()
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(target=self._listen, name="fault-notifications")
+        self._thread.daemon = True  # never holds up the process's exit
+        self._thread.start()
+
+    def _listen(self) -> None:
+        while not self._stopped.is_set():
+            try:
+                with psycopg.connect(
+                    self._url,
+                    autocommit=True,
+                    connect_timeout=CONNECT_TIMEOUT_S,
+                    application_name=LISTENER,
+                ) as db:
+                    db.execute(f"LISTEN {CHANNEL}")
+                    self._read(db, ())  # after LISTEN: no change falls between the two
+                    while not self._stopped.is_set():
+                        notes = [note.payload for note in db.notifies(timeout=POLL_S)]
+                        if notes:
+                            self._read(db, notes)
+            except psycopg.Error:
+                with self._changed:
+                    self.slots = None  # the calls read the database until it listens again
+                self._stopped.wait(RETRY_S)
+
+    def _read(self, db: psycopg.Connection[Any], notes: list[str] | tuple[()]) -> None:
+        rows = db.execute("SELECT session, api, operation FROM refund_mock_faults").fetchall()
+        with self._changed:
+            self.slots = frozenset((session, api, operation) for session, api, operation in rows)
+            self._read_after.update(notes)
+            self._changed.notify_all()
+
+    def settled(self, note: str) -> None:
+        """Wait (``SETTLE_S`` at most) until the slots were read after the change ``note``; not
+        at all while not listening (the calls read the database then)."""
+        with self._changed:
+            self._changed.wait_for(lambda: note in self._read_after or self.slots is None, SETTLE_S)
+            self._read_after.discard(note)
+
+    def close(self) -> None:
+        self._stopped.set()
+        self._thread.join(POLL_S + CONNECT_TIMEOUT_S)
+
+
 class DatabaseFaults:
     blocking = True
 
@@ -52,10 +134,19 @@ class DatabaseFaults:
         self.url = url
         self._rng = rng or random.Random()
         pool_for(url)  # opened with the store: its tables, refund_mock_faults among them
+        self._slots = FaultSlots(url)
+
+    def none_set(self, api: str, operation_id: str, session: str | None = None) -> bool:
+        slots = self._slots.slots
+        return (
+            slots is not None
+            and (session or EVERY_SESSION, api, operation_id) not in slots
+            and (EVERY_SESSION, api, operation_id) not in slots
+        )
 
     def set(self, api: str, operation_id: str, fault: Fault, session: str | None = None) -> None:
         settings = json.dumps({k: v for k, v in asdict(fault).items() if k != "next"})
-        with reachable(self.url), pool_for(self.url).connection() as db:
+        with self._changing() as db:
             db.execute(
                 "INSERT INTO refund_mock_faults (session, api, operation, fault, queued)"
                 " VALUES (%s, %s, %s, %s, %s) ON CONFLICT (api, operation, session)"
@@ -69,7 +160,7 @@ class DatabaseFaults:
         operation_id: str | None = None,
         session: str | None = None,
     ) -> bool:
-        with reachable(self.url), pool_for(self.url).connection() as db:
+        with self._changing() as db:
             if api is None or operation_id is None:
                 if session:
                     db.execute("DELETE FROM refund_mock_faults WHERE session = %s", (session,))
@@ -81,6 +172,19 @@ class DatabaseFaults:
                 (api, operation_id, session or EVERY_SESSION),
             )
             return removed.rowcount > 0
+
+    @contextlib.contextmanager
+    def _changing(self) -> Iterator[psycopg.Connection[Any]]:
+        """A transaction changing the faults: it tells every replica as it commits, and ends
+        once this replica's listener has read the change."""
+        note = uuid.uuid4().hex
+        with reachable(self.url), pool_for(self.url).connection() as db, db.transaction():
+            yield db
+            db.execute("SELECT pg_notify(%s, %s)", (CHANNEL, note))
+        self._slots.settled(note)
+
+    def close(self) -> None:
+        self._slots.close()
 
     def listing(self) -> list[dict[str, Any]]:
         with reachable(self.url), pool_for(self.url).connection() as db:
