@@ -94,8 +94,11 @@ def test_a_fault_set_or_cleared_through_one_replica_applies_on_the_other_at_once
     put = one.request("PUT", "/__mock__/faults/marqeta/retrieveAccount", json=fault, headers=JSON)
     assert put.status_code == 200, put.text
     assert other.request("GET", ACCOUNT, auth=DEMO_AUTH).status_code == 503
-    fault = {"error_rate": 1, "error_status": 500}
-    put = other.request("PUT", "/__mock__/faults/marqeta/retrieveAccount", json=fault, headers=JSON)
+    failing = {"error_rate": 1, "error_status": 500}
+    put = other.request(
+        "PUT", "/__mock__/faults/marqeta/retrieveAccount", json=failing, headers=JSON
+    )
+    assert put.status_code == 200, put.text
     assert one.request("GET", ACCOUNT, auth=DEMO_AUTH).status_code == 500
     assert one.request("DELETE", "/__mock__/faults", headers=JSON).status_code == 204
     assert other.request("GET", ACCOUNT, auth=DEMO_AUTH).status_code == 200
