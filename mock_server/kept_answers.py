@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from typing import Any
+from dataclasses import dataclass
 
 import orjson
 
@@ -28,6 +28,15 @@ from mock_server.json_codec import encode_text
 from mock_server.json_types import Json
 
 KEPT = 4096  # answers kept per kind of answer: forty 100-record pages
+
+
+@dataclass(frozen=True)
+class _Kept:
+    record: Json  # what the answer was written from
+    serialised: str  # the record as orjson writes it (compared when it is another object)
+    embedded: tuple[str, ...]
+    text: str
+    fragment: orjson.Fragment
 
 
 class KeptAnswers:
@@ -38,29 +47,34 @@ class KeptAnswers:
         self._write = write
         self._key = key
         self._size = size
-        self._kept: dict[str, tuple[tuple[Any, ...], str, orjson.Fragment]] = {}
+        self._kept: dict[str, _Kept] = {}
         self._writing = threading.Lock()  # handlers of a blocking store run in worker threads
 
     def answer(self, record: Json, *embedded: str) -> orjson.Fragment:
         """The answer as JSON text that orjson writes as it is. ``record`` must not be changed
         afterwards: it is what later reads are compared with."""
-        return self._kept_for(record, embedded)[2]
+        return self._kept_for(record, embedded).fragment
 
     def text(self, record: Json, *embedded: str) -> str:
         """The answer's JSON text (to embed in another answer)."""
-        return self._kept_for(record, embedded)[1]
+        return self._kept_for(record, embedded).text
 
-    def _kept_for(
-        self, record: Json, embedded: tuple[str, ...]
-    ) -> tuple[tuple[Any, ...], str, orjson.Fragment]:
-        key, written_from = record[self._key], (record, *embedded)
+    def _kept_for(self, record: Json, embedded: tuple[str, ...]) -> _Kept:
+        key = record[self._key]
         kept = self._kept.get(key)
-        if kept is not None and kept[0] == written_from:
+        # The same record object (the memory store hands out its own, never changed in place),
+        # or one serialised alike: equal dicts may differ in key order, which the answer keeps.
+        if (
+            kept is not None
+            and kept.embedded == embedded
+            and (kept.record is record or kept.serialised == encode_text(record))
+        ):
             return kept
         text = encode_text(self._write(record, *embedded))
-        kept = (written_from, text, orjson.Fragment(text))
+        kept = _Kept(record, encode_text(record), embedded, text, orjson.Fragment(text))
         with self._writing:
-            if key not in self._kept and len(self._kept) >= self._size:
+            self._kept.pop(key, None)  # written anew: last to go
+            if len(self._kept) >= self._size:
                 del self._kept[next(iter(self._kept))]
             self._kept[key] = kept
         return kept

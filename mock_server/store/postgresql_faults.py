@@ -10,8 +10,9 @@ only a call that a fault may apply to reads it (one indexed read), and only an a
 from a ``next`` queue writes (under a row lock, so two replicas never take the same one). While
 a replica is not listening (its database restarted), it reads the database on every call.
 
-The replica a fault is set through answers only once its own listener has read the change, so
-the others (told by the same commit) have read it too by the time the client calls them.
+The replica a fault is set or cleared through answers once every replica's listener has said
+it read the change (``refund_mock_faults_read``): a client calling another replica next finds
+the change applied there too.
 """
 
 from __future__ import annotations
@@ -40,7 +41,12 @@ from mock_server.faults import (
 from mock_server.store.postgresql import CONNECT_TIMEOUT_S, pool_for, reachable
 
 CHANNEL = "refund_mock_faults"  # every change of the faults is said here as it commits
+READ = "refund_mock_faults_read"  # each listener says here which change it has read
 LISTENER = "refund-mock fault listener"  # its connection's name, as pg_stat_activity shows it
+LISTENERS = (
+    "SELECT count(*) FROM pg_stat_activity"
+    " WHERE datname = current_database() AND application_name = %s"
+)
 SETTLE_S = 2.0  # how long a change waits for this replica's listener to have read it
 POLL_S = 0.5  # how often the listener looks up from waiting (to stop when asked)
 RETRY_S = 1.0  # how long the listener waits before listening again after losing its database
@@ -76,15 +82,18 @@ def _read(queue: list[int]) -> list[Forced]:
 
 class FaultSlots:
     """The slots holding a fault, as this process last read them, kept current by a listener
-    thread on its own connection; unknown (None) while it is not listening."""
+    thread on its own connection; unknown (None) while not listening.
+
+    Each listener says on ``READ`` which change it has read, so the replica making a change can
+    wait until every listener of the database has read it."""
 
     def __init__(self, url: str) -> None:
         self._url = url
         self.slots: frozenset[Slot] | None = None
-        self._read_after: set[str] = set()  # changes (their notes) the slots were read after
+        self._reads: dict[str, int] = {}  # this replica's changes -> listeners that read them
         self._changed = threading.Condition()
         self._stopped = threading.Event()
-        self._thread = threading.Thread(target=self._listen, name="fault-notifications")
+        self._thread = threading.Thread(target=self._listen, name=LISTENER)
         self._thread.daemon = True  # never holds up the process's exit
         self._thread.start()
 
@@ -96,31 +105,60 @@ class FaultSlots:
                     autocommit=True,
                     connect_timeout=CONNECT_TIMEOUT_S,
                     application_name=LISTENER,
+                    keepalives=1,  # a connection cut without a word is found, not waited on
+                    keepalives_idle=5,
+                    keepalives_interval=2,
+                    keepalives_count=3,
                 ) as db:
                     db.execute(f"LISTEN {CHANNEL}")
+                    db.execute(f"LISTEN {READ}")
                     self._read(db, ())  # after LISTEN: no change falls between the two
                     while not self._stopped.is_set():
-                        notes = [note.payload for note in db.notifies(timeout=POLL_S)]
-                        if notes:
-                            self._read(db, notes)
-            except psycopg.Error:
-                with self._changed:
-                    self.slots = None  # the calls read the database until it listens again
-                self._stopped.wait(RETRY_S)
+                        # Gathered first: the connection is locked while notifies() runs.
+                        for note in list(db.notifies(timeout=POLL_S, stop_after=1)):
+                            if note.channel == CHANNEL:
+                                self._read(db, (note.payload,))
+                            else:
+                                self._count_read(note.payload)
+            except Exception:
+                pass
+            with self._changed:
+                self.slots = None  # until it listens again
+                self._changed.notify_all()
+            self._stopped.wait(RETRY_S)
 
-    def _read(self, db: psycopg.Connection[Any], notes: list[str] | tuple[()]) -> None:
+    def _read(self, db: psycopg.Connection[Any], notes: tuple[str, ...]) -> None:
         rows = db.execute("SELECT session, api, operation FROM refund_mock_faults").fetchall()
         with self._changed:
             self.slots = frozenset((session, api, operation) for session, api, operation in rows)
-            self._read_after.update(notes)
             self._changed.notify_all()
+        for note in notes:
+            db.execute("SELECT pg_notify(%s, %s)", (READ, note))
 
-    def settled(self, note: str) -> None:
-        """Wait (``SETTLE_S`` at most) until the slots were read after the change ``note``; not
-        at all while not listening (the calls read the database then)."""
+    def _count_read(self, note: str) -> None:
         with self._changed:
-            self._changed.wait_for(lambda: note in self._read_after or self.slots is None, SETTLE_S)
-            self._read_after.discard(note)
+            if note in self._reads:
+                self._reads[note] += 1
+                self._changed.notify_all()
+
+    def expect(self, note: str) -> None:
+        """Count the listeners that read the change ``note`` from now on."""
+        with self._changed:
+            self._reads[note] = 0
+
+    def settled(self, note: str, listeners: int) -> None:
+        """Wait (``SETTLE_S`` at most) until ``listeners`` listeners read the change ``note``;
+        not at all while this one is not listening (its calls read the database then)."""
+        with self._changed:
+            self._changed.wait_for(
+                lambda: self._reads[note] >= listeners or self.slots is None, SETTLE_S
+            )
+            del self._reads[note]
+
+    def listening(self, timeout: float) -> bool:
+        """Whether the listener has read the slots, waiting ``timeout`` seconds at most."""
+        with self._changed:
+            return self._changed.wait_for(lambda: self.slots is not None, timeout)
 
     def close(self) -> None:
         self._stopped.set()
@@ -176,12 +214,20 @@ class DatabaseFaults:
     @contextlib.contextmanager
     def _changing(self) -> Iterator[psycopg.Connection[Any]]:
         """A transaction changing the faults: it tells every replica as it commits, and ends
-        once this replica's listener has read the change."""
+        once every replica listening has read the change (or after ``SETTLE_S``)."""
         note = uuid.uuid4().hex
-        with reachable(self.url), pool_for(self.url).connection() as db, db.transaction():
-            yield db
-            db.execute("SELECT pg_notify(%s, %s)", (CHANNEL, note))
-        self._slots.settled(note)
+        self._slots.expect(note)
+        with reachable(self.url), pool_for(self.url).connection() as db:
+            with db.transaction():
+                yield db
+                db.execute("SELECT pg_notify(%s, %s)", (CHANNEL, note))
+            listeners = db.execute(LISTENERS, (LISTENER,)).fetchone()
+        self._slots.settled(note, listeners[0] if listeners else 0)
+
+    def listening(self, timeout: float) -> bool:
+        """Whether this replica knows the fault slots (is told of changes), waiting
+        ``timeout`` seconds at most for its listener."""
+        return self._slots.listening(timeout)
 
     def close(self) -> None:
         self._slots.close()
