@@ -1,10 +1,12 @@
 """In-memory store: one process, one lock, writes staged until the transaction commits.
 
-Records are plain dictionaries. Each is copied on the way in and on the way out, so no caller
-can change committed state through a record it wrote or read.
+Records are plain dictionaries. Each is copied on the way in and on the way out of ``get``, so
+no caller can change committed state through a record it wrote or read; a committed record is
+never changed in place (a write stores a new one).
 
 Indexed kinds also keep, per owner, a list of ``(order value, sequence added, key)`` kept sorted
-with ``bisect``: a page is a slice of that list, and only the page's records are copied out.
+with ``bisect``: a page is a slice of that list, and hands out the page's records themselves,
+read-only (``Transaction.page``): copying them was a tenth of a Balanced list page.
 """
 
 from __future__ import annotations
