@@ -33,7 +33,7 @@ def _written_record_by_record(live_mock, session, api: str, query) -> bytes:
         page = service.refunds(_store(live_mock, session), *query)
         return JSONIFIER.dumps(marqeta_page(page, MarqetaShapes(MARQETA).refund.write)).encode()
     marketplace, path, limit = query
-    page = service.refunds(_store(live_mock, session), marketplace, 0, limit)
+    page = service.refund_records(_store(live_mock, session), marketplace, 0, limit).decoded()
     shapes = BalancedShapes(BALANCED)
     return JSONIFIER.dumps(balanced_page(page, path, limit, shapes.refund_detail)).encode()
 

@@ -101,7 +101,9 @@ def overview(service: BalancedService, store: Store, limit: int) -> Json:
         newest = service.debits(store, marketplace.id, offset=max(0, total - limit), limit=limit)
         debits = []
         for debit in reversed(newest.items):
-            refunds = service.refunds(store, marketplace.id, 0, limit, debit_id=debit.id)
+            refunds = service.refund_records(
+                store, marketplace.id, 0, limit, debit_id=debit.id
+            ).decoded()
             debits.append(
                 {
                     "id": debit.id,

@@ -334,20 +334,6 @@ class BalancedService:
             _marketplace(tx, marketplace_id)
             return _debit(tx, marketplace_id, debit_id)
 
-    def refunds(
-        self,
-        store: Store,
-        marketplace_id: str,
-        offset: int,
-        limit: int,
-        account_id: str | None = None,
-        debit_id: str | None = None,
-    ) -> Page[RefundDetail]:
-        """The marketplace's refunds, or only one account's or one debit's."""
-        return self.refund_records(
-            store, marketplace_id, offset, limit, account_id, debit_id
-        ).decoded()
-
     def refund_records(
         self,
         store: Store,
@@ -357,7 +343,8 @@ class BalancedService:
         account_id: str | None = None,
         debit_id: str | None = None,
     ) -> StoredRefunds:
-        """``refunds`` as stored, undecoded: what a list answer writes from (kept answers)."""
+        """The marketplace's refunds, or only one account's or one debit's, as stored: what a
+        list answer writes from (kept answers); ``decoded()`` gives them as models."""
         with store.transaction() as tx:
             _marketplace(tx, marketplace_id)
             owner = _in_marketplace(marketplace_id)
