@@ -62,16 +62,15 @@ class KeptAnswers:
     def _kept_for(self, record: Json, embedded: tuple[str, ...]) -> _Kept:
         key = record[self._key]
         kept = self._kept.get(key)
-        # The same record object (the memory store hands out its own, never changed in place),
-        # or one serialised alike: equal dicts may differ in key order, which the answer keeps.
-        if (
-            kept is not None
-            and kept.embedded == embedded
-            and (kept.record is record or kept.serialised == encode_text(record))
-        ):
+        if kept is not None and kept.embedded == embedded and kept.record is record:
+            return kept  # the memory store hands out its own records, never changed in place
+        # Another object: compared serialised, since equal dicts may order their keys
+        # differently, and the answer keeps their order.
+        serialised = encode_text(record)
+        if kept is not None and kept.embedded == embedded and kept.serialised == serialised:
             return kept
         text = encode_text(self._write(record, *embedded))
-        kept = _Kept(record, encode_text(record), embedded, text, orjson.Fragment(text))
+        kept = _Kept(record, serialised, embedded, text, orjson.Fragment(text))
         with self._writing:
             self._kept.pop(key, None)  # written anew: last to go
             if len(self._kept) >= self._size:

@@ -33,7 +33,6 @@ from mock_server.records import (
     add_new,
     from_record,
     load,
-    load_page,
     load_records,
     stored_time,
     to_record,
@@ -308,9 +307,7 @@ class MarqetaService:
             where += (OneOf("status", query.statuses),)
         with store.transaction() as tx:
             _account(tx, account_token)
-            return load_records(
-                tx, REFUNDS, account_token, query.start_index, query.count, query.descending, where
-            )
+            return _records(tx, REFUNDS, account_token, query, where)
 
     def transition_refund(
         self,
@@ -449,9 +446,20 @@ def _page(
     query: ListQuery,
     where: tuple[OneOf | Within, ...] = (),
 ) -> Page[T]:
-    return load_page(
-        tx, listing, owner, model, query.start_index, query.count, query.descending, where
+    return _records(tx, listing, owner, query, where).converted(
+        functools.partial(from_record, model)
     )
+
+
+def _records(
+    tx: Transaction,
+    listing: Listing,
+    owner: str,
+    query: ListQuery,
+    where: tuple[OneOf | Within, ...] = (),
+) -> Page[Record]:
+    """The page ``query`` asks for, as stored."""
+    return load_records(tx, listing, owner, query.start_index, query.count, query.descending, where)
 
 
 def _add(

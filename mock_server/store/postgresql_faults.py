@@ -43,11 +43,12 @@ from mock_server.store.postgresql import CONNECT_TIMEOUT_S, pool_for, reachable
 CHANNEL = "refund_mock_faults"  # every change of the faults is said here as it commits
 READ = "refund_mock_faults_read"  # each listener says here which change it has read
 LISTENER = "refund-mock fault listener"  # its connection's name, as pg_stat_activity shows it
-LISTENERS = (
-    "SELECT count(*) FROM pg_stat_activity"
-    " WHERE datname = current_database() AND application_name = %s"
+# A change's notification, and how many listeners it goes to (each will say it read it).
+NOTIFY = (
+    "SELECT pg_notify(%s, %s), (SELECT count(*) FROM pg_stat_activity"
+    " WHERE datname = current_database() AND application_name = %s)"
 )
-SETTLE_S = 2.0  # how long a change waits for this replica's listener to have read it
+SETTLE_S = 2.0  # how long a change waits for every listener to have read it
 POLL_S = 0.5  # how often the listener looks up from waiting (to stop when asked)
 RETRY_S = 1.0  # how long the listener waits before listening again after losing its database
 
@@ -146,6 +147,10 @@ class FaultSlots:
         with self._changed:
             self._reads[note] = 0
 
+    def forget(self, note: str) -> None:
+        with self._changed:
+            self._reads.pop(note, None)
+
     def settled(self, note: str, listeners: int) -> None:
         """Wait (``SETTLE_S`` at most) until ``listeners`` listeners read the change ``note``;
         not at all while this one is not listening (its calls read the database then)."""
@@ -153,7 +158,7 @@ class FaultSlots:
             self._changed.wait_for(
                 lambda: self._reads[note] >= listeners or self.slots is None, SETTLE_S
             )
-            del self._reads[note]
+        self.forget(note)
 
     def listening(self, timeout: float) -> bool:
         """Whether the listener has read the slots, waiting ``timeout`` seconds at most."""
@@ -217,12 +222,14 @@ class DatabaseFaults:
         once every replica listening has read the change (or after ``SETTLE_S``)."""
         note = uuid.uuid4().hex
         self._slots.expect(note)
-        with reachable(self.url), pool_for(self.url).connection() as db:
-            with db.transaction():
+        try:
+            with reachable(self.url), pool_for(self.url).connection() as db, db.transaction():
                 yield db
-                db.execute("SELECT pg_notify(%s, %s)", (CHANNEL, note))
-            listeners = db.execute(LISTENERS, (LISTENER,)).fetchone()
-        self._slots.settled(note, listeners[0] if listeners else 0)
+                told = db.execute(NOTIFY, (CHANNEL, note, LISTENER)).fetchone()
+        except BaseException:
+            self._slots.forget(note)  # nothing changed: no listener will say it read it
+            raise
+        self._slots.settled(note, told[1] if told else 0)
 
     def listening(self, timeout: float) -> bool:
         """Whether this replica knows the fault slots (is told of changes), waiting
