@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import statistics
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,29 @@ def row_line(row: dict[str, Any]) -> str:
     )
 
 
+TARGETS = ("ours", "baseline", "prism", "connexion")  # what each endpoint row measures
+
+
+def median_row(rounds: list[dict[str, Any]]) -> dict[str, Any]:
+    """One endpoint's row of several rounds: each target's figures their median (errors
+    added up), and each round's requests/s."""
+    first = rounds[0]
+    row: dict[str, Any] = {**first, "rounds": len(rounds)}
+    for target in TARGETS:
+        figures = [each[target] for each in rounds]
+        row[target] = {
+            **figures[0],
+            **{
+                name: statistics.median(figure[name] for figure in figures)
+                for name in ("requests_per_second", "p50_ms", "p99_ms", "max_ms")
+            },
+            "errors": sum(figure["errors"] for figure in figures),
+            "requests": sum(figure["requests"] for figure in figures),
+            "each_round": [figure["requests_per_second"] for figure in figures],
+        }
+    return row
+
+
 def _met(ok: bool) -> str:
     return "met" if ok else "**not met**"
 
@@ -42,7 +66,13 @@ def markdown(results: dict[str, Any]) -> str:
     lines = [
         f"Benchmark of {results['date']}: wrk -t{load['threads']} -c{load['connections']}"
         f" -d{load['seconds']}s on loopback, {results['machine']['cores']} cores shared by the"
-        " load generator and the server under test.",
+        " load generator and the server under test."
+        + (
+            f" Each endpoint figure is the median of {load['rounds']} rounds, the servers"
+            " started anew for each."
+            if load.get("rounds", 1) > 1
+            else ""
+        ),
         "",
         "| API | endpoint | ours req/s | baseline req/s | Prism req/s | Connexion floor req/s"
         " | ceiling req/s | ours / baseline | ours / Prism | ours / floor | ours / ceiling"
@@ -94,6 +124,7 @@ def markdown(results: dict[str, Any]) -> str:
         ]
         for (store, processes), cells in _by_setup(results["stores"]).items():
             lines.append(f"| {store} | {processes} | " + " | ".join(cells) + " |")
+        lines += capacity_markdown(results["stores"])
     if "dashboard" in results:
         board = results["dashboard"]
         lines += [
@@ -190,6 +221,40 @@ def store_line(row: dict[str, Any]) -> str:
         f" {row['requests_per_second']:>8.0f} req/s  p99 {row['p99_ms']:.1f} ms"
         f"  errors {row['errors']}"
     )
+
+
+CAPACITY_RATE = 1000  # requests a second the capacity projection is written for
+CAPACITY_UTILISATION = 0.7  # the busiest a core is planned to be (headroom for bursts)
+
+
+def capacity_markdown(rows: list[dict[str, Any]]) -> list[str]:
+    """CPU per request of the mock processes and of the database, as measured under load, and
+    the cores ``CAPACITY_RATE`` requests a second of each endpoint would need on hosts of their
+    own at ``CAPACITY_UTILISATION`` (docs/deploying.md explains the model)."""
+    measured = [row for row in rows if row.get("mock_cpu_ms") is not None]
+    if not measured:
+        return []  # results from before the capacity model
+    lines = [
+        "",
+        f"| CPU per request, ms | processes | endpoint | mock | database | cores for"
+        f" {CAPACITY_RATE} req/s: mocks | database |",
+        "| --- | ---: | --- | ---: | ---: | ---: | ---: |",
+    ]
+    for row in measured:
+        database = row["database_cpu_ms"]
+        lines.append(
+            f"| {row['store']} | {row['processes']} | {row['endpoint']}"
+            f" | {row['mock_cpu_ms']:.2f} | {'-' if database is None else f'{database:.2f}'}"
+            f" | {cores_for(CAPACITY_RATE, row['mock_cpu_ms']):.1f}"
+            f" | {'-' if database is None else f'{cores_for(CAPACITY_RATE, database):.1f}'} |"
+        )
+    return lines
+
+
+def cores_for(rate: float, cpu_ms: float) -> float:
+    """Cores that serve ``rate`` requests a second costing ``cpu_ms`` each, none of them busier
+    than ``CAPACITY_UTILISATION``."""
+    return rate * cpu_ms / 1000 / CAPACITY_UTILISATION
 
 
 def _by_setup(rows: list[dict[str, Any]]) -> dict[tuple[str, int], list[str]]:

@@ -24,6 +24,7 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -145,8 +146,12 @@ def our_ids(root: str, api: Api) -> dict[str, str]:
 BASELINE_COMMIT = "3bb43d1"
 
 
-def endpoint_table(seconds: int, baseline: str) -> tuple[list[dict[str, object]], float]:
-    rows: list[dict[str, object]] = []
+def endpoint_table(
+    seconds: int, baseline: str, rounds: int
+) -> tuple[list[dict[str, object]], float]:
+    """Every endpoint on every target, ``rounds`` times over with the servers started anew each
+    time; each figure is the median of the rounds (this machine's noise moves a single run by
+    10-20 %), and the rounds' own figures are kept beside it."""
     with targets.ceiling() as bare:
         ceiling = {
             method: load.run(
@@ -156,6 +161,22 @@ def endpoint_table(seconds: int, baseline: str) -> tuple[list[dict[str, object]]
             )
             for method in ("GET", "POST")
         }
+    runs, peaks = [], []
+    for number in range(1, rounds + 1):
+        print(f" round {number} of {rounds}", flush=True)
+        measured, rss = endpoint_round(seconds, baseline, ceiling)
+        runs.append(measured)
+        peaks.append(rss)
+    rows = [report.median_row([run[index] for run in runs]) for index in range(len(runs[0]))]
+    return rows, max(peaks)
+
+
+def endpoint_round(
+    seconds: int, baseline: str, ceiling: dict[str, load.Measured]
+) -> tuple[list[dict[str, Any]], float]:
+    """One round: ours, the baseline commit, Prism and the Connexion floor, endpoint by endpoint
+    (the four measured one after the other, so that they meet the same machine)."""
+    rows: list[dict[str, Any]] = []
     with targets.our_mock() as ours, targets.baseline_mock(baseline) as before:
         for api in APIS:
             ids = our_ids(ours.root, api)
@@ -354,16 +375,33 @@ def store_table(seconds: int) -> list[dict[str, object]]:
             with contextlib.ExitStack() as stack:
                 mocks = [stack.enter_context(targets.our_mock(*extra)) for extra in commands]
                 ids = our_ids(mocks[0].root, marqeta)
+                database = server.process.pid if store == "postgresql" and server.process else None
                 for endpoint in STORE_ENDPOINTS:
                     request = marqeta.endpoints[endpoint](ids)
                     roots = [mock.root + marqeta.base for mock in mocks]
+                    mocks_before = sum(mock.cpu_seconds() for mock in mocks)
+                    database_before = targets.tree_cpu_seconds(database) if database else 0.0
                     measured = load.run_split(roots, request, seconds)
+                    served = max(measured.requests, 1)
+                    mocks_used = sum(mock.cpu_seconds() for mock in mocks) - mocks_before
                     rows.append(
                         {
                             "store": store,
                             "processes": processes,
                             "endpoint": endpoint,
                             **asdict(measured),
+                            # CPU per request, for the capacity model (docs/deploying.md)
+                            "mock_cpu_ms": round(mocks_used / served * 1000, 3),
+                            "database_cpu_ms": (
+                                round(
+                                    (targets.tree_cpu_seconds(database) - database_before)
+                                    / served
+                                    * 1000,
+                                    3,
+                                )
+                                if database
+                                else None
+                            ),
                         }
                     )
                     print(report.store_line(rows[-1]), flush=True)
@@ -463,6 +501,12 @@ def conformance_seconds() -> dict[str, float]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seconds", type=int, default=10, help="wrk duration per endpoint")
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=3,
+        help="runs of the endpoint table; each figure is their median (default: %(default)s)",
+    )
     parser.add_argument("--sizes", default="1000,10000,100000", help="refund counts for scale")
     parser.add_argument(
         "--dashboard-refunds", type=int, default=20_000, help="refunds held while a dashboard polls"
@@ -491,7 +535,7 @@ def main() -> int:
         f"generator and server share {os.cpu_count()} cores",
         flush=True,
     )
-    endpoints, rss = endpoint_table(args.seconds, args.baseline)
+    endpoints, rss = endpoint_table(args.seconds, args.baseline, args.rounds)
     sizes = [int(size) for size in args.sizes.split(",")]
     scale, scale_rss = scale_table(sizes, max(3, args.seconds // 2))
     on_sqlite = sqlite_scale(sizes[-1], max(3, args.seconds // 2))
@@ -506,6 +550,7 @@ def main() -> int:
             "threads": load.THREADS,
             "connections": load.CONNECTIONS,
             "seconds": args.seconds,
+            "rounds": args.rounds,
             "shared_cores": True,
         },
         "endpoints": endpoints,
@@ -516,7 +561,7 @@ def main() -> int:
         "stores": stores,
         "dashboard": dashboard,
         "proxy": proxied,
-        "start_up_seconds": round(start_up_seconds(), 2),
+        "start_up_seconds": round(start_up_seconds(runs=5), 2),
         "conformance_seconds": conformance_seconds(),
         "contract_diff": contract_diff.diff_seconds(),
     }

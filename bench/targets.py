@@ -54,6 +54,34 @@ class Running:
         """The process's peak resident memory so far (VmHWM), in MB."""
         return _status_kb(self.process.pid, "VmHWM") / 1024
 
+    def cpu_seconds(self) -> float:
+        """CPU time the group has used so far (user and system, workers included)."""
+        return sum(cpu_seconds(pid) for pid in self.group())
+
+
+_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user and system) of the process ``pid`` and of its children it has reaped:
+    ended processes are counted in their parent (0 once it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return sum(int(field) for field in fields[11:15]) / _TICKS  # utime stime cutime cstime
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU time of the process ``pid`` and of its live children (a PostgreSQL server: the
+    postmaster and a backend per connection)."""
+    children = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError):
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == pid:  # the parent's pid
+                children.append(int(stat.parent.name))
+    return cpu_seconds(pid) + sum(cpu_seconds(child) for child in children)
+
 
 def _status_kb(pid: int, field: str) -> int:
     """A kilobyte figure of /proc/PID/status (0 once the process is gone)."""
@@ -75,7 +103,7 @@ def wait_until_ready(url: str, process: subprocess.Popen[bytes], timeout: float 
     started = time.monotonic()
     while time.monotonic() - started < timeout:
         if process.poll() is not None:
-            raise SystemExit(f"{process.args} exited with {process.returncode}")
+            raise SystemExit(f"{process.args!r} exited with {process.returncode}")
         try:
             httpx.get(url, timeout=1)
             return time.monotonic() - started

@@ -12,7 +12,6 @@ import json
 from typing import Any
 
 import orjson
-from connexion.jsonifier import Jsonifier
 
 
 def encode(value: Any) -> bytes:
@@ -29,16 +28,21 @@ def decode(data: bytes | str) -> Any:
     return orjson.loads(data)
 
 
-class _Orjson:
-    """The two functions Connexion's Jsonifier asks of a json module."""
+class BodyJsonifier:
+    """What Connexion asks of its Jsonifier (``dumps`` each answer's body; ``loads``), with
+    orjson, the body written as bytes at once.
+
+    Connexion's own Jsonifier would turn orjson's bytes into text, add a newline, and the
+    response would encode it back: four copies of the body, a tenth of a 300 KB list page's
+    time. The newline is orjson's option here, so bodies stay byte for byte what they were."""
 
     @staticmethod
-    def dumps(value: Any, **_options: Any) -> str:  # Connexion passes its encoder class; unneeded
-        return encode_text(value)
+    def dumps(data: Any, **_options: Any) -> bytes:
+        return orjson.dumps(data, option=orjson.OPT_APPEND_NEWLINE)
 
     @staticmethod
     def loads(data: bytes | str) -> Any:
         return json.loads(data)  # what a client sent, or our answer read back to check it
 
 
-JSONIFIER = Jsonifier(_Orjson)
+JSONIFIER = BodyJsonifier()

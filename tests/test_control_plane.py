@@ -267,6 +267,24 @@ def test_the_journal_keeps_only_the_newest_entries_it_has_room_for():
     assert [e["id"] for e in journal.entries(limit=1)] == [3]
 
 
+def test_a_journal_entry_reads_as_json_with_its_time_in_utc_and_its_bodies_as_text():
+    journal = Journal(size=2)
+    journal.record(
+        **{
+            **JOURNAL_FIELDS,
+            "at": 1_764_028_800.25,
+            "request_body": b'{"amount": 1}',
+            "response_body": b'{"note": "caf\xc3\xa9 \xff"}',  # not all UTF-8: shown anyway
+        },
+        path="/v3/accounts",
+    )
+    [entry] = journal.entries()
+    assert entry["at"] == "2025-11-25T00:00:00.250Z"
+    assert entry["request_body"] == '{"amount": 1}'
+    assert entry["response_body"] == '{"note": "caf\u00e9 \ufffd"}'
+    assert journal.entries(Query(body={"amount": 1})) == [entry]
+
+
 def test_one_sessions_traffic_never_evicts_another_sessions_journal():
     """The sequence a QA engineer hit: a developer's requests, then a conformance run of
     hundreds in a session of its own; the developer's entries are all still there."""
@@ -284,7 +302,7 @@ def test_one_sessions_traffic_never_evicts_another_sessions_journal():
 
 
 def test_the_journal_stays_under_its_byte_cap_taking_from_the_largest_session():
-    body = "x" * 1000
+    body = b"x" * 1000
     journal = Journal(size=1000, max_bytes=20_000)
     for number in range(5):
         journal.record(**{**JOURNAL_FIELDS, "response_body": body}, path=f"/v3/mine/{number}")
@@ -299,7 +317,7 @@ def test_the_journal_stays_under_its_byte_cap_taking_from_the_largest_session():
 
 
 JOURNAL_FIELDS = {
-    "at": "2026-11-25T00:00:00.000Z",
+    "at": 1_764_028_800.0,  # 2025-11-25T00:00:00Z
     "method": "GET",
     "query": "",
     "session": None,

@@ -31,11 +31,11 @@ def _written_record_by_record(live_mock, session, api: str, query) -> bytes:
     service = live_mock.app.apis[api].runtime.service
     if api == "marqeta":
         page = service.refunds(_store(live_mock, session), *query)
-        return JSONIFIER.dumps(marqeta_page(page, MarqetaShapes(MARQETA).refund.write)).encode()
+        return JSONIFIER.dumps(marqeta_page(page, MarqetaShapes(MARQETA).refund.write))
     marketplace, path, limit = query
     page = service.refund_records(_store(live_mock, session), marketplace, 0, limit).decoded()
     shapes = BalancedShapes(BALANCED)
-    return JSONIFIER.dumps(balanced_page(page, path, limit, shapes.refund_detail)).encode()
+    return JSONIFIER.dumps(balanced_page(page, path, limit, shapes.refund_detail))
 
 
 def test_a_marqeta_page_is_byte_for_byte_the_page_written_record_by_record(

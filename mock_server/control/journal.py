@@ -34,8 +34,11 @@ SESSION_HEADER_BYTES = SESSION_HEADER.encode()  # ASGI headers are bytes
 
 @dataclass(frozen=True)
 class Entry:
+    """One exchange as recorded: raw, since most are never read (an answer's time goes to what
+    the client waits for); ``as_json`` writes it as ``GET /__mock__/requests`` shows it."""
+
     id: int
-    at: str
+    at: float  # seconds since the epoch (UTC)
     method: str
     path: str
     query: str
@@ -43,14 +46,27 @@ class Entry:
     operation: str | None  # the contract's operationId it was routed to
     status: int | None  # None: the client got no answer (a connection fault)
     duration_ms: float
-    request_body: str | None
-    response_body: str | None
+    request_body: bytes | None  # the first BODY_LIMIT bytes
+    response_body: bytes | None
     truncated: bool
     refused: str | None  # why the contract refused it (route, method, parameters, body, security)
     connection_fault: str | None
     # Through `refund-mock proxy`: how either side broke the contract, and who answered.
     violations: list[dict[str, str]] | None = None
     answered_by: str | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        at = datetime.fromtimestamp(self.at, UTC).isoformat(timespec="milliseconds")
+        return {
+            **asdict(self),
+            "at": at.replace("+00:00", "Z"),
+            "request_body": _text(self.request_body),
+            "response_body": _text(self.response_body),
+        }
+
+
+def _text(body: bytes | None) -> str | None:
+    return body.decode("utf-8", "replace") if body else None
 
 
 @dataclass(frozen=True)
@@ -75,7 +91,7 @@ class Query:
         )
 
 
-def _json(text: str | None) -> Any:
+def _json(text: bytes | None) -> Any:
     try:
         return json.loads(text) if text else None
     except ValueError:
@@ -99,7 +115,7 @@ _ENTRY_OVERHEAD = 256  # bytes an entry costs beside its bodies (fields, the obj
 
 
 def _cost(entry: Entry) -> int:
-    bodies = (entry.request_body or "", entry.response_body or "", entry.path, entry.query)
+    bodies = (entry.request_body or b"", entry.response_body or b"", entry.path, entry.query)
     said = sum(len(text) for violation in entry.violations or () for text in violation.values())
     return _ENTRY_OVERHEAD + sum(len(text) for text in bodies) + said
 
@@ -112,7 +128,7 @@ class Journal:
     def __init__(self, size: int, max_bytes: int = DEFAULT_BYTES) -> None:
         self.size = size
         self.max_bytes = max_bytes
-        self._sessions: dict[str | None, deque[Entry]] = {}
+        self._sessions: dict[str | None, deque[tuple[Entry, int]]] = {}  # entries, their costs
         self._bytes: dict[str | None, int] = {}
         self._total = 0  # the sum of _bytes, kept as entries come and go
         self._lock = threading.Lock()
@@ -123,10 +139,11 @@ class Journal:
             return
         with self._lock:
             entry = Entry(id=next(self._ids), **fields)
+            cost = _cost(entry)
             kept = self._sessions.setdefault(entry.session, deque())
-            kept.append(entry)
-            self._bytes[entry.session] = self._bytes.get(entry.session, 0) + _cost(entry)
-            self._total += _cost(entry)
+            kept.append((entry, cost))
+            self._bytes[entry.session] = self._bytes.get(entry.session, 0) + cost
+            self._total += cost
             if len(kept) > self.size:
                 self._drop_oldest(entry.session)
             while self._total > self.max_bytes:
@@ -134,7 +151,7 @@ class Journal:
 
     def _drop_oldest(self, session: str | None) -> None:
         kept = self._sessions[session]
-        cost = _cost(kept.popleft())
+        _, cost = kept.popleft()
         self._bytes[session] -= cost
         self._total -= cost
         if not kept:
@@ -169,12 +186,17 @@ class Journal:
                 else list(self._sessions.values())
             )
             unseen = [
-                list(itertools.takewhile(lambda entry: entry.id > query.since, reversed(kept)))
+                [
+                    entry
+                    for entry, _ in itertools.takewhile(
+                        lambda it: it[0].id > query.since, reversed(kept)
+                    )
+                ]
                 for kept in chosen_sessions
             ]
         newest_first = heapq.merge(*unseen, key=lambda entry: -entry.id)
         chosen = [entry for entry in newest_first if query.matches(entry)]
-        return [asdict(entry) for entry in chosen[:limit]], len(chosen)
+        return [entry.as_json() for entry in chosen[:limit]], len(chosen)
 
 
 class JournalMiddleware:
@@ -218,7 +240,7 @@ class JournalMiddleware:
         try:
             await self.app(scope, receiving, sending)
         finally:
-            session = dict(scope["headers"]).get(SESSION_HEADER_BYTES)
+            session = next((v for k, v in scope["headers"] if k == SESSION_HEADER_BYTES), None)
             exchange = current_exchange()
             fault = exchange.connection_fault if exchange else None
             answered: int | None = status
@@ -228,7 +250,7 @@ class JournalMiddleware:
                 response_body = _Capture()
                 response_body.add(got or b"")
             self.journal.record(
-                at=datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+                at=time.time(),
                 method=scope["method"],
                 path=scope["path"],
                 query=scope["query_string"].decode("latin-1"),
@@ -236,8 +258,8 @@ class JournalMiddleware:
                 operation=exchange.operation if exchange else None,
                 status=answered,
                 duration_ms=round((time.perf_counter() - started) * 1000, 2),
-                request_body=request_body.text(),
-                response_body=response_body.text(),
+                request_body=request_body.whole() or None,
+                response_body=response_body.whole() or None,
                 truncated=request_body.truncated or response_body.truncated,
                 refused=exchange.refused if exchange else None,
                 connection_fault=fault,
@@ -271,7 +293,4 @@ class _Capture:
 
     def whole(self) -> bytes:
         """What was kept of the body (all of it, up to ``BODY_LIMIT``)."""
-        return b"".join(self._parts)
-
-    def text(self) -> str | None:
-        return b"".join(self._parts).decode("utf-8", "replace") if self._parts else None
+        return self._parts[0] if len(self._parts) == 1 else b"".join(self._parts)
