@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
+from string import ascii_letters, digits
 
 import pytest
 
 from mock_server.balanced.handlers import timestamp as balanced_timestamp
 from mock_server.clock import format_timestamp
 from mock_server.domain import DomainError
+from mock_server.ids import digit_groups, drawn, prefixed_id
 from mock_server.json_codec import JSONIFIER, decode, encode
 from mock_server.marqeta.models import Refund
 from mock_server.marqeta.rules import (
@@ -191,3 +194,14 @@ def test_response_timestamps_are_utc_in_each_vendors_spelling(moment, marqeta, b
         assert format_timestamp(moment) == marqeta
     if balanced is not None:
         assert balanced_timestamp(moment) == balanced
+
+
+def test_generated_ids_draw_every_character_alike_from_one_draw_of_bytes():
+    # 62 letters and digits: bytes 248-255 would favour the first 8, so they are dropped.
+    draws = iter([bytes([0, 61, 62, 247, 248, 255, 123, 1, 2, 3, 4, 5, 6, 7, 8]), bytes(range(9))])
+    assert drawn(ascii_letters + digits, 8, lambda _n: next(draws)) == "a9a99bcd"
+    short = iter([bytes([250, 251, 255, 249]), bytes([19, 2, 3])])  # too few usable: drawn again
+    assert drawn(digits, 3, lambda _n: next(short)) == "992"
+    assert re.fullmatch(r"RF[A-Za-z0-9]{22}", prefixed_id("RF"))
+    assert re.fullmatch(r"RF\d{3}-\d{3}-\d{4}", digit_groups("RF", 3, 3, 4))
+    assert len({prefixed_id("AC") for _ in range(1000)}) == 1000
