@@ -236,7 +236,7 @@ def capacity_markdown(rows: list[dict[str, Any]]) -> list[str]:
         return []  # results from before the capacity model
     lines = [
         "",
-        f"| CPU per request, ms | processes | endpoint | mock | database | cores for"
+        f"| store | processes | endpoint | CPU ms per request: mocks | database | cores for"
         f" {CAPACITY_RATE} req/s: mocks | database |",
         "| --- | ---: | --- | ---: | ---: | ---: | ---: |",
     ]

@@ -498,12 +498,19 @@ def conformance_seconds() -> dict[str, float]:
     return times
 
 
+def _at_least_one(text: str) -> int:
+    number = int(text)
+    if number < 1:
+        raise argparse.ArgumentTypeError("needs at least one round")
+    return number
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seconds", type=int, default=10, help="wrk duration per endpoint")
     parser.add_argument(
         "--rounds",
-        type=int,
+        type=_at_least_one,
         default=3,
         help="runs of the endpoint table; each figure is their median (default: %(default)s)",
     )

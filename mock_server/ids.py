@@ -33,6 +33,8 @@ def drawn(
     create). Bytes at or above the largest multiple of the alphabet's size are dropped, so that
     the remainder is not biased towards the alphabet's first characters."""
     size = len(alphabet)
+    if not 0 < size <= 256:
+        raise ValueError(f"an alphabet of {size} characters cannot be drawn from bytes")
     usable = 256 - 256 % size
     chosen: list[str] = []
     while len(chosen) < length:

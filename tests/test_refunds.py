@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -50,6 +51,8 @@ def test_created_refund_can_be_retrieved_as_created(marqeta, open_account):
     fetched = marqeta.get(f"/accounts/{token}/refunds/{created['token']}")
     assert fetched.status_code == 200
     assert fetched.json() == created
+    # The body as it has always been written: compact JSON, UTF-8, one closing newline.
+    assert fetched.content == json.dumps(created, separators=(",", ":")).encode() + b"\n"
 
 
 def test_refund_without_amount_refunds_the_whole_credit_balance(v3, open_account):

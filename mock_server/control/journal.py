@@ -292,5 +292,6 @@ class _Capture:
             self._size += len(chunk)
 
     def whole(self) -> bytes:
-        """What was kept of the body (all of it, up to ``BODY_LIMIT``)."""
-        return self._parts[0] if len(self._parts) == 1 else b"".join(self._parts)
+        """What was kept of the body (all of it, up to ``BODY_LIMIT``): a copy, as long as the
+        body (the answer's own bytes, orjson's, hold its whole working buffer)."""
+        return bytes(memoryview(self._parts[0])) if len(self._parts) == 1 else b"".join(self._parts)
