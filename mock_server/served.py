@@ -21,6 +21,9 @@ from mock_server.spec import Contract
 
 JSON_PATH = "/openapi.json"
 YAML_PATH = "/openapi.yaml"
+# libyaml's emitter when PyYAML has it (its wheels do): the pure-Python one took 40 ms a
+# contract, a sixth of start-up.
+_DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
 
 def served_contract(contract: Contract, base_path: str) -> Contract:
@@ -35,7 +38,7 @@ def contract_routes(app: Any, contract: Contract, base_path: str) -> None:
     """Serve ``contract`` under ``base_path`` as JSON and as YAML (rendered once, here)."""
     document = served_contract(contract, base_path)
     as_json = json.dumps(document, ensure_ascii=False, indent=2).encode()
-    as_yaml = yaml.safe_dump(document, sort_keys=False, allow_unicode=True).encode()
+    as_yaml = yaml.dump(document, Dumper=_DUMPER, sort_keys=False, allow_unicode=True).encode()
     for path, body, media_type in (
         (JSON_PATH, as_json, "application/json"),
         (YAML_PATH, as_yaml, "application/yaml"),
