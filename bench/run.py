@@ -382,8 +382,11 @@ def store_table(seconds: int) -> list[dict[str, object]]:
                     mocks_before = sum(mock.cpu_seconds() for mock in mocks)
                     database_before = targets.tree_cpu_seconds(database) if database else 0.0
                     measured = load.run_split(roots, request, seconds)
-                    served = max(measured.requests, 1)
                     mocks_used = sum(mock.cpu_seconds() for mock in mocks) - mocks_before
+                    database_used = (
+                        targets.tree_cpu_seconds(database) - database_before if database else None
+                    )
+                    served = max(measured.requests, 1)
                     rows.append(
                         {
                             "store": store,
@@ -393,14 +396,9 @@ def store_table(seconds: int) -> list[dict[str, object]]:
                             # CPU per request, for the capacity model (docs/deploying.md)
                             "mock_cpu_ms": round(mocks_used / served * 1000, 3),
                             "database_cpu_ms": (
-                                round(
-                                    (targets.tree_cpu_seconds(database) - database_before)
-                                    / served
-                                    * 1000,
-                                    3,
-                                )
-                                if database
-                                else None
+                                None
+                                if database_used is None
+                                else round(database_used / served * 1000, 3)
                             ),
                         }
                     )

@@ -34,13 +34,7 @@ class Running:
 
     def group(self) -> list[int]:
         """The pids of the process and everything it started (its process group)."""
-        pids = []
-        for stat in Path("/proc").glob("[0-9]*/stat"):
-            with contextlib.suppress(OSError):
-                fields = stat.read_text().rsplit(")", 1)[1].split()
-                if int(fields[2]) == self.process.pid:  # the process group id
-                    pids.append(int(stat.parent.name))
-        return pids
+        return _processes_with(_GROUP, self.process.pid)
 
     def open_files(self) -> int:
         """File descriptors the group holds (sockets, store files, pipes)."""
@@ -60,14 +54,32 @@ class Running:
 
 
 _TICKS = os.sysconf("SC_CLK_TCK")
+_PARENT, _GROUP = 1, 2  # fields of /proc/PID/stat, counted after the command name
+
+
+def _stat(pid: int | str) -> list[str] | None:
+    """The fields of /proc/PID/stat after the command name (None once the process is gone)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+
+
+def _processes_with(field: int, value: int) -> list[int]:
+    """The pids whose /proc/PID/stat ``field`` is ``value`` (a parent's or a group's pid)."""
+    pids = []
+    for entry in Path("/proc").glob("[0-9]*"):
+        fields = _stat(entry.name)
+        if fields is not None and int(fields[field]) == value:
+            pids.append(int(entry.name))
+    return pids
 
 
 def cpu_seconds(pid: int) -> float:
     """CPU time (user and system) of the process ``pid`` and of its children it has reaped:
     ended processes are counted in their parent (0 once it is gone)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
+    fields = _stat(pid)
+    if fields is None:
         return 0.0
     return sum(int(field) for field in fields[11:15]) / _TICKS  # utime stime cutime cstime
 
@@ -75,12 +87,7 @@ def cpu_seconds(pid: int) -> float:
 def tree_cpu_seconds(pid: int) -> float:
     """CPU time of the process ``pid`` and of its live children (a PostgreSQL server: the
     postmaster and a backend per connection)."""
-    children = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        with contextlib.suppress(OSError):
-            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == pid:  # the parent's pid
-                children.append(int(stat.parent.name))
-    return cpu_seconds(pid) + sum(cpu_seconds(child) for child in children)
+    return cpu_seconds(pid) + sum(cpu_seconds(child) for child in _processes_with(_PARENT, pid))
 
 
 def _status_kb(pid: int, field: str) -> int:

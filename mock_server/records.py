@@ -117,9 +117,12 @@ def load_page(
     where: tuple[Condition, ...] = (),
 ) -> Page[T]:
     """One page of an indexed listing as dataclasses (only the page's records are decoded)."""
-    return load_records(tx, listing, owner, offset, limit, descending, where).converted(
-        functools.partial(from_record, cls)
-    )
+    return decoded(load_records(tx, listing, owner, offset, limit, descending, where), cls)
+
+
+def decoded(page: Page[Record], cls: type[T]) -> Page[T]:
+    """A page of stored records as dataclasses."""
+    return page.converted(functools.partial(from_record, cls))
 
 
 def load_records(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from decimal import Decimal
@@ -31,6 +30,7 @@ from mock_server.marqeta.rules import Lifecycle
 from mock_server.paging import Page
 from mock_server.records import (
     add_new,
+    decoded,
     from_record,
     load,
     load_records,
@@ -294,9 +294,7 @@ class MarqetaService:
             return _owned_by(tx, REFUND, Refund, refund_token, account_token)
 
     def refunds(self, store: Store, account_token: str, query: ListQuery) -> Page[Refund]:
-        return self.refund_records(store, account_token, query).converted(
-            functools.partial(from_record, Refund)
-        )
+        return decoded(self.refund_records(store, account_token, query), Refund)
 
     def refund_records(self, store: Store, account_token: str, query: ListQuery) -> Page[Record]:
         """``refunds`` as stored, undecoded: what a list answer writes from (kept answers)."""
@@ -446,9 +444,7 @@ def _page(
     query: ListQuery,
     where: tuple[OneOf | Within, ...] = (),
 ) -> Page[T]:
-    return _records(tx, listing, owner, query, where).converted(
-        functools.partial(from_record, model)
-    )
+    return decoded(_records(tx, listing, owner, query, where), model)
 
 
 def _records(
