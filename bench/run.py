@@ -526,8 +526,19 @@ def main() -> int:
         action="store_true",
         help="measure only the validating proxy's overhead (bench/results/proxy.json)",
     )
+    parser.add_argument(
+        "--stores-only",
+        action="store_true",
+        help="measure only the store table: memory, SQLite, PostgreSQL (bench/results/stores.json)",
+    )
     args = parser.parse_args()
     load.ensure_wrk()
+    if args.stores_only:
+        stores = store_table(args.seconds)
+        RESULTS.mkdir(parents=True, exist_ok=True)
+        (RESULTS / "stores.json").write_text(json.dumps(stores, indent=2) + "\n")
+        print("\n".join(report.store_markdown(stores)))
+        return 0
     if args.proxy_only:
         rows = proxy_table(args.seconds)
         RESULTS.mkdir(parents=True, exist_ok=True)

@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 from mock_server.domain import DomainError
 from mock_server.error_kinds import ErrorKind
 from mock_server.paging import Page
-from mock_server.store import Condition, KeyExistsError, Listing, PageQuery, Record, Transaction
+from mock_server.store import Condition, Listing, PageQuery, Record, Transaction
 
 T = TypeVar("T")
 
@@ -89,11 +89,9 @@ def add_new(
     *,
     taken: ErrorKind,
 ) -> None:
-    """Store a new dataclass; a key already in use is the error ``taken``."""
-    try:
-        tx.add(kind, key, to_record(obj), owners=owners)
-    except KeyExistsError as exc:
-        raise DomainError(taken, f"Token already in use: {key}") from exc
+    """Store a new dataclass; a key already in use is the error ``taken`` (raised by the add,
+    or as the transaction ends: ``Transaction.add``)."""
+    tx.add(kind, key, to_record(obj), owners, DomainError(taken, f"Token already in use: {key}"))
 
 
 def load(tx: Transaction, kind: str, key: str, cls: type[T]) -> T | None:

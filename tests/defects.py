@@ -291,11 +291,13 @@ def _any_transition(lifecycle: Any, current: str, target: str) -> None:
 _MEMORY_ADD = _MemoryTransaction.add  # the real one, kept before any patch
 
 
-def _silent_overwrite(self: Any, kind: str, key: str, record: Any, owners: Any = ("",)) -> None:
+def _silent_overwrite(
+    self: Any, kind: str, key: str, record: Any, owners: Any = ("",), taken: Any = None
+) -> None:
     if self.get(kind, key) is not None:
         self.replace(kind, key, record)  # instead of refusing the key already in use
     else:
-        _MEMORY_ADD(self, kind, key, record, owners)
+        _MEMORY_ADD(self, kind, key, record, owners, taken)
 
 
 def _never_returns_amount(extension: Any) -> Any:

@@ -256,8 +256,15 @@ class _SlowReads:
         time.sleep(self.delay)  # the result arrives late: what was read may be stale by then
         return record
 
-    def add(self, kind: str, key: str, record: Record, owners: Iterable[str] = ("",)) -> None:
-        self.tx.add(kind, key, record, owners)
+    def add(
+        self,
+        kind: str,
+        key: str,
+        record: Record,
+        owners: Iterable[str] = ("",),
+        taken: Exception | None = None,
+    ) -> None:
+        self.tx.add(kind, key, record, owners, taken)
 
     def replace(self, kind: str, key: str, record: Record) -> None:
         self.tx.replace(kind, key, record)

@@ -64,6 +64,26 @@ def test_the_capacity_model_projects_cores_from_cpu_per_request():
     assert report.capacity_markdown([{k: v for k, v in rows[1].items() if "cpu" not in k}]) == []
 
 
+def test_the_store_table_sets_one_postgresql_replicas_creates_against_sqlites():
+    def row(store: str, processes: int, endpoint: str, rate: float) -> dict[str, object]:
+        return {"store": store, "processes": processes, "endpoint": endpoint} | _figures(rate, 9)
+
+    rows = [
+        row("sqlite", 1, "create refund", 500),
+        row("sqlite", 1, "retrieve refund", 900),
+        row("sqlite", 2, "create refund", 800),
+        row("postgresql", 1, "create refund", 310),
+        row("postgresql", 1, "retrieve refund", 600),
+        row("postgresql", 2, "create refund", 400),
+    ]
+    assert report.postgresql_creates_vs_sqlite(rows) == pytest.approx(0.62)
+    table = "\n".join(report.store_markdown(rows))
+    assert "| sqlite | 1 | 500 (9.0) | 900 (9.0) |" in table
+    assert "| postgresql | 2 | 400 (9.0) |" in table
+    assert "against SQLite's (one process): 62% (aim: 60%)" in table
+    assert report.postgresql_creates_vs_sqlite(rows[:3]) is None
+
+
 def test_cpu_time_is_read_for_a_process_and_the_children_it_ran():
     busy = "import time\nend = time.process_time() + 0.3\nwhile time.process_time() < end: pass"
     runs_a_child = (

@@ -1,10 +1,15 @@
-"""What a PostgreSQL store asks its database per call, read from PostgreSQL's own statement log:
-no read of the faults while none applies (each replica is told of changes by LISTEN/NOTIFY),
-and a fault set through one replica still applies on every replica."""
+"""What a PostgreSQL store asks its database per call, read from PostgreSQL's own statement log
+and counted on the wire: no read of the faults while none applies (each replica is told of
+changes by LISTEN/NOTIFY), a fault set through one replica still applies on every replica, and
+a create is two round trips (its transaction's start with its first read, its writes with
+COMMIT)."""
 
 from __future__ import annotations
 
 import re
+import selectors
+import socket
+import threading
 import uuid
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
@@ -13,6 +18,7 @@ import psycopg
 import pytest
 
 from mock_server.app import MockConfig
+from mock_server.balanced.vendor import DEMO_BALANCED_SECRET
 from mock_server.store.postgresql_faults import LISTENER
 from tests.support import DEMO_AUTH, JSON, InProcessMock, in_process
 
@@ -133,3 +139,110 @@ def test_a_replica_that_lost_its_listener_reads_the_faults_until_it_listens_agai
     with log.between() as statements:
         assert other.request("GET", ACCOUNT, auth=DEMO_AUTH).status_code == 200
     assert len(_faults_read(statements)) == 1  # its slot is still there: read
+
+
+class RoundTrips:
+    """A TCP relay between the mock and PostgreSQL that counts round trips: each time a
+    connection's client sends after the server last answered it (or for the first time)."""
+
+    def __init__(self, server_port: int) -> None:
+        self.server_port = server_port
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.count = 0
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._sockets: list[socket.socket] = [self.listener]
+
+    def __enter__(self) -> RoundTrips:
+        self._start(self._accept)
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._stop.set()
+        for sock in list(self._sockets):
+            sock.close()
+        for thread in self._threads:
+            thread.join(timeout=10)
+
+    def url(self, database_url: str) -> str:
+        return database_url.replace(f":{self.server_port}/", f":{self.port}/")
+
+    def _start(self, target, *args) -> None:
+        thread = threading.Thread(target=target, args=args, daemon=True)
+        self._threads.append(thread)
+        thread.start()
+
+    def _accept(self) -> None:
+        while not self._stop.is_set():
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return  # closed: the relay stops
+            server = socket.create_connection(("127.0.0.1", self.server_port))
+            self._sockets += [client, server]
+            self._start(self._relay, client, server)
+
+    def _relay(self, client: socket.socket, server: socket.socket) -> None:
+        answered = True  # the client's first message is a round trip's start
+        with selectors.DefaultSelector() as waiting:
+            waiting.register(client, selectors.EVENT_READ, server)
+            waiting.register(server, selectors.EVENT_READ, client)
+            while not self._stop.is_set():
+                for key, _ in waiting.select(timeout=0.2):
+                    source, target = key.fileobj, key.data
+                    try:
+                        data = source.recv(65536)  # type: ignore[union-attr]
+                        if not data:
+                            return
+                        if source is client and answered:
+                            with self._lock:
+                                self.count += 1
+                        answered = source is server
+                        target.sendall(data)
+                    except OSError:
+                        return
+
+    @contextmanager
+    def during(self) -> Iterator[list[int]]:
+        """The round trips made while the block runs (a list that gets the count)."""
+        counted: list[int] = []
+        with self._lock:
+            before = self.count
+        yield counted
+        with self._lock:
+            counted.append(self.count - before)
+
+
+MARQETA_REFUND = {"method": "ACH", "type": "CREDIT_BALANCE_REFUND", "amount": 1}
+BALANCED = "/v1/marketplaces/TEST-MPdemo"
+BALANCED_AUTH = (DEMO_BALANCED_SECRET, "")
+
+
+def test_a_create_is_two_round_trips_to_the_database(postgres):
+    """The start (BEGIN, the state's lock) goes with the first read, and the writes with
+    COMMIT. A retrieve reads twice (the account, then the refund) and commits: three."""
+    with RoundTrips(postgres.port) as relay:
+        url = relay.url(postgres.new_database())
+        with in_process(MockConfig(store=url)) as mock:
+            created = f"{ACCOUNT}/refunds"
+            for _ in range(2):  # the pool's connection made, and the statements prepared
+                made = mock.request("POST", created, json=MARQETA_REFUND, auth=DEMO_AUTH)
+                assert made.status_code == 201, made.text
+            with relay.during() as create:
+                made = mock.request("POST", created, json=MARQETA_REFUND, auth=DEMO_AUTH)
+            assert made.status_code == 201, made.text
+            with relay.during() as retrieve:
+                got = mock.request("GET", f"{created}/{made.json()['token']}", auth=DEMO_AUTH)
+            assert got.json() == made.json()
+            debits = mock.request("GET", f"{BALANCED}/debits", auth=BALANCED_AUTH).json()
+            debit = {"debit_uri": debits["items"][0]["uri"], "amount": 1}
+            for _ in range(2):
+                made = mock.request("POST", f"{BALANCED}/refunds", json=debit, auth=BALANCED_AUTH)
+                assert made.status_code == 201, made.text
+            with relay.during() as balanced_create:
+                made = mock.request("POST", f"{BALANCED}/refunds", json=debit, auth=BALANCED_AUTH)
+            assert made.status_code == 201, made.text
+    assert (create, retrieve) == ([2], [3])
+    assert balanced_create == [4]

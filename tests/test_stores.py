@@ -18,6 +18,7 @@ from mock_server.store import (
     Listing,
     OneOf,
     PageQuery,
+    SessionGone,
     Store,
     StoreBusy,
     StoreError,
@@ -27,7 +28,7 @@ from mock_server.store import (
 from mock_server.store.backends import open_store
 from mock_server.store.postgresql import SCHEMA_VERSION
 from mock_server.store.sqlite import SCHEMA
-from tests.postgres import binaries, reachable_by, wheel_binaries
+from tests.postgres import binaries, postgres_server, reachable_by, wheel_binaries
 
 
 @pytest.fixture(params=["memory", "sqlite", "postgresql"])
@@ -62,6 +63,50 @@ def test_duplicate_keys_are_refused_and_reads_are_copies(store):
         assert tx.get("k", "1") == {"v": [1]}
         with pytest.raises(KeyError):
             tx.replace("k", "nope", {"v": 0})
+
+
+class Taken(Exception):
+    """What a test's add says when its key is taken (a vendor's "token already in use")."""
+
+
+def test_a_key_stored_earlier_is_taken_and_the_transaction_changes_nothing(store):
+    """PostgreSQL sends a transaction's writes with its COMMIT, so the database finds a taken
+    key only then: the error is still the add's own, and nothing of the block lands."""
+    with store.transaction() as tx:
+        tx.add("k", "1", {"v": 1}, owners=("o",))
+    with pytest.raises(Taken) as raised, store.transaction() as tx:
+        tx.add("k", "2", {"v": 2}, owners=("o",), taken=Taken("2"))
+        tx.add("k", "1", {"v": 3}, owners=("o",), taken=Taken("1"))
+        tx.add("k", "3", {"v": 4}, owners=("p",), taken=Taken("3"))
+    assert raised.value.args == ("1",)
+    with pytest.raises(KeyExistsError), store.transaction() as tx:
+        tx.add("k", "1", {"v": 3})  # no error of its own: the store's
+    with pytest.raises(Taken), store.transaction() as tx:  # found by a read that sends it
+        tx.add("k", "1", {"v": 3}, owners=("o",), taken=Taken("1"))
+        list(tx.owned("k", "o"))
+    with store.transaction() as tx:
+        assert [tx.get("k", key) for key in "123"] == [{"v": 1}, None, None]
+        assert list(tx.owned("k", "o")) == [{"v": 1}]
+        assert list(tx.owned("k", "p")) == []
+
+
+def test_writes_of_a_transaction_are_read_back_before_it_ends(store):
+    with store.transaction() as tx:
+        tx.add("k", "1", {"v": 1}, owners=("o",))
+        tx.replace("k", "1", {"v": 2})
+        assert tx.get("k", "1") == {"v": 2}
+        assert list(tx.owned("k", "o")) == [{"v": 2}]
+        tx.replace("k", "1", {"v": 3})  # sent already: replaced again
+        tx.add("k", "2", {"v": 4}, owners=("o",))
+        assert not tx.is_empty()
+        assert list(tx.owned("k", "o")) == [{"v": 3}, {"v": 4}]
+    with store.transaction() as tx:
+        assert tx.get("k", "1") == {"v": 3}
+        tx.replace("k", "2", {"v": 5})  # not read first in this transaction
+        with pytest.raises(KeyExistsError):
+            tx.add("k", "2", {"v": 6})
+    with store.transaction() as tx:
+        assert list(tx.owned("k", "o")) == [{"v": 3}, {"v": 5}]
 
 
 def test_listings_keep_insertion_order_per_owner_and_see_the_open_transaction(store):
@@ -413,6 +458,40 @@ def test_postgresql_states_in_one_database_touch_only_their_own_rows(postgres):
     assert session.is_empty() and not default.is_empty()
     with default.transaction() as tx:
         assert tx.page("refund", odd, PageQuery(0, 10))[1] == 1
+
+
+def test_a_postgresql_restart_while_the_store_is_idle_costs_no_transaction():
+    """A pooled connection the restart closed is found closed before anything is sent on it
+    (a transaction's first statements go out with its first read, too late to try another)."""
+    with postgres_server() as server:
+        url = server.new_database()
+        postgresql.hold_pool(url)
+        try:
+            store = postgresql.PostgresStore(url)
+            with store.transaction() as tx:
+                tx.add("k", "1", {"v": 1})
+            server.stop()
+            server.start()
+            with store.transaction() as tx:
+                assert tx.get("k", "1") == {"v": 1}
+        finally:
+            postgresql.release_pool(url)
+
+
+def test_a_session_store_of_a_deleted_session_neither_reads_nor_writes_the_new_one(postgres):
+    """Which life of a session a store opened is checked with its transaction's first result,
+    and before COMMIT when the transaction only writes: nothing lands in the session made anew."""
+    url = postgres.new_database()
+    stale = postgresql.PostgresStore(url, "s", 10)
+    postgresql.remove_session(url, "s")
+    with postgresql.PostgresStore(url, "s", 10).transaction() as tx:
+        tx.add("k", "new", {"v": 2})
+    with pytest.raises(SessionGone), stale.transaction() as tx:
+        tx.add("k", "written", {"v": 1})
+    with pytest.raises(SessionGone), stale.transaction() as tx:
+        tx.get("k", "new")
+        tx.add("k", "read-then-written", {"v": 1})
+    assert [stored.key for stored in postgresql.PostgresStore(url, "s", 10).export()] == ["new"]
 
 
 def test_a_state_held_by_another_replica_is_busy_after_the_lock_timeout(postgres, monkeypatch):

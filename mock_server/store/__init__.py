@@ -146,8 +146,18 @@ class Transaction(Protocol):
     def is_empty(self) -> bool:
         """True when the store holds no record (this transaction's included)."""
 
-    def add(self, kind: str, key: str, record: Record, owners: Iterable[str] = ("",)) -> None:
-        """Add a new record listed under each of ``owners``; KeyExistsError if the key is taken."""
+    def add(
+        self,
+        kind: str,
+        key: str,
+        record: Record,
+        owners: Iterable[str] = ("",),
+        taken: Exception | None = None,
+    ) -> None:
+        """Add a new record listed under each of ``owners``. If the key is taken, the
+        transaction raises ``taken`` (KeyExistsError when None) and changes nothing: at once,
+        or, for a store that sends its writes with the commit (PostgreSQL), as the block ends.
+        A rule that must answer "taken" before any other checks the key with ``get`` first."""
 
     def replace(self, kind: str, key: str, record: Record) -> None:
         """Overwrite an existing record (its owners and list positions stay)."""

@@ -192,9 +192,16 @@ class _MemoryTransaction:
         row = self._state.rows.get(kind, {}).get(key)
         return row.record if row is not None else None
 
-    def add(self, kind: str, key: str, record: Record, owners: Iterable[str] = ("",)) -> None:
+    def add(
+        self,
+        kind: str,
+        key: str,
+        record: Record,
+        owners: Iterable[str] = ("",),
+        taken: Exception | None = None,
+    ) -> None:
         if self._current(kind, key) is not None:
-            raise KeyExistsError(f"{kind} {key!r} already exists")
+            raise taken or KeyExistsError(f"{kind} {key!r} already exists")
         self._written[(kind, key)] = fresh(record)
         self._added[(kind, key)] = self._state.owners(owners)
         for owner in self._added[(kind, key)]:

@@ -26,11 +26,12 @@ refused with one line.
 from __future__ import annotations
 
 import re
+import select
 import threading
 import zlib
 from collections import Counter
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import Any
 
 import psycopg
@@ -45,7 +46,7 @@ from mock_server.store import (
     StoreError,
     StoreUnavailable,
 )
-from mock_server.store.sql import Dialect, SqlStore, SqlTransaction, Statements
+from mock_server.store.sql import Connection, Dialect, SqlStore, SqlTransaction, Statements
 
 SCHEMA_VERSION = 2
 SCHEMA = (
@@ -102,6 +103,7 @@ POOL_SIZE = 8  # connections per process; transactions are short
 CONNECT_TIMEOUT_S = 3
 REQUEST_WAIT_S = 4.0  # each wait (this state's turn, a pooled connection, a lock) at most
 DEFAULT_STATE = ""
+GENERATION = "SELECT generation FROM refund_mock_sessions WHERE name = %s"
 # A record's JSON as PostgreSQL reads a field of it. Its json type refuses the escape \u0000
 # (NUL, which a description may hold) anywhere in the document it reads a field from, so that
 # escape is read as \ufffd: a same-shaped escape, so the text stays valid JSON whatever comes
@@ -177,35 +179,32 @@ class PostgresStore(SqlStore):
             with reachable(url):  # a session opened while the database is down: a 503
                 pool_for(url)
         self._lock_key = _lock_key(state)
-        # BEGIN and this state's lock in one round trip; for a session, also which life of it
-        # is stored (the values are ours, quoted by psycopg).
-        self._begin = sql.SQL(
-            "BEGIN; SET LOCAL lock_timeout = {}; SELECT pg_advisory_xact_lock({})"
+        # This state's lock, waited for at most REQUEST_WAIT_S (set_config: SET LOCAL, but a
+        # query, so it can be sent in a pipeline).
+        self._lock = sql.SQL(
+            "SELECT set_config('lock_timeout', {}, true), pg_advisory_xact_lock({})"
         ).format(sql.Literal(f"{int(REQUEST_WAIT_S * 1000)}ms"), sql.Literal(self._lock_key))
         self._turn = threading.Lock()  # this process's one transaction on this state
-        self._begin_checked = sql.SQL(
-            "{}; SELECT generation FROM refund_mock_sessions WHERE name = {}"
-        ).format(self._begin, sql.Literal(state))
         self._generation: int | None = None  # the session's life this store writes into
         if state != DEFAULT_STATE:
-            with self._held() as db:
-                self._generation = _open_session(db, state, max_sessions)
+            with self._held() as tx:
+                self._generation = _open_session(tx.db, state, max_sessions)
 
     @contextmanager
     def transaction(self) -> Iterator[SqlTransaction]:
-        with self._held() as db:
-            yield SqlTransaction(db, STATEMENTS, self.state, self._listings)
+        with self._held() as tx:
+            yield tx
 
     @contextmanager
-    def _held(self) -> Iterator[psycopg.Connection[Any]]:
+    def _held(self) -> Iterator[SqlTransaction]:
         """A transaction on this state. A database that went away (restarted, failed over)
         is a StoreUnavailable; the pool drops the broken connections and makes new ones, so
         the store recovers by itself once the server is back."""
         if not self._turn.acquire(timeout=REQUEST_WAIT_S):
             raise StoreBusy(self._busy())
         try:
-            with reachable(self.url), self._locked() as db:
-                yield db
+            with reachable(self.url), self._locked() as tx:
+                yield tx
         finally:
             self._turn.release()
 
@@ -217,40 +216,64 @@ class PostgresStore(SqlStore):
         )
 
     @contextmanager
-    def _locked(self) -> Iterator[psycopg.Connection[Any]]:
+    def _locked(self) -> Iterator[SqlTransaction]:
         """A pooled connection in a transaction holding this state's lock, committed at the
         end (rolled back on an exception). A connection the server closed since it was last
-        used (it restarted) fails on its first statement, before anything is done: it is
-        dropped and the next one tried, so a restart costs no request once the server is up."""
+        used (it restarted) is dropped before anything is sent, and the next one tried, so a
+        restart costs no request once the server is up."""
         for _ in range(POOL_SIZE + 1):
             with pool_for(self.url).connection() as db:
-                try:
-                    began = db.execute(
-                        self._begin if self._generation is None else self._begin_checked
-                    )
-                except psycopg.errors.LockNotAvailable:
-                    db.execute("ROLLBACK")
-                    raise StoreBusy(self._busy()) from None  # held by another replica
-                except psycopg.OperationalError:
-                    if db.broken:
-                        continue  # the pool discards it when it comes back
-                    raise
-                for _ in range(3 if self._generation is not None else 0):
-                    began.nextset()  # past BEGIN, SET and the lock, to the generation
-                if self._generation is not None:
-                    stored = began.fetchone()
-                    if stored is None or stored[0] != self._generation:
-                        db.execute("ROLLBACK")
-                        raise SessionGone(f"session {self.state!r} was deleted")
-                try:
-                    yield db
-                except BaseException:
-                    if not db.broken:
-                        db.execute("ROLLBACK")
-                    raise
-                db.execute("COMMIT")
+                if _closed_by_server(db):
+                    db.close()  # the pool makes a new one in its place
+                    continue
+                with self._pipelined(db) as tx:
+                    yield tx
                 return
         raise psycopg.OperationalError("every pooled connection was broken")
+
+    @contextmanager
+    def _pipelined(self, db: psycopg.Connection[Any]) -> Iterator[SqlTransaction]:
+        """The transaction in pipeline mode: BEGIN and the lock go with its first read, its
+        writes with COMMIT, so a create that reads one record is two round trips."""
+        tx = SqlTransaction(db, STATEMENTS, self.state, self._listings)
+        try:
+            with db.pipeline() as pipeline:
+                try:
+                    db.execute("BEGIN")
+                    db.execute(self._lock)
+                    if self._generation is not None:  # which life of the session is stored
+                        stored = db.execute(GENERATION, (self.state,))
+                        tx = SqlTransaction(
+                            db,
+                            STATEMENTS,
+                            self.state,
+                            self._listings,
+                            lambda: self._check_generation(stored.fetchone()),
+                        )
+                    yield tx
+                    tx.flush()
+                    tx.begun()
+                    db.execute("COMMIT")
+                except psycopg.Error:
+                    # The statements sent after the failed one were skipped: collected here,
+                    # so leaving the pipeline does not log them as an error of its own.
+                    with suppress(psycopg.Error):
+                        pipeline.sync()
+                    raise
+        except psycopg.errors.UniqueViolation:  # a key taken, found as the writes were sent
+            db.execute("ROLLBACK")
+            raise tx.taken() from None
+        except psycopg.errors.LockNotAvailable:
+            db.execute("ROLLBACK")
+            raise StoreBusy(self._busy()) from None  # held by another replica
+        except BaseException:
+            if not db.broken:
+                db.execute("ROLLBACK")
+            raise
+
+    def _check_generation(self, stored: tuple[int] | None) -> None:
+        if stored is None or stored[0] != self._generation:
+            raise SessionGone(f"session {self.state!r} was deleted")
 
     def close(self) -> None:
         """Nothing of its own to release: the pool serves the process's other states too."""
@@ -258,6 +281,15 @@ class PostgresStore(SqlStore):
     def destroy(self) -> None:
         """Remove this state's rows (and, for a session, its name)."""
         remove_session(self.url, self.state)
+
+
+def _closed_by_server(db: psycopg.Connection[Any]) -> bool:
+    """Whether the server closed an idle pooled connection (it restarted, or ended the
+    backend): an idle connection is sent nothing, so anything to read says so. Asked without
+    a round trip, before a transaction is sent on it."""
+    poller = select.poll()
+    poller.register(db.fileno(), select.POLLIN)
+    return bool(poller.poll(0))
 
 
 @contextmanager
@@ -331,7 +363,7 @@ def remove_session(url: str, session: str) -> None:
         db.execute("DELETE FROM refund_mock_sessions WHERE name = %s", (session,))
 
 
-def _open_session(db: psycopg.Connection[Any], name: str, max_sessions: int | None) -> int:
+def _open_session(db: Connection, name: str, max_sessions: int | None) -> int:
     """The generation of session ``name``, made now if it does not exist (within the limit)."""
     found = db.execute(
         "SELECT generation FROM refund_mock_sessions WHERE name = %s", (name,)
@@ -353,7 +385,7 @@ def _open_session(db: psycopg.Connection[Any], name: str, max_sessions: int | No
     return int(made[0])
 
 
-def _delete_state(db: psycopg.Connection[Any], state: str) -> None:
+def _delete_state(db: Connection, state: str) -> None:
     SqlTransaction(db, STATEMENTS, state, {}).clear()
 
 

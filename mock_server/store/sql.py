@@ -12,8 +12,10 @@ stored). The stores themselves keep only what is theirs: connections, locks, ses
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Iterator, Sequence
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, closing
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from mock_server.json_codec import decode, encode_text
@@ -24,6 +26,7 @@ from mock_server.store import (
     OneOf,
     PageQuery,
     Record,
+    StoreBusy,
     Stored,
     check_filters,
 )
@@ -118,18 +121,19 @@ class Statements:
             + " LIMIT 1"
         )
         self.get = f"SELECT body FROM {records} WHERE {state}kind = {m} AND key = {m}"
-        # Not an IntegrityError: on PostgreSQL that would abort the whole transaction.
+        # A key taken is the database's unique violation: it fails the whole transaction, which
+        # is what the add asks for (``SqlTransaction.taken``), even when sent with COMMIT.
         self.insert = (
             f"INSERT INTO {records} ({column}kind, key, body) VALUES ({value}{m}, {m}, {m})"
-            " ON CONFLICT DO NOTHING"
         )
         self.list = (
             f"INSERT INTO {listings} ({column}kind, owner, key, sort_value)"
             f" VALUES ({value}{m}, {m}, {m}, {m})"
         )
         self.count_added = (
-            f"INSERT INTO {counts} ({column}kind, owner, count) VALUES ({value}{m}, {m}, 1)"
-            f" ON CONFLICT ({column}kind, owner) DO UPDATE SET count = {counts}.count + 1"
+            f"INSERT INTO {counts} ({column}kind, owner, count) VALUES ({value}{m}, {m}, {m})"
+            f" ON CONFLICT ({column}kind, owner) DO UPDATE"
+            f" SET count = {counts}.count + excluded.count"
         )
         self.update = f"UPDATE {records} SET body = {m} WHERE {state}kind = {m} AND key = {m}"
         self.resort = (
@@ -154,8 +158,27 @@ class Statements:
         )
 
 
+@dataclass
+class _Write:
+    """A write not yet sent: a new record (its owners' stored texts), or a stored one's new
+    body (``owners`` None)."""
+
+    body: str
+    sort_value: str | None
+    owners: tuple[str, ...] | None
+    taken: Exception | None = None
+
+
 class SqlTransaction:
-    """One transaction on one state, in either database."""
+    """One transaction on one state, in either database.
+
+    Writes are kept until the transaction reads a listing or ends (``flush``), then sent
+    together, so PostgreSQL can send a create's writes with its COMMIT, in one round trip. A
+    record is read from the database once per transaction: under the state's lock only this
+    transaction changes it, so ``get`` answers from the writes kept and the records read. A
+    replace is checked against that too, so a replace of a missing record is a KeyError at
+    once.
+    """
 
     def __init__(
         self,
@@ -163,87 +186,194 @@ class SqlTransaction:
         statements: Statements,
         state: str | None,
         listings: dict[str, Listing],
+        check_begin: Callable[[], None] | None = None,
     ) -> None:
-        """``state`` names the rows of a scoped dialect's state (None for a file of its own)."""
+        """``state`` names the rows of a scoped dialect's state (None for a file of its own).
+        ``check_begin`` checks what a pipelined start found (a session's life): it runs as
+        the first result arrives, or at ``begun``."""
         self.db = db
+        self._check_begin = check_begin
         self._sql = statements
         self._dialect = statements.dialect
         self._scope: tuple[str, ...] = () if state is None else (state,)
         self._listings = listings
+        self._writes: dict[tuple[str, str], _Write] = {}  # in the order first written
+        # What this transaction knows of the stored records: a body read or sent, or None for
+        # a key read and not found. Under the state's lock only this transaction changes them.
+        self._known: dict[tuple[str, str], str | None] = {}
+        self._sent: list[tuple[str, str, Exception | None]] = []  # adds sent: kind, key, taken
 
     def _sort_value(self, kind: str, record: Record) -> str | None:
         listing = self._listings.get(kind)
         return None if listing is None else self._dialect.to_text(listing.order_value(record))
 
+    def _one(self, statement: str, parameters: Sequence[Any]) -> Any:
+        """The first row a read finds (None if none)."""
+        row = self.db.execute(statement, parameters).fetchone()
+        self._arrived()
+        return row
+
+    def _all(self, statement: str, parameters: Sequence[Any]) -> list[Any]:
+        rows = self.db.execute(statement, parameters).fetchall()
+        self._arrived()
+        return rows
+
+    def _arrived(self) -> None:
+        """A result arrived, and with it what the transaction's start found: checked once."""
+        check, self._check_begin = self._check_begin, None
+        if check is not None:
+            check()
+
+    def begun(self) -> None:
+        """Check what the transaction's start found, if no result has arrived yet (before
+        COMMIT: nothing is committed into a state that is no longer the one opened)."""
+        self._arrived()
+
     def is_empty(self) -> bool:
-        return self.db.execute(self._sql.any_record, self._scope).fetchone() is None
+        self.flush()
+        return self._one(self._sql.any_record, self._scope) is None
 
     def clear(self) -> None:
+        self._writes.clear()  # what this transaction added goes too
+        self._known.clear()
         for statement in self._sql.delete:
             self.db.execute(statement, self._scope)
 
     def get(self, kind: str, key: str) -> Record | None:
-        row = self.db.execute(
-            self._sql.get, (*self._scope, kind, self._dialect.to_text(key))
-        ).fetchone()
-        return decode(row[0]) if row is not None else None
+        body = self._body(kind, key)
+        if body is None:
+            return None
+        record: Record = decode(body)
+        return record
 
-    def add(self, kind: str, key: str, record: Record, owners: Iterable[str] = ("",)) -> None:
+    def _body(self, kind: str, key: str) -> str | None:
+        """The record's JSON as this transaction sees it (read once from the database)."""
+        written = self._writes.get((kind, key))
+        if written is not None:
+            return written.body
+        if (kind, key) in self._known:
+            return self._known[(kind, key)]
+        row = self._one(self._sql.get, (*self._scope, kind, self._dialect.to_text(key)))
+        body: str | None = None if row is None else row[0]
+        self._known[(kind, key)] = body
+        return body
+
+    def add(
+        self,
+        kind: str,
+        key: str,
+        record: Record,
+        owners: Iterable[str] = ("",),
+        taken: Exception | None = None,
+    ) -> None:
+        if (kind, key) in self._writes or self._known.get((kind, key)) is not None:
+            raise taken or KeyExistsError(f"{kind} {key!r} already exists")
         text = self._dialect.to_text
-        inserted = self.db.execute(
-            self._sql.insert, (*self._scope, kind, text(key), encode_text(record))
+        self._writes[(kind, key)] = _Write(
+            encode_text(record),
+            self._sort_value(kind, record),
+            tuple(text(owner) for owner in owners),
+            taken,
         )
-        if inserted.rowcount == 0:
-            raise KeyExistsError(f"{kind} {key!r} already exists")
-        sort_value = self._sort_value(kind, record)
-        owner_texts = [text(owner) for owner in owners]
-        with closing(self.db.cursor()) as cursor:
-            cursor.executemany(
-                self._sql.list,
-                [(*self._scope, kind, owner, text(key), sort_value) for owner in owner_texts],
-            )
-            cursor.executemany(
-                self._sql.count_added, [(*self._scope, kind, owner) for owner in owner_texts]
-            )
 
     def replace(self, kind: str, key: str, record: Record) -> None:
-        stored_key = self._dialect.to_text(key)
-        updated = self.db.execute(
-            self._sql.update, (encode_text(record), *self._scope, kind, stored_key)
-        )
-        if updated.rowcount == 0:
+        body, sort_value = encode_text(record), self._sort_value(kind, record)
+        written = self._writes.get((kind, key))
+        if written is not None:  # written in this transaction: its owners and error stay
+            written.body, written.sort_value = body, sort_value
+        elif self._body(kind, key) is not None:
+            self._writes[(kind, key)] = _Write(body, sort_value, None)
+        else:
             raise KeyError(f"{kind} {key!r} does not exist")
-        if kind in self._listings:
-            self.db.execute(
-                self._sql.resort,
-                (self._sort_value(kind, record), *self._scope, kind, stored_key),
-            )
+
+    def flush(self) -> None:
+        """Send the writes kept (PostgreSQL in a pipeline: their results, a key taken among
+        them, arrive with the next read or the COMMIT)."""
+        if not self._writes:
+            return
+        scope, text = self._scope, self._dialect.to_text
+        added = [(slot, write) for slot, write in self._writes.items() if write.owners is not None]
+        changed = [(slot, write) for slot, write in self._writes.items() if write.owners is None]
+        self._sent += [(kind, key, write.taken) for (kind, key), write in added]
+        self._known.update((slot, write.body) for slot, write in self._writes.items())
+        self._writes = {}
+        counts: Counter[tuple[str, str]] = Counter()
+        for (kind, _), write in added:
+            counts.update((kind, owner) for owner in write.owners or ())
+        with closing(self.db.cursor()) as cursor:
+            if added:
+                cursor.executemany(
+                    self._sql.insert,
+                    [(*scope, kind, text(key), write.body) for (kind, key), write in added],
+                )
+                cursor.executemany(
+                    self._sql.list,
+                    [
+                        (*scope, kind, owner, text(key), write.sort_value)
+                        for (kind, key), write in added
+                        for owner in write.owners or ()
+                    ],
+                )
+                cursor.executemany(
+                    self._sql.count_added,
+                    [(*scope, kind, owner, count) for (kind, owner), count in counts.items()],
+                )
+            if changed:
+                cursor.executemany(
+                    self._sql.update,
+                    [(write.body, *scope, kind, text(key)) for (kind, key), write in changed],
+                )
+                resorted = [(slot, write) for slot, write in changed if slot[0] in self._listings]
+                if resorted:
+                    cursor.executemany(
+                        self._sql.resort,
+                        [
+                            (write.sort_value, *scope, kind, text(key))
+                            for (kind, key), write in resorted
+                        ],
+                    )
+
+    def taken(self) -> Exception:
+        """The error of the first add whose key the database refused as taken, asked after the
+        transaction was rolled back (so only other transactions' records are seen)."""
+        for kind, key, taken in self._sent:
+            row = self.db.execute(
+                self._sql.get, (*self._scope, kind, self._dialect.to_text(key))
+            ).fetchone()
+            if row is not None:
+                return taken or KeyExistsError(f"{kind} {key!r} already exists")
+        return StoreBusy(  # a record stored then was removed since: a reset or a deletion
+            "The mock's state changed while this request wrote to it: nothing was done,"
+            " send it again"
+        )
 
     def owned(self, kind: str, owner: str = "") -> Iterator[Record]:
-        rows = self.db.execute(
-            self._sql.owned, (*self._scope, kind, self._dialect.to_text(owner))
-        ).fetchall()
+        self.flush()
+        rows = self._all(self._sql.owned, (*self._scope, kind, self._dialect.to_text(owner)))
         return (decode(body) for (body,) in rows)
 
     def page(self, kind: str, owner: str, query: PageQuery) -> tuple[list[Record], int]:
         listing = self._listings[kind]
         filters, arguments = self._filters(listing, query.where)
+        self.flush()
         scope_arguments = (*self._scope, kind, self._dialect.to_text(owner), *arguments)
         direction = "DESC" if query.descending else "ASC"
         m = self._dialect.mark
-        rows = self.db.execute(
+        # Both queries sent before either is read: one round trip in a pipeline.
+        found = self.db.execute(
             f"SELECT r.body{self._sql.join}{filters}"
             f" ORDER BY l.sort_value {direction}, l.position {direction} LIMIT {m} OFFSET {m}",
             (*scope_arguments, min(query.limit, MAX_INTEGER), min(query.offset, MAX_INTEGER)),
-        ).fetchall()
+        )
         if filters:
-            counted = self.db.execute(
-                f"SELECT count(*){self._sql.join}{filters}", scope_arguments
-            ).fetchone()
+            counting = self.db.execute(f"SELECT count(*){self._sql.join}{filters}", scope_arguments)
         else:
-            counted = self.db.execute(
+            counting = self.db.execute(
                 self._sql.count, (*self._scope, kind, self._dialect.to_text(owner))
-            ).fetchone()
+            )
+        rows = found.fetchall()
+        self._arrived()
+        counted = counting.fetchone()
         total = counted[0] if counted is not None else 0
         return [decode(body) for (body,) in rows], total
 
@@ -271,13 +401,15 @@ class SqlTransaction:
         return "".join(parts), arguments
 
     def backfill(self, listing: Listing) -> None:
+        self.flush()
         self.db.execute(
             self._sql.backfill,
             (self._dialect.field_argument(listing.order_by), *self._scope, listing.kind),
         )
 
     def export(self) -> list[Stored]:
-        rows = self.db.execute(self._sql.export, self._scope).fetchall()
+        self.flush()
+        rows = self._all(self._sql.export, self._scope)
         from_text = self._dialect.from_text
         return [
             Stored(

@@ -216,8 +216,13 @@ class SQLiteStore(SqlStore):
                 db.execute("ROLLBACK")
                 self._close()
                 raise SessionGone(f"{self.path} was deleted")
+            tx = SqlTransaction(db, STATEMENTS, None, self._listings)
             try:
-                yield SqlTransaction(db, STATEMENTS, None, self._listings)
+                yield tx
+                tx.flush()
+            except sqlite3.IntegrityError:  # a key taken, found as the writes were sent
+                db.execute("ROLLBACK")
+                raise tx.taken() from None
             except BaseException:
                 db.execute("ROLLBACK")
                 raise
