@@ -498,8 +498,10 @@ def test_a_state_held_by_another_replica_is_busy_after_the_lock_timeout(postgres
     monkeypatch.setattr(postgresql, "REQUEST_WAIT_S", 0.2)
     url = postgres.new_database()
     one, other = open_store(url), open_store(url)  # the default state, as two replicas hold it
-    with one.transaction(), pytest.raises(StoreBusy, match="busy"), other.transaction():
-        pass
+    with one.transaction() as holding:
+        holding.get("k", "1")  # the lock is taken with the transaction's first statement
+        with pytest.raises(StoreBusy, match="busy"), other.transaction() as waiting:
+            waiting.get("k", "1")
     with other.transaction() as tx:  # and free again once the first is done
         assert tx.is_empty()
 

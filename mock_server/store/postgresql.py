@@ -30,13 +30,13 @@ import select
 import threading
 import zlib
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import psycopg
-from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
+from psycopg.pq import TransactionStatus
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from mock_server.store import (
@@ -46,7 +46,15 @@ from mock_server.store import (
     StoreError,
     StoreUnavailable,
 )
-from mock_server.store.sql import Connection, Dialect, SqlStore, SqlTransaction, Statements
+from mock_server.store.sql import (
+    Connection,
+    Dialect,
+    Runner,
+    SqlStore,
+    SqlTransaction,
+    Statement,
+    Statements,
+)
 
 SCHEMA_VERSION = 2
 SCHEMA = (
@@ -179,15 +187,11 @@ class PostgresStore(SqlStore):
             with reachable(url):  # a session opened while the database is down: a 503
                 pool_for(url)
         self._lock_key = _lock_key(state)
-        # This state's lock, waited for at most REQUEST_WAIT_S (set_config: SET LOCAL, but a
-        # query, so it can be sent in a pipeline).
-        self._lock = sql.SQL(
-            "SELECT set_config('lock_timeout', {}, true), pg_advisory_xact_lock({})"
-        ).format(sql.Literal(f"{int(REQUEST_WAIT_S * 1000)}ms"), sql.Literal(self._lock_key))
         self._turn = threading.Lock()  # this process's one transaction on this state
         self._generation: int | None = None  # the session's life this store writes into
         if state != DEFAULT_STATE:
             with self._held() as tx:
+                tx.begin()
                 self._generation = _open_session(tx.db, state, max_sessions)
 
     @contextmanager
@@ -218,61 +222,52 @@ class PostgresStore(SqlStore):
     @contextmanager
     def _locked(self) -> Iterator[SqlTransaction]:
         """A pooled connection in a transaction holding this state's lock, committed at the
-        end (rolled back on an exception). A connection the server closed since it was last
-        used (it restarted) is dropped before anything is sent, and the next one tried, so a
-        restart costs no request once the server is up."""
+        end (rolled back on an exception). BEGIN and the lock are sent with the transaction's
+        first read, so a connection the server closed since it was last used (it restarted)
+        is dropped before anything is sent, and the next one tried: a restart costs no
+        request once the server is up."""
         for _ in range(POOL_SIZE + 1):
             with pool_for(self.url).connection() as db:
                 if _closed_by_server(db):
                     db.close()  # the pool makes a new one in its place
                     continue
-                with self._pipelined(db) as tx:
+                tx = SqlTransaction(
+                    db, _runner(db), STATEMENTS, self.state, self._listings, *self._start()
+                )
+                try:
                     yield tx
+                    tx.commit(("COMMIT", ()))
+                except psycopg.errors.UniqueViolation:  # a key taken, found as it was written
+                    db.execute("ROLLBACK")
+                    raise tx.taken() from None
+                except psycopg.errors.LockNotAvailable:
+                    db.execute("ROLLBACK")
+                    raise StoreBusy(self._busy()) from None  # held by another replica
+                except BaseException:
+                    if not db.broken and db.info.transaction_status != TransactionStatus.IDLE:
+                        db.execute("ROLLBACK")
+                    raise
                 return
         raise psycopg.OperationalError("every pooled connection was broken")
 
-    @contextmanager
-    def _pipelined(self, db: psycopg.Connection[Any]) -> Iterator[SqlTransaction]:
-        """The transaction in pipeline mode: BEGIN and the lock go with its first read, its
-        writes with COMMIT, so a create that reads one record is two round trips."""
-        tx = SqlTransaction(db, STATEMENTS, self.state, self._listings)
-        try:
-            with db.pipeline() as pipeline:
-                try:
-                    db.execute("BEGIN")
-                    db.execute(self._lock)
-                    if self._generation is not None:  # which life of the session is stored
-                        stored = db.execute(GENERATION, (self.state,))
-                        tx = SqlTransaction(
-                            db,
-                            STATEMENTS,
-                            self.state,
-                            self._listings,
-                            lambda: self._check_generation(stored.fetchone()),
-                        )
-                    yield tx
-                    tx.flush()
-                    tx.begun()
-                    db.execute("COMMIT")
-                except psycopg.Error:
-                    # The statements sent after the failed one were skipped: collected here,
-                    # so leaving the pipeline does not log them as an error of its own.
-                    with suppress(psycopg.Error):
-                        pipeline.sync()
-                    raise
-        except psycopg.errors.UniqueViolation:  # a key taken, found as the writes were sent
-            db.execute("ROLLBACK")
-            raise tx.taken() from None
-        except psycopg.errors.LockNotAvailable:
-            db.execute("ROLLBACK")
-            raise StoreBusy(self._busy()) from None  # held by another replica
-        except BaseException:
-            if not db.broken:
-                db.execute("ROLLBACK")
-            raise
+    def _start(self) -> tuple[list[Statement], Callable[[list[list[Any]]], None] | None]:
+        """What a transaction sends first: BEGIN, this state's lock (waited for at most
+        REQUEST_WAIT_S) and, for a session, which life of it is stored, checked as it comes."""
+        start: list[Statement] = [
+            ("BEGIN", ()),
+            (
+                "SELECT set_config('lock_timeout', %s, true), pg_advisory_xact_lock(%s)",
+                (f"{int(REQUEST_WAIT_S * 1000)}ms", self._lock_key),
+            ),
+        ]
+        if self._generation is None:
+            return start, None
+        start.append((GENERATION, (self.state,)))
+        return start, self._check_generation
 
-    def _check_generation(self, stored: tuple[int] | None) -> None:
-        if stored is None or stored[0] != self._generation:
+    def _check_generation(self, results: list[list[Any]]) -> None:
+        stored = results[-1]
+        if not stored or stored[0][0] != self._generation:
             raise SessionGone(f"session {self.state!r} was deleted")
 
     def close(self) -> None:
@@ -386,7 +381,31 @@ def _open_session(db: Connection, name: str, max_sessions: int | None) -> int:
 
 
 def _delete_state(db: Connection, state: str) -> None:
-    SqlTransaction(db, STATEMENTS, state, {}).clear()
+    for statement in STATEMENTS.delete:
+        db.execute(statement, (state,))
+
+
+def _runner(db: psycopg.Connection[Any]) -> Runner:
+    """Statements sent as one query string, their values bound here (psycopg's client-side
+    binding): one round trip, and one wait for it, whatever their number. (A pipeline sends
+    them in one round trip too, but waits on the socket once per statement, which costs more
+    than the round trip it saves when many requests share a process.)"""
+    cursor = psycopg.ClientCursor(db)
+
+    def run(statements: Sequence[Statement]) -> list[list[Any]]:
+        if not statements:
+            return []
+        cursor.execute(
+            "; ".join(sql for sql, _ in statements),
+            [value for _, values in statements for value in values],
+        )
+        results: list[list[Any]] = []
+        while True:
+            results.append(cursor.fetchall() if cursor.description is not None else [])
+            if not cursor.nextset():
+                return results
+
+    return run
 
 
 def _lock_key(state: str) -> int:

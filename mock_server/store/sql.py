@@ -14,7 +14,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import AbstractContextManager, closing
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -37,18 +37,9 @@ MAX_INTEGER = 2**63 - 1
 
 
 class Cursor(Protocol):
-    @property
-    def rowcount(self) -> int: ...
-
     def fetchone(self) -> Any: ...
 
     def fetchall(self) -> list[Any]: ...
-
-
-class ManyCursor(Protocol):
-    def executemany(self, query: Any, parameters: Iterable[Sequence[Any]], /) -> object: ...
-
-    def close(self) -> None: ...
 
 
 class Connection(Protocol):
@@ -56,7 +47,17 @@ class Connection(Protocol):
 
     def execute(self, query: Any, parameters: Sequence[Any] = ..., /) -> Cursor: ...
 
-    def cursor(self) -> ManyCursor: ...
+
+Statement = tuple[str, Sequence[Any]]  # SQL with the dialect's marks, and their values
+# Runs statements in order, in one round trip where the database allows it, and gives each
+# one's rows ([] for a statement that returns none); an error stops the rest.
+Runner = Callable[[Sequence[Statement]], list[list[Any]]]
+ROWS_A_STATEMENT = 200  # rows one INSERT writes at most (SQLite caps a statement's values)
+
+
+def run_each(db: Connection) -> Runner:
+    """A runner for a database in this process (SQLite): a statement at a time."""
+    return lambda statements: [db.execute(sql, values).fetchall() for sql, values in statements]
 
 
 class Dialect(ABC):
@@ -87,6 +88,28 @@ class Dialect(ABC):
 
     def from_text(self, stored: str) -> str:
         return stored
+
+
+@dataclass(frozen=True)
+class Insert:
+    """An INSERT of any number of rows: ``head`` VALUES, a ``row`` for each, then ``tail``."""
+
+    head: str
+    row: str
+    tail: str = ""
+
+    def of(self, rows: Sequence[Sequence[Any]]) -> list[Statement]:
+        """Statements writing ``rows``, ``ROWS_A_STATEMENT`` at most each."""
+        return [
+            (
+                f"{self.head} {', '.join([self.row] * len(chunk))}{self.tail}",
+                [value for row in chunk for value in row],
+            )
+            for chunk in (
+                rows[start : start + ROWS_A_STATEMENT]
+                for start in range(0, len(rows), ROWS_A_STATEMENT)
+            )
+        ]
 
 
 class Statements:
@@ -123,17 +146,18 @@ class Statements:
         self.get = f"SELECT body FROM {records} WHERE {state}kind = {m} AND key = {m}"
         # A key taken is the database's unique violation: it fails the whole transaction, which
         # is what the add asks for (``SqlTransaction.taken``), even when sent with COMMIT.
-        self.insert = (
-            f"INSERT INTO {records} ({column}kind, key, body) VALUES ({value}{m}, {m}, {m})"
+        self.insert = Insert(
+            f"INSERT INTO {records} ({column}kind, key, body) VALUES", f"({value}{m}, {m}, {m})"
         )
-        self.list = (
-            f"INSERT INTO {listings} ({column}kind, owner, key, sort_value)"
-            f" VALUES ({value}{m}, {m}, {m}, {m})"
+        self.list = Insert(
+            f"INSERT INTO {listings} ({column}kind, owner, key, sort_value) VALUES",
+            f"({value}{m}, {m}, {m}, {m})",
         )
-        self.count_added = (
-            f"INSERT INTO {counts} ({column}kind, owner, count) VALUES ({value}{m}, {m}, {m})"
+        self.count_added = Insert(
+            f"INSERT INTO {counts} ({column}kind, owner, count) VALUES",
+            f"({value}{m}, {m}, {m})",
             f" ON CONFLICT ({column}kind, owner) DO UPDATE"
-            f" SET count = {counts}.count + excluded.count"
+            f" SET count = {counts}.count + excluded.count",
         )
         self.update = f"UPDATE {records} SET body = {m} WHERE {state}kind = {m} AND key = {m}"
         self.resort = (
@@ -172,31 +196,37 @@ class _Write:
 class SqlTransaction:
     """One transaction on one state, in either database.
 
-    Writes are kept until the transaction reads a listing or ends (``flush``), then sent
-    together, so PostgreSQL can send a create's writes with its COMMIT, in one round trip. A
-    record is read from the database once per transaction: under the state's lock only this
-    transaction changes it, so ``get`` answers from the writes kept and the records read. A
-    replace is checked against that too, so a replace of a missing record is a KeyError at
-    once.
+    Every statement goes through the store's runner, in batches: what the transaction's start
+    still has to send (PostgreSQL sends BEGIN and the state's lock with the first read), the
+    writes kept since the last batch, then the read asked for, or COMMIT. So a PostgreSQL create
+    that reads one record is two round trips. A record is read from the database once per
+    transaction: under the state's lock only this transaction changes it, so ``get`` answers
+    from the writes kept and the records read, and a replace of a missing record is a KeyError
+    at once.
     """
 
     def __init__(
         self,
         db: Connection,
+        run: Runner,
         statements: Statements,
         state: str | None,
         listings: dict[str, Listing],
-        check_begin: Callable[[], None] | None = None,
+        start: Sequence[Statement] = (),
+        check_start: Callable[[list[list[Any]]], None] | None = None,
     ) -> None:
         """``state`` names the rows of a scoped dialect's state (None for a file of its own).
-        ``check_begin`` checks what a pipelined start found (a session's life): it runs as
-        the first result arrives, or at ``begun``."""
+        ``start`` is sent before the first statement; ``check_start`` is given its results (a
+        session's life, checked before anything of the transaction is used or committed)."""
         self.db = db
-        self._check_begin = check_begin
+        self._run = run
         self._sql = statements
         self._dialect = statements.dialect
         self._scope: tuple[str, ...] = () if state is None else (state,)
         self._listings = listings
+        self._start = list(start)
+        self._check_start = check_start
+        self._cleared = False  # a clear is kept, sent before the writes kept after it
         self._writes: dict[tuple[str, str], _Write] = {}  # in the order first written
         # What this transaction knows of the stored records: a body read or sent, or None for
         # a key read and not found. Under the state's lock only this transaction changes them.
@@ -207,37 +237,44 @@ class SqlTransaction:
         listing = self._listings.get(kind)
         return None if listing is None else self._dialect.to_text(listing.order_value(record))
 
+    def _send(self, reads: Sequence[Statement]) -> list[list[Any]]:
+        """Send the start (the first time), the writes kept and ``reads``: the reads' rows."""
+        started = len(self._start)
+        batch = [*self._start, *self._kept(), *reads]
+        self._start = []
+        results = self._run(batch)
+        if self._check_start is not None:
+            check, self._check_start = self._check_start, None
+            check(results[:started])
+        return results[len(batch) - len(reads) :]
+
     def _one(self, statement: str, parameters: Sequence[Any]) -> Any:
         """The first row a read finds (None if none)."""
-        row = self.db.execute(statement, parameters).fetchone()
-        self._arrived()
-        return row
+        (rows,) = self._send([(statement, parameters)])
+        return rows[0] if rows else None
 
-    def _all(self, statement: str, parameters: Sequence[Any]) -> list[Any]:
-        rows = self.db.execute(statement, parameters).fetchall()
-        self._arrived()
-        return rows
+    def begin(self) -> None:
+        """Send the transaction's start now (before statements run straight on ``db``)."""
+        self._send([])
 
-    def _arrived(self) -> None:
-        """A result arrived, and with it what the transaction's start found: checked once."""
-        check, self._check_begin = self._check_begin, None
-        if check is not None:
-            check()
+    def commit(self, statement: Statement) -> None:
+        """Send what is kept with ``statement`` (COMMIT) after it: one round trip, or two when
+        the start must be checked first and nothing was read yet."""
+        if self._check_start is not None:
+            self._send([])
+        self._send([statement])
 
-    def begun(self) -> None:
-        """Check what the transaction's start found, if no result has arrived yet (before
-        COMMIT: nothing is committed into a state that is no longer the one opened)."""
-        self._arrived()
+    def flush(self) -> None:
+        """Send the writes kept (a key taken among them fails here)."""
+        self._send([])
 
     def is_empty(self) -> bool:
-        self.flush()
         return self._one(self._sql.any_record, self._scope) is None
 
     def clear(self) -> None:
+        self._cleared = True
         self._writes.clear()  # what this transaction added goes too
         self._known.clear()
-        for statement in self._sql.delete:
-            self.db.execute(statement, self._scope)
 
     def get(self, kind: str, key: str) -> Record | None:
         body = self._body(kind, key)
@@ -286,12 +323,15 @@ class SqlTransaction:
         else:
             raise KeyError(f"{kind} {key!r} does not exist")
 
-    def flush(self) -> None:
-        """Send the writes kept (PostgreSQL in a pipeline: their results, a key taken among
-        them, arrive with the next read or the COMMIT)."""
+    def _kept(self) -> list[Statement]:
+        """The statements of what was written since the last batch (they leave the kept)."""
+        scope, text, sql = self._scope, self._dialect.to_text, self._sql
+        statements: list[Statement] = (
+            [(delete, scope) for delete in sql.delete] if self._cleared else []
+        )
+        self._cleared = False
         if not self._writes:
-            return
-        scope, text = self._scope, self._dialect.to_text
+            return statements
         added = [(slot, write) for slot, write in self._writes.items() if write.owners is not None]
         changed = [(slot, write) for slot, write in self._writes.items() if write.owners is None]
         self._sent += [(kind, key, write.taken) for (kind, key), write in added]
@@ -300,38 +340,22 @@ class SqlTransaction:
         counts: Counter[tuple[str, str]] = Counter()
         for (kind, _), write in added:
             counts.update((kind, owner) for owner in write.owners or ())
-        with closing(self.db.cursor()) as cursor:
-            if added:
-                cursor.executemany(
-                    self._sql.insert,
-                    [(*scope, kind, text(key), write.body) for (kind, key), write in added],
-                )
-                cursor.executemany(
-                    self._sql.list,
-                    [
-                        (*scope, kind, owner, text(key), write.sort_value)
-                        for (kind, key), write in added
-                        for owner in write.owners or ()
-                    ],
-                )
-                cursor.executemany(
-                    self._sql.count_added,
-                    [(*scope, kind, owner, count) for (kind, owner), count in counts.items()],
-                )
-            if changed:
-                cursor.executemany(
-                    self._sql.update,
-                    [(write.body, *scope, kind, text(key)) for (kind, key), write in changed],
-                )
-                resorted = [(slot, write) for slot, write in changed if slot[0] in self._listings]
-                if resorted:
-                    cursor.executemany(
-                        self._sql.resort,
-                        [
-                            (write.sort_value, *scope, kind, text(key))
-                            for (kind, key), write in resorted
-                        ],
-                    )
+        statements += sql.insert.of([(*scope, kind, text(key), w.body) for (kind, key), w in added])
+        statements += sql.list.of(
+            [
+                (*scope, kind, owner, text(key), write.sort_value)
+                for (kind, key), write in added
+                for owner in write.owners or ()
+            ]
+        )
+        statements += sql.count_added.of(
+            [(*scope, kind, owner, count) for (kind, owner), count in counts.items()]
+        )
+        for (kind, key), write in changed:
+            statements.append((sql.update, (write.body, *scope, kind, text(key))))
+            if kind in self._listings:
+                statements.append((sql.resort, (write.sort_value, *scope, kind, text(key))))
+        return statements
 
     def taken(self) -> Exception:
         """The error of the first add whose key the database refused as taken, asked after the
@@ -348,33 +372,37 @@ class SqlTransaction:
         )
 
     def owned(self, kind: str, owner: str = "") -> Iterator[Record]:
-        self.flush()
-        rows = self._all(self._sql.owned, (*self._scope, kind, self._dialect.to_text(owner)))
+        (rows,) = self._send(
+            [(self._sql.owned, (*self._scope, kind, self._dialect.to_text(owner)))]
+        )
         return (decode(body) for (body,) in rows)
 
     def page(self, kind: str, owner: str, query: PageQuery) -> tuple[list[Record], int]:
         listing = self._listings[kind]
         filters, arguments = self._filters(listing, query.where)
-        self.flush()
         scope_arguments = (*self._scope, kind, self._dialect.to_text(owner), *arguments)
         direction = "DESC" if query.descending else "ASC"
         m = self._dialect.mark
-        # Both queries sent before either is read: one round trip in a pipeline.
-        found = self.db.execute(
-            f"SELECT r.body{self._sql.join}{filters}"
-            f" ORDER BY l.sort_value {direction}, l.position {direction} LIMIT {m} OFFSET {m}",
-            (*scope_arguments, min(query.limit, MAX_INTEGER), min(query.offset, MAX_INTEGER)),
+        counting: Statement = (
+            (f"SELECT count(*){self._sql.join}{filters}", scope_arguments)
+            if filters
+            else (self._sql.count, (*self._scope, kind, self._dialect.to_text(owner)))
         )
-        if filters:
-            counting = self.db.execute(f"SELECT count(*){self._sql.join}{filters}", scope_arguments)
-        else:
-            counting = self.db.execute(
-                self._sql.count, (*self._scope, kind, self._dialect.to_text(owner))
-            )
-        rows = found.fetchall()
-        self._arrived()
-        counted = counting.fetchone()
-        total = counted[0] if counted is not None else 0
+        rows, counted = self._send(
+            [
+                (
+                    f"SELECT r.body{self._sql.join}{filters} ORDER BY l.sort_value {direction},"
+                    f" l.position {direction} LIMIT {m} OFFSET {m}",
+                    (
+                        *scope_arguments,
+                        min(query.limit, MAX_INTEGER),
+                        min(query.offset, MAX_INTEGER),
+                    ),
+                ),
+                counting,
+            ]
+        )
+        total = counted[0][0] if counted else 0
         return [decode(body) for (body,) in rows], total
 
     def _filters(self, listing: Listing, where: tuple[Condition, ...]) -> tuple[str, list[Any]]:
@@ -401,15 +429,11 @@ class SqlTransaction:
         return "".join(parts), arguments
 
     def backfill(self, listing: Listing) -> None:
-        self.flush()
-        self.db.execute(
-            self._sql.backfill,
-            (self._dialect.field_argument(listing.order_by), *self._scope, listing.kind),
-        )
+        field = self._dialect.field_argument(listing.order_by)
+        self._send([(self._sql.backfill, (field, *self._scope, listing.kind))])
 
     def export(self) -> list[Stored]:
-        self.flush()
-        rows = self._all(self._sql.export, self._scope)
+        (rows,) = self._send([(self._sql.export, self._scope)])
         from_text = self._dialect.from_text
         return [
             Stored(

@@ -39,7 +39,14 @@ from typing import Any
 
 from mock_server.json_codec import decode
 from mock_server.store import SessionGone
-from mock_server.store.sql import Connection, Dialect, SqlStore, SqlTransaction, Statements
+from mock_server.store.sql import (
+    Connection,
+    Dialect,
+    SqlStore,
+    SqlTransaction,
+    Statements,
+    run_each,
+)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS records (
@@ -216,7 +223,7 @@ class SQLiteStore(SqlStore):
                 db.execute("ROLLBACK")
                 self._close()
                 raise SessionGone(f"{self.path} was deleted")
-            tx = SqlTransaction(db, STATEMENTS, None, self._listings)
+            tx = SqlTransaction(db, run_each(db), STATEMENTS, None, self._listings)
             try:
                 yield tx
                 tx.flush()
