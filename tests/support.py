@@ -269,6 +269,10 @@ class _SlowReads:
     def replace(self, kind: str, key: str, record: Record) -> None:
         self.tx.replace(kind, key, record)
 
+    def read_ahead(self, *slots: tuple[str, str]) -> None:
+        self.tx.read_ahead(*slots)
+        time.sleep(self.delay)
+
     def owned(self, kind: str, owner: str = "") -> Iterator[Record]:
         return self.tx.owned(kind, owner)
 

@@ -90,6 +90,24 @@ def test_a_key_stored_earlier_is_taken_and_the_transaction_changes_nothing(store
         assert list(tx.owned("k", "p")) == []
 
 
+def test_records_read_ahead_are_read_as_gets_read_them(store):
+    with store.transaction() as tx:
+        tx.add("k", "1", {"v": 1})
+    with store.transaction() as tx:
+        tx.add("k", "2", {"v": 2})
+        tx.read_ahead(("k", "1"), ("k", "2"), ("k", "3"), ("k", "1"))
+        assert [tx.get("k", key) for key in "123"] == [{"v": 1}, {"v": 2}, None]
+        tx.replace("k", "1", {"v": 9})
+        tx.read_ahead(("k", "1"), ("k", "3"))
+        assert (tx.get("k", "1"), tx.get("k", "3")) == ({"v": 9}, None)
+        tx.add("k", "3", {"v": 3})
+    with store.transaction() as tx:
+        tx.read_ahead(("k", "3"), ("k", "1"))
+        assert (tx.get("k", "1"), tx.get("k", "3")) == ({"v": 9}, {"v": 3})
+        with pytest.raises(KeyExistsError):
+            tx.add("k", "3", {"v": 4})
+
+
 def test_writes_of_a_transaction_are_read_back_before_it_ends(store):
     with store.transaction() as tx:
         tx.add("k", "1", {"v": 1}, owners=("o",))

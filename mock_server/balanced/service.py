@@ -367,6 +367,7 @@ class BalancedService:
         self, store: Store, marketplace_id: str, refund_id: str, account_id: str | None = None
     ) -> RefundDetail:
         with store.transaction() as tx:
+            tx.read_ahead((MARKETPLACE, marketplace_id), (REFUND, refund_id))
             _marketplace(tx, marketplace_id)
             return _detail(tx, _refund(tx, marketplace_id, refund_id, account_id))
 
@@ -382,6 +383,12 @@ class BalancedService:
     ) -> RefundDetail:
         """Refund the debit ``debit_uri`` names (which must be the account's, if one is given)."""
         with store.transaction() as tx:
+            named = uris.parse_debit(debit_uri)
+            tx.read_ahead(
+                (MARKETPLACE, marketplace_id),
+                *([(ACCOUNT, account_id)] if account_id is not None else []),
+                *([(DEBIT, named[1])] if named is not None else []),
+            )
             _marketplace(tx, marketplace_id)
             if account_id is not None:
                 _account(tx, marketplace_id, account_id)
@@ -399,6 +406,7 @@ class BalancedService:
         """Refund debit ``debit_id`` through its own ``refunds_uri``, as Balanced's clients do; a
         ``debit_uri`` sent as well must name the same debit."""
         with store.transaction() as tx:
+            tx.read_ahead((MARKETPLACE, marketplace_id), (DEBIT, debit_id))
             _marketplace(tx, marketplace_id)
             debit = _debit(tx, marketplace_id, debit_id)
             if debit_uri is not None:
@@ -587,6 +595,7 @@ def _stored(tx: Transaction, kind: str, key: str, model: type[T]) -> T:
 
 
 def _detail(tx: Transaction, refund: Refund) -> RefundDetail:
+    tx.read_ahead((ACCOUNT, refund.account_id), (DEBIT, refund.debit_id))
     return RefundDetail(
         refund,
         _stored(tx, ACCOUNT, refund.account_id, Account),

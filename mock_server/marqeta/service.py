@@ -241,6 +241,7 @@ class MarqetaService:
     ) -> BalanceRefund:
         now = self.clock.now()
         with store.transaction() as tx:
+            tx.read_ahead((ACCOUNT, account_token), *_client_token(BALANCE_REFUND, new.token))
             account = _account(tx, account_token)
             _token_unused(tx, BALANCE_REFUND, new.token)
             rules.amount_within_precision(new.amount, self.policy.fraction_digits, "amount")
@@ -264,6 +265,11 @@ class MarqetaService:
     def create_refund(self, store: Store, account_token: str, new: NewRefund) -> Refund:
         now = self.clock.now()
         with store.transaction() as tx:
+            tx.read_ahead(
+                (ACCOUNT, account_token),
+                *_client_token(REFUND, new.token),
+                *_client_token(PAYMENT_SOURCE, new.payment_source_token),
+            )
             account = _account(tx, account_token)
             _token_unused(tx, REFUND, new.token)
             if new.payment_source_token is not None:
@@ -290,6 +296,7 @@ class MarqetaService:
 
     def refund(self, store: Store, account_token: str, refund_token: str) -> Refund:
         with store.transaction() as tx:
+            tx.read_ahead((ACCOUNT, account_token), (REFUND, refund_token))
             _account(tx, account_token)
             return _owned_by(tx, REFUND, Refund, refund_token, account_token)
 
@@ -316,6 +323,9 @@ class MarqetaService:
         token: str | None = None,
     ) -> Refund:
         with store.transaction() as tx:
+            tx.read_ahead(
+                (ACCOUNT, account_token), (REFUND, refund_token), *_client_token(TRANSITION, token)
+            )
             _account(tx, account_token)
             refund = _owned_by(tx, REFUND, Refund, refund_token, account_token)
             _token_unused(tx, TRANSITION, token)
@@ -402,6 +412,7 @@ class MarqetaService:
         self, store: Store, account_token: str, refund_token: str, query: ListQuery
     ) -> Page[Transition]:
         with store.transaction() as tx:
+            tx.read_ahead((ACCOUNT, account_token), (REFUND, refund_token))
             _account(tx, account_token)
             _owned_by(tx, REFUND, Refund, refund_token, account_token)
             return _page(tx, TRANSITIONS, refund_token, Transition, query)
@@ -463,6 +474,11 @@ def _add(
 ) -> None:
     """A new record; its token in use already is Marqeta's duplicate_token."""
     add_new(tx, kind, key, obj, owners, taken=MarqetaKind.DUPLICATE_TOKEN)
+
+
+def _client_token(kind: str, token: str | None) -> tuple[tuple[str, str], ...]:
+    """The record a client's token would name, to read ahead (none when it sent none)."""
+    return ((kind, token),) if token else ()
 
 
 def _token_unused(tx: Transaction, kind: str, token: str | None) -> None:

@@ -162,6 +162,10 @@ class Transaction(Protocol):
     def replace(self, kind: str, key: str, record: Record) -> None:
         """Overwrite an existing record (its owners and list positions stay)."""
 
+    def read_ahead(self, *slots: tuple[str, str]) -> None:
+        """The records (kind, key) this transaction is about to ``get``: a store that pays a
+        round trip per read (PostgreSQL) reads them together now. Nothing else changes."""
+
     def owned(self, kind: str, owner: str = "") -> Iterator[Record]:
         """The owner's records of this kind, oldest first."""
 

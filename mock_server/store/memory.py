@@ -207,6 +207,9 @@ class _MemoryTransaction:
         for owner in self._added[(kind, key)]:
             self._added_keys.setdefault((kind, owner), []).append(key)
 
+    def read_ahead(self, *slots: tuple[str, str]) -> None:
+        """Every record is at hand already."""
+
     def replace(self, kind: str, key: str, record: Record) -> None:
         if self._current(kind, key) is None:
             raise KeyError(f"{kind} {key!r} does not exist")

@@ -295,6 +295,21 @@ class SqlTransaction:
         self._known[(kind, key)] = body
         return body
 
+    def read_ahead(self, *slots: tuple[str, str]) -> None:
+        wanted = [
+            slot
+            for slot in dict.fromkeys(slots)
+            if slot not in self._writes and slot not in self._known
+        ]
+        if not wanted:
+            return
+        text = self._dialect.to_text
+        found = self._send(
+            [(self._sql.get, (*self._scope, kind, text(key))) for kind, key in wanted]
+        )
+        for slot, rows in zip(wanted, found, strict=True):
+            self._known[slot] = rows[0][0] if rows else None
+
     def add(
         self,
         kind: str,
