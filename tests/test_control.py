@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import httpx
+import pytest
 
 from mock_server.app import MockConfig
-from tests.support import DEMO_AUTH, serve
+from tests.support import DEMO_AUTH, JSON, in_process, serve
 
 
 def test_health_names_each_api_and_its_base_paths(control):
@@ -109,3 +110,47 @@ def test_no_control_turns_the_control_api_off():
             response = httpx.request(method, f"{mock.root}/__mock__{path}", json={})
             assert response.status_code == 404
         assert httpx.get(f"{mock.root}/v3/accounts", auth=DEMO_AUTH).status_code == 200
+
+
+@pytest.mark.parametrize("kind", ["memory", "sqlite", "postgresql"])
+def test_a_token_in_use_is_refused_where_the_same_rule_answers_on_every_store(
+    kind, tmp_path, request
+):
+    """The SQL stores send writes with the commit, so a taken key reaches them late; the
+    service asks where its add is, so every store gives the same first error."""
+    store = {
+        "memory": lambda: "memory",
+        "sqlite": lambda: f"sqlite:{tmp_path / 'mock.db'}",
+        "postgresql": lambda: request.getfixturevalue("postgres").new_database(),
+    }[kind]()
+    with in_process(MockConfig(store=store)) as mock:
+
+        def account(body: dict[str, object]) -> tuple[int, str]:
+            made = mock.request("POST", "/__mock__/accounts", json=body, headers=JSON)
+            return made.status_code, made.json().get("error_message", "")
+
+        source = {"token": "ps-1", "account_suffix": "1234"}
+        first = {"token": "dup", "current_balance": 0, "payment_sources": [source]}
+        assert account(first)[0] == 201
+        # The amount's precision is checked before the token, as before any store deferred.
+        assert account({"token": "dup", "current_balance": -1.005})[0] == 400
+        assert account({"token": "dup", "current_balance": 0}) == (409, "Token already in use: dup")
+        source_taken = {**first, "token": "new"}
+        assert account(source_taken) == (409, "Token already in use: ps-1")
+        assert mock.request("GET", "/v3/accounts/new", auth=DEMO_AUTH).status_code == 404
+        # A seed whose first account takes a token in use and whose second breaks a rule:
+        # the first error is the first one met, on every store.
+        accounts = [{"token": "dup", "current_balance": 0}, {"current_balance": -1.005}]
+        seeded = mock.request(
+            "POST", "/__mock__/seed", json={"marqeta": {"accounts": accounts}}, headers=JSON
+        )
+        assert (seeded.status_code, seeded.json()["error_message"]) == (
+            409,
+            "Token already in use: dup",
+        )
+        debits = [{"id": "WD-new", "amount": 10**15, "fee": 0}]  # far past the escrow limit
+        taken = {"id": "TEST-MPdemo", "name": "again", "accounts": [{"debits": debits}]}
+        seeded = mock.request(
+            "POST", "/__mock__/seed", json={"balanced": {"marketplaces": [taken]}}, headers=JSON
+        )
+        assert seeded.status_code == 409, seeded.text

@@ -228,7 +228,9 @@ def test_a_create_is_two_round_trips_to_the_database(postgres):
         url = relay.url(postgres.new_database())
         with in_process(MockConfig(store=url)) as mock:
             created = f"{ACCOUNT}/refunds"
-            for _ in range(2):  # the pool's connection made, and the statements prepared
+            # Nothing else talks to the database meanwhile: no session expiry (the default),
+            # no lifecycle timer, and the fault listener hears nothing.
+            for _ in range(2):  # the pool's connection made first
                 made = mock.request("POST", created, json=MARQETA_REFUND, auth=DEMO_AUTH)
                 assert made.status_code == 201, made.text
             with relay.during() as create:

@@ -108,6 +108,35 @@ def test_records_read_ahead_are_read_as_gets_read_them(store):
             tx.add("k", "3", {"v": 4})
 
 
+def test_a_transaction_writing_more_rows_than_one_statement_holds_keeps_them_all(store):
+    store.index(REFUNDS)
+    keys = [f"r{number:04}" for number in range(450)]  # three INSERTs' worth, and a part
+    with store.transaction() as tx:
+        for key in keys:
+            tx.add("refund", key, {"key": key, "at": key}, owners=("o", "p"))
+    with store.transaction() as tx:
+        assert [record["key"] for record in tx.owned("refund", "p")] == keys
+        records, total = tx.page("refund", "o", PageQuery(offset=440, limit=20))
+        assert ([record["key"] for record in records], total) == (keys[440:], 450)
+
+
+def test_a_clear_inside_a_transaction_drops_what_came_before_it_and_keeps_what_follows(store):
+    with store.transaction() as tx:
+        tx.add("k", "1", {"v": 1}, owners=("o",))
+        tx.add("k", "2", {"v": 2}, owners=("o",))
+    with store.transaction() as tx:
+        tx.add("k", "3", {"v": 3}, owners=("o",))
+        assert tx.get("k", "1") == {"v": 1}
+        tx.clear()
+        assert (tx.get("k", "1"), tx.get("k", "2"), tx.get("k", "3")) == (None, None, None)
+        tx.add("k", "1", {"v": 10}, owners=("o",))  # free again
+        assert list(tx.owned("k", "o")) == [{"v": 10}]
+        tx.add("k", "2", {"v": 20}, owners=("o",))
+    with store.transaction() as tx:
+        assert list(tx.owned("k", "o")) == [{"v": 10}, {"v": 20}]
+        assert tx.get("k", "3") is None
+
+
 def test_writes_of_a_transaction_are_read_back_before_it_ends(store):
     with store.transaction() as tx:
         tx.add("k", "1", {"v": 1}, owners=("o",))
@@ -509,6 +538,10 @@ def test_a_session_store_of_a_deleted_session_neither_reads_nor_writes_the_new_o
     with pytest.raises(SessionGone), stale.transaction() as tx:
         tx.get("k", "new")
         tx.add("k", "read-then-written", {"v": 1})
+    with pytest.raises(SessionGone), stale.transaction() as tx:
+        with pytest.raises(SessionGone):
+            tx.get("k", "new")
+        tx.add("k", "written-after-the-refusal-was-caught", {"v": 1})  # never committed
     assert [stored.key for stored in postgresql.PostgresStore(url, "s", 10).export()] == ["new"]
 
 

@@ -33,8 +33,15 @@ def tipjar_installed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join(path for path in paths if path))
 
 
-def test_the_mock_serves_the_third_vendor_and_enforces_its_rule(tipjar_installed, start_mock):
-    _, root = start_mock()  # responses validated against its contract on the way out
+@pytest.mark.parametrize("store", ["memory", "sqlite"])
+def test_the_mock_serves_the_third_vendor_and_enforces_its_rule(
+    tipjar_installed, start_mock, tmp_path, store
+):
+    # Responses validated against its contract on the way out. On SQLite the store sends its
+    # writes with the commit: the jar's add asks whether a key is in use at once all the same.
+    _, root = start_mock(
+        *(["--store", f"sqlite:{tmp_path / 'tips.db'}"] if store == "sqlite" else [])
+    )
     tips = f"{root}/tipjar/tips"
     made = httpx.post(tips, json={"reference": "r-1", "amount": 250}, auth=AUTH)
     assert made.status_code == 201, made.text

@@ -31,6 +31,7 @@ from mock_server.records import (
     load_owned,
     load_page,
     load_records,
+    refuse_taken,
     to_record,
 )
 from mock_server.spec import Contract, schema
@@ -195,6 +196,7 @@ class BalancedService:
             created_at=self.clock.now(),
             in_escrow=0,
         )
+        refuse_taken(tx, MARKETPLACE, new.id, SEEDED_TWICE)  # as the memory store would, here
         add_new(tx, MARKETPLACE, marketplace.id, marketplace, taken=SEEDED_TWICE)
         return marketplace
 
@@ -206,6 +208,7 @@ class BalancedService:
         return marketplace
 
     def open_account_in(self, tx: Transaction, marketplace_id: str, new: NewAccount) -> Account:
+        tx.read_ahead((MARKETPLACE, marketplace_id), *([(ACCOUNT, new.id)] if new.id else []))
         _marketplace(tx, marketplace_id)
         account = Account(
             id=new.id or prefixed_id("AC"),
@@ -217,6 +220,7 @@ class BalancedService:
             card_id=prefixed_id("CC"),
             created_at=self.clock.now(),
         )
+        refuse_taken(tx, ACCOUNT, new.id, SEEDED_TWICE)
         add_new(
             tx,
             ACCOUNT,
@@ -230,6 +234,11 @@ class BalancedService:
     def debit_account_in(
         self, tx: Transaction, marketplace_id: str, account_id: str, new: NewDebit
     ) -> Debit:
+        tx.read_ahead(
+            (MARKETPLACE, marketplace_id),
+            (ACCOUNT, account_id),
+            *([(DEBIT, new.id)] if new.id else []),
+        )
         marketplace = _marketplace(tx, marketplace_id)
         account = _account(tx, marketplace_id, account_id)
         now = self.clock.now()
@@ -255,6 +264,7 @@ class BalancedService:
             status=new.status,
         )
         owners = debit_owners(marketplace_id, account_id)
+        refuse_taken(tx, DEBIT, new.id, SEEDED_TWICE)
         add_new(tx, DEBIT, debit.id, debit, owners=owners, taken=SEEDED_TWICE)
         if debit.status == self.policy.refundable_status:
             self._add_to_escrow(tx, marketplace, debit.amount)
@@ -424,6 +434,7 @@ class BalancedService:
     ) -> RefundDetail:
         """Refund the account's most recent debit that has something left to refund."""
         with store.transaction() as tx:
+            tx.read_ahead((MARKETPLACE, marketplace_id), (ACCOUNT, account_id))
             _marketplace(tx, marketplace_id)
             _account(tx, marketplace_id, account_id)
             debits = load_owned(tx, DEBIT, _of_account(account_id), Debit)

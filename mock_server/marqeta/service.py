@@ -34,6 +34,7 @@ from mock_server.records import (
     from_record,
     load,
     load_records,
+    refuse_taken,
     stored_time,
     to_record,
 )
@@ -171,6 +172,8 @@ class MarqetaService:
         self, tx: Transaction, new: NewAccount
     ) -> tuple[Account, list[PaymentSource]]:
         """``open_account`` inside the caller's transaction (fixtures land all or nothing)."""
+        chosen = [(PAYMENT_SOURCE, s.token) for s in new.payment_sources if s.token is not None]
+        tx.read_ahead(*_client_token(ACCOUNT, new.token), *chosen)
         digits = self.policy.fraction_digits
         rules.amount_within_precision(new.current_balance, digits, "current_balance")
         rules.amount_within_precision(new.credit_limit, digits, "credit_limit")
@@ -198,7 +201,11 @@ class MarqetaService:
             )
             for source in new.payment_sources
         ]
+        # Each chosen token refused where its add is: the same answer from every store.
+        _token_unused(tx, ACCOUNT, new.token)
         _add(tx, ACCOUNT, account.token, account)
+        for kind, token in chosen:
+            _token_unused(tx, kind, token)
         for source in sources:
             _add(tx, PAYMENT_SOURCE, source.token, source, owners=(account.token,))
         return account, sources
@@ -483,8 +490,7 @@ def _client_token(kind: str, token: str | None) -> tuple[tuple[str, str], ...]:
 
 def _token_unused(tx: Transaction, kind: str, token: str | None) -> None:
     """Refuse a client token early, before any rule that would otherwise answer first."""
-    if token and tx.get(kind, token) is not None:
-        raise DomainError(MarqetaKind.DUPLICATE_TOKEN, f"Token already in use: {token}")
+    refuse_taken(tx, kind, token, MarqetaKind.DUPLICATE_TOKEN)
 
 
 def _account(tx: Transaction, token: str) -> Account:

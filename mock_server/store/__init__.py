@@ -114,9 +114,11 @@ class KeyExistsError(Exception):
 
 class SessionGone(Exception):
     """The session this store holds was deleted (here, or by another worker or replica) since
-    the store was opened. Raised when a transaction begins, before anything is read or written:
-    the caller opens the session again (a new one, with the start fixtures) and retries, so a
-    write that arrives after a delete lands in the new session instead of being lost."""
+    the store was opened. Raised before anything the transaction read is used and before
+    anything it wrote is committed (as it begins; on PostgreSQL, with its first result or
+    before its commit): the caller opens the session again (a new one, with the start
+    fixtures) and retries, so a write that arrives after a delete lands in the new session
+    instead of being lost."""
 
 
 class SessionLimitReached(Exception):
@@ -154,17 +156,22 @@ class Transaction(Protocol):
         owners: Iterable[str] = ("",),
         taken: Exception | None = None,
     ) -> None:
-        """Add a new record listed under each of ``owners``. If the key is taken, the
-        transaction raises ``taken`` (KeyExistsError when None) and changes nothing: at once,
-        or, for a store that sends its writes with the commit (PostgreSQL), as the block ends.
-        A rule that must answer "taken" before any other checks the key with ``get`` first."""
+        """Add a new record listed under each of ``owners``.
+
+        Without ``taken``, a key in use is a KeyExistsError at once (a store that sends its
+        writes later reads the key for it). With ``taken``, the transaction raises that error
+        and changes nothing, but a store that sends its writes later (SQLite, PostgreSQL: with
+        the next read or the commit) may raise it only then, so the add must not be wrapped in
+        a ``try``; a rule whose "taken" must answer before later rules checks the key with
+        ``get`` where the add is (``records.refuse_taken``)."""
 
     def replace(self, kind: str, key: str, record: Record) -> None:
         """Overwrite an existing record (its owners and list positions stay)."""
 
     def read_ahead(self, *slots: tuple[str, str]) -> None:
         """The records (kind, key) this transaction is about to ``get``: a store that pays a
-        round trip per read (PostgreSQL) reads them together now. Nothing else changes."""
+        round trip per read (PostgreSQL) reads them together now (sending the writes it keeps
+        with them, so a key taken among those may fail here)."""
 
     def owned(self, kind: str, owner: str = "") -> Iterator[Record]:
         """The owner's records of this kind, oldest first."""

@@ -191,7 +191,7 @@ class PostgresStore(SqlStore):
         self._generation: int | None = None  # the session's life this store writes into
         if state != DEFAULT_STATE:
             with self._held() as tx:
-                tx.begin()
+                tx.flush()  # BEGIN and the lock, before the statements run straight on db
                 self._generation = _open_session(tx.db, state, max_sessions)
 
     @contextmanager
@@ -237,9 +237,11 @@ class PostgresStore(SqlStore):
                 try:
                     yield tx
                     tx.commit(("COMMIT", ()))
-                except psycopg.errors.UniqueViolation:  # a key taken, found as it was written
+                except psycopg.errors.UniqueViolation as exc:
                     db.execute("ROLLBACK")
-                    raise tx.taken() from None
+                    if exc.diag.table_name != DIALECT.records:
+                        raise
+                    raise tx.taken() from None  # a key taken, found as it was written
                 except psycopg.errors.LockNotAvailable:
                     db.execute("ROLLBACK")
                     raise StoreBusy(self._busy()) from None  # held by another replica
@@ -255,10 +257,8 @@ class PostgresStore(SqlStore):
         REQUEST_WAIT_S) and, for a session, which life of it is stored, checked as it comes."""
         start: list[Statement] = [
             ("BEGIN", ()),
-            (
-                "SELECT set_config('lock_timeout', %s, true), pg_advisory_xact_lock(%s)",
-                (f"{int(REQUEST_WAIT_S * 1000)}ms", self._lock_key),
-            ),
+            ("SELECT set_config('lock_timeout', %s, true)", (f"{int(REQUEST_WAIT_S * 1000)}ms",)),
+            ("SELECT pg_advisory_xact_lock(%s)", (self._lock_key,)),
         ]
         if self._generation is None:
             return start, None
@@ -360,9 +360,7 @@ def remove_session(url: str, session: str) -> None:
 
 def _open_session(db: Connection, name: str, max_sessions: int | None) -> int:
     """The generation of session ``name``, made now if it does not exist (within the limit)."""
-    found = db.execute(
-        "SELECT generation FROM refund_mock_sessions WHERE name = %s", (name,)
-    ).fetchone()
+    found = db.execute(GENERATION, (name,)).fetchone()
     if found is not None:
         return int(found[0])
     db.execute("SELECT pg_advisory_xact_lock(%s)", (SESSIONS_LOCK,))

@@ -53,6 +53,7 @@ Statement = tuple[str, Sequence[Any]]  # SQL with the dialect's marks, and their
 # one's rows ([] for a statement that returns none); an error stops the rest.
 Runner = Callable[[Sequence[Statement]], list[list[Any]]]
 ROWS_A_STATEMENT = 200  # rows one INSERT writes at most (SQLite caps a statement's values)
+KEPT_AT_MOST = 1000  # writes kept before they are sent anyway (a big seed or import)
 
 
 def run_each(db: Connection) -> Runner:
@@ -144,8 +145,8 @@ class Statements:
             + " LIMIT 1"
         )
         self.get = f"SELECT body FROM {records} WHERE {state}kind = {m} AND key = {m}"
-        # A key taken is the database's unique violation: it fails the whole transaction, which
-        # is what the add asks for (``SqlTransaction.taken``), even when sent with COMMIT.
+        # A key taken is the database's unique violation: it stops the batch before its COMMIT,
+        # and the store rolls back and raises the add's error (``SqlTransaction.taken``).
         self.insert = Insert(
             f"INSERT INTO {records} ({column}kind, key, body) VALUES", f"({value}{m}, {m}, {m})"
         )
@@ -226,7 +227,9 @@ class SqlTransaction:
         self._listings = listings
         self._start = list(start)
         self._check_start = check_start
+        self._refused: Exception | None = None  # what the start's check raised
         self._cleared = False  # a clear is kept, sent before the writes kept after it
+        self._emptied = False  # cleared in this transaction: what it did not write is not there
         self._writes: dict[tuple[str, str], _Write] = {}  # in the order first written
         # What this transaction knows of the stored records: a body read or sent, or None for
         # a key read and not found. Under the state's lock only this transaction changes them.
@@ -237,42 +240,49 @@ class SqlTransaction:
         listing = self._listings.get(kind)
         return None if listing is None else self._dialect.to_text(listing.order_value(record))
 
-    def _send(self, reads: Sequence[Statement]) -> list[list[Any]]:
-        """Send the start (the first time), the writes kept and ``reads``: the reads' rows."""
+    def _send(self, reads: Sequence[Statement], keep: bool = False) -> list[list[Any]]:
+        """Send the start (the first time), the writes kept (unless ``keep``) and ``reads``:
+        the reads' rows."""
+        if self._refused is not None:  # the start was refused: nothing more goes out
+            raise self._refused
         started = len(self._start)
-        batch = [*self._start, *self._kept(), *reads]
+        batch = [*self._start, *([] if keep else self._kept()), *reads]
         self._start = []
         results = self._run(batch)
         if self._check_start is not None:
-            check, self._check_start = self._check_start, None
-            check(results[:started])
+            try:
+                self._check_start(results[:started])
+            except Exception as exc:
+                self._refused = exc
+                raise
+            self._check_start = None
         return results[len(batch) - len(reads) :]
+
+    def _get(self, kind: str, key: str) -> Statement:
+        return (self._sql.get, (*self._scope, kind, self._dialect.to_text(key)))
 
     def _one(self, statement: str, parameters: Sequence[Any]) -> Any:
         """The first row a read finds (None if none)."""
         (rows,) = self._send([(statement, parameters)])
         return rows[0] if rows else None
 
-    def begin(self) -> None:
-        """Send the transaction's start now (before statements run straight on ``db``)."""
-        self._send([])
-
     def commit(self, statement: Statement) -> None:
         """Send what is kept with ``statement`` (COMMIT) after it: one round trip, or two when
-        the start must be checked first and nothing was read yet."""
+        the start must be checked first and nothing was read yet (the start alone, then)."""
         if self._check_start is not None:
-            self._send([])
+            self._send([], keep=True)
         self._send([statement])
 
     def flush(self) -> None:
-        """Send the writes kept (a key taken among them fails here)."""
+        """Send the start if not yet sent, and the writes kept (a key taken among them fails
+        here): before statements run straight on ``db``, or before COMMIT."""
         self._send([])
 
     def is_empty(self) -> bool:
         return self._one(self._sql.any_record, self._scope) is None
 
     def clear(self) -> None:
-        self._cleared = True
+        self._cleared = self._emptied = True
         self._writes.clear()  # what this transaction added goes too
         self._known.clear()
 
@@ -288,9 +298,9 @@ class SqlTransaction:
         written = self._writes.get((kind, key))
         if written is not None:
             return written.body
-        if (kind, key) in self._known:
-            return self._known[(kind, key)]
-        row = self._one(self._sql.get, (*self._scope, kind, self._dialect.to_text(key)))
+        if (kind, key) in self._known or self._emptied:
+            return self._known.get((kind, key))
+        row = self._one(*self._get(kind, key))
         body: str | None = None if row is None else row[0]
         self._known[(kind, key)] = body
         return body
@@ -299,14 +309,11 @@ class SqlTransaction:
         wanted = [
             slot
             for slot in dict.fromkeys(slots)
-            if slot not in self._writes and slot not in self._known
+            if slot not in self._writes and slot not in self._known and not self._emptied
         ]
         if not wanted:
             return
-        text = self._dialect.to_text
-        found = self._send(
-            [(self._sql.get, (*self._scope, kind, text(key))) for kind, key in wanted]
-        )
+        found = self._send([self._get(kind, key) for kind, key in wanted])
         for slot, rows in zip(wanted, found, strict=True):
             self._known[slot] = rows[0][0] if rows else None
 
@@ -318,8 +325,11 @@ class SqlTransaction:
         owners: Iterable[str] = ("",),
         taken: Exception | None = None,
     ) -> None:
-        if (kind, key) in self._writes or self._known.get((kind, key)) is not None:
-            raise taken or KeyExistsError(f"{kind} {key!r} already exists")
+        if taken is None:  # asked at once: read the key unless this transaction knows it
+            if self._body(kind, key) is not None:
+                raise KeyExistsError(f"{kind} {key!r} already exists")
+        elif (kind, key) in self._writes or self._known.get((kind, key)) is not None:
+            raise taken
         text = self._dialect.to_text
         self._writes[(kind, key)] = _Write(
             encode_text(record),
@@ -327,6 +337,8 @@ class SqlTransaction:
             tuple(text(owner) for owner in owners),
             taken,
         )
+        if len(self._writes) >= KEPT_AT_MOST:
+            self.flush()
 
     def replace(self, kind: str, key: str, record: Record) -> None:
         body, sort_value = encode_text(record), self._sort_value(kind, record)
@@ -374,11 +386,10 @@ class SqlTransaction:
 
     def taken(self) -> Exception:
         """The error of the first add whose key the database refused as taken, asked after the
-        transaction was rolled back (so only other transactions' records are seen)."""
+        transaction was rolled back (so only other transactions' records are seen): a query
+        per add sent, in order, until one finds its key (a rare path)."""
         for kind, key, taken in self._sent:
-            row = self.db.execute(
-                self._sql.get, (*self._scope, kind, self._dialect.to_text(key))
-            ).fetchone()
+            row = self.db.execute(*self._get(kind, key)).fetchone()
             if row is not None:
                 return taken or KeyExistsError(f"{kind} {key!r} already exists")
         return StoreBusy(  # a record stored then was removed since: a reset or a deletion

@@ -227,9 +227,11 @@ class SQLiteStore(SqlStore):
             try:
                 yield tx
                 tx.flush()
-            except sqlite3.IntegrityError:  # a key taken, found as the writes were sent
+            except sqlite3.IntegrityError as exc:
                 db.execute("ROLLBACK")
-                raise tx.taken() from None
+                if "records.key" not in str(exc):  # "UNIQUE constraint failed: records.kind, ..."
+                    raise
+                raise tx.taken() from None  # a key taken, found as the writes were sent
             except BaseException:
                 db.execute("ROLLBACK")
                 raise
