@@ -94,13 +94,6 @@ def add_new(
     tx.add(kind, key, to_record(obj), owners, DomainError(taken, f"Token already in use: {key}"))
 
 
-def refuse_taken(tx: Transaction, kind: str, key: str | None, taken: ErrorKind) -> None:
-    """A key a client chose, refused as ``taken`` if in use before any other rule answers (a
-    store may report a taken key only as the transaction ends: ``Transaction.add``)."""
-    if key and tx.get(kind, key) is not None:
-        raise DomainError(taken, f"Token already in use: {key}")
-
-
 def load(tx: Transaction, kind: str, key: str, cls: type[T]) -> T | None:
     """The stored dataclass, or None."""
     record = tx.get(kind, key)

@@ -269,7 +269,7 @@ class _SlowReads:
     def replace(self, kind: str, key: str, record: Record) -> None:
         self.tx.replace(kind, key, record)
 
-    def read_ahead(self, *slots: tuple[str, str]) -> None:
+    def read_ahead(self, *slots: tuple[str, str | None]) -> None:
         self.tx.read_ahead(*slots)
         time.sleep(self.delay)
 

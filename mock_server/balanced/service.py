@@ -31,7 +31,6 @@ from mock_server.records import (
     load_owned,
     load_page,
     load_records,
-    refuse_taken,
     to_record,
 )
 from mock_server.spec import Contract, schema
@@ -196,7 +195,7 @@ class BalancedService:
             created_at=self.clock.now(),
             in_escrow=0,
         )
-        refuse_taken(tx, MARKETPLACE, new.id, SEEDED_TWICE)  # as the memory store would, here
+        tx.read_ahead((MARKETPLACE, new.id))  # a chosen id taken is refused at its add
         add_new(tx, MARKETPLACE, marketplace.id, marketplace, taken=SEEDED_TWICE)
         return marketplace
 
@@ -208,7 +207,7 @@ class BalancedService:
         return marketplace
 
     def open_account_in(self, tx: Transaction, marketplace_id: str, new: NewAccount) -> Account:
-        tx.read_ahead((MARKETPLACE, marketplace_id), *([(ACCOUNT, new.id)] if new.id else []))
+        tx.read_ahead((MARKETPLACE, marketplace_id), (ACCOUNT, new.id))
         _marketplace(tx, marketplace_id)
         account = Account(
             id=new.id or prefixed_id("AC"),
@@ -220,7 +219,6 @@ class BalancedService:
             card_id=prefixed_id("CC"),
             created_at=self.clock.now(),
         )
-        refuse_taken(tx, ACCOUNT, new.id, SEEDED_TWICE)
         add_new(
             tx,
             ACCOUNT,
@@ -237,7 +235,7 @@ class BalancedService:
         tx.read_ahead(
             (MARKETPLACE, marketplace_id),
             (ACCOUNT, account_id),
-            *([(DEBIT, new.id)] if new.id else []),
+            (DEBIT, new.id),
         )
         marketplace = _marketplace(tx, marketplace_id)
         account = _account(tx, marketplace_id, account_id)
@@ -264,7 +262,6 @@ class BalancedService:
             status=new.status,
         )
         owners = debit_owners(marketplace_id, account_id)
-        refuse_taken(tx, DEBIT, new.id, SEEDED_TWICE)
         add_new(tx, DEBIT, debit.id, debit, owners=owners, taken=SEEDED_TWICE)
         if debit.status == self.policy.refundable_status:
             self._add_to_escrow(tx, marketplace, debit.amount)
@@ -396,8 +393,8 @@ class BalancedService:
             named = uris.parse_debit(debit_uri)
             tx.read_ahead(
                 (MARKETPLACE, marketplace_id),
-                *([(ACCOUNT, account_id)] if account_id is not None else []),
-                *([(DEBIT, named[1])] if named is not None else []),
+                (ACCOUNT, account_id),
+                (DEBIT, named[1] if named is not None else None),
             )
             _marketplace(tx, marketplace_id)
             if account_id is not None:

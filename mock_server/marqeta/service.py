@@ -34,7 +34,6 @@ from mock_server.records import (
     from_record,
     load,
     load_records,
-    refuse_taken,
     stored_time,
     to_record,
 )
@@ -172,8 +171,10 @@ class MarqetaService:
         self, tx: Transaction, new: NewAccount
     ) -> tuple[Account, list[PaymentSource]]:
         """``open_account`` inside the caller's transaction (fixtures land all or nothing)."""
-        chosen = [(PAYMENT_SOURCE, s.token) for s in new.payment_sources if s.token is not None]
-        tx.read_ahead(*_client_token(ACCOUNT, new.token), *chosen)
+        # Chosen tokens read first: one taken is refused at its add, on every store.
+        tx.read_ahead(
+            (ACCOUNT, new.token), *((PAYMENT_SOURCE, s.token) for s in new.payment_sources)
+        )
         digits = self.policy.fraction_digits
         rules.amount_within_precision(new.current_balance, digits, "current_balance")
         rules.amount_within_precision(new.credit_limit, digits, "credit_limit")
@@ -201,11 +202,7 @@ class MarqetaService:
             )
             for source in new.payment_sources
         ]
-        # Each chosen token refused where its add is: the same answer from every store.
-        _token_unused(tx, ACCOUNT, new.token)
         _add(tx, ACCOUNT, account.token, account)
-        for kind, token in chosen:
-            _token_unused(tx, kind, token)
         for source in sources:
             _add(tx, PAYMENT_SOURCE, source.token, source, owners=(account.token,))
         return account, sources
@@ -248,7 +245,7 @@ class MarqetaService:
     ) -> BalanceRefund:
         now = self.clock.now()
         with store.transaction() as tx:
-            tx.read_ahead((ACCOUNT, account_token), *_client_token(BALANCE_REFUND, new.token))
+            tx.read_ahead((ACCOUNT, account_token), (BALANCE_REFUND, new.token))
             account = _account(tx, account_token)
             _token_unused(tx, BALANCE_REFUND, new.token)
             rules.amount_within_precision(new.amount, self.policy.fraction_digits, "amount")
@@ -274,8 +271,8 @@ class MarqetaService:
         with store.transaction() as tx:
             tx.read_ahead(
                 (ACCOUNT, account_token),
-                *_client_token(REFUND, new.token),
-                *_client_token(PAYMENT_SOURCE, new.payment_source_token),
+                (REFUND, new.token),
+                (PAYMENT_SOURCE, new.payment_source_token),
             )
             account = _account(tx, account_token)
             _token_unused(tx, REFUND, new.token)
@@ -330,9 +327,7 @@ class MarqetaService:
         token: str | None = None,
     ) -> Refund:
         with store.transaction() as tx:
-            tx.read_ahead(
-                (ACCOUNT, account_token), (REFUND, refund_token), *_client_token(TRANSITION, token)
-            )
+            tx.read_ahead((ACCOUNT, account_token), (REFUND, refund_token), (TRANSITION, token))
             _account(tx, account_token)
             refund = _owned_by(tx, REFUND, Refund, refund_token, account_token)
             _token_unused(tx, TRANSITION, token)
@@ -483,14 +478,10 @@ def _add(
     add_new(tx, kind, key, obj, owners, taken=MarqetaKind.DUPLICATE_TOKEN)
 
 
-def _client_token(kind: str, token: str | None) -> tuple[tuple[str, str], ...]:
-    """The record a client's token would name, to read ahead (none when it sent none)."""
-    return ((kind, token),) if token else ()
-
-
 def _token_unused(tx: Transaction, kind: str, token: str | None) -> None:
     """Refuse a client token early, before any rule that would otherwise answer first."""
-    refuse_taken(tx, kind, token, MarqetaKind.DUPLICATE_TOKEN)
+    if token and tx.get(kind, token) is not None:
+        raise DomainError(MarqetaKind.DUPLICATE_TOKEN, f"Token already in use: {token}")
 
 
 def _account(tx: Transaction, token: str) -> Account:

@@ -160,18 +160,20 @@ class Transaction(Protocol):
 
         Without ``taken``, a key in use is a KeyExistsError at once (a store that sends its
         writes later reads the key for it). With ``taken``, the transaction raises that error
-        and changes nothing, but a store that sends its writes later (SQLite, PostgreSQL: with
-        the next read or the commit) may raise it only then, so the add must not be wrapped in
-        a ``try``; a rule whose "taken" must answer before later rules checks the key with
-        ``get`` where the add is (``records.refuse_taken``)."""
+        and changes nothing: at once for a key this transaction has read (``get``,
+        ``read_ahead``), and always on the memory store; otherwise a store that sends its
+        writes later (SQLite, PostgreSQL: with the next read or the commit) may raise it only
+        then, so the add must not be wrapped in a ``try``. A key a client chose is read ahead,
+        so its "taken" answers where the add is, on every store."""
 
     def replace(self, kind: str, key: str, record: Record) -> None:
         """Overwrite an existing record (its owners and list positions stay)."""
 
-    def read_ahead(self, *slots: tuple[str, str]) -> None:
-        """The records (kind, key) this transaction is about to ``get``: a store that pays a
-        round trip per read (PostgreSQL) reads them together now (sending the writes it keeps
-        with them, so a key taken among those may fail here)."""
+    def read_ahead(self, *slots: tuple[str, str | None]) -> None:
+        """The records (kind, key) this transaction is about to ``get``, or to add under a key
+        a client chose (a key None or empty, one it did not choose, is passed over): a store
+        that pays a round trip per read (PostgreSQL) reads them together now (sending the
+        writes it keeps with them, so a key taken among those may fail here)."""
 
     def owned(self, kind: str, owner: str = "") -> Iterator[Record]:
         """The owner's records of this kind, oldest first."""

@@ -207,7 +207,7 @@ class _MemoryTransaction:
         for owner in self._added[(kind, key)]:
             self._added_keys.setdefault((kind, owner), []).append(key)
 
-    def read_ahead(self, *slots: tuple[str, str]) -> None:
+    def read_ahead(self, *slots: tuple[str, str | None]) -> None:
         """Every record is at hand already."""
 
     def replace(self, kind: str, key: str, record: Record) -> None:

@@ -305,13 +305,13 @@ class SqlTransaction:
         self._known[(kind, key)] = body
         return body
 
-    def read_ahead(self, *slots: tuple[str, str]) -> None:
+    def read_ahead(self, *slots: tuple[str, str | None]) -> None:
         wanted = [
-            slot
-            for slot in dict.fromkeys(slots)
-            if slot not in self._writes and slot not in self._known and not self._emptied
+            (kind, key)
+            for kind, key in dict.fromkeys(slots)
+            if key and (kind, key) not in self._writes and (kind, key) not in self._known
         ]
-        if not wanted:
+        if not wanted or self._emptied:  # cleared in this transaction: nothing to read
             return
         found = self._send([self._get(kind, key) for kind, key in wanted])
         for slot, rows in zip(wanted, found, strict=True):
